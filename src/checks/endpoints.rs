@@ -1,0 +1,158 @@
+/// `endpoints` (article §3): the Service has ready endpoints, and for ip targets the registered
+/// targets are exactly the ready endpoint IPs.
+///
+/// No ready endpoint means nothing behind the NodePort or the pod IPs can answer. With ip
+/// targets, a registered IP that is no longer an endpoint (stale target) or is a not-ready one
+/// fails its health checks; a ready endpoint that is not registered gets no traffic.
+use serde_json::json;
+
+use super::context::ServiceShape;
+use super::{CheckId, Context, Finding};
+use crate::snapshot::EndpointAddress;
+
+const ID: CheckId = CheckId::Endpoints;
+
+pub fn check(ctx: &Context) -> Finding {
+    if let Err(f) = ctx.require_service(ID) {
+        return f;
+    }
+    if ctx.service_shape() == Some(ServiceShape::ExternalName) {
+        return Finding::skipped(ID, "ExternalName Service: it has no endpoints");
+    }
+    let eps = match ctx.endpoints() {
+        Ok(e) => e,
+        Err(why) => return Finding::unknown(ID, why),
+    };
+    let (ns, name) = ctx.service_name();
+    let ready: Vec<&EndpointAddress> = eps.addresses.iter().filter(|a| a.ready).collect();
+    let not_ready: Vec<&EndpointAddress> = eps.addresses.iter().filter(|a| !a.ready).collect();
+    let show = |a: &[&EndpointAddress]| a.iter().map(|a| format!("{}{}", a.ip, a.pod.as_ref().map(|p| format!(" ({p})")).unwrap_or_default())).collect::<Vec<_>>();
+    let mut evidence = json!({"source": eps.source, "ready": show(&ready), "notReady": show(&not_ready)});
+
+    if ready.is_empty() {
+        let detail = if not_ready.is_empty() {
+            format!("Service {ns}/{name} has no endpoints at all: no pod is selected, so nothing can answer the health check.")
+        } else {
+            format!("Service {ns}/{name} has {} endpoints and none is ready: {}.", not_ready.len(), show(&not_ready).join(", "))
+        };
+        let mut fix = vec![format!("kubectl get endpoints {name} -n {ns}"), format!("kubectl describe service {name} -n {ns}")];
+        if ctx.service_shape() == Some(ServiceShape::NoSelector) {
+            fix.push(format!("The Service has no selector: create its Endpoints object by hand, or add a selector: kubectl edit service {name} -n {ns}"));
+        }
+        return Finding::fail(ID, "No ready endpoints", detail).evidence(evidence).remediation(fix).explains(ctx.unhealthy_ids());
+    }
+
+    if ctx.is_ip() {
+        if let Ok(targets) = &ctx.targets {
+            let stale: Vec<String> = ctx.unhealthy().iter().filter(|t| !eps.addresses.iter().any(|a| a.ip == t.id)).map(|t| t.id.clone()).collect();
+            let unready: Vec<String> = ctx.unhealthy().iter().filter(|t| not_ready.iter().any(|a| a.ip == t.id)).map(|t| t.id.clone()).collect();
+            let unregistered: Vec<String> = ready.iter().filter(|a| !targets.iter().any(|t| t.id == a.ip)).map(|a| a.ip.clone()).collect();
+            evidence["staleTargets"] = json!(stale);
+            evidence["notReadyTargets"] = json!(unready);
+            evidence["unregisteredEndpoints"] = json!(unregistered);
+            if !stale.is_empty() || !unready.is_empty() {
+                let mut parts = Vec::new();
+                if !stale.is_empty() {
+                    parts.push(format!("{} registered targets are not endpoints of {ns}/{name} any more (stale: {})", stale.len(), stale.join(", ")));
+                }
+                if !unready.is_empty() {
+                    parts.push(format!("{} targets are not-ready endpoints ({})", unready.len(), unready.join(", ")));
+                }
+                let explains: Vec<String> = stale.iter().chain(&unready).cloned().collect();
+                return Finding::fail(ID, "Targets do not match ready endpoints", format!("{}.", parts.join("; ")))
+                    .evidence(evidence)
+                    .remediation(vec![
+                        format!("kubectl get endpoints {name} -n {ns} -o wide"),
+                        format!("kubectl describe targetgroupbindings -n {ns}   # the controller deregisters stale targets; check its events"),
+                    ])
+                    .explains(explains);
+            }
+            if !unregistered.is_empty() {
+                return Finding::warn(
+                    ID,
+                    "Ready endpoints not registered",
+                    format!("{} ready endpoints are not registered in the target group ({}); the controller has not caught up.", unregistered.len(), unregistered.join(", ")),
+                )
+                .evidence(evidence);
+            }
+        }
+    }
+    if !not_ready.is_empty() {
+        return Finding::warn(
+            ID,
+            format!("{} of {} endpoints ready", ready.len(), eps.addresses.len()),
+            format!("{} endpoints of {ns}/{name} are not ready: {}.", not_ready.len(), show(&not_ready).join(", ")),
+        )
+        .evidence(evidence);
+    }
+    Finding::pass(ID, format!("{} ready endpoints", ready.len()), format!("Service {ns}/{name} has {} ready endpoints ({}).", ready.len(), eps.source))
+        .evidence(evidence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Status;
+    use crate::fixtures::*;
+
+    #[test]
+    fn no_endpoints_fails_explaining_every_unhealthy_target() {
+        let snap = SnapshotB::article().build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.detail.contains("no endpoints at all"), "{}", f.detail);
+        assert_eq!(f.explains, vec!["i-0aaa", "i-0bbb"]);
+    }
+
+    #[test]
+    fn partly_ready_endpoints_warn_for_instance_targets() {
+        let snap = SnapshotB::instance().endpoints(endpoints("default", "alb-instance", &[("192.168.1.10", true), ("192.168.1.11", false)])).build();
+        let f = check(&Context::new(&snap));
+        assert_eq!((f.status, f.title.as_str()), (Status::Warn, "1 of 2 endpoints ready"));
+    }
+
+    #[test]
+    fn stale_and_not_ready_ip_targets_fail_only_those_targets() {
+        // GIVEN three unhealthy ip targets: one stale, one not-ready endpoint; one healthy target
+        let snap = SnapshotB::ip()
+            .targets(vec![
+                target("192.168.1.10", 8080, "healthy"),
+                target_r("192.168.1.11", 8080, "unhealthy", "Target.Timeout"),
+                target_r("192.168.9.99", 8080, "unhealthy", "Target.Timeout"),
+            ])
+            .endpoints(endpoints("shop", "web", &[("192.168.1.10", true), ("192.168.1.11", false)]))
+            .build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(f.evidence["staleTargets"], json!(["192.168.9.99"]));
+        assert_eq!(f.evidence["notReadyTargets"], json!(["192.168.1.11"]));
+        assert_eq!(f.explains, vec!["192.168.9.99", "192.168.1.11"]);
+    }
+
+    #[test]
+    fn ready_endpoint_missing_from_target_group_warns() {
+        let snap = SnapshotB::ip()
+            .targets(vec![target("192.168.1.10", 8080, "healthy")])
+            .endpoints(endpoints("shop", "web", &[("192.168.1.10", true), ("192.168.1.11", true)]))
+            .build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Warn);
+        assert_eq!(f.evidence["unregisteredEndpoints"], json!(["192.168.1.11"]));
+    }
+
+    #[test]
+    fn selectorless_service_without_endpoints_says_to_create_them() {
+        let snap = SnapshotB::ip().service(ServiceB::new("shop", "web").port(80, 8080).build()).endpoints(endpoints("shop", "web", &[])).build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.remediation.iter().any(|r| r.contains("no selector")));
+    }
+
+    #[test]
+    fn endpoints_api_denied_is_unknown_naming_the_permission() {
+        let snap = SnapshotB::ip().endpoints_denied().build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Unknown);
+        assert!(f.detail.contains("list endpoints"), "{}", f.detail);
+    }
+}

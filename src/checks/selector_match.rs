@@ -1,0 +1,212 @@
+/// `selector-match` (article §2): the Service's selector matches pods.
+///
+/// A selector that matches nothing leaves the Service without endpoints, so every health check
+/// fails. The article's own example: the Service selects `app=alb-instance-1` while the pods say
+/// `app=alb-instance`. When nothing matches, this check finds the nearest pods, names the label
+/// that differs, and writes the patch.
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::{json, Map, Value};
+
+use super::context::{labels, pod_name, selector, workload_of, ServiceShape};
+use super::{CheckId, Context, Finding};
+
+const ID: CheckId = CheckId::SelectorMatch;
+
+pub fn check(ctx: &Context) -> Finding {
+    let svc = match ctx.require_service(ID) {
+        Ok(s) => s,
+        Err(f) => return f,
+    };
+    if let Err(why) = &ctx.pods {
+        return Finding::unknown(ID, why.clone());
+    }
+    match ctx.service_shape() {
+        Some(ServiceShape::ExternalName) => return Finding::skipped(ID, "ExternalName Service: it selects no pods"),
+        Some(ServiceShape::NoSelector) => return Finding::skipped(ID, "the Service has no selector: its endpoints are managed by hand"),
+        _ => {}
+    }
+    let sel = selector(svc).cloned().unwrap_or_default();
+    let (ns, name) = ctx.service_name();
+    let shown = show(&sel);
+    if !ctx.selected.is_empty() {
+        return Finding::pass(ID, format!("Selector matches {} pods", ctx.selected.len()), format!("Selector {shown} matches {} pods in {ns}.", ctx.selected.len()))
+            .evidence(json!({"selector": sel, "matchingPods": ctx.selected.iter().map(|p| pod_name(p)).collect::<Vec<_>>()}));
+    }
+    let candidates = ctx.pods_in_namespace();
+    if candidates.is_empty() {
+        return Finding::fail(ID, format!("No pods in namespace {ns}"), format!("Selector {shown} matches nothing: namespace {ns} has no pods at all (scaled to zero, or deployed elsewhere)."))
+            .evidence(json!({"selector": sel, "podsInNamespace": 0}))
+            .remediation(vec![format!("kubectl get deployments,statefulsets -n {ns}"), format!("kubectl get pods -A -l {}", show_plain(&sel))])
+            .explains(ctx.unhealthy_ids());
+    }
+    let nearest = nearest(&sel, &candidates);
+    let best = nearest[0];
+    let best_labels = labels(best).cloned().unwrap_or_default();
+    let group: Vec<&Pod> = candidates
+        .iter()
+        .copied()
+        .filter(|p| sel.keys().all(|k| labels(p).and_then(|l| l.get(k)) == best_labels.get(k)))
+        .collect();
+    let differences: Vec<Value> = sel
+        .iter()
+        .filter(|(k, v)| best_labels.get(*k) != Some(v))
+        .map(|(k, v)| json!({"label": k, "service": v, "pods": best_labels.get(k)}))
+        .collect();
+    let diff_text: Vec<String> = sel
+        .iter()
+        .filter(|(k, v)| best_labels.get(*k) != Some(v))
+        .map(|(k, v)| match best_labels.get(k) {
+            Some(pv) => format!("the Service wants {k}={v}, the pods have {k}={pv}"),
+            None => format!("the Service wants {k}={v}, the pods have no {k} label"),
+        })
+        .collect();
+    // The patch: make the selector say what the nearest pods say (null removes a key they lack).
+    let mut patch = Map::new();
+    for (k, v) in &sel {
+        match best_labels.get(k) {
+            Some(pv) if pv != v => {
+                patch.insert(k.clone(), Value::String(pv.clone()));
+            }
+            None => {
+                patch.insert(k.clone(), Value::Null);
+            }
+            _ => {}
+        }
+    }
+    let patch = json!({"spec": {"selector": patch}}).to_string();
+    let workload = workload_of(best);
+    Finding::fail(
+        ID,
+        "Selector matches no pods",
+        format!(
+            "Selector {shown} of Service {ns}/{name} matches none of the {} pods in {ns}; the nearest are {} pods of {workload}: {}.",
+            candidates.len(),
+            group.len(),
+            diff_text.join("; ")
+        ),
+    )
+    .evidence(json!({
+        "selector": sel,
+        "podsInNamespace": candidates.len(),
+        "nearest": {"workload": workload, "pods": group.iter().map(|p| pod_name(p)).collect::<Vec<_>>(), "labels": best_labels},
+        "differences": differences,
+    }))
+    .remediation(vec![
+        format!("kubectl patch service {name} -n {ns} --type merge -p '{patch}'"),
+        format!("or, if the Service is right, relabel the pod template: kubectl edit {workload} -n {ns}"),
+    ])
+    .explains(ctx.unhealthy_ids())
+}
+
+/// Pods ordered by how close their labels come to the selector: most keys equal, then most keys
+/// present, then the most similar values (`alb-instance` is near `alb-instance-1`), then name.
+fn nearest<'a>(sel: &BTreeMap<String, String>, pods: &[&'a Pod]) -> Vec<&'a Pod> {
+    let score = |p: &Pod| {
+        let l = labels(p);
+        let (mut equal, mut present, mut similar) = (0usize, 0usize, 0usize);
+        for (k, v) in sel {
+            if let Some(pv) = l.and_then(|l| l.get(k)) {
+                present += 1;
+                if pv == v {
+                    equal += 1;
+                }
+                similar += 1000 - (1000 * levenshtein(pv, v) / pv.len().max(v.len()).max(1));
+            }
+        }
+        (equal, present, similar)
+    };
+    let mut v = pods.to_vec();
+    v.sort_by(|a, b| score(b).cmp(&score(a)).then_with(|| pod_name(a).cmp(pod_name(b))));
+    v
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn show(sel: &BTreeMap<String, String>) -> String {
+    format!("`{}`", show_plain(sel))
+}
+
+fn show_plain(sel: &BTreeMap<String, String>) -> String {
+    sel.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Status;
+    use crate::fixtures::*;
+
+    #[test]
+    fn article_example_names_the_differing_label_and_the_patch() {
+        // GIVEN the article's Service selecting app=alb-instance-1, pods labelled app=alb-instance,
+        // and an unrelated nginx pod in the same namespace
+        let snap = SnapshotB::article().build();
+        // WHEN checked
+        let f = check(&Context::new(&snap));
+        // THEN it fails, points at the alb-instance pods and patches the selector to their label
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.detail.contains("the Service wants app=alb-instance-1, the pods have app=alb-instance"), "{}", f.detail);
+        assert_eq!(f.evidence["nearest"]["workload"], "deployment/alb-instance");
+        assert_eq!(f.remediation[0], r#"kubectl patch service alb-instance -n default --type merge -p '{"spec":{"selector":{"app":"alb-instance"}}}'"#);
+        assert_eq!(f.explains.len(), 2);
+    }
+
+    #[test]
+    fn selector_key_missing_on_pods_is_removed_by_the_patch() {
+        let snap = SnapshotB::ip()
+            .service(ServiceB::new("shop", "web").selector(&[("app", "web"), ("tier", "front")]).port(80, 8080).build())
+            .build();
+        let f = check(&Context::new(&snap));
+        assert!(f.detail.contains("the pods have no tier label"), "{}", f.detail);
+        assert!(f.remediation[0].contains(r#"{"spec":{"selector":{"tier":null}}}"#), "{}", f.remediation[0]);
+    }
+
+    #[test]
+    fn empty_namespace_fails_saying_so() {
+        let snap = SnapshotB::ip().pods(vec![]).build();
+        let f = check(&Context::new(&snap));
+        assert_eq!((f.status, f.title.as_str()), (Status::Fail, "No pods in namespace shop"));
+    }
+
+    #[test]
+    fn matching_pods_pass_and_are_listed() {
+        let snap = SnapshotB::ip().build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Pass);
+        assert_eq!(f.evidence["matchingPods"], json!(["web-1", "web-2"]));
+    }
+
+    #[test]
+    fn headless_service_is_checked_like_any_other() {
+        let snap = SnapshotB::ip().service(ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 8080).headless().build()).build();
+        assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
+    }
+
+    #[test]
+    fn pods_list_denied_is_unknown() {
+        let snap = SnapshotB::ip().pods_denied().build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Unknown);
+        assert!(f.detail.contains("list pods"), "{}", f.detail);
+    }
+
+    #[test]
+    fn levenshtein_counts_edits() {
+        assert_eq!(levenshtein("alb-instance", "alb-instance-1"), 2);
+        assert_eq!(levenshtein("", "ab"), 2);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+    }
+}

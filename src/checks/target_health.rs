@@ -1,0 +1,128 @@
+/// `target-health`: which targets are unhealthy and why, each ELB reason code explained.
+///
+/// This is the symptom the alarm reports, so it never becomes the root cause itself: the
+/// verdict looks for the check that explains it. Source: all sections of the article.
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::{CheckId, Context, Finding};
+
+const ID: CheckId = CheckId::TargetHealth;
+
+pub fn check(ctx: &Context) -> Finding {
+    let targets = match &ctx.targets {
+        Ok(t) => *t,
+        Err(why) => return Finding::unknown(ID, why.clone()),
+    };
+    let tg_name = ctx.tg.as_ref().map(|t| t.name.as_str()).unwrap_or("the target group");
+    if targets.is_empty() {
+        return Finding::fail(ID, "No targets registered", format!("{tg_name} has no registered targets, so the load balancer has nowhere to send traffic."))
+            .remediation(vec![
+                "Check that the TargetGroupBinding exists and the AWS Load Balancer Controller is running: kubectl get targetgroupbindings -A".into(),
+            ]);
+    }
+    let mut by_reason: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    let mut transitional = 0;
+    for t in targets {
+        if t.is_unhealthy() {
+            by_reason.entry(t.reason.clone().unwrap_or_else(|| t.state.clone())).or_default().push(&t.id);
+        } else if t.state != "healthy" {
+            transitional += 1;
+        }
+    }
+    let unhealthy: usize = by_reason.values().map(Vec::len).sum();
+    let reasons: Vec<_> = by_reason
+        .iter()
+        .map(|(reason, ids)| json!({"reason": reason, "meaning": explain(reason), "count": ids.len(), "targets": ids}))
+        .collect();
+    let evidence = json!({"registered": targets.len(), "unhealthy": unhealthy, "reasons": reasons});
+    if unhealthy == 0 {
+        let f = if transitional > 0 {
+            Finding::warn(ID, "Targets in transition", format!("{transitional} of {} targets are initial or draining; none is unhealthy.", targets.len()))
+        } else {
+            Finding::pass(ID, "All targets healthy", format!("All {} targets of {tg_name} pass their health checks.", targets.len()))
+        };
+        return f.evidence(evidence);
+    }
+    let summary: Vec<String> = by_reason.iter().map(|(r, ids)| format!("{r} ({})", ids.len())).collect();
+    let first = by_reason.keys().next().map(|r| explain(r)).unwrap_or_default();
+    Finding::fail(
+        ID,
+        format!("{unhealthy} of {} targets unhealthy", targets.len()),
+        format!("{unhealthy} of {} targets of {tg_name} fail: {}. {first}", targets.len(), summary.join(", ")),
+    )
+    .evidence(evidence)
+    .remediation(vec![format!(
+        "aws elbv2 describe-target-health --target-group-arn {} --query 'TargetHealthDescriptions[?TargetHealth.State!=`healthy`]'",
+        ctx.snap.request.target_group_arn
+    )])
+}
+
+/// What an ELB reason code means for the person debugging it.
+pub fn explain(reason: &str) -> &'static str {
+    match reason {
+        "Target.Timeout" => "Nothing answered the health check in time: a security group or NACL drops it, or the pod is not listening on the port.",
+        "Target.ResponseCodeMismatch" => "The target answered with a status code outside the success codes: check the health-check path and matcher.",
+        "Target.FailedHealthChecks" => "Health-check connections failed (NLB): nothing accepts connections on the port, or the network drops them.",
+        "Target.NotRegistered" => "The target is not registered: the controller or the TargetGroupBinding did not register it.",
+        "Target.NotInUse" => "The target's zone is not enabled on the load balancer, or the target group is not used by a listener.",
+        "Target.InvalidState" => "The instance is stopped or terminated.",
+        "Target.IpUnusable" => "The IP is in use by a load balancer or is otherwise unusable as a target.",
+        "Target.DeregistrationInProgress" => "The target is being deregistered.",
+        "Target.HealthCheckDisabled" => "Health checks are disabled for the target group.",
+        "Elb.InitialHealthChecking" => "The first health checks are still running.",
+        "Elb.InternalError" => "The load balancer hit an internal error: retry, then contact AWS Support.",
+        "Elb.RegistrationInProgress" => "The target is still being registered.",
+        _ => "See the target's description for details.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Status;
+    use crate::fixtures::*;
+
+    #[test]
+    fn groups_unhealthy_targets_by_reason_with_meaning() {
+        // GIVEN two timeouts, one mismatch and one healthy target
+        let snap = SnapshotB::instance()
+            .targets(vec![
+                target_r("i-1", 32663, "unhealthy", "Target.Timeout"),
+                target_r("i-2", 32663, "unhealthy", "Target.Timeout"),
+                target_r("i-3", 32663, "unhealthy", "Target.ResponseCodeMismatch"),
+                target("i-4", 32663, "healthy"),
+            ])
+            .build();
+        // WHEN checked
+        let f = check(&Context::new(&snap));
+        // THEN it fails with each reason counted and explained
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(f.evidence["unhealthy"], 3);
+        assert_eq!(f.evidence["reasons"][1]["reason"], "Target.Timeout");
+        assert_eq!(f.evidence["reasons"][1]["targets"], json!(["i-1", "i-2"]));
+        assert!(f.evidence["reasons"][0]["meaning"].as_str().unwrap().contains("status code"));
+    }
+
+    #[test]
+    fn all_healthy_passes() {
+        let snap = SnapshotB::instance().targets(vec![target("i-1", 32663, "healthy")]).build();
+        assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
+    }
+
+    #[test]
+    fn no_registered_targets_fails() {
+        let snap = SnapshotB::instance().targets(vec![]).build();
+        let f = check(&Context::new(&snap));
+        assert_eq!((f.status, f.title.as_str()), (Status::Fail, "No targets registered"));
+    }
+
+    #[test]
+    fn describe_target_health_denied_is_unknown_naming_the_permission() {
+        let snap = SnapshotB::instance().target_health_denied().build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Unknown);
+        assert!(f.detail.contains("elasticloadbalancing:DescribeTargetHealth"), "{}", f.detail);
+    }
+}

@@ -1,0 +1,255 @@
+/// `target-port` (article §5): traffic sent to the Service port reaches a port the pods listen on.
+///
+/// The Service port's `targetPort` (a number, or a name looked up in each pod's containerPorts)
+/// must match a containerPort of every selected pod; instance targets must be registered on the
+/// Service's NodePort; an explicit health-check port must be one something serves.
+use k8s_openapi::api::core::v1::{Pod, ServicePort};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::{json, Value};
+
+use super::context::{pod_name, ServiceShape};
+use super::{CheckId, Context, Finding};
+
+const ID: CheckId = CheckId::TargetPort;
+
+pub fn check(ctx: &Context) -> Finding {
+    let svc = match ctx.require_service(ID) {
+        Ok(s) => s,
+        Err(f) => return f,
+    };
+    if ctx.service_shape() == Some(ServiceShape::ExternalName) {
+        return Finding::skipped(ID, "ExternalName Service: it has no ports to forward");
+    }
+    if let Err(why) = &ctx.pods {
+        return Finding::unknown(ID, why.clone());
+    }
+    let (ns, name) = ctx.service_name();
+    let all_ports: &[ServicePort] = svc.spec.as_ref().and_then(|s| s.ports.as_deref()).unwrap_or(&[]);
+    let ports: Vec<&ServicePort> = match ctx.service_port() {
+        Some(p) => vec![p],
+        None => all_ports.iter().collect(),
+    };
+    if ports.is_empty() {
+        return Finding::fail(ID, "Service has no ports", format!("Service {ns}/{name} declares no ports.")).explains(ctx.unhealthy_ids());
+    }
+    let mut problems: Vec<(String, Vec<String>, Vec<String>)> = Vec::new(); // (sentence, explains, fixes)
+    let mut resolved: Vec<Value> = Vec::new();
+
+    // Instance targets receive traffic on the NodePort.
+    if ctx.target_type() == Some("instance") {
+        let p = ports[0];
+        match p.node_port {
+            None => problems.push((
+                format!("the target group has instance targets but Service {ns}/{name} (type {}) has no NodePort", svc.spec.as_ref().and_then(|s| s.type_.as_deref()).unwrap_or("ClusterIP")),
+                ctx.unhealthy_ids(),
+                vec![format!("kubectl patch service {name} -n {ns} -p '{{\"spec\":{{\"type\":\"NodePort\"}}}}'   # or use ip targets")],
+            )),
+            Some(np) => {
+                let wrong: Vec<String> = ctx.unhealthy().iter().filter(|t| t.port.is_some_and(|tp| tp != np)).map(|t| t.id.clone()).collect();
+                if !wrong.is_empty() {
+                    let tp = ctx.unhealthy().iter().find_map(|t| t.port).unwrap_or_default();
+                    problems.push((
+                        format!("{} targets are registered on port {tp} but the Service's NodePort is {np} (the Service was recreated?)", wrong.len()),
+                        wrong,
+                        vec![format!("kubectl describe targetgroupbindings -n {ns}   # the controller should re-register on NodePort {np}")],
+                    ));
+                }
+            }
+        }
+    }
+
+    // targetPort against the selected pods' containerPorts.
+    for p in &ports {
+        let target = p.target_port.clone().unwrap_or(IntOrString::Int(p.port));
+        let shown = match &target {
+            IntOrString::Int(n) => n.to_string(),
+            IntOrString::String(s) => s.clone(),
+        };
+        let mut bad: Vec<&Pod> = Vec::new();
+        let mut found = Vec::new();
+        for pod in &ctx.selected {
+            match resolve(pod, &target) {
+                Resolved::Port(n) => found.push(n),
+                Resolved::Undeclared => {}
+                Resolved::Missing => bad.push(pod),
+            }
+        }
+        found.sort();
+        found.dedup();
+        resolved.push(json!({"port": p.port, "name": p.name, "targetPort": shown, "nodePort": p.node_port, "containerPorts": found, "podsWithout": bad.iter().map(|p| pod_name(p)).collect::<Vec<_>>()}));
+        if !bad.is_empty() {
+            let declared: Vec<String> = bad.iter().flat_map(|p| container_ports(p)).map(|(n, port)| n.map(|n| format!("{n}:{port}")).unwrap_or(port.to_string())).collect();
+            let explains = if bad.len() == ctx.selected.len() { ctx.unhealthy_ids() } else if ctx.is_ip() { ctx.targets_of_pods(&bad) } else { vec![] };
+            let fix_value = match (&target, declared.first()) {
+                (IntOrString::String(_), Some(d)) => d.split(':').next().unwrap_or(d).to_string(),
+                (_, Some(d)) => d.rsplit(':').next().unwrap_or(d).to_string(),
+                _ => "<containerPort>".into(),
+            };
+            let fix_json = fix_value.parse::<i32>().map(|n| n.to_string()).unwrap_or(format!("\"{fix_value}\""));
+            problems.push((
+                format!(
+                    "Service port {} sends to targetPort {shown}, which {} of {} pods do not declare (they declare {})",
+                    p.port,
+                    bad.len(),
+                    ctx.selected.len(),
+                    if declared.is_empty() { "nothing".into() } else { declared.join(", ") }
+                ),
+                explains,
+                vec![format!(
+                    "kubectl patch service {name} -n {ns} --type json -p '[{{\"op\":\"replace\",\"path\":\"/spec/ports/{}/targetPort\",\"value\":{fix_json}}}]'",
+                    all_ports.iter().position(|x| x.port == p.port && x.protocol == p.protocol).unwrap_or(0)
+                )],
+            ));
+        }
+    }
+
+    // An explicit health-check port must be something that is served.
+    if let (Ok(tg), Some(p)) = (&ctx.tg, ports.first()) {
+        if let Some(hc) = tg.health_check.port.as_deref().filter(|s| *s != "traffic-port").and_then(|s| s.parse::<i32>().ok()) {
+            let hcnp = svc.spec.as_ref().and_then(|s| s.health_check_node_port);
+            if ctx.target_type() == Some("instance") {
+                if p.node_port != Some(hc) && hcnp != Some(hc) {
+                    problems.push((
+                        format!("the health check probes port {hc}, which is neither the NodePort ({}) nor the healthCheckNodePort of {ns}/{name}", p.node_port.map(|n| n.to_string()).unwrap_or("none".into())),
+                        ctx.unhealthy_ids(),
+                        vec![format!("aws elbv2 modify-target-group --target-group-arn {} --health-check-port traffic-port", tg.arn)],
+                    ));
+                }
+            } else if ctx.is_ip() && !ctx.selected.is_empty() {
+                let declared: Vec<i32> = ctx.selected.iter().flat_map(|p| container_ports(p)).map(|(_, n)| n).collect();
+                if !declared.is_empty() && !declared.contains(&hc) {
+                    problems.push((
+                        format!("the health check probes port {hc}, which no pod declares (they declare {declared:?})"),
+                        ctx.unhealthy_ids(),
+                        vec![format!("aws elbv2 modify-target-group --target-group-arn {} --health-check-port traffic-port", tg.arn)],
+                    ));
+                }
+            }
+        }
+    }
+
+    let evidence = json!({"servicePorts": resolved, "healthCheckPort": ctx.tg.as_ref().ok().and_then(|t| t.health_check.port.clone())});
+    if problems.is_empty() {
+        if ctx.selected.is_empty() {
+            return Finding::skipped(ID, "the Service's selector matches no pods, so there are no containerPorts to compare (see selector-match)").evidence(evidence);
+        }
+        return Finding::pass(ID, "Ports line up", format!("Service {ns}/{name} forwards to a port every selected pod declares (or that is not declared, which cannot be checked)."))
+            .evidence(evidence);
+    }
+    let sentence: Vec<&str> = problems.iter().map(|p| p.0.as_str()).collect();
+    let mut explains: Vec<String> = problems.iter().flat_map(|p| p.1.clone()).collect();
+    explains.sort();
+    explains.dedup();
+    Finding::fail(ID, "Port mismatch", format!("{}.", sentence.join("; ")))
+        .evidence(evidence)
+        .remediation(problems.into_iter().flat_map(|p| p.2).collect())
+        .explains(explains)
+}
+
+enum Resolved {
+    Port(i32),
+    /// The pod declares no containerPorts at all: the number cannot be checked.
+    Undeclared,
+    Missing,
+}
+
+fn resolve(pod: &Pod, target: &IntOrString) -> Resolved {
+    let ports = container_ports(pod);
+    match target {
+        IntOrString::String(name) => ports.iter().find(|(n, _)| n.as_deref() == Some(name)).map(|(_, p)| Resolved::Port(*p)).unwrap_or(Resolved::Missing),
+        IntOrString::Int(n) if ports.iter().any(|(_, p)| p == n) => Resolved::Port(*n),
+        IntOrString::Int(_) if ports.is_empty() => Resolved::Undeclared,
+        IntOrString::Int(_) => Resolved::Missing,
+    }
+}
+
+fn container_ports(pod: &Pod) -> Vec<(Option<String>, i32)> {
+    pod.spec
+        .iter()
+        .flat_map(|s| &s.containers)
+        .flat_map(|c| c.ports.iter().flatten())
+        .map(|p| (p.name.clone(), p.container_port))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Status;
+    use crate::fixtures::*;
+
+    #[test]
+    fn named_target_port_resolves_per_pod() {
+        // GIVEN targetPort "http" and pods declaring http:8080
+        let snap = SnapshotB::ip().service(ServiceB::new("shop", "web").selector(&[("app", "web")]).named_target(80, "http").build()).build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Pass, "{f:?}");
+        assert_eq!(f.evidence["servicePorts"][0]["containerPorts"], json!([8080]));
+    }
+
+    #[test]
+    fn named_target_port_missing_on_pods_fails_with_json_patch() {
+        let snap = SnapshotB::ip().service(ServiceB::new("shop", "web").selector(&[("app", "web")]).named_target(80, "web").build()).build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.detail.contains("targetPort web, which 2 of 2 pods do not declare (they declare http:8080, http:8080)"), "{}", f.detail);
+        assert!(f.remediation[0].contains(r#""path":"/spec/ports/0/targetPort","value":"http""#), "{}", f.remediation[0]);
+        assert_eq!(f.explains.len(), 1);
+    }
+
+    #[test]
+    fn numeric_target_port_not_declared_fails_and_patch_uses_the_declared_port() {
+        // GIVEN a Service forwarding to 80 while pods declare 8080
+        let snap = SnapshotB::ip().service(ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 80).build()).build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.remediation[0].contains(r#""value":8080"#), "{}", f.remediation[0]);
+    }
+
+    #[test]
+    fn several_service_ports_check_the_one_the_target_group_uses() {
+        // GIVEN port 80 → 8080 (declared) and 9090 → 9999 (not declared), TG bound to port 80
+        let svc = ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 8080).port(9090, 9999).build();
+        let snap = SnapshotB::ip().service(svc).build();
+        assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
+    }
+
+    #[test]
+    fn pods_without_declared_ports_cannot_be_checked_and_pass() {
+        let snap = SnapshotB::ip()
+            .pods(vec![PodB::new("shop", "web-1").labels(&[("app", "web")]).no_ports().ip("192.168.1.10").ready().build()])
+            .service(ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 3000).build())
+            .build();
+        assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
+    }
+
+    #[test]
+    fn instance_targets_on_an_old_node_port_fail() {
+        let snap = SnapshotB::instance().targets(vec![target_r("i-0aaa", 31000, "unhealthy", "Target.Timeout")]).build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.detail.contains("registered on port 31000 but the Service's NodePort is 32663"), "{}", f.detail);
+    }
+
+    #[test]
+    fn instance_targets_with_cluster_ip_service_fail() {
+        let snap = SnapshotB::instance().service(ServiceB::new("default", "alb-instance").selector(&[("app", "alb-instance")]).port(80, 80).build()).build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.detail.contains("has no NodePort"), "{}", f.detail);
+    }
+
+    #[test]
+    fn explicit_health_check_port_nothing_declares_fails() {
+        let snap = SnapshotB::ip().health_check_port("9000").build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.detail.contains("probes port 9000"), "{}", f.detail);
+    }
+
+    #[test]
+    fn no_selected_pods_is_skipped() {
+        let snap = SnapshotB::ip().pods(vec![]).build();
+        assert_eq!(check(&Context::new(&snap)).status, Status::Skipped);
+    }
+}

@@ -1,0 +1,291 @@
+//! Kubernetes evidence: list/get calls turned into snapshot data. A failed call becomes a
+//! [`Missing`] naming the RBAC verb and resource; a 404 on a resource type (EndpointSlice v1 on
+//! an old API server) falls back to the older API.
+
+use std::path::Path;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Endpoints, Event, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde::de::DeserializeOwned;
+use tracing::instrument;
+
+use crate::snapshot::{EndpointAddress, EndpointPort, EndpointsView, EventView, Fetched, Missing, PortRef, TargetGroupBinding};
+
+const PAGE: u32 = 500;
+
+/// How the Kubernetes side is reached, or why it cannot be.
+#[derive(Clone)]
+pub enum KubeAccess {
+    Client { client: kube::Client, source: String },
+    Unavailable(String),
+}
+
+impl KubeAccess {
+    /// From an explicit kubeconfig file, else the usual inference (KUBECONFIG, ~/.kube/config,
+    /// in-cluster). Never fails: an unusable configuration becomes `Unavailable` with the reason.
+    pub async fn from_kubeconfig(path: Option<&Path>) -> KubeAccess {
+        let config = match path {
+            Some(p) => match Kubeconfig::read_from(p) {
+                Ok(kc) => kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                    .await
+                    .map_err(|e| format!("kubeconfig {}: {e}", p.display())),
+                Err(e) => Err(format!("cannot read kubeconfig {}: {e}", p.display())),
+            },
+            None => kube::Config::infer().await.map_err(|e| format!("no Kubernetes configuration found ({e}); pass --kubeconfig or set KUBECONFIG")),
+        };
+        let source = path.map(|p| format!("kubeconfig {}", p.display())).unwrap_or_else(|| "inferred kubeconfig".into());
+        match config {
+            Ok(mut c) => {
+                // Fail fast on an unreachable cluster: the AWS side still gets reported.
+                c.connect_timeout = Some(Duration::from_secs(5));
+                c.read_timeout = Some(Duration::from_secs(20));
+                let source = format!("{source} ({})", c.cluster_url);
+                match kube::Client::try_from(c) {
+                    Ok(client) => KubeAccess::Client { client, source },
+                    Err(e) => KubeAccess::Unavailable(format!("cannot build a Kubernetes client: {e}")),
+                }
+            }
+            Err(reason) => KubeAccess::Unavailable(reason),
+        }
+    }
+
+    pub fn source(&self) -> Option<String> {
+        match self {
+            KubeAccess::Client { source, .. } => Some(source.clone()),
+            KubeAccess::Unavailable(_) => None,
+        }
+    }
+}
+
+/// A failed Kubernetes call, with the RBAC permission it needs (`verb resource`).
+pub fn missing(verb: &str, resource: &str, err: &kube::Error) -> Missing {
+    let error = match err {
+        kube::Error::Api(s) => format!("{} ({}): {}", if s.reason.is_empty() { "Error" } else { &s.reason }, s.code, s.message),
+        other => other.to_string(),
+    };
+    Missing { api: format!("{verb} {resource}"), permission: format!("RBAC {verb} {resource}"), error }
+}
+
+fn is_not_found(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(s) if s.code == 404)
+}
+
+/// Lists every page; strips managedFields, which are large and never read.
+async fn list_all<K>(api: &Api<K>, lp: ListParams) -> Result<Vec<K>, kube::Error>
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let mut out = Vec::new();
+    let mut lp = lp.limit(PAGE);
+    loop {
+        let page = api.list(&lp).await?;
+        out.extend(page.items.into_iter().map(|mut o| {
+            o.meta_mut().managed_fields = None;
+            o
+        }));
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+            _ => return Ok(out),
+        }
+    }
+}
+
+fn tgb_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("elbv2.k8s.aws", "v1beta1", "TargetGroupBinding"), "targetgroupbindings")
+}
+
+#[instrument(skip(client))]
+pub async fn target_group_bindings(client: &kube::Client) -> Fetched<Vec<TargetGroupBinding>> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &tgb_resource());
+    match list_all(&api, ListParams::default()).await {
+        Ok(items) => Fetched::Ok(items.iter().filter_map(parse_tgb).collect()),
+        Err(e) if is_not_found(&e) => Fetched::Failed(Missing {
+            api: "list targetgroupbindings.elbv2.k8s.aws".into(),
+            permission: "the TargetGroupBinding CRD".into(),
+            error: "NotFound: the TargetGroupBinding CRD is not installed (no AWS Load Balancer Controller?)".into(),
+        }),
+        Err(e) => Fetched::Failed(missing("list", "targetgroupbindings.elbv2.k8s.aws", &e)),
+    }
+}
+
+fn parse_tgb(o: &DynamicObject) -> Option<TargetGroupBinding> {
+    let spec = o.data.get("spec")?;
+    let svc = spec.get("serviceRef")?;
+    let port = match svc.get("port")? {
+        serde_json::Value::Number(n) => PortRef::Number(n.as_i64()? as i32),
+        serde_json::Value::String(s) => PortRef::parse(s),
+        _ => return None,
+    };
+    Some(TargetGroupBinding {
+        namespace: o.metadata.namespace.clone().unwrap_or_default(),
+        name: o.metadata.name.clone().unwrap_or_default(),
+        target_group_arn: spec.get("targetGroupARN")?.as_str()?.to_string(),
+        service_name: svc.get("name")?.as_str()?.to_string(),
+        service_port: port,
+        target_type: spec.get("targetType").and_then(|t| t.as_str()).map(str::to_string),
+    })
+}
+
+#[instrument(skip(client))]
+pub async fn service(client: &kube::Client, ns: &str, name: &str) -> Fetched<Service> {
+    let api: Api<Service> = Api::namespaced(client.clone(), ns);
+    match api.get(name).await {
+        Ok(mut s) => {
+            s.metadata.managed_fields = None;
+            Fetched::Ok(s)
+        }
+        Err(e) => Fetched::Failed(missing("get", "services", &e)),
+    }
+}
+
+/// Services of one namespace, or of all (`ns = None`), for mapping by data.
+#[instrument(skip(client))]
+pub async fn services(client: &kube::Client, ns: Option<&str>) -> Fetched<Vec<Service>> {
+    let api: Api<Service> = match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    list_all(&api, ListParams::default()).await.map_or_else(|e| Fetched::Failed(missing("list", "services", &e)), Fetched::Ok)
+}
+
+#[instrument(skip(client))]
+pub async fn pods(client: &kube::Client, ns: &str) -> Fetched<Vec<Pod>> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    list_all(&api, ListParams::default()).await.map_or_else(|e| Fetched::Failed(missing("list", "pods", &e)), Fetched::Ok)
+}
+
+#[instrument(skip(client))]
+pub async fn nodes(client: &kube::Client) -> Fetched<Vec<Node>> {
+    let api: Api<Node> = Api::all(client.clone());
+    list_all(&api, ListParams::default()).await.map_or_else(|e| Fetched::Failed(missing("list", "nodes", &e)), Fetched::Ok)
+}
+
+/// Events of the namespace about the objects a diagnosis reads, newest last.
+#[instrument(skip(client))]
+pub async fn events(client: &kube::Client, ns: &str) -> Fetched<Vec<EventView>> {
+    const KINDS: [&str; 5] = ["Pod", "Service", "Endpoints", "TargetGroupBinding", "Ingress"];
+    let api: Api<Event> = Api::namespaced(client.clone(), ns);
+    match list_all(&api, ListParams::default()).await {
+        Ok(items) => {
+            let mut out: Vec<EventView> = items
+                .into_iter()
+                .filter(|e| e.involved_object.kind.as_deref().is_some_and(|k| KINDS.contains(&k)))
+                .map(|e| EventView {
+                    kind: e.involved_object.kind.unwrap_or_default(),
+                    name: e.involved_object.name.unwrap_or_default(),
+                    namespace: ns.to_string(),
+                    event_type: e.type_.unwrap_or_default(),
+                    reason: e.reason.unwrap_or_default(),
+                    message: e.message.unwrap_or_default(),
+                    count: e.count.unwrap_or(1),
+                    last_seen: e.last_timestamp.map(|t| t.0.to_string()).or(e.event_time.map(|t| t.0.to_string())),
+                })
+                .collect();
+            out.sort_by(|a, b| a.last_seen.cmp(&b.last_seen).then_with(|| a.name.cmp(&b.name)));
+            Fetched::Ok(out)
+        }
+        Err(e) => Fetched::Failed(missing("list", "events", &e)),
+    }
+}
+
+/// Endpoints of one Service: EndpointSlices (discovery.k8s.io/v1), or core/v1 Endpoints where
+/// v1 slices are not served (Kubernetes < 1.21).
+#[instrument(skip(client))]
+pub async fn endpoints(client: &kube::Client, ns: &str, name: &str) -> Fetched<EndpointsView> {
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), ns);
+    let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={name}"));
+    match list_all(&slices, lp).await {
+        Ok(items) => return Fetched::Ok(from_slices(ns, name, &items)),
+        Err(e) if !is_not_found(&e) => return Fetched::Failed(missing("list", "endpointslices.discovery.k8s.io", &e)),
+        Err(_) => {}
+    }
+    let api: Api<Endpoints> = Api::namespaced(client.clone(), ns);
+    match api.get_opt(name).await {
+        Ok(Some(e)) => Fetched::Ok(from_endpoints(&e)),
+        Ok(None) => Fetched::Ok(EndpointsView { namespace: ns.into(), service: name.into(), source: "endpoints/v1".into(), ..Default::default() }),
+        Err(e) => Fetched::Failed(missing("get", "endpoints", &e)),
+    }
+}
+
+/// Endpoints of every Service (mapping ip targets by data), with the same fallback.
+#[instrument(skip(client))]
+pub async fn all_endpoints(client: &kube::Client) -> Fetched<Vec<EndpointsView>> {
+    let slices: Api<EndpointSlice> = Api::all(client.clone());
+    match list_all(&slices, ListParams::default()).await {
+        Ok(items) => {
+            let mut by_service: std::collections::BTreeMap<(String, String), Vec<EndpointSlice>> = Default::default();
+            for s in items {
+                let ns = s.metadata.namespace.clone().unwrap_or_default();
+                let Some(svc) = s.metadata.labels.as_ref().and_then(|l| l.get("kubernetes.io/service-name")).cloned() else { continue };
+                by_service.entry((ns, svc)).or_default().push(s);
+            }
+            return Fetched::Ok(by_service.iter().map(|((ns, svc), s)| from_slices(ns, svc, s)).collect());
+        }
+        Err(e) if !is_not_found(&e) => return Fetched::Failed(missing("list", "endpointslices.discovery.k8s.io", &e)),
+        Err(_) => {}
+    }
+    let api: Api<Endpoints> = Api::all(client.clone());
+    list_all(&api, ListParams::default())
+        .await
+        .map_or_else(|e| Fetched::Failed(missing("list", "endpoints", &e)), |items| Fetched::Ok(items.iter().map(from_endpoints).collect()))
+}
+
+fn from_slices(ns: &str, name: &str, slices: &[EndpointSlice]) -> EndpointsView {
+    let mut view = EndpointsView { namespace: ns.into(), service: name.into(), source: "endpointslices/v1".into(), ..Default::default() };
+    for s in slices {
+        for e in &s.endpoints {
+            // `ready` unset means ready (API contract), and terminating endpoints are not.
+            let ready = e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
+            for ip in &e.addresses {
+                view.addresses.push(EndpointAddress {
+                    ip: ip.clone(),
+                    ready,
+                    pod: e.target_ref.as_ref().and_then(|r| r.name.clone()),
+                    node: e.node_name.clone(),
+                });
+            }
+        }
+        for p in s.ports.iter().flatten() {
+            let port = EndpointPort { name: p.name.clone(), port: p.port.unwrap_or_default(), protocol: p.protocol.clone() };
+            if !view.ports.contains(&port) {
+                view.ports.push(port);
+            }
+        }
+    }
+    view.addresses.sort_by(|a, b| a.ip.cmp(&b.ip));
+    view.addresses.dedup_by(|a, b| a.ip == b.ip);
+    view
+}
+
+fn from_endpoints(e: &Endpoints) -> EndpointsView {
+    let mut view = EndpointsView {
+        namespace: e.metadata.namespace.clone().unwrap_or_default(),
+        service: e.metadata.name.clone().unwrap_or_default(),
+        source: "endpoints/v1".into(),
+        ..Default::default()
+    };
+    for subset in e.subsets.iter().flatten() {
+        for (list, ready) in [(&subset.addresses, true), (&subset.not_ready_addresses, false)] {
+            for a in list.iter().flatten() {
+                view.addresses.push(EndpointAddress {
+                    ip: a.ip.clone(),
+                    ready,
+                    pod: a.target_ref.as_ref().and_then(|r| r.name.clone()),
+                    node: a.node_name.clone(),
+                });
+            }
+        }
+        for p in subset.ports.iter().flatten() {
+            let port = EndpointPort { name: p.name.clone(), port: p.port, protocol: p.protocol.clone() };
+            if !view.ports.contains(&port) {
+                view.ports.push(port);
+            }
+        }
+    }
+    view.addresses.sort_by(|a, b| a.ip.cmp(&b.ip));
+    view
+}

@@ -1,0 +1,202 @@
+//! Collection: the only module (with `publish`) that talks to the network. It gathers evidence
+//! along the data dependencies, concurrently, and returns a [`Snapshot`]:
+//!
+//! ```text
+//! round 1  DescribeTargetGroups ‖ DescribeTargetHealth ‖ DescribeTags(TG) ‖ TargetGroupBindings ‖ Nodes
+//!            └─ map by binding, then by TG tags
+//! round 2  DescribeLoadBalancers ‖ DescribeListeners ‖ DescribeTags(LBs)   ─┐ concurrent when
+//! round 3  Service ‖ Pods ‖ Endpoints(Slices) ‖ Events                     ─┘ already mapped
+//!            (unmapped: legacy LB tags, then Services by NodePort / Endpoints by IP, then round 3)
+//! ```
+//! Failed calls are stored as data (`Fetched::Failed`), so one denied API never stops the rest.
+
+pub mod aws;
+pub mod kube;
+
+use std::future::Future;
+
+use aws_sdk_elasticloadbalancingv2 as elbv2;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use tracing::{info, instrument};
+
+pub use self::kube::KubeAccess;
+use crate::error::Result;
+use crate::mapping::{self, Step};
+use crate::snapshot::*;
+use crate::trigger::Request;
+
+/// The clients one diagnosis uses.
+pub struct Clients {
+    pub elbv2: elbv2::Client,
+    pub kube: KubeAccess,
+}
+
+/// Runs a Kubernetes call, or records why the cluster could not be asked.
+async fn kube_call<'a, T, F, Fut>(access: &'a KubeAccess, f: F) -> Fetched<T>
+where
+    F: FnOnce(&'a ::kube::Client) -> Fut,
+    Fut: Future<Output = Fetched<T>>,
+{
+    match access {
+        KubeAccess::Client { client, .. } => f(client).await,
+        KubeAccess::Unavailable(reason) => Fetched::not_collected(reason.clone()),
+    }
+}
+
+/// Records one mapping attempt; returns the Service when it was found.
+fn attempt(res: &mut Resolution, method: &str, step: Step) -> Option<ServiceRef> {
+    match step {
+        Step::Found(s) => {
+            res.attempts.push(Attempt { method: method.into(), outcome: format!("found {}/{}", s.namespace, s.name) });
+            Some(s)
+        }
+        Step::Miss(why) => {
+            res.attempts.push(Attempt { method: method.into(), outcome: why });
+            None
+        }
+        Step::NeedServices { .. } => unreachable!("completed before recording"),
+    }
+}
+
+fn step_or_miss<T>(f: &Fetched<T>, step: impl FnOnce(&T) -> Step) -> Step {
+    match f.get() {
+        Ok(v) => step(v),
+        Err(why) => Step::Miss(why),
+    }
+}
+
+struct ServiceEvidence {
+    service: Fetched<Service>,
+    pods: Fetched<Vec<Pod>>,
+    endpoints: Fetched<EndpointsView>,
+    events: Fetched<Vec<EventView>>,
+}
+
+async fn service_round(access: &KubeAccess, svc: &ServiceRef) -> ServiceEvidence {
+    let (ns, name) = (svc.namespace.as_str(), svc.name.as_str());
+    let (service, pods, endpoints, events) = tokio::join!(
+        kube_call(access, |c| kube::service(c, ns, name)),
+        kube_call(access, |c| kube::pods(c, ns)),
+        kube_call(access, |c| kube::endpoints(c, ns, name)),
+        kube_call(access, |c| kube::events(c, ns)),
+    );
+    ServiceEvidence { service, pods, endpoints, events }
+}
+
+fn unmapped_round() -> ServiceEvidence {
+    let reason = "the target group is not mapped to a Service";
+    ServiceEvidence {
+        service: Fetched::not_collected(reason),
+        pods: Fetched::not_collected(reason),
+        endpoints: Fetched::not_collected(reason),
+        events: Fetched::not_collected(reason),
+    }
+}
+
+/// Collects every piece of evidence for one request.
+#[instrument(skip_all, fields(target_group = %req.target_group_arn))]
+pub async fn collect(clients: &Clients, req: &Request, default_cluster: Option<&str>) -> Result<Snapshot> {
+    let (elb, access) = (&clients.elbv2, &clients.kube);
+    let arn = req.target_group_arn.as_str();
+
+    // Round 1: everything that needs only the ARN.
+    let tg_arns = [arn.to_string()];
+    let (tg, target_health, tg_tags, bindings, nodes) = tokio::join!(
+        aws::target_group(elb, arn, &req.region),
+        aws::target_health(elb, arn),
+        aws::tags(elb, &tg_arns),
+        kube_call(access, |c| kube::target_group_bindings(c)),
+        kube_call(access, |c| kube::nodes(c)),
+    );
+    let target_group = tg?;
+    let target_group_tags = match tg_tags {
+        Fetched::Ok(mut m) => Fetched::Ok(m.remove(arn).unwrap_or_default()),
+        Fetched::Failed(m) => Fetched::Failed(m),
+        Fetched::NotCollected { reason } => Fetched::NotCollected { reason },
+    };
+    let lb_arns = target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
+
+    let mut res = Resolution::default();
+    let mut all_services = Fetched::not_collected("the target group was mapped without them");
+    let mut all_endpoints = Fetched::not_collected("the target group was mapped without them");
+
+    // Mapping steps 1 and 2 (DESIGN §3) need only round-1 evidence.
+    let mut service = attempt(&mut res, mapping::BY_BINDING, step_or_miss(&bindings, |b| mapping::by_binding(arn, b)));
+    if service.is_none() {
+        let step = match step_or_miss(&target_group_tags, mapping::by_tags) {
+            Step::NeedServices { namespace, rest, port } => {
+                all_services = kube_call(access, |c| kube::services(c, Some(&namespace))).await;
+                step_or_miss(&all_services, |s| mapping::ingress_service(&namespace, &rest, &port, s))
+            }
+            other => other,
+        };
+        service = attempt(&mut res, mapping::BY_TAGS, step);
+    }
+
+    let lb_round = async {
+        tokio::join!(
+            aws::load_balancers(elb, &lb_arns),
+            aws::listeners(elb, &lb_arns),
+            async {
+                if lb_arns.is_empty() {
+                    Fetched::not_collected("the target group is not attached to a load balancer")
+                } else {
+                    aws::tags(elb, &lb_arns).await
+                }
+            },
+        )
+    };
+    let ((load_balancers, listeners, load_balancer_tags), evidence) = match service.clone() {
+        // Already mapped: the load balancer and the Service are independent.
+        Some(svc) => tokio::join!(lb_round, async move { service_round(access, &svc).await }),
+        None => {
+            let lb = lb_round.await;
+            service = attempt(&mut res, mapping::BY_LEGACY_TAGS, step_or_miss(&lb.2, mapping::by_legacy_tags));
+            if service.is_none() {
+                let targets = target_health.ok().cloned().unwrap_or_default();
+                if target_group.ok().is_some_and(|t| t.target_type == "ip") {
+                    all_endpoints = kube_call(access, |c| kube::all_endpoints(c)).await;
+                    service = attempt(&mut res, mapping::BY_ENDPOINT_IPS, step_or_miss(&all_endpoints, |e| mapping::by_endpoint_ips(&targets, e)));
+                } else {
+                    all_services = kube_call(access, |c| kube::services(c, None)).await;
+                    service = attempt(&mut res, mapping::BY_NODE_PORT, step_or_miss(&all_services, |s| mapping::by_node_port(&targets, s)));
+                }
+            }
+            let evidence = match &service {
+                Some(svc) => service_round(access, svc).await,
+                None => unmapped_round(),
+            };
+            (lb, evidence)
+        }
+    };
+    res.service = service;
+
+    // The cluster: the request, then the tags, then configuration.
+    let from_tags = mapping::cluster_from_tags(target_group_tags.ok(), load_balancer_tags.ok());
+    (res.cluster, res.cluster_source) = match (&req.cluster, from_tags, default_cluster) {
+        (Some(c), _, _) => (Some(c.clone()), Some("request".into())),
+        (None, Some((c, src)), _) => (Some(c), Some(src)),
+        (None, None, Some(c)) => (Some(c.to_string()), Some("configuration".into())),
+        _ => (None, None),
+    };
+    info!(service = ?res.service.as_ref().map(|s| format!("{}/{}", s.namespace, s.name)), cluster = ?res.cluster, "collected");
+
+    Ok(Snapshot {
+        snapshot_version: SNAPSHOT_VERSION,
+        collected_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        request: req.clone(),
+        resolution: res,
+        aws: AwsEvidence { target_group, target_health, target_group_tags, load_balancers, load_balancer_tags, listeners },
+        kube: KubeEvidence {
+            source: access.source(),
+            target_group_bindings: bindings,
+            all_services,
+            all_endpoints,
+            service: evidence.service,
+            pods: evidence.pods,
+            endpoints: evidence.endpoints,
+            events: evidence.events,
+            nodes,
+        },
+    })
+}

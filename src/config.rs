@@ -1,0 +1,78 @@
+//! Configuration: read from the environment (Lambda) or flags (CLI) once, validated here, and
+//! passed down as typed values. Nothing else in the library reads the environment.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Config {
+    /// Cluster name when neither the request nor the tags give one (`DEFAULT_CLUSTER`).
+    pub default_cluster: Option<String>,
+    /// Kubeconfig to use instead of inference (`KUBECONFIG` / `--kubeconfig`).
+    pub kubeconfig: Option<PathBuf>,
+    /// Region for target group ARNs that do not name one (never: ARNs do) and for the SDK's
+    /// own calls; `AWS_REGION` / `--region`.
+    pub region: Option<String>,
+}
+
+impl Config {
+    /// The Lambda's configuration, from its environment.
+    pub fn from_env() -> Result<Config> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// The same from any key → value lookup (tests, CLI defaults).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        let non_empty = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let default_cluster = non_empty("DEFAULT_CLUSTER").map(|c| validate_cluster(&c).map(|_| c)).transpose()?;
+        // KUBECONFIG may hold a list (a:b); kube reads the first file we pass it.
+        let kubeconfig = non_empty("KUBECONFIG").map(|k| PathBuf::from(k.split(':').next().unwrap_or(&k)));
+        let region = non_empty("AWS_REGION").or_else(|| non_empty("AWS_DEFAULT_REGION"));
+        Ok(Config { default_cluster, kubeconfig, region })
+    }
+}
+
+/// EKS cluster names: 1–100 characters, a letter or digit first, then letters, digits, `-`, `_`.
+pub fn validate_cluster(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Config(format!("cluster name {name:?} is not a valid EKS cluster name (1-100 letters, digits, '-' or '_', starting with a letter or digit)")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn reads_cluster_kubeconfig_and_region() {
+        let c = cfg(&[("DEFAULT_CLUSTER", "prod-1"), ("KUBECONFIG", "/a/config:/b/config"), ("AWS_REGION", "eu-west-1")]).unwrap();
+        assert_eq!(c.default_cluster.as_deref(), Some("prod-1"));
+        assert_eq!(c.kubeconfig, Some(PathBuf::from("/a/config")));
+        assert_eq!(c.region.as_deref(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn invalid_cluster_name_is_a_clear_config_error() {
+        let e = cfg(&[("DEFAULT_CLUSTER", "-bad name")]).unwrap_err();
+        assert!(e.to_string().contains("not a valid EKS cluster name"), "{e}");
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn blank_values_count_as_unset() {
+        assert_eq!(cfg(&[("DEFAULT_CLUSTER", "  ")]).unwrap(), Config::default());
+    }
+}

@@ -1,0 +1,268 @@
+//! The diagnosis: the verdict, every finding, and the targets (DESIGN §4, schemaVersion 1).
+//! Built from a snapshot and the findings; pure.
+
+use serde::{Deserialize, Serialize};
+
+use crate::checks::{self, CheckId, Context, Finding, Status};
+use crate::snapshot::{PortRef, Snapshot};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diagnosis {
+    pub schema_version: u32,
+    pub target_group: TargetGroupInfo,
+    pub cluster: Option<String>,
+    pub service: Option<ServiceInfo>,
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+    pub targets: Vec<TargetInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetGroupInfo {
+    pub arn: String,
+    pub name: String,
+    pub target_type: Option<String>,
+    pub protocol: Option<String>,
+    pub health_check: Option<HealthCheckInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheckInfo {
+    pub protocol: Option<String>,
+    pub port: Option<String>,
+    pub path: Option<String>,
+    pub matcher: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceInfo {
+    pub namespace: String,
+    pub name: String,
+    /// The Service port number (a port name resolved through the Service when possible).
+    pub port: Option<PortRef>,
+    pub resolved_by: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerdictStatus {
+    Healthy,
+    Problem,
+    Inconclusive,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    pub status: VerdictStatus,
+    pub root_cause: Option<CheckId>,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetInfo {
+    pub id: String,
+    pub port: Option<i32>,
+    pub availability_zone: Option<String>,
+    pub state: String,
+    pub reason: Option<String>,
+    pub description: Option<String>,
+    /// `namespace/name` of the pod behind the target (ip targets), if known.
+    pub pod: Option<String>,
+    pub node: Option<String>,
+}
+
+impl Diagnosis {
+    /// Runs the catalogue over the snapshot and ranks the verdict.
+    pub fn from_snapshot(snap: &Snapshot) -> Diagnosis {
+        let findings = checks::run(snap);
+        let ctx = Context::new(snap);
+        let tg = ctx.tg.as_ref().ok();
+        Diagnosis {
+            schema_version: SCHEMA_VERSION,
+            target_group: TargetGroupInfo {
+                arn: snap.request.target_group_arn.clone(),
+                name: tg.map(|t| t.name.clone()).unwrap_or_else(|| name_from_arn(&snap.request.target_group_arn)),
+                target_type: tg.map(|t| t.target_type.clone()),
+                protocol: tg.and_then(|t| t.protocol.clone()),
+                health_check: tg.map(|t| HealthCheckInfo {
+                    protocol: t.health_check.protocol.clone(),
+                    port: t.health_check.port.clone(),
+                    path: t.health_check.path.clone(),
+                    matcher: t.health_check.matcher.clone(),
+                }),
+            },
+            cluster: snap.resolution.cluster.clone().or_else(|| snap.request.cluster.clone()),
+            service: snap.resolution.service.as_ref().map(|s| ServiceInfo {
+                namespace: s.namespace.clone(),
+                name: s.name.clone(),
+                port: ctx.service_port().map(|p| PortRef::Number(p.port)).or_else(|| s.port.clone()),
+                resolved_by: s.resolved_by.clone(),
+            }),
+            verdict: verdict(&ctx, &findings),
+            targets: targets(&ctx),
+            findings,
+        }
+    }
+
+    /// CLI exit code: 0 nothing wrong found, 1 problems found (inconclusive counts: targets are unhealthy).
+    pub fn exit_code(&self) -> i32 {
+        match self.verdict.status {
+            VerdictStatus::Healthy => 0,
+            _ => 1,
+        }
+    }
+
+    pub fn finding(&self, id: CheckId) -> &Finding {
+        &self.findings[id as usize]
+    }
+}
+
+/// The root cause is the failing check that explains the most unhealthy targets; ties go to
+/// the earlier check in causal order. `target-health` is the symptom, never the cause.
+fn verdict(ctx: &Context, findings: &[Finding]) -> Verdict {
+    let unhealthy = ctx.unhealthy().len();
+    let total = ctx.targets.as_ref().map(|t| t.len()).unwrap_or(0);
+    let root = findings
+        .iter()
+        .filter(|f| f.status == Status::Fail && f.check != CheckId::TargetHealth)
+        .max_by_key(|f| (f.explains.len(), std::cmp::Reverse(f.check.spec().causal_rank)));
+    let symptom = if ctx.targets.is_err() {
+        "Target health is unknown".to_string()
+    } else if total == 0 {
+        "No targets are registered".to_string()
+    } else {
+        format!("{unhealthy} of {total} targets unhealthy")
+    };
+    if let Some(root) = root {
+        return Verdict {
+            status: VerdictStatus::Problem,
+            root_cause: Some(root.check),
+            summary: format!("{symptom}; root cause {}: {}", root.check, first_sentence(&root.detail)),
+        };
+    }
+    let unknown: Vec<&str> = findings.iter().filter(|f| f.status == Status::Unknown).map(|f| f.check.as_str()).collect();
+    if unhealthy > 0 || total == 0 || ctx.targets.is_err() {
+        let missing = if unknown.is_empty() { String::new() } else { format!(" (without evidence: {})", unknown.join(", ")) };
+        return Verdict { status: VerdictStatus::Inconclusive, root_cause: None, summary: format!("{symptom} and no check found the cause{missing}.") };
+    }
+    Verdict { status: VerdictStatus::Healthy, root_cause: None, summary: format!("All {total} targets healthy; no check failed.") }
+}
+
+fn targets(ctx: &Context) -> Vec<TargetInfo> {
+    let Ok(targets) = &ctx.targets else { return vec![] };
+    targets
+        .iter()
+        .map(|t| {
+            let pod = if ctx.is_ip() { ctx.pod_by_ip(&t.id) } else { None };
+            let node = match pod {
+                Some(p) => p.spec.as_ref().and_then(|s| s.node_name.clone()),
+                None => ctx.node_by_instance(&t.id).and_then(|n| n.metadata.name.clone()),
+            };
+            // A Node's providerID is aws:///ZONE/INSTANCE: a zone when the API gave none.
+            let zone = t.availability_zone.clone().or_else(|| {
+                let node = ctx.snap.kube.nodes.ok()?.iter().find(|n| n.metadata.name == node)?;
+                let provider = node.spec.as_ref()?.provider_id.as_deref()?;
+                provider.strip_prefix("aws:///")?.split('/').next().map(str::to_string)
+            });
+            TargetInfo {
+                id: t.id.clone(),
+                port: t.port,
+                availability_zone: zone,
+                state: t.state.clone(),
+                reason: t.reason.clone(),
+                description: t.description.clone(),
+                pod: pod.map(|p| format!("{}/{}", p.metadata.namespace.as_deref().unwrap_or(""), p.metadata.name.as_deref().unwrap_or(""))),
+                node,
+            }
+        })
+        .collect()
+}
+
+fn name_from_arn(arn: &str) -> String {
+    arn.split('/').nth(1).unwrap_or(arn).to_string()
+}
+
+fn first_sentence(s: &str) -> String {
+    let end = s.find(". ").map(|i| i + 1).unwrap_or(s.len());
+    let mut out = s[..end].to_string();
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::*;
+
+    #[test]
+    fn article_root_cause_is_selector_match_over_endpoints_by_causal_order() {
+        // GIVEN the article's snapshot: selector-match and endpoints both explain both targets
+        let d = Diagnosis::from_snapshot(&SnapshotB::article().build());
+        // THEN selector-match wins the tie (earlier in causal order)
+        assert_eq!(d.verdict.status, VerdictStatus::Problem);
+        assert_eq!(d.verdict.root_cause, Some(CheckId::SelectorMatch));
+        assert_eq!(d.finding(CheckId::Endpoints).status, Status::Fail);
+        assert!(d.verdict.summary.starts_with("2 of 2 targets unhealthy; root cause selector-match: Selector `app=alb-instance-1`"), "{}", d.verdict.summary);
+    }
+
+    #[test]
+    fn check_explaining_more_targets_beats_causal_order() {
+        // GIVEN ip targets: web-2 crash-looping (explains 1) and a stale target (explains 1 more for endpoints)
+        let snap = SnapshotB::ip()
+            .targets(vec![target_r("192.168.1.11", 8080, "unhealthy", "Target.Timeout"), target_r("192.168.9.9", 8080, "unhealthy", "Target.Timeout")])
+            .pods(vec![
+                PodB::new("shop", "web-1").labels(&[("app", "web")]).ip("192.168.1.10").ready().build(),
+                PodB::new("shop", "web-2").labels(&[("app", "web")]).ip("192.168.1.11").waiting("CrashLoopBackOff").build(),
+            ])
+            .endpoints(endpoints("shop", "web", &[("192.168.1.10", true), ("192.168.1.11", false)]))
+            .build();
+        let d = Diagnosis::from_snapshot(&snap);
+        // THEN endpoints (stale + not ready = 2) outranks pod-status (1)
+        assert_eq!(d.verdict.root_cause, Some(CheckId::Endpoints));
+    }
+
+    #[test]
+    fn unhealthy_targets_with_no_failing_check_is_inconclusive_naming_unknowns() {
+        let snap = SnapshotB::ip().pods_denied().build();
+        let d = Diagnosis::from_snapshot(&snap);
+        assert_eq!(d.verdict.status, VerdictStatus::Inconclusive);
+        assert!(d.verdict.summary.contains("without evidence: pod-status, selector-match, target-port"), "{}", d.verdict.summary);
+        assert_eq!(d.exit_code(), 1);
+    }
+
+    #[test]
+    fn all_healthy_is_healthy_with_exit_zero() {
+        let snap = SnapshotB::ip().targets(vec![target("192.168.1.10", 8080, "healthy"), target("192.168.1.11", 8080, "healthy")]).build();
+        let d = Diagnosis::from_snapshot(&snap);
+        assert_eq!((d.verdict.status, d.exit_code()), (VerdictStatus::Healthy, 0));
+    }
+
+    #[test]
+    fn findings_hold_every_catalogue_check_once_in_order() {
+        let d = Diagnosis::from_snapshot(&SnapshotB::article().build());
+        let ids: Vec<CheckId> = d.findings.iter().map(|f| f.check).collect();
+        let expected: Vec<CheckId> = checks::CATALOGUE.iter().map(|s| s.id).collect();
+        assert_eq!(ids, expected);
+        assert_eq!(d.finding(CheckId::Nodes).detail, "not implemented yet");
+    }
+
+    #[test]
+    fn targets_carry_pod_node_and_zone() {
+        let d = Diagnosis::from_snapshot(&SnapshotB::ip().build());
+        assert_eq!(d.targets[1].pod.as_deref(), Some("shop/web-2"));
+        assert_eq!(d.targets[1].node.as_deref(), Some("node-b"));
+        assert_eq!(d.targets[1].availability_zone.as_deref(), Some("us-east-1b"));
+        let d = Diagnosis::from_snapshot(&SnapshotB::instance().build());
+        assert_eq!((d.targets[0].node.as_deref(), d.targets[0].pod.as_deref()), (Some("node-a"), None));
+    }
+}

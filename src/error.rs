@@ -1,0 +1,47 @@
+//! The library's error type. Only failures that stop a diagnosis outright live here: a failed
+//! API call during collection is *data* (see `snapshot::Missing`), never an `Error`.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The payload is not one we accept (CLI exit 2, Lambda non-retryable).
+    #[error(transparent)]
+    Trigger(#[from] crate::trigger::TriggerError),
+
+    /// Configuration (environment or flags) is invalid (CLI exit 2).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// The target group does not exist: nothing to diagnose (CLI exit 3).
+    #[error("target group {arn} not found in {region}: {message}")]
+    TargetGroupNotFound { arn: String, region: String, message: String },
+
+    /// The AWS side could not be reached at all (no credentials, no endpoint): exit 3.
+    #[error("cannot query AWS ({api}): {message}")]
+    AwsUnavailable { api: String, message: String },
+
+    #[error("cannot read {path}: {source}")]
+    ReadFile { path: PathBuf, #[source] source: std::io::Error },
+
+    #[error("cannot write {path}: {source}")]
+    WriteFile { path: PathBuf, #[source] source: std::io::Error },
+
+    #[error("{path} is not a snapshot this version can replay: {source}")]
+    Snapshot { path: PathBuf, #[source] source: serde_json::Error },
+
+    #[error("cannot serialise: {0}")]
+    Serialise(#[from] serde_json::Error),
+}
+
+impl Error {
+    /// The CLI exit code of DESIGN §4: 2 bad input, 3 could not diagnose.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Trigger(_) | Error::Config(_) | Error::Snapshot { .. } | Error::ReadFile { .. } => 2,
+            _ => 3,
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! eks-lb-doctor: diagnoses failing load-balancer health checks on Amazon EKS.
+//!
+//! ```text
+//!  trigger ──► request ──► collect ──────────► snapshot ──► checks ──► diagnosis ──► render
+//!  (alarm      (TG ARN,    (ELBv2 ‖ Kubernetes,  (plain data,  (pure fns,  (verdict,     (text,
+//!   event,      cluster,    concurrent; errors    saved and     one file    ranked root   json)
+//!   SNS,        region)     become data)          replayed)     each)       cause)
+//!   manual)
+//! ```
+//!
+//! - [`trigger`] turns any accepted payload into [`trigger::Request`]s (no I/O).
+//! - [`collect`] is the only module that talks to AWS and Kubernetes; it returns a [`snapshot::Snapshot`].
+//! - [`mapping`] maps a target group to its Service (pure; `collect` drives it).
+//! - [`checks`] run over the snapshot, one [`checks::Finding`] each, in catalogue order.
+//! - [`diagnosis`] ranks the root cause; [`render`] writes text or JSON.
+//! - [`handler`] is the Lambda's entry point; `src/bin/` holds two thin binaries.
+
+pub mod checks;
+pub mod collect;
+pub mod config;
+pub mod diagnosis;
+pub mod error;
+pub mod handler;
+pub mod mapping;
+pub mod render;
+pub mod snapshot;
+pub mod trigger;
+
+#[cfg(test)]
+mod fixtures;
+
+use std::path::Path;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+pub use config::Config;
+pub use diagnosis::Diagnosis;
+pub use error::{Error, Result};
+pub use snapshot::Snapshot;
+
+use collect::{Clients, KubeAccess};
+use trigger::Request;
+
+/// The shared AWS configuration (credentials chain, `AWS_ENDPOINT_URL`, retries); built once.
+pub async fn aws_sdk_config(region: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(r) = region {
+        loader = loader.region(Region::new(r.to_string()));
+    }
+    loader.load().await
+}
+
+/// The whole pipeline for one request: collect → snapshot → checks → diagnosis.
+pub async fn diagnose(sdk: &SdkConfig, kube: &KubeAccess, req: &Request, config: &Config) -> Result<(Snapshot, Diagnosis)> {
+    // The target group's own region wins: an alarm from eu-west-1 is about eu-west-1.
+    let elb_conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk).region(Region::new(req.region.clone())).build();
+    let clients = Clients { elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_conf), kube: kube.clone() };
+    let snapshot = collect::collect(&clients, req, config.default_cluster.as_deref()).await?;
+    let diagnosis = Diagnosis::from_snapshot(&snapshot);
+    Ok((snapshot, diagnosis))
+}
+
+/// Reads a snapshot saved by `diagnose --save-snapshot`.
+pub fn read_snapshot(path: &Path) -> Result<Snapshot> {
+    let bytes = std::fs::read(path).map_err(|source| Error::ReadFile { path: path.into(), source })?;
+    serde_json::from_slice(&bytes).map_err(|source| Error::Snapshot { path: path.into(), source })
+}
+
+/// Saves a snapshot for `replay`.
+pub fn write_snapshot(path: &Path, snapshot: &Snapshot) -> Result<()> {
+    let json = serde_json::to_vec_pretty(snapshot)?;
+    std::fs::write(path, json).map_err(|source| Error::WriteFile { path: path.into(), source })
+}

@@ -1,0 +1,314 @@
+//! The snapshot: every piece of evidence one diagnosis is based on, as plain serde data.
+//!
+//! `collect` fills it; the checks only read it. Saved with `--save-snapshot` and read back by
+//! `replay`, it gives the same diagnosis byte for byte. A failed API call is stored as
+//! [`Fetched::Failed`] naming the API and the IAM action / RBAC permission, so the checks that
+//! needed it can say `unknown` and why.
+//!
+//! ```text
+//!  TargetGroup ──targets──► TargetHealth (id, port, state, reason)
+//!      │ loadBalancerArns         │ ip ──────────────► Pod.status.podIP
+//!      ▼                          │ instance id ─────► Node.spec.providerID
+//!  LoadBalancer ─► Listener       ▼
+//!                          Resolution ─► Service ─selector─► Pods ─► Events
+//!                                          └──────────────► Endpoints (ready / not ready)
+//! ```
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use serde::{Deserialize, Serialize};
+
+use crate::trigger::Request;
+
+/// Bumped when a field changes meaning; `replay` refuses other versions.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    pub snapshot_version: u32,
+    pub collected_at: String,
+    pub request: Request,
+    pub resolution: Resolution,
+    pub aws: AwsEvidence,
+    pub kube: KubeEvidence,
+}
+
+/// One piece of evidence: collected, failed (and why), or deliberately not collected.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub enum Fetched<T> {
+    Ok(T),
+    Failed(Missing),
+    NotCollected { reason: String },
+}
+
+/// Why a piece of evidence is missing: the API, the permission it needs, and the error seen.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Missing {
+    pub api: String,
+    pub permission: String,
+    pub error: String,
+}
+
+impl Missing {
+    /// The sentence a finding uses when it reports `unknown` for lack of this evidence.
+    pub fn explain(&self) -> String {
+        format!("{} failed ({}): {}", self.api, self.permission, self.error)
+    }
+}
+
+impl<T> Fetched<T> {
+    pub fn ok(&self) -> Option<&T> {
+        match self {
+            Fetched::Ok(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The value, or the sentence explaining why there is none.
+    pub fn get(&self) -> Result<&T, String> {
+        match self {
+            Fetched::Ok(v) => Ok(v),
+            Fetched::Failed(m) => Err(m.explain()),
+            Fetched::NotCollected { reason } => Err(format!("not collected: {reason}")),
+        }
+    }
+
+    pub fn not_collected(reason: impl Into<String>) -> Self {
+        Fetched::NotCollected { reason: reason.into() }
+    }
+}
+
+// ---------------------------------------------------------------- AWS
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsEvidence {
+    pub target_group: Fetched<TargetGroup>,
+    pub target_health: Fetched<Vec<TargetHealth>>,
+    pub target_group_tags: Fetched<BTreeMap<String, String>>,
+    pub load_balancers: Fetched<Vec<LoadBalancer>>,
+    /// Tags per load balancer ARN.
+    pub load_balancer_tags: Fetched<BTreeMap<String, BTreeMap<String, String>>>,
+    pub listeners: Fetched<Vec<Listener>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetGroup {
+    pub arn: String,
+    pub name: String,
+    /// `instance`, `ip`, `lambda` or `alb`.
+    pub target_type: String,
+    pub protocol: Option<String>,
+    pub port: Option<i32>,
+    pub vpc_id: Option<String>,
+    pub load_balancer_arns: Vec<String>,
+    pub health_check: HealthCheck,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheck {
+    pub enabled: bool,
+    pub protocol: Option<String>,
+    /// `traffic-port` or a port number, as the API gives it.
+    pub port: Option<String>,
+    pub path: Option<String>,
+    /// HTTP success codes ("200", "200-299") or gRPC codes.
+    pub matcher: Option<String>,
+    pub interval_seconds: Option<i32>,
+    pub timeout_seconds: Option<i32>,
+    pub healthy_threshold: Option<i32>,
+    pub unhealthy_threshold: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetHealth {
+    pub id: String,
+    pub port: Option<i32>,
+    pub availability_zone: Option<String>,
+    pub health_check_port: Option<String>,
+    /// initial | healthy | unhealthy | unused | draining | unavailable
+    pub state: String,
+    pub reason: Option<String>,
+    pub description: Option<String>,
+}
+
+impl TargetHealth {
+    /// Targets that fail health checks or cannot receive traffic (what the alarm counts,
+    /// plus `unused`/`unavailable`, which hide a broken registration).
+    pub fn is_unhealthy(&self) -> bool {
+        matches!(self.state.as_str(), "unhealthy" | "unused" | "unavailable")
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancer {
+    pub arn: String,
+    pub name: String,
+    /// `application`, `network` or `gateway`.
+    pub kind: String,
+    pub scheme: Option<String>,
+    pub vpc_id: Option<String>,
+    pub dns_name: Option<String>,
+    pub security_groups: Vec<String>,
+    pub zones: Vec<LbZone>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LbZone {
+    pub zone: String,
+    pub subnet_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Listener {
+    pub arn: String,
+    pub load_balancer_arn: String,
+    pub port: Option<i32>,
+    pub protocol: Option<String>,
+}
+
+// ---------------------------------------------------------------- Kubernetes
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeEvidence {
+    /// Where the Kubernetes evidence came from (kubeconfig path or context), for the report.
+    pub source: Option<String>,
+    pub target_group_bindings: Fetched<Vec<TargetGroupBinding>>,
+    /// All Services, collected only when the target group must be matched by data (DESIGN §3.4).
+    pub all_services: Fetched<Vec<Service>>,
+    /// All endpoints, collected only to match ip targets by data.
+    pub all_endpoints: Fetched<Vec<EndpointsView>>,
+    pub service: Fetched<Service>,
+    /// Every pod of the Service's namespace (selector-match needs the ones that do not match).
+    pub pods: Fetched<Vec<Pod>>,
+    pub endpoints: Fetched<EndpointsView>,
+    /// Events of the Service, its endpoints and its namespace's pods.
+    pub events: Fetched<Vec<EventView>>,
+    pub nodes: Fetched<Vec<Node>>,
+}
+
+/// The parts of an `elbv2.k8s.aws/v1beta1` TargetGroupBinding the mapping needs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetGroupBinding {
+    pub namespace: String,
+    pub name: String,
+    pub target_group_arn: String,
+    pub service_name: String,
+    pub service_port: PortRef,
+    pub target_type: Option<String>,
+}
+
+/// A Service port as referenced from outside: by number or by name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum PortRef {
+    Number(i32),
+    Name(String),
+}
+
+impl Default for PortRef {
+    fn default() -> Self {
+        PortRef::Number(0)
+    }
+}
+
+impl PortRef {
+    /// Parses the `:port` part of a controller tag: a number or a port name.
+    pub fn parse(s: &str) -> PortRef {
+        s.parse().map(PortRef::Number).unwrap_or_else(|_| PortRef::Name(s.to_string()))
+    }
+}
+
+impl std::fmt::Display for PortRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PortRef::Number(n) => write!(f, "{n}"),
+            PortRef::Name(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Endpoints of one Service, from EndpointSlices (discovery.k8s.io/v1) or core/v1 Endpoints.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointsView {
+    pub namespace: String,
+    pub service: String,
+    /// `endpointslices/v1` or `endpoints/v1`.
+    pub source: String,
+    pub addresses: Vec<EndpointAddress>,
+    pub ports: Vec<EndpointPort>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointAddress {
+    pub ip: String,
+    pub ready: bool,
+    pub pod: Option<String>,
+    pub node: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointPort {
+    pub name: Option<String>,
+    pub port: i32,
+    pub protocol: Option<String>,
+}
+
+/// A Kubernetes Event, reduced to what a person reads.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    /// Normal or Warning.
+    pub event_type: String,
+    pub reason: String,
+    pub message: String,
+    pub count: i32,
+    pub last_seen: Option<String>,
+}
+
+// ---------------------------------------------------------------- mapping outcome
+
+/// How the target group was mapped to a Service (DESIGN §3), with every attempt recorded.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Resolution {
+    pub cluster: Option<String>,
+    /// request | tag elbv2.k8s.aws/cluster | legacy tag | config
+    pub cluster_source: Option<String>,
+    pub service: Option<ServiceRef>,
+    pub attempts: Vec<Attempt>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceRef {
+    pub namespace: String,
+    pub name: String,
+    pub port: Option<PortRef>,
+    pub resolved_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    pub method: String,
+    pub outcome: String,
+}

@@ -1,0 +1,450 @@
+//! Triggers: turns any payload the Lambda (or `diagnose --event`) accepts into requests.
+//!
+//! Accepted (DESIGN §4): EventBridge "CloudWatch Alarm State Change" (metric and metric-math
+//! alarms), "CloudWatch Alarm Contributor State Change", an SNS notification of a CloudWatch
+//! alarm, the bare alarm JSON such a notification carries, and the manual payload
+//! `{"targetGroupArn": "...", "cluster": "...", "publish": false}`. Everything else is a
+//! [`TriggerError`] that says what was expected. This module does no I/O.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Metrics whose alarms mean "targets are failing health checks".
+const HEALTH_METRICS: [&str; 2] = ["UnHealthyHostCount", "HealthyHostCount"];
+const ELB_NAMESPACES: [&str; 3] = ["AWS/ApplicationELB", "AWS/NetworkELB", "AWS/GatewayELB"];
+
+const EXPECTED: &str = "expected an EventBridge \"CloudWatch Alarm State Change\" or \"CloudWatch Alarm \
+Contributor State Change\" event, an SNS notification of a CloudWatch alarm, or a manual payload \
+{\"targetGroupArn\": \"arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID\"}";
+
+/// What to do with a payload.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    /// Diagnose each target group (an alarm can watch several).
+    Diagnose(Vec<Request>),
+    /// An OK or INSUFFICIENT_DATA transition: acknowledged, nothing to diagnose.
+    Acknowledge(Alarm),
+}
+
+/// One diagnosis to run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Request {
+    pub target_group_arn: String,
+    pub region: String,
+    pub account: String,
+    pub cluster: Option<String>,
+    pub alarm: Option<Alarm>,
+    /// Manual payloads publish only when asked; alarm events always do.
+    pub publish: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Alarm {
+    pub name: String,
+    pub arn: Option<String>,
+    /// ALARM, OK or INSUFFICIENT_DATA.
+    pub state: String,
+    pub reason: Option<String>,
+    /// eventbridge | eventbridge-contributor | sns | alarm-json
+    pub via: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TriggerError {
+    #[error("the payload is not valid JSON ({0}); {EXPECTED}")]
+    NotJson(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn invalid(msg: impl Into<String>) -> TriggerError {
+    TriggerError::Invalid(msg.into())
+}
+
+/// Parses raw bytes (a file, an invocation payload).
+pub fn parse(payload: &[u8]) -> Result<Trigger, TriggerError> {
+    let value: Value = serde_json::from_slice(payload).map_err(|e| TriggerError::NotJson(e.to_string()))?;
+    parse_value(&value)
+}
+
+pub fn parse_value(v: &Value) -> Result<Trigger, TriggerError> {
+    let Some(obj) = v.as_object() else {
+        return Err(invalid(format!("the payload is a JSON {}, not an object; {EXPECTED}", kind(v))));
+    };
+    if obj.contains_key("detail-type") {
+        eventbridge(v)
+    } else if obj.contains_key("Records") {
+        sns(v)
+    } else if obj.contains_key("targetGroupArn") {
+        manual(v)
+    } else if obj.contains_key("AlarmName") && obj.contains_key("Trigger") {
+        alarm_json(v, "alarm-json")
+    } else {
+        let keys: Vec<&str> = obj.keys().map(String::as_str).take(8).collect();
+        Err(invalid(format!("unrecognised payload with keys {keys:?}; {EXPECTED}")))
+    }
+}
+
+// ------------------------------------------------------------------ manual
+
+fn manual(v: &Value) -> Result<Trigger, TriggerError> {
+    let arn = string_at(v, "targetGroupArn", "manual payload")?;
+    let tg = TargetGroupArn::parse(arn)?;
+    let cluster = optional_string(v, "cluster", "manual payload")?;
+    let publish = match v.get("publish") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(invalid(format!("manual payload: \"publish\" must be true or false, got a {}", kind(other)))),
+    };
+    Ok(Trigger::Diagnose(vec![Request {
+        target_group_arn: tg.arn,
+        region: tg.region,
+        account: tg.account,
+        cluster,
+        alarm: None,
+        publish,
+    }]))
+}
+
+// ------------------------------------------------------------------ EventBridge
+
+fn eventbridge(v: &Value) -> Result<Trigger, TriggerError> {
+    let detail_type = string_at(v, "detail-type", "EventBridge event")?;
+    let contributor = match detail_type {
+        "CloudWatch Alarm State Change" => false,
+        "CloudWatch Alarm Contributor State Change" => true,
+        other => {
+            return Err(invalid(format!(
+                "unsupported EventBridge detail-type {other:?}; expected \"CloudWatch Alarm State Change\" \
+                 or \"CloudWatch Alarm Contributor State Change\""
+            )))
+        }
+    };
+    let source = string_at(v, "source", "EventBridge event")?;
+    if source != "aws.cloudwatch" {
+        return Err(invalid(format!("EventBridge event from source {source:?}; expected \"aws.cloudwatch\"")));
+    }
+    let region = string_at(v, "region", "EventBridge event")?;
+    let account = string_at(v, "account", "EventBridge event")?;
+    let detail = v.get("detail").filter(|d| d.is_object()).ok_or_else(|| {
+        invalid("EventBridge alarm event has no \"detail\" object; expected detail.alarmName, detail.state and detail.configuration")
+    })?;
+    let alarm = Alarm {
+        name: string_at(detail, "alarmName", "EventBridge alarm event detail")?.to_string(),
+        arn: v.get("resources").and_then(|r| r.get(0)).and_then(Value::as_str).map(str::to_string),
+        state: state_value(detail.get("state"), "detail.state.value")?,
+        reason: detail.get("state").and_then(|s| s.get("reason")).and_then(Value::as_str).map(str::to_string),
+        via: if contributor { "eventbridge-contributor" } else { "eventbridge" }.to_string(),
+    };
+    if alarm.state != "ALARM" {
+        return Ok(Trigger::Acknowledge(alarm));
+    }
+    let metrics = detail
+        .get("configuration")
+        .and_then(|c| c.get("metrics"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid(format!("alarm {:?}: detail.configuration.metrics is missing; expected the alarm's metric list", alarm.name)))?;
+    let dimensions = if contributor {
+        contributor_dimensions(detail, metrics, &alarm.name)?
+    } else {
+        metric_dimensions(metrics, &alarm.name)?
+    };
+    requests(dimensions, region, account, alarm)
+}
+
+/// Every `metricStat` of a metric or metric-math alarm that is an ELB health metric.
+fn metric_dimensions(metrics: &[Value], alarm: &str) -> Result<Vec<String>, TriggerError> {
+    let mut found = Vec::new();
+    let mut seen_metrics = Vec::new();
+    for m in metrics {
+        let Some(metric) = m.get("metricStat").and_then(|s| s.get("metric")) else { continue };
+        let name = metric.get("name").and_then(Value::as_str).unwrap_or("");
+        let namespace = metric.get("namespace").and_then(Value::as_str).unwrap_or("");
+        seen_metrics.push(format!("{namespace}/{name}"));
+        if !HEALTH_METRICS.contains(&name) || !ELB_NAMESPACES.contains(&namespace) {
+            continue;
+        }
+        let dims = metric.get("dimensions").and_then(Value::as_object);
+        match dims.and_then(|d| d.get("TargetGroup")) {
+            Some(Value::String(tg)) => found.push(tg.clone()),
+            Some(other) => {
+                return Err(invalid(format!("alarm {alarm:?}: the TargetGroup dimension is a {}, expected a string like \"targetgroup/NAME/ID\"", kind(other))))
+            }
+            None => {}
+        }
+    }
+    if found.is_empty() {
+        return Err(no_target_group(alarm, &seen_metrics));
+    }
+    Ok(found)
+}
+
+/// A multi-series (contributor) alarm names the one series in `alarmContributor.attributes`.
+fn contributor_dimensions(detail: &Value, metrics: &[Value], alarm: &str) -> Result<Vec<String>, TriggerError> {
+    let query: String = metrics
+        .iter()
+        .filter_map(|m| m.get("expression").and_then(Value::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !query.is_empty() && !HEALTH_METRICS.iter().any(|h| query.contains(h)) {
+        return Err(invalid(format!(
+            "alarm {alarm:?} queries {query:?}, not UnHealthyHostCount or HealthyHostCount; only load balancer health alarms can be diagnosed"
+        )));
+    }
+    let attrs = detail
+        .get("alarmContributor")
+        .and_then(|c| c.get("attributes"))
+        .and_then(Value::as_object)
+        .ok_or_else(|| invalid(format!("alarm {alarm:?}: detail.alarmContributor.attributes is missing; expected the contributor's TargetGroup attribute")))?;
+    match attrs.get("TargetGroup") {
+        Some(Value::String(tg)) => Ok(vec![tg.clone()]),
+        _ => Err(invalid(format!(
+            "alarm {alarm:?}: the contributor has no TargetGroup attribute (it has {:?}); the alarm must GROUP BY TargetGroup",
+            attrs.keys().collect::<Vec<_>>()
+        ))),
+    }
+}
+
+// ------------------------------------------------------------------ SNS
+
+fn sns(v: &Value) -> Result<Trigger, TriggerError> {
+    let records = v
+        .get("Records")
+        .and_then(Value::as_array)
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| invalid("SNS event: \"Records\" must be a non-empty array of SNS records"))?;
+    let mut all = Vec::new();
+    let mut acknowledged = None;
+    for (i, r) in records.iter().enumerate() {
+        let message = r
+            .get("Sns")
+            .and_then(|s| s.get("Message"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid(format!("SNS event: Records[{i}].Sns.Message is missing; expected the CloudWatch alarm notification as a JSON string")))?;
+        let alarm: Value = serde_json::from_str(message).map_err(|e| {
+            invalid(format!("SNS event: Records[{i}].Sns.Message is not JSON ({e}); expected a CloudWatch alarm notification"))
+        })?;
+        match alarm_json(&alarm, "sns")? {
+            Trigger::Diagnose(reqs) => all.extend(reqs),
+            Trigger::Acknowledge(a) => acknowledged = Some(a),
+        }
+    }
+    match (all.is_empty(), acknowledged) {
+        (true, Some(a)) => Ok(Trigger::Acknowledge(a)),
+        _ => Ok(Trigger::Diagnose(dedupe(all))),
+    }
+}
+
+/// The alarm notification CloudWatch sends to SNS (`AlarmName`, `NewStateValue`, `Trigger`).
+fn alarm_json(v: &Value, via: &str) -> Result<Trigger, TriggerError> {
+    let what = "CloudWatch alarm notification";
+    let name = string_at(v, "AlarmName", what)?.to_string();
+    let arn = string_at(v, "AlarmArn", what)?;
+    let state = string_at(v, "NewStateValue", what)?.to_string();
+    check_state(&state, "NewStateValue")?;
+    // The notification's "Region" is a display name ("US East (N. Virginia)"): use the ARN.
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() < 7 || parts[2] != "cloudwatch" {
+        return Err(invalid(format!("{what}: AlarmArn {arn:?} is not a CloudWatch alarm ARN (arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME)")));
+    }
+    let (region, account) = (parts[3], parts[4]);
+    let alarm = Alarm {
+        name,
+        arn: Some(arn.to_string()),
+        state,
+        reason: v.get("NewStateReason").and_then(Value::as_str).map(str::to_string),
+        via: via.to_string(),
+    };
+    if alarm.state != "ALARM" {
+        return Ok(Trigger::Acknowledge(alarm));
+    }
+    let trigger = v
+        .get("Trigger")
+        .filter(|t| t.is_object())
+        .ok_or_else(|| invalid(format!("{what} {:?} has no Trigger object; expected Trigger.Dimensions or Trigger.Metrics", alarm.name)))?;
+    let mut found = Vec::new();
+    let mut seen = Vec::new();
+    // A metric alarm: Trigger.{MetricName, Namespace, Dimensions}; metric math: Trigger.Metrics[].MetricStat.Metric.
+    let mut consider = |metric: &Value, name_key: &str| -> Result<(), TriggerError> {
+        let name = metric.get(name_key).and_then(Value::as_str).unwrap_or("");
+        let ns = metric.get("Namespace").and_then(Value::as_str).unwrap_or("");
+        seen.push(format!("{ns}/{name}"));
+        if !HEALTH_METRICS.contains(&name) || !ELB_NAMESPACES.contains(&ns) {
+            return Ok(());
+        }
+        let dims = metric.get("Dimensions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        for d in dims {
+            let dim_name = d.get("name").or_else(|| d.get("Name")).and_then(Value::as_str);
+            if dim_name == Some("TargetGroup") {
+                match d.get("value").or_else(|| d.get("Value")) {
+                    Some(Value::String(s)) => found.push(s.clone()),
+                    other => {
+                        return Err(invalid(format!(
+                            "{what}: the TargetGroup dimension value is a {}, expected a string like \"targetgroup/NAME/ID\"",
+                            other.map(kind).unwrap_or("missing value")
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(())
+    };
+    if trigger.get("MetricName").is_some() {
+        consider(trigger, "MetricName")?;
+    }
+    for m in trigger.get("Metrics").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]) {
+        if let Some(metric) = m.get("MetricStat").and_then(|s| s.get("Metric")) {
+            consider(metric, "MetricName")?;
+        }
+    }
+    if found.is_empty() {
+        return Err(no_target_group(&alarm.name, &seen));
+    }
+    requests(found, region, account, alarm)
+}
+
+// ------------------------------------------------------------------ shared
+
+fn requests(dimensions: Vec<String>, region: &str, account: &str, alarm: Alarm) -> Result<Trigger, TriggerError> {
+    let mut out = Vec::new();
+    for dim in dimensions {
+        let tg = TargetGroupArn::from_dimension(&dim, region, account)
+            .map_err(|e| invalid(format!("alarm {:?}: {e}", alarm.name)))?;
+        out.push(Request {
+            target_group_arn: tg.arn,
+            region: tg.region,
+            account: tg.account,
+            cluster: None,
+            alarm: Some(alarm.clone()),
+            publish: true,
+        });
+    }
+    Ok(Trigger::Diagnose(dedupe(out)))
+}
+
+fn dedupe(mut reqs: Vec<Request>) -> Vec<Request> {
+    let mut seen = std::collections::HashSet::new();
+    reqs.retain(|r| seen.insert(r.target_group_arn.clone()));
+    reqs
+}
+
+fn no_target_group(alarm: &str, seen: &[String]) -> TriggerError {
+    invalid(format!(
+        "alarm {alarm:?} watches {seen:?}, with no TargetGroup dimension on UnHealthyHostCount or HealthyHostCount \
+         (AWS/ApplicationELB or AWS/NetworkELB); only target group health alarms can be diagnosed"
+    ))
+}
+
+fn check_state(state: &str, field: &str) -> Result<(), TriggerError> {
+    match state {
+        "ALARM" | "OK" | "INSUFFICIENT_DATA" => Ok(()),
+        other => Err(invalid(format!("{field} is {other:?}; expected ALARM, OK or INSUFFICIENT_DATA"))),
+    }
+}
+
+fn state_value(state: Option<&Value>, field: &str) -> Result<String, TriggerError> {
+    let s = state
+        .and_then(|s| s.get("value"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(format!("{field} is missing; expected ALARM, OK or INSUFFICIENT_DATA")))?;
+    check_state(s, field)?;
+    Ok(s.to_string())
+}
+
+fn string_at<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, TriggerError> {
+    match v.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(Value::String(_)) => Err(invalid(format!("{what}: \"{key}\" is empty"))),
+        Some(other) => Err(invalid(format!("{what}: \"{key}\" must be a string, got a {}", kind(other)))),
+        None => Err(invalid(format!("{what}: \"{key}\" is missing"))),
+    }
+}
+
+fn optional_string(v: &Value, key: &str, what: &str) -> Result<Option<String>, TriggerError> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+        Some(other) => Err(invalid(format!("{what}: \"{key}\" must be a non-empty string, got {}", kind(other)))),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// A validated target group ARN and its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetGroupArn {
+    pub arn: String,
+    pub region: String,
+    pub account: String,
+    pub name: String,
+}
+
+impl TargetGroupArn {
+    /// `arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID`
+    pub fn parse(arn: &str) -> Result<Self, TriggerError> {
+        let bad = |why: &str| {
+            invalid(format!(
+                "{arn:?} is not a target group ARN ({why}); expected arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID"
+            ))
+        };
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        if parts.len() != 6 || parts[0] != "arn" || !parts[1].starts_with("aws") {
+            return Err(bad("not an ARN"));
+        }
+        if parts[2] != "elasticloadbalancing" {
+            return Err(bad(&format!("service is {:?}", parts[2])));
+        }
+        if parts[3].is_empty() {
+            return Err(bad("no region"));
+        }
+        if parts[4].len() != 12 || !parts[4].bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("the account is not 12 digits"));
+        }
+        let name = parse_resource(parts[5]).map_err(|why| bad(&why))?;
+        Ok(TargetGroupArn { arn: arn.to_string(), region: parts[3].into(), account: parts[4].into(), name })
+    }
+
+    /// From an alarm's TargetGroup dimension (`targetgroup/NAME/ID`) plus the alarm's region/account.
+    pub fn from_dimension(dim: &str, region: &str, account: &str) -> Result<Self, String> {
+        parse_resource(dim).map_err(|why| {
+            format!("TargetGroup dimension {dim:?} is not a target group ({why}); expected \"targetgroup/NAME/ID\"")
+        })?;
+        let partition = if region.starts_with("cn-") {
+            "aws-cn"
+        } else if region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        };
+        Self::parse(&format!("arn:{partition}:elasticloadbalancing:{region}:{account}:{dim}")).map_err(|e| e.to_string())
+    }
+}
+
+/// `targetgroup/NAME/ID`: NAME is 1–32 alphanumerics or hyphens, ID is hexadecimal.
+fn parse_resource(res: &str) -> Result<String, String> {
+    let mut it = res.split('/');
+    let (kind, name, id) = (it.next(), it.next(), it.next());
+    if kind != Some("targetgroup") || it.next().is_some() {
+        return Err(format!("resource {res:?} is not targetgroup/NAME/ID"));
+    }
+    let name = name.unwrap_or("");
+    if name.is_empty() || name.len() > 32 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(format!("name {name:?} is not 1-32 letters, digits or hyphens"));
+    }
+    let id = id.unwrap_or("");
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("id {id:?} is not hexadecimal"));
+    }
+    Ok(name.to_string())
+}
