@@ -126,13 +126,14 @@ impl Diagnosis {
 }
 
 /// The root cause is the failing check that explains the most unhealthy targets; ties go to
-/// the earlier check in causal order. `target-health` is the symptom, never the cause.
+/// the earlier check in causal order. `target-health` is a candidate only for the targets whose
+/// reason code is a cause in itself (a stopped instance); otherwise it is the symptom.
 fn verdict(ctx: &Context, findings: &[Finding]) -> Verdict {
     let unhealthy = ctx.unhealthy().len();
     let total = ctx.targets.as_ref().map(|t| t.len()).unwrap_or(0);
     let root = findings
         .iter()
-        .filter(|f| f.status == Status::Fail && f.check != CheckId::TargetHealth)
+        .filter(|f| f.status == Status::Fail && (f.check != CheckId::TargetHealth || !f.explains.is_empty()))
         .max_by_key(|f| (f.explains.len(), std::cmp::Reverse(f.check.spec().causal_rank)));
     let symptom = if ctx.targets.is_err() {
         "Target health is unknown".to_string()
@@ -238,6 +239,14 @@ mod tests {
         assert_eq!(d.verdict.status, VerdictStatus::Inconclusive);
         assert!(d.verdict.summary.contains("without evidence: pod-status, selector-match, target-port"), "{}", d.verdict.summary);
         assert_eq!(d.exit_code(), 1);
+    }
+
+    #[test]
+    fn stopped_instance_with_nothing_else_wrong_is_explained_by_target_health() {
+        let snap = SnapshotB::instance().targets(vec![target("i-0aaa", 32663, "healthy"), target_r("i-0bbb", 32663, "unused", "Target.InvalidState")]).build();
+        let d = Diagnosis::from_snapshot(&snap);
+        assert_eq!(d.verdict.root_cause, Some(CheckId::TargetHealth));
+        assert!(d.verdict.summary.contains("Target.InvalidState"), "{}", d.verdict.summary);
     }
 
     #[test]

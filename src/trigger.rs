@@ -448,3 +448,139 @@ fn parse_resource(res: &str) -> Result<String, String> {
     }
     Ok(name.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/k8s-default-albinsta-6f3b2c1d0e/0123456789abcdef";
+
+    fn diagnose(payload: &str) -> Vec<Request> {
+        match parse(payload.as_bytes()).unwrap() {
+            Trigger::Diagnose(r) => r,
+            other => panic!("expected a diagnosis, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn metric_alarm_event_gives_the_target_group_arn_from_its_dimension() {
+        let reqs = diagnose(include_str!("../events/alarm-state-change.json"));
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].target_group_arn, TG);
+        assert_eq!((reqs[0].region.as_str(), reqs[0].account.as_str(), reqs[0].publish), ("us-east-1", "111122223333", true));
+        let alarm = reqs[0].alarm.as_ref().unwrap();
+        assert_eq!((alarm.name.as_str(), alarm.state.as_str(), alarm.via.as_str()), ("alb-instance-unhealthy-hosts", "ALARM", "eventbridge"));
+    }
+
+    #[test]
+    fn metric_math_alarm_gives_every_target_group() {
+        let reqs = diagnose(include_str!("../events/alarm-metric-math.json"));
+        let names: Vec<&str> = reqs.iter().map(|r| r.target_group_arn.rsplit(':').next().unwrap()).collect();
+        assert_eq!(names, ["targetgroup/k8s-shop-web-8c1f2a3b4d/1111222233334444", "targetgroup/k8s-shop-api-2d3e4f5a6b/5555666677778888"]);
+    }
+
+    #[test]
+    fn contributor_alarm_gives_the_contributing_target_group() {
+        let reqs = diagnose(include_str!("../events/alarm-contributor.json"));
+        assert_eq!(reqs.len(), 1);
+        assert!(reqs[0].target_group_arn.ends_with("targetgroup/k8s-shop-api-2d3e4f5a6b/5555666677778888"));
+        assert_eq!(reqs[0].alarm.as_ref().unwrap().via, "eventbridge-contributor");
+    }
+
+    #[test]
+    fn sns_alarm_notification_uses_the_alarm_arn_region_not_the_display_name() {
+        let reqs = diagnose(include_str!("../events/sns-alarm.json"));
+        assert_eq!(reqs[0].target_group_arn, TG);
+        assert_eq!(reqs[0].region, "us-east-1");
+        assert_eq!(reqs[0].alarm.as_ref().unwrap().via, "sns");
+    }
+
+    #[test]
+    fn manual_payload_keeps_cluster_and_publish() {
+        let reqs = diagnose(include_str!("../events/manual.json"));
+        assert_eq!((reqs[0].cluster.as_deref(), reqs[0].publish, reqs[0].alarm.is_none()), (Some("demo"), false, true));
+    }
+
+    #[test]
+    fn ok_and_insufficient_data_are_acknowledged_without_diagnosis() {
+        for (file, state) in [(include_str!("../events/alarm-ok.json"), "OK"), (include_str!("../events/alarm-insufficient-data.json"), "INSUFFICIENT_DATA")] {
+            match parse(file.as_bytes()).unwrap() {
+                Trigger::Acknowledge(a) => assert_eq!(a.state, state),
+                other => panic!("{state}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_sample_event_round_trips_through_serde_unchanged() {
+        for f in [
+            include_str!("../events/alarm-state-change.json"),
+            include_str!("../events/alarm-metric-math.json"),
+            include_str!("../events/alarm-contributor.json"),
+            include_str!("../events/sns-alarm.json"),
+            include_str!("../events/manual.json"),
+        ] {
+            let v: Value = serde_json::from_str(f).unwrap();
+            let again: Value = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+            assert_eq!(parse_value(&v), parse_value(&again));
+        }
+    }
+
+    #[test]
+    fn gov_and_china_regions_get_their_partition() {
+        assert!(TargetGroupArn::from_dimension("targetgroup/a/00ff", "cn-north-1", "111122223333").unwrap().arn.starts_with("arn:aws-cn:"));
+        assert!(TargetGroupArn::from_dimension("targetgroup/a/00ff", "us-gov-west-1", "111122223333").unwrap().arn.starts_with("arn:aws-us-gov:"));
+    }
+
+    /// Malformed or unexpected payloads: each is an error whose message says what was expected.
+    #[test]
+    fn malformed_payloads_are_errors_that_say_what_was_expected() {
+        let alarm: Value = serde_json::from_str(include_str!("../events/alarm-state-change.json")).unwrap();
+        let with = |path: &[&str], value: Value| {
+            let mut v = alarm.clone();
+            *v.pointer_mut(&format!("/{}", path.join("/"))).unwrap() = value;
+            v.to_string()
+        };
+        let cases: Vec<(String, &str)> = vec![
+            ("{\"targetGroupArn\": \"arn:aws:elastic".into(), "not valid JSON"),
+            ("[]".into(), "not an object"),
+            ("\"hello\"".into(), "not an object"),
+            ("{}".into(), "unrecognised payload"),
+            (json!({"targetGroupArn": 42}).to_string(), "must be a string"),
+            (json!({"targetGroupArn": ""}).to_string(), "is empty"),
+            (json!({"targetGroupArn": "arn:aws:s3:::bucket"}).to_string(), "not a target group ARN"),
+            (json!({"targetGroupArn": TG.replace("111122223333", "1234")}).to_string(), "12 digits"),
+            (json!({"targetGroupArn": TG.replace("targetgroup/", "loadbalancer/")}).to_string(), "targetgroup/NAME/ID"),
+            (json!({"targetGroupArn": TG, "cluster": 7}).to_string(), "\"cluster\" must be a non-empty string"),
+            (json!({"targetGroupArn": TG, "publish": "yes"}).to_string(), "\"publish\" must be true or false"),
+            (with(&["detail-type"], json!("EC2 Instance State-change Notification")), "expected \"CloudWatch Alarm State Change\""),
+            (with(&["source"], json!("aws.ec2")), "expected \"aws.cloudwatch\""),
+            (with(&["detail"], json!(null)), "no \"detail\" object"),
+            (with(&["detail", "state", "value"], json!("BROKEN")), "expected ALARM, OK or INSUFFICIENT_DATA"),
+            (with(&["detail", "state"], json!({})), "detail.state.value is missing"),
+            (with(&["detail", "configuration"], json!({})), "configuration.metrics is missing"),
+            (with(&["detail", "configuration", "metrics", "0", "metricStat", "metric", "dimensions"], json!({"LoadBalancer": "app/x/1"})), "no TargetGroup dimension"),
+            (with(&["detail", "configuration", "metrics", "0", "metricStat", "metric", "name"], json!("CPUUtilization")), "only target group health alarms"),
+            (with(&["detail", "configuration", "metrics", "0", "metricStat", "metric", "dimensions", "TargetGroup"], json!("loadbalancer/app/x/1")), "expected \"targetgroup/NAME/ID\""),
+            (with(&["detail", "configuration", "metrics", "0", "metricStat", "metric", "dimensions", "TargetGroup"], json!(["x"])), "expected a string like"),
+            (with(&["detail", "configuration", "metrics", "0", "metricStat", "metric", "dimensions", "TargetGroup"], json!("targetgroup/bad_name!/zz")), "not a target group"),
+            (with(&["region"], json!(5)), "\"region\" must be a string"),
+            (json!({"Records": []}).to_string(), "non-empty array"),
+            (json!({"Records": [{"Sns": {}}]}).to_string(), "Sns.Message is missing"),
+            (json!({"Records": [{"Sns": {"Message": "not json"}}]}).to_string(), "Message is not JSON"),
+            (json!({"Records": [{"Sns": {"Message": "{\"AlarmName\":\"a\"}"}}]}).to_string(), "\"AlarmArn\" is missing"),
+            (json!({"AlarmName": "a", "AlarmArn": "arn:aws:sns:us-east-1:1:x", "NewStateValue": "ALARM", "Trigger": {}}).to_string(), "not a CloudWatch alarm ARN"),
+            (json!({"AlarmName": "a", "AlarmArn": "arn:aws:cloudwatch:us-east-1:111122223333:alarm:a", "NewStateValue": "ALARM", "Trigger": {"MetricName": "UnHealthyHostCount", "Namespace": "AWS/ApplicationELB", "Dimensions": []}}).to_string(), "no TargetGroup dimension"),
+            (json!({"version": "0", "detail-type": "CloudWatch Alarm Contributor State Change", "source": "aws.cloudwatch", "region": "us-east-1", "account": "111122223333",
+                    "detail": {"alarmName": "c", "state": {"value": "ALARM"}, "configuration": {"metrics": [{"id": "q", "expression": "SELECT MAX(CPUUtilization) FROM SCHEMA(\"AWS/EC2\", InstanceId) GROUP BY InstanceId"}]}, "alarmContributor": {"attributes": {"InstanceId": "i-1"}}}}).to_string(), "not UnHealthyHostCount"),
+            (json!({"version": "0", "detail-type": "CloudWatch Alarm Contributor State Change", "source": "aws.cloudwatch", "region": "us-east-1", "account": "111122223333",
+                    "detail": {"alarmName": "c", "state": {"value": "ALARM"}, "configuration": {"metrics": []}, "alarmContributor": {"attributes": {"LoadBalancer": "app/x/1"}}}}).to_string(), "GROUP BY TargetGroup"),
+        ];
+        assert!(cases.len() >= 20);
+        for (payload, expected) in cases {
+            let err = parse(payload.as_bytes()).expect_err(&payload);
+            assert!(err.to_string().contains(expected), "payload {payload}\n  error {err}\n  expected to contain {expected:?}");
+        }
+    }
+}

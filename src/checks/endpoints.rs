@@ -35,6 +35,15 @@ pub fn check(ctx: &Context) -> Finding {
         } else {
             format!("Service {ns}/{name} has {} endpoints and none is ready: {}.", not_ready.len(), show(&not_ready).join(", "))
         };
+        // Ready pods that are selected yet absent: the targetPort does not resolve in them, which
+        // target-port explains; the missing endpoints are its consequence, not the cause.
+        let ready_pods = ctx.selected.iter().filter(|p| super::context::pod_ready(p)).count();
+        if ready_pods > 0 {
+            let detail = format!("{detail} Yet {ready_pods} selected pods are ready: the Service's targetPort does not resolve in them (see target-port).");
+            return Finding::fail(ID, "No ready endpoints", detail)
+                .evidence(evidence)
+                .remediation(vec![format!("kubectl get endpoints {name} -n {ns}"), format!("kubectl get service {name} -n {ns} -o jsonpath='{{.spec.ports}}'")]);
+        }
         let mut fix = vec![format!("kubectl get endpoints {name} -n {ns}"), format!("kubectl describe service {name} -n {ns}")];
         if ctx.service_shape() == Some(ServiceShape::NoSelector) {
             fix.push(format!("The Service has no selector: create its Endpoints object by hand, or add a selector: kubectl edit service {name} -n {ns}"));
@@ -102,6 +111,17 @@ mod tests {
         assert_eq!(f.status, Status::Fail);
         assert!(f.detail.contains("no endpoints at all"), "{}", f.detail);
         assert_eq!(f.explains, vec!["i-0aaa", "i-0bbb"]);
+    }
+
+    #[test]
+    fn no_endpoints_despite_ready_selected_pods_defers_to_target_port() {
+        // GIVEN ready pods the selector matches, but an empty endpoints object (named port unresolved)
+        let snap = SnapshotB::instance().endpoints(endpoints("default", "alb-instance", &[])).build();
+        let f = check(&Context::new(&snap));
+        // THEN it fails but explains nothing, pointing at target-port
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.explains.is_empty());
+        assert!(f.detail.contains("see target-port"), "{}", f.detail);
     }
 
     #[test]

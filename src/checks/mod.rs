@@ -51,7 +51,8 @@ pub struct Spec {
     pub verifies: &'static str,
     pub needs: &'static str,
     /// Position in the causal order used to break ties between root-cause candidates
-    /// (mapping → pods → selector → endpoints → ports → policy → network → config → controller → kube-proxy).
+    /// (mapping → pods → selector → endpoints → ports → policy → network → config → controller →
+    /// kube-proxy; target-health's self-explaining reason codes last).
     pub causal_rank: u8,
     pub implemented: bool,
 }
@@ -61,7 +62,7 @@ const fn spec(id: CheckId, section: &'static str, causal_rank: u8, implemented: 
 }
 
 pub const CATALOGUE: [Spec; 19] = [
-    spec(CheckId::TargetHealth, "all", 0, true, "which targets are unhealthy and why, each ELB reason code explained", "DescribeTargetGroups, DescribeTargetHealth"),
+    spec(CheckId::TargetHealth, "all", 19, true, "which targets are unhealthy and why, each ELB reason code explained", "DescribeTargetGroups, DescribeTargetHealth"),
     spec(CheckId::ServiceMapping, "—", 1, true, "the target group maps to a Kubernetes Service (binding, tags, legacy tags, data match)", "TargetGroupBindings, TG/LB tags, services"),
     spec(CheckId::PodStatus, "§1", 2, true, "pods behind the service are Running with all containers ready (CrashLoopBackOff, ImagePullBackOff, OOMKilled, restarts, readiness-probe failures)", "pods, events"),
     spec(CheckId::SelectorMatch, "§2", 3, true, "the service selector matches pods; otherwise the nearest pods, the differing label and the patch", "service, pods in namespace"),

@@ -1,7 +1,9 @@
 /// `target-health`: which targets are unhealthy and why, each ELB reason code explained.
 ///
-/// This is the symptom the alarm reports, so it never becomes the root cause itself: the
-/// verdict looks for the check that explains it. Source: all sections of the article.
+/// Mostly this is the symptom the alarm reports, and the verdict looks for the check that
+/// explains it. Some reason codes are causes in themselves (a stopped instance, a target not
+/// registered, a zone not enabled): those targets are explained here, last in causal order, so a
+/// more specific check that explains them too wins. Source: all sections of the article.
 use std::collections::BTreeMap;
 
 use serde_json::json;
@@ -9,6 +11,18 @@ use serde_json::json;
 use super::{CheckId, Context, Finding};
 
 const ID: CheckId = CheckId::TargetHealth;
+
+/// Reason codes that name their own cause; the rest (Timeout, ResponseCodeMismatch,
+/// FailedHealthChecks) are symptoms other checks must explain.
+const SELF_EXPLAINING: [&str; 7] = [
+    "Target.InvalidState",
+    "Target.NotRegistered",
+    "Target.NotInUse",
+    "Target.IpUnusable",
+    "Target.DeregistrationInProgress",
+    "Target.HealthCheckDisabled",
+    "Elb.InternalError",
+];
 
 pub fn check(ctx: &Context) -> Finding {
     let targets = match &ctx.targets {
@@ -45,6 +59,11 @@ pub fn check(ctx: &Context) -> Finding {
         };
         return f.evidence(evidence);
     }
+    let explains: Vec<String> = by_reason
+        .iter()
+        .filter(|(r, _)| SELF_EXPLAINING.contains(&r.as_str()))
+        .flat_map(|(_, ids)| ids.iter().map(|s| s.to_string()))
+        .collect();
     let summary: Vec<String> = by_reason.iter().map(|(r, ids)| format!("{r} ({})", ids.len())).collect();
     let first = by_reason.keys().next().map(|r| explain(r)).unwrap_or_default();
     Finding::fail(
@@ -57,6 +76,7 @@ pub fn check(ctx: &Context) -> Finding {
         "aws elbv2 describe-target-health --target-group-arn {} --query 'TargetHealthDescriptions[?TargetHealth.State!=`healthy`]'",
         ctx.snap.request.target_group_arn
     )])
+    .explains(explains)
 }
 
 /// What an ELB reason code means for the person debugging it.
@@ -103,6 +123,16 @@ mod tests {
         assert_eq!(f.evidence["reasons"][1]["reason"], "Target.Timeout");
         assert_eq!(f.evidence["reasons"][1]["targets"], json!(["i-1", "i-2"]));
         assert!(f.evidence["reasons"][0]["meaning"].as_str().unwrap().contains("status code"));
+    }
+
+    #[test]
+    fn only_self_explaining_reasons_are_explained_here() {
+        // GIVEN a stopped instance and a timeout
+        let snap = SnapshotB::instance()
+            .targets(vec![target_r("i-1", 32663, "unused", "Target.InvalidState"), target_r("i-2", 32663, "unhealthy", "Target.Timeout")])
+            .build();
+        // THEN only the stopped instance is explained by its reason code
+        assert_eq!(check(&Context::new(&snap)).explains, vec!["i-1"]);
     }
 
     #[test]

@@ -24,3 +24,75 @@ pub fn render(d: &Diagnosis, format: Format, color: bool) -> String {
         Format::Json => json(d),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::*;
+    use crate::snapshot::Snapshot;
+
+    /// Five scenarios a person meets: the article's selector typo, a crash-looping pod behind
+    /// ip targets, an orphaned target group, a healthy group, and missing permissions.
+    fn scenarios() -> Vec<(&'static str, Snapshot)> {
+        vec![
+            ("article_selector_mismatch", SnapshotB::article().build()),
+            (
+                "ip_crashloop",
+                SnapshotB::ip()
+                    .pods(vec![
+                        PodB::new("shop", "web-1").labels(&[("app", "web")]).ip("192.168.1.10").node("node-a").ready().build(),
+                        PodB::new("shop", "web-2").labels(&[("app", "web")]).ip("192.168.1.11").node("node-b").waiting("CrashLoopBackOff").restarts(9).build(),
+                    ])
+                    .endpoints(endpoints("shop", "web", &[("192.168.1.10", true), ("192.168.1.11", false)]))
+                    .build(),
+            ),
+            ("unmapped", SnapshotB::instance().unmapped().build()),
+            ("healthy", SnapshotB::ip().targets(vec![target("192.168.1.10", 8080, "healthy"), target("192.168.1.11", 8080, "healthy")]).build()),
+            ("inconclusive_pods_denied", SnapshotB::ip().pods_denied().build()),
+        ]
+    }
+
+    #[test]
+    fn json_diagnoses_match_snapshots() {
+        for (name, snap) in scenarios() {
+            let d = Diagnosis::from_snapshot(&snap);
+            let v: serde_json::Value = serde_json::from_str(&json(&d)).unwrap();
+            insta::with_settings!({sort_maps => true, snapshot_suffix => name}, {
+                insta::assert_json_snapshot!(v);
+            });
+        }
+    }
+
+    #[test]
+    fn text_reports_match_snapshots() {
+        for (name, snap) in scenarios() {
+            let d = Diagnosis::from_snapshot(&snap);
+            insta::with_settings!({snapshot_suffix => name}, {
+                insta::assert_snapshot!(text(&d, false));
+            });
+        }
+    }
+
+    #[test]
+    fn colour_codes_only_when_asked() {
+        let d = Diagnosis::from_snapshot(&SnapshotB::article().build());
+        assert!(!text(&d, false).contains('\x1b'));
+        assert!(text(&d, true).contains("\x1b[1;31mPROBLEM\x1b[0m"));
+    }
+
+    #[test]
+    fn json_follows_the_contract_field_names() {
+        let d = Diagnosis::from_snapshot(&SnapshotB::article().build());
+        let v: serde_json::Value = serde_json::from_str(&json(&d)).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        for k in ["schemaVersion", "targetGroup", "cluster", "service", "verdict", "findings", "targets"] {
+            assert!(keys.contains(&k), "missing {k}");
+        }
+        assert_eq!(keys.len(), 7);
+        assert_eq!(v["verdict"]["rootCause"], "selector-match");
+        assert_eq!(v["service"]["resolvedBy"], "target-group-binding");
+        assert_eq!(v["targetGroup"]["healthCheck"]["port"], "traffic-port");
+        assert_eq!(v["findings"][0]["check"], "target-health");
+        assert!(v["findings"][0].get("explains").is_none(), "ranking data stays internal");
+    }
+}
