@@ -24,6 +24,11 @@ impl Handler {
         Handler { sdk, kube, config }
     }
 
+    /// With clients built elsewhere (tests point them at the local stack explicitly).
+    pub fn with_clients(sdk: SdkConfig, kube: KubeAccess, config: Config) -> Handler {
+        Handler { sdk, kube, config }
+    }
+
     /// One invocation. A manual payload or a one-target-group alarm returns the diagnosis JSON;
     /// an alarm over several target groups returns `{"diagnoses": [...], "errors": [...]}`.
     pub async fn handle(&self, payload: &Value) -> Result<Value> {

@@ -13,6 +13,8 @@ use super::{CheckId, Context, Finding};
 const ID: CheckId = CheckId::PodStatus;
 /// Restarts above this are worth a warning even when the pod is ready now.
 const RESTART_WARN: i32 = 3;
+/// Warning events quoted per pod.
+const MAX_EVENTS: usize = 3;
 
 pub fn check(ctx: &Context) -> Finding {
     if let Err(f) = ctx.require_service(ID) {
@@ -113,9 +115,11 @@ impl PodReport {
             }
         }
         let name = pod_name(pod).to_string();
-        // Readiness/liveness probe failures are only in the pod's events.
-        for e in ctx.events().iter().filter(|e| e.kind == "Pod" && e.name == name && e.reason == "Unhealthy") {
-            problems.push(format!("{} (x{})", e.message.trim(), e.count.max(1)));
+        // Probe failures, back-offs and mount errors are only in the pod's Warning events
+        // (the newest few; the list is sorted oldest first).
+        let warnings: Vec<_> = ctx.events().iter().filter(|e| e.kind == "Pod" && e.name == name && e.event_type == "Warning").collect();
+        for e in warnings.iter().rev().take(MAX_EVENTS).rev() {
+            problems.push(format!("{}: {} (x{})", e.reason, e.message.trim(), e.count.max(1)));
         }
         let ready = super::context::pod_ready(pod) && pod.metadata.deletion_timestamp.is_none();
         if !ready && problems.is_empty() {

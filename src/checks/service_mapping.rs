@@ -17,7 +17,8 @@ pub fn check(ctx: &Context) -> Finding {
         // Nothing mapped. If the cluster could not be read at all, that is missing evidence.
         let kube = &ctx.snap.kube;
         if let (Err(why), None) = (kube.target_group_bindings.get(), kube.all_services.ok()) {
-            return Finding::unknown(ID, format!("cannot read the cluster to map the target group: {why}")).evidence(evidence);
+            let at = kube.source.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
+            return Finding::unknown(ID, format!("cannot read the cluster to map the target group{at}: {why}")).evidence(evidence);
         }
         let tried: Vec<String> = res.attempts.iter().map(|a| format!("{}: {}", a.method, a.outcome)).collect();
         return Finding::fail(

@@ -65,7 +65,17 @@ impl KubeAccess {
 pub fn missing(verb: &str, resource: &str, err: &kube::Error) -> Missing {
     let error = match err {
         kube::Error::Api(s) => format!("{} ({}): {}", if s.reason.is_empty() { "Error" } else { &s.reason }, s.code, s.message),
-        other => other.to_string(),
+        // Connection failures hide the useful part ("Connection refused") in the source chain.
+        other => {
+            let mut msg = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(s) = source {
+                msg.push_str(": ");
+                msg.push_str(&s.to_string());
+                source = s.source();
+            }
+            msg
+        }
     };
     Missing { api: format!("{verb} {resource}"), permission: format!("RBAC {verb} {resource}"), error }
 }

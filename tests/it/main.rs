@@ -1,1 +1,10 @@
+//! Integration tests: the CLI binary and the Lambda handler against real servers on loopback
+//! (moto for AWS; kube-apiserver + controller-manager + etcd for Kubernetes), started by
+//! `scripts/stack.py up` (idempotent; left running for the next run, stop with `down`).
+//! One binary for all of them keeps link time down.
 
+mod bad_payloads;
+mod harness;
+mod lambda;
+mod replay;
+mod root_causes;
