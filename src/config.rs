@@ -24,12 +24,23 @@ impl Config {
 
     /// The same from any key → value lookup (tests, CLI defaults).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config> {
-        let non_empty = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let default_cluster = non_empty("DEFAULT_CLUSTER").map(|c| validate_cluster(&c).map(|_| c)).transpose()?;
+        let non_empty = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let default_cluster = non_empty("DEFAULT_CLUSTER")
+            .map(|c| validate_cluster(&c).map(|_| c))
+            .transpose()?;
         // KUBECONFIG may hold a list (a:b); kube reads the first file we pass it.
-        let kubeconfig = non_empty("KUBECONFIG").map(|k| PathBuf::from(k.split(':').next().unwrap_or(&k)));
+        let kubeconfig =
+            non_empty("KUBECONFIG").map(|k| PathBuf::from(k.split(':').next().unwrap_or(&k)));
         let region = non_empty("AWS_REGION").or_else(|| non_empty("AWS_DEFAULT_REGION"));
-        Ok(Config { default_cluster, kubeconfig, region })
+        Ok(Config {
+            default_cluster,
+            kubeconfig,
+            region,
+        })
     }
 }
 
@@ -37,8 +48,13 @@ impl Config {
 pub fn validate_cluster(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 100
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
@@ -52,13 +68,21 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| m.get(k).cloned())
     }
 
     #[test]
     fn reads_cluster_kubeconfig_and_region() {
-        let c = cfg(&[("DEFAULT_CLUSTER", "prod-1"), ("KUBECONFIG", "/a/config:/b/config"), ("AWS_REGION", "eu-west-1")]).unwrap();
+        let c = cfg(&[
+            ("DEFAULT_CLUSTER", "prod-1"),
+            ("KUBECONFIG", "/a/config:/b/config"),
+            ("AWS_REGION", "eu-west-1"),
+        ])
+        .unwrap();
         assert_eq!(c.default_cluster.as_deref(), Some("prod-1"));
         assert_eq!(c.kubeconfig, Some(PathBuf::from("/a/config")));
         assert_eq!(c.region.as_deref(), Some("eu-west-1"));
@@ -67,12 +91,18 @@ mod tests {
     #[test]
     fn invalid_cluster_name_is_a_clear_config_error() {
         let e = cfg(&[("DEFAULT_CLUSTER", "-bad name")]).unwrap_err();
-        assert!(e.to_string().contains("not a valid EKS cluster name"), "{e}");
+        assert!(
+            e.to_string().contains("not a valid EKS cluster name"),
+            "{e}"
+        );
         assert_eq!(e.exit_code(), 2);
     }
 
     #[test]
     fn blank_values_count_as_unset() {
-        assert_eq!(cfg(&[("DEFAULT_CLUSTER", "  ")]).unwrap(), Config::default());
+        assert_eq!(
+            cfg(&[("DEFAULT_CLUSTER", "  ")]).unwrap(),
+            Config::default()
+        );
     }
 }

@@ -89,7 +89,9 @@ impl Diagnosis {
             schema_version: SCHEMA_VERSION,
             target_group: TargetGroupInfo {
                 arn: snap.request.target_group_arn.clone(),
-                name: tg.map(|t| t.name.clone()).unwrap_or_else(|| name_from_arn(&snap.request.target_group_arn)),
+                name: tg
+                    .map(|t| t.name.clone())
+                    .unwrap_or_else(|| name_from_arn(&snap.request.target_group_arn)),
                 target_type: tg.map(|t| t.target_type.clone()),
                 protocol: tg.and_then(|t| t.protocol.clone()),
                 health_check: tg.map(|t| HealthCheckInfo {
@@ -99,11 +101,18 @@ impl Diagnosis {
                     matcher: t.health_check.matcher.clone(),
                 }),
             },
-            cluster: snap.resolution.cluster.clone().or_else(|| snap.request.cluster.clone()),
+            cluster: snap
+                .resolution
+                .cluster
+                .clone()
+                .or_else(|| snap.request.cluster.clone()),
             service: snap.resolution.service.as_ref().map(|s| ServiceInfo {
                 namespace: s.namespace.clone(),
                 name: s.name.clone(),
-                port: ctx.service_port().map(|p| PortRef::Number(p.port)).or_else(|| s.port.clone()),
+                port: ctx
+                    .service_port()
+                    .map(|p| PortRef::Number(p.port))
+                    .or_else(|| s.port.clone()),
                 resolved_by: s.resolved_by.clone(),
             }),
             verdict: verdict(&ctx, &findings),
@@ -133,8 +142,15 @@ fn verdict(ctx: &Context, findings: &[Finding]) -> Verdict {
     let total = ctx.targets.as_ref().map(|t| t.len()).unwrap_or(0);
     let root = findings
         .iter()
-        .filter(|f| f.status == Status::Fail && (f.check != CheckId::TargetHealth || !f.explains.is_empty()))
-        .max_by_key(|f| (f.explains.len(), std::cmp::Reverse(f.check.spec().causal_rank)));
+        .filter(|f| {
+            f.status == Status::Fail && (f.check != CheckId::TargetHealth || !f.explains.is_empty())
+        })
+        .max_by_key(|f| {
+            (
+                f.explains.len(),
+                std::cmp::Reverse(f.check.spec().causal_rank),
+            )
+        });
     let symptom = if ctx.targets.is_err() {
         "Target health is unknown".to_string()
     } else if total == 0 {
@@ -146,32 +162,70 @@ fn verdict(ctx: &Context, findings: &[Finding]) -> Verdict {
         return Verdict {
             status: VerdictStatus::Problem,
             root_cause: Some(root.check),
-            summary: format!("{symptom}; root cause {}: {}", root.check, first_sentence(&root.detail)),
+            summary: format!(
+                "{symptom}; root cause {}: {}",
+                root.check,
+                first_sentence(&root.detail)
+            ),
         };
     }
-    let unknown: Vec<&str> = findings.iter().filter(|f| f.status == Status::Unknown).map(|f| f.check.as_str()).collect();
+    let unknown: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.status == Status::Unknown)
+        .map(|f| f.check.as_str())
+        .collect();
     if unhealthy > 0 || total == 0 || ctx.targets.is_err() {
-        let missing = if unknown.is_empty() { String::new() } else { format!(" (without evidence: {})", unknown.join(", ")) };
-        return Verdict { status: VerdictStatus::Inconclusive, root_cause: None, summary: format!("{symptom} and no check found the cause{missing}.") };
+        let missing = if unknown.is_empty() {
+            String::new()
+        } else {
+            format!(" (without evidence: {})", unknown.join(", "))
+        };
+        return Verdict {
+            status: VerdictStatus::Inconclusive,
+            root_cause: None,
+            summary: format!("{symptom} and no check found the cause{missing}."),
+        };
     }
-    Verdict { status: VerdictStatus::Healthy, root_cause: None, summary: format!("All {total} targets healthy; no check failed.") }
+    Verdict {
+        status: VerdictStatus::Healthy,
+        root_cause: None,
+        summary: format!("All {total} targets healthy; no check failed."),
+    }
 }
 
 fn targets(ctx: &Context) -> Vec<TargetInfo> {
-    let Ok(targets) = &ctx.targets else { return vec![] };
+    let Ok(targets) = &ctx.targets else {
+        return vec![];
+    };
     targets
         .iter()
         .map(|t| {
-            let pod = if ctx.is_ip() { ctx.pod_by_ip(&t.id) } else { None };
+            let pod = if ctx.is_ip() {
+                ctx.pod_by_ip(&t.id)
+            } else {
+                None
+            };
             let node = match pod {
                 Some(p) => p.spec.as_ref().and_then(|s| s.node_name.clone()),
-                None => ctx.node_by_instance(&t.id).and_then(|n| n.metadata.name.clone()),
+                None => ctx
+                    .node_by_instance(&t.id)
+                    .and_then(|n| n.metadata.name.clone()),
             };
             // A Node's providerID is aws:///ZONE/INSTANCE: a zone when the API gave none.
             let zone = t.availability_zone.clone().or_else(|| {
-                let node = ctx.snap.kube.nodes.ok()?.iter().find(|n| n.metadata.name == node)?;
+                let node = ctx
+                    .snap
+                    .kube
+                    .nodes
+                    .ok()?
+                    .iter()
+                    .find(|n| n.metadata.name == node)?;
                 let provider = node.spec.as_ref()?.provider_id.as_deref()?;
-                provider.strip_prefix("aws:///")?.split('/').next().map(str::to_string)
+                provider
+                    .strip_prefix("aws:///")?
+                    .split('/')
+                    .next()
+                    .map(str::to_string)
             });
             TargetInfo {
                 id: t.id.clone(),
@@ -180,7 +234,13 @@ fn targets(ctx: &Context) -> Vec<TargetInfo> {
                 state: t.state.clone(),
                 reason: t.reason.clone(),
                 description: t.description.clone(),
-                pod: pod.map(|p| format!("{}/{}", p.metadata.namespace.as_deref().unwrap_or(""), p.metadata.name.as_deref().unwrap_or(""))),
+                pod: pod.map(|p| {
+                    format!(
+                        "{}/{}",
+                        p.metadata.namespace.as_deref().unwrap_or(""),
+                        p.metadata.name.as_deref().unwrap_or("")
+                    )
+                }),
                 node,
             }
         })
@@ -220,12 +280,27 @@ mod tests {
     fn check_explaining_more_targets_beats_causal_order() {
         // GIVEN ip targets: web-2 crash-looping (explains 1) and a stale target (explains 1 more for endpoints)
         let snap = SnapshotB::ip()
-            .targets(vec![target_r("192.168.1.11", 8080, "unhealthy", "Target.Timeout"), target_r("192.168.9.9", 8080, "unhealthy", "Target.Timeout")])
-            .pods(vec![
-                PodB::new("shop", "web-1").labels(&[("app", "web")]).ip("192.168.1.10").ready().build(),
-                PodB::new("shop", "web-2").labels(&[("app", "web")]).ip("192.168.1.11").waiting("CrashLoopBackOff").build(),
+            .targets(vec![
+                target_r("192.168.1.11", 8080, "unhealthy", "Target.Timeout"),
+                target_r("192.168.9.9", 8080, "unhealthy", "Target.Timeout"),
             ])
-            .endpoints(endpoints("shop", "web", &[("192.168.1.10", true), ("192.168.1.11", false)]))
+            .pods(vec![
+                PodB::new("shop", "web-1")
+                    .labels(&[("app", "web")])
+                    .ip("192.168.1.10")
+                    .ready()
+                    .build(),
+                PodB::new("shop", "web-2")
+                    .labels(&[("app", "web")])
+                    .ip("192.168.1.11")
+                    .waiting("CrashLoopBackOff")
+                    .build(),
+            ])
+            .endpoints(endpoints(
+                "shop",
+                "web",
+                &[("192.168.1.10", true), ("192.168.1.11", false)],
+            ))
             .build();
         let d = Diagnosis::from_snapshot(&snap);
         // THEN endpoints (stale + not ready = 2) outranks pod-status (1)
@@ -237,23 +312,46 @@ mod tests {
         let snap = SnapshotB::ip().pods_denied().build();
         let d = Diagnosis::from_snapshot(&snap);
         assert_eq!(d.verdict.status, VerdictStatus::Inconclusive);
-        assert!(d.verdict.summary.contains("without evidence: pod-status, selector-match, target-port"), "{}", d.verdict.summary);
+        assert!(
+            d.verdict
+                .summary
+                .contains("without evidence: pod-status, selector-match, target-port"),
+            "{}",
+            d.verdict.summary
+        );
         assert_eq!(d.exit_code(), 1);
     }
 
     #[test]
     fn stopped_instance_with_nothing_else_wrong_is_explained_by_target_health() {
-        let snap = SnapshotB::instance().targets(vec![target("i-0aaa", 32663, "healthy"), target_r("i-0bbb", 32663, "unused", "Target.InvalidState")]).build();
+        let snap = SnapshotB::instance()
+            .targets(vec![
+                target("i-0aaa", 32663, "healthy"),
+                target_r("i-0bbb", 32663, "unused", "Target.InvalidState"),
+            ])
+            .build();
         let d = Diagnosis::from_snapshot(&snap);
         assert_eq!(d.verdict.root_cause, Some(CheckId::TargetHealth));
-        assert!(d.verdict.summary.contains("Target.InvalidState"), "{}", d.verdict.summary);
+        assert!(
+            d.verdict.summary.contains("Target.InvalidState"),
+            "{}",
+            d.verdict.summary
+        );
     }
 
     #[test]
     fn all_healthy_is_healthy_with_exit_zero() {
-        let snap = SnapshotB::ip().targets(vec![target("192.168.1.10", 8080, "healthy"), target("192.168.1.11", 8080, "healthy")]).build();
+        let snap = SnapshotB::ip()
+            .targets(vec![
+                target("192.168.1.10", 8080, "healthy"),
+                target("192.168.1.11", 8080, "healthy"),
+            ])
+            .build();
         let d = Diagnosis::from_snapshot(&snap);
-        assert_eq!((d.verdict.status, d.exit_code()), (VerdictStatus::Healthy, 0));
+        assert_eq!(
+            (d.verdict.status, d.exit_code()),
+            (VerdictStatus::Healthy, 0)
+        );
     }
 
     #[test]
@@ -270,8 +368,14 @@ mod tests {
         let d = Diagnosis::from_snapshot(&SnapshotB::ip().build());
         assert_eq!(d.targets[1].pod.as_deref(), Some("shop/web-2"));
         assert_eq!(d.targets[1].node.as_deref(), Some("node-b"));
-        assert_eq!(d.targets[1].availability_zone.as_deref(), Some("us-east-1b"));
+        assert_eq!(
+            d.targets[1].availability_zone.as_deref(),
+            Some("us-east-1b")
+        );
         let d = Diagnosis::from_snapshot(&SnapshotB::instance().build());
-        assert_eq!((d.targets[0].node.as_deref(), d.targets[0].pod.as_deref()), (Some("node-a"), None));
+        assert_eq!(
+            (d.targets[0].node.as_deref(), d.targets[0].pod.as_deref()),
+            (Some("node-a"), None)
+        );
     }
 }

@@ -17,20 +17,36 @@ pub enum Error {
 
     /// The target group does not exist: nothing to diagnose (CLI exit 3).
     #[error("target group {arn} not found in {region}: {message}")]
-    TargetGroupNotFound { arn: String, region: String, message: String },
+    TargetGroupNotFound {
+        arn: String,
+        region: String,
+        message: String,
+    },
 
     /// The AWS side could not be reached at all (no credentials, no endpoint): exit 3.
     #[error("cannot query AWS ({api}): {message}")]
     AwsUnavailable { api: String, message: String },
 
     #[error("cannot read {path}: {source}")]
-    ReadFile { path: PathBuf, #[source] source: std::io::Error },
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("cannot write {path}: {source}")]
-    WriteFile { path: PathBuf, #[source] source: std::io::Error },
+    WriteFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("{path} is not a snapshot this version can replay: {source}")]
-    Snapshot { path: PathBuf, #[source] source: serde_json::Error },
+    Snapshot {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
 
     #[error("cannot serialise: {0}")]
     Serialise(#[from] serde_json::Error),
@@ -40,7 +56,10 @@ impl Error {
     /// The CLI exit code of DESIGN §4: 2 bad input, 3 could not diagnose.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Trigger(_) | Error::Config(_) | Error::Snapshot { .. } | Error::ReadFile { .. } => 2,
+            Error::Trigger(_)
+            | Error::Config(_)
+            | Error::Snapshot { .. }
+            | Error::ReadFile { .. } => 2,
             _ => 3,
         }
     }

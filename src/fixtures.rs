@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, Node, NodeSpec, Pod,
-    PodCondition, PodSpec, PodStatus, Service, ServicePort, ServiceSpec,
+    Container, ContainerPort, ContainerState, ContainerStateTerminated, ContainerStateWaiting,
+    ContainerStatus, Node, NodeSpec, Pod, PodCondition, PodSpec, PodStatus, Service, ServicePort,
+    ServiceSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -16,15 +17,31 @@ use crate::trigger::Request;
 pub const TG_ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/k8s-default-albinsta-6f3b2c1d0e/0123456789abcdef";
 
 pub fn target(id: &str, port: i32, state: &str) -> TargetHealth {
-    TargetHealth { id: id.into(), port: Some(port), state: state.into(), ..Default::default() }
+    TargetHealth {
+        id: id.into(),
+        port: Some(port),
+        state: state.into(),
+        ..Default::default()
+    }
 }
 
 pub fn target_r(id: &str, port: i32, state: &str, reason: &str) -> TargetHealth {
-    TargetHealth { reason: Some(reason.into()), description: Some(format!("{reason} description")), ..target(id, port, state) }
+    TargetHealth {
+        reason: Some(reason.into()),
+        description: Some(format!("{reason} description")),
+        ..target(id, port, state)
+    }
 }
 
 pub fn binding(ns: &str, arn: &str, svc: &str, port: PortRef) -> TargetGroupBinding {
-    TargetGroupBinding { namespace: ns.into(), name: format!("k8s-{svc}"), target_group_arn: arn.into(), service_name: svc.into(), service_port: port, target_type: None }
+    TargetGroupBinding {
+        namespace: ns.into(),
+        name: format!("k8s-{svc}"),
+        target_group_arn: arn.into(),
+        service_name: svc.into(),
+        service_port: port,
+        target_type: None,
+    }
 }
 
 pub fn endpoints(ns: &str, svc: &str, addrs: &[(&str, bool)]) -> EndpointsView {
@@ -32,25 +49,52 @@ pub fn endpoints(ns: &str, svc: &str, addrs: &[(&str, bool)]) -> EndpointsView {
         namespace: ns.into(),
         service: svc.into(),
         source: "endpoints/v1".into(),
-        addresses: addrs.iter().map(|(ip, ready)| EndpointAddress { ip: ip.to_string(), ready: *ready, pod: None, node: None }).collect(),
+        addresses: addrs
+            .iter()
+            .map(|(ip, ready)| EndpointAddress {
+                ip: ip.to_string(),
+                ready: *ready,
+                pod: None,
+                node: None,
+            })
+            .collect(),
         ports: vec![],
     }
 }
 
 pub fn event(kind: &str, name: &str, reason: &str, message: &str) -> EventView {
-    EventView { kind: kind.into(), name: name.into(), namespace: "shop".into(), event_type: "Warning".into(), reason: reason.into(), message: message.into(), count: 4, last_seen: None }
+    EventView {
+        kind: kind.into(),
+        name: name.into(),
+        namespace: "shop".into(),
+        event_type: "Warning".into(),
+        reason: reason.into(),
+        message: message.into(),
+        count: 4,
+        last_seen: None,
+    }
 }
 
 pub fn node(name: &str, instance: &str, zone: &str) -> Node {
     Node {
-        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
-        spec: Some(NodeSpec { provider_id: Some(format!("aws:///{zone}/{instance}")), ..Default::default() }),
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        spec: Some(NodeSpec {
+            provider_id: Some(format!("aws:///{zone}/{instance}")),
+            ..Default::default()
+        }),
         status: None,
     }
 }
 
 fn denied(api: &str, permission: &str) -> Missing {
-    Missing { api: api.into(), permission: permission.into(), error: "AccessDenied: not authorized".into() }
+    Missing {
+        api: api.into(),
+        permission: permission.into(),
+        error: "AccessDenied: not authorized".into(),
+    }
 }
 
 // ------------------------------------------------------------------ Service
@@ -60,8 +104,16 @@ pub struct ServiceB(Service);
 impl ServiceB {
     pub fn new(ns: &str, name: &str) -> Self {
         ServiceB(Service {
-            metadata: ObjectMeta { namespace: Some(ns.into()), name: Some(name.into()), ..Default::default() },
-            spec: Some(ServiceSpec { type_: Some("ClusterIP".into()), ports: Some(vec![]), ..Default::default() }),
+            metadata: ObjectMeta {
+                namespace: Some(ns.into()),
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            spec: Some(ServiceSpec {
+                type_: Some("ClusterIP".into()),
+                ports: Some(vec![]),
+                ..Default::default()
+            }),
             status: None,
         })
     }
@@ -69,27 +121,51 @@ impl ServiceB {
         self.0.spec.as_mut().unwrap()
     }
     pub fn selector(mut self, labels: &[(&str, &str)]) -> Self {
-        self.spec().selector = Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        self.spec().selector = Some(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
         self
     }
     pub fn port(mut self, port: i32, target: i32) -> Self {
-        self.spec().ports.get_or_insert_with(Vec::new).push(ServicePort { port, target_port: Some(IntOrString::Int(target)), protocol: Some("TCP".into()), ..Default::default() });
+        self.spec()
+            .ports
+            .get_or_insert_with(Vec::new)
+            .push(ServicePort {
+                port,
+                target_port: Some(IntOrString::Int(target)),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            });
         self
     }
     pub fn named_target(mut self, port: i32, name: &str) -> Self {
-        self.spec().ports.get_or_insert_with(Vec::new).push(ServicePort { port, target_port: Some(IntOrString::String(name.into())), protocol: Some("TCP".into()), ..Default::default() });
+        self.spec()
+            .ports
+            .get_or_insert_with(Vec::new)
+            .push(ServicePort {
+                port,
+                target_port: Some(IntOrString::String(name.into())),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            });
         self
     }
     pub fn node_port(mut self, port: i32, node_port: i32) -> Self {
         self.spec().type_ = Some("NodePort".into());
-        self.spec().ports.get_or_insert_with(Vec::new).push(ServicePort {
-            name: Some("http".into()),
-            port,
-            target_port: Some(IntOrString::Int(port)),
-            node_port: Some(node_port),
-            protocol: Some("TCP".into()),
-            ..Default::default()
-        });
+        self.spec()
+            .ports
+            .get_or_insert_with(Vec::new)
+            .push(ServicePort {
+                name: Some("http".into()),
+                port,
+                target_port: Some(IntOrString::Int(port)),
+                node_port: Some(node_port),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            });
         self
     }
     pub fn headless(mut self) -> Self {
@@ -114,23 +190,39 @@ impl PodB {
     /// A scheduled pod with one container `app` declaring `http:8080`, no status yet.
     pub fn new(ns: &str, name: &str) -> Self {
         PodB(Pod {
-            metadata: ObjectMeta { namespace: Some(ns.into()), name: Some(name.into()), ..Default::default() },
+            metadata: ObjectMeta {
+                namespace: Some(ns.into()),
+                name: Some(name.into()),
+                ..Default::default()
+            },
             spec: Some(PodSpec {
                 containers: vec![Container {
                     name: "app".into(),
-                    ports: Some(vec![ContainerPort { name: Some("http".into()), container_port: 8080, ..Default::default() }]),
+                    ports: Some(vec![ContainerPort {
+                        name: Some("http".into()),
+                        container_port: 8080,
+                        ..Default::default()
+                    }]),
                     ..Default::default()
                 }],
                 ..Default::default()
             }),
-            status: Some(PodStatus { phase: Some("Pending".into()), ..Default::default() }),
+            status: Some(PodStatus {
+                phase: Some("Pending".into()),
+                ..Default::default()
+            }),
         })
     }
     fn status(&mut self) -> &mut PodStatus {
         self.0.status.as_mut().unwrap()
     }
     pub fn labels(mut self, labels: &[(&str, &str)]) -> Self {
-        self.0.metadata.labels = Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>());
+        self.0.metadata.labels = Some(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        );
         self
     }
     pub fn ip(mut self, ip: &str) -> Self {
@@ -142,7 +234,11 @@ impl PodB {
         self
     }
     pub fn container_port(mut self, port: i32, name: Option<&str>) -> Self {
-        self.0.spec.as_mut().unwrap().containers[0].ports = Some(vec![ContainerPort { name: name.map(String::from), container_port: port, ..Default::default() }]);
+        self.0.spec.as_mut().unwrap().containers[0].ports = Some(vec![ContainerPort {
+            name: name.map(String::from),
+            container_port: port,
+            ..Default::default()
+        }]);
         self
     }
     pub fn no_ports(mut self) -> Self {
@@ -150,15 +246,32 @@ impl PodB {
         self
     }
     pub fn owner(mut self, kind: &str, name: &str) -> Self {
-        self.0.metadata.owner_references =
-            Some(vec![OwnerReference { kind: kind.into(), name: name.into(), controller: Some(true), api_version: "apps/v1".into(), uid: "u".into(), ..Default::default() }]);
+        self.0.metadata.owner_references = Some(vec![OwnerReference {
+            kind: kind.into(),
+            name: name.into(),
+            controller: Some(true),
+            api_version: "apps/v1".into(),
+            uid: "u".into(),
+            ..Default::default()
+        }]);
         self
     }
     fn running(mut self, ready: bool, state: ContainerState) -> Self {
         let s = self.status();
         s.phase = Some("Running".into());
-        s.conditions = Some(vec![PodCondition { type_: "Ready".into(), status: if ready { "True" } else { "False" }.into(), ..Default::default() }]);
-        s.container_statuses = Some(vec![ContainerStatus { name: "app".into(), ready, state: Some(state), image: "app:1".into(), image_id: String::new(), ..Default::default() }]);
+        s.conditions = Some(vec![PodCondition {
+            type_: "Ready".into(),
+            status: if ready { "True" } else { "False" }.into(),
+            ..Default::default()
+        }]);
+        s.container_statuses = Some(vec![ContainerStatus {
+            name: "app".into(),
+            ready,
+            state: Some(state),
+            image: "app:1".into(),
+            image_id: String::new(),
+            ..Default::default()
+        }]);
         self
     }
     pub fn ready(self) -> Self {
@@ -168,7 +281,13 @@ impl PodB {
         self.running(false, ContainerState::default())
     }
     pub fn waiting(self, reason: &str) -> Self {
-        let state = ContainerState { waiting: Some(ContainerStateWaiting { reason: Some(reason.into()), message: None }), ..Default::default() };
+        let state = ContainerState {
+            waiting: Some(ContainerStateWaiting {
+                reason: Some(reason.into()),
+                message: None,
+            }),
+            ..Default::default()
+        };
         self.running(false, state)
     }
     pub fn restarts(mut self, n: i32) -> Self {
@@ -180,13 +299,25 @@ impl PodB {
     pub fn oom_killed(mut self) -> Self {
         for c in self.status().container_statuses.iter_mut().flatten() {
             c.restart_count += 1;
-            c.last_state = Some(ContainerState { terminated: Some(ContainerStateTerminated { reason: Some("OOMKilled".into()), exit_code: 137, ..Default::default() }), ..Default::default() });
+            c.last_state = Some(ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    reason: Some("OOMKilled".into()),
+                    exit_code: 137,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
         }
         self
     }
     pub fn unscheduled(mut self, message: &str) -> Self {
-        self.status().conditions =
-            Some(vec![PodCondition { type_: "PodScheduled".into(), status: "False".into(), reason: Some("Unschedulable".into()), message: Some(message.into()), ..Default::default() }]);
+        self.status().conditions = Some(vec![PodCondition {
+            type_: "PodScheduled".into(),
+            status: "False".into(),
+            reason: Some("Unschedulable".into()),
+            message: Some(message.into()),
+            ..Default::default()
+        }]);
         self
     }
     pub fn build(self) -> Pod {
@@ -199,7 +330,15 @@ impl PodB {
 pub struct SnapshotB(Snapshot);
 
 impl SnapshotB {
-    fn base(target_type: &str, port: i32, targets: Vec<TargetHealth>, svc: Service, pods: Vec<Pod>, eps: EndpointsView, bound: ServiceRef) -> Self {
+    fn base(
+        target_type: &str,
+        port: i32,
+        targets: Vec<TargetHealth>,
+        svc: Service,
+        pods: Vec<Pod>,
+        eps: EndpointsView,
+        bound: ServiceRef,
+    ) -> Self {
         let tg = TargetGroup {
             arn: TG_ARN.into(),
             name: "k8s-default-albinsta-6f3b2c1d0e".into(),
@@ -220,21 +359,39 @@ impl SnapshotB {
                 unhealthy_threshold: Some(2),
             },
         };
-        let bindings = vec![binding(&bound.namespace, TG_ARN, &bound.name, bound.port.clone().unwrap_or_default())];
+        let bindings = vec![binding(
+            &bound.namespace,
+            TG_ARN,
+            &bound.name,
+            bound.port.clone().unwrap_or_default(),
+        )];
         SnapshotB(Snapshot {
             snapshot_version: SNAPSHOT_VERSION,
             collected_at: "2026-11-27T09:00:00Z".into(),
-            request: Request { target_group_arn: TG_ARN.into(), region: "us-east-1".into(), account: "111122223333".into(), cluster: None, alarm: None, publish: false },
+            request: Request {
+                target_group_arn: TG_ARN.into(),
+                region: "us-east-1".into(),
+                account: "111122223333".into(),
+                cluster: None,
+                alarm: None,
+                publish: false,
+            },
             resolution: Resolution {
                 cluster: Some("demo".into()),
                 cluster_source: Some("tag elbv2.k8s.aws/cluster".into()),
                 service: Some(bound),
-                attempts: vec![Attempt { method: "target-group-binding".into(), outcome: "found".into() }],
+                attempts: vec![Attempt {
+                    method: "target-group-binding".into(),
+                    outcome: "found".into(),
+                }],
             },
             aws: AwsEvidence {
                 target_group: Fetched::Ok(tg),
                 target_health: Fetched::Ok(targets),
-                target_group_tags: Fetched::Ok(BTreeMap::from([("elbv2.k8s.aws/cluster".into(), "demo".into())])),
+                target_group_tags: Fetched::Ok(BTreeMap::from([(
+                    "elbv2.k8s.aws/cluster".into(),
+                    "demo".into(),
+                )])),
                 load_balancers: Fetched::not_collected("fixture"),
                 load_balancer_tags: Fetched::not_collected("fixture"),
                 listeners: Fetched::not_collected("fixture"),
@@ -248,7 +405,10 @@ impl SnapshotB {
                 pods: Fetched::Ok(pods),
                 endpoints: Fetched::Ok(eps),
                 events: Fetched::Ok(vec![]),
-                nodes: Fetched::Ok(vec![node("node-a", "i-0aaa", "us-east-1a"), node("node-b", "i-0bbb", "us-east-1b")]),
+                nodes: Fetched::Ok(vec![
+                    node("node-a", "i-0aaa", "us-east-1a"),
+                    node("node-b", "i-0bbb", "us-east-1b"),
+                ]),
             },
         })
     }
@@ -270,11 +430,29 @@ impl SnapshotB {
         Self::base(
             "instance",
             32663,
-            vec![target_r("i-0aaa", 32663, "unhealthy", "Target.Timeout"), target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout")],
-            ServiceB::new("default", "alb-instance").selector(&[("app", "alb-instance")]).node_port(80, 32663).build(),
-            vec![Self::alb_pod("alb-instance-6cc5cd9b9-prnxw", "192.168.10.11", "node-a"), Self::alb_pod("alb-instance-6cc5cd9b9-x7k2p", "192.168.20.12", "node-b")],
-            endpoints("default", "alb-instance", &[("192.168.10.11", true), ("192.168.20.12", true)]),
-            ServiceRef { namespace: "default".into(), name: "alb-instance".into(), port: Some(PortRef::Number(80)), resolved_by: "target-group-binding".into() },
+            vec![
+                target_r("i-0aaa", 32663, "unhealthy", "Target.Timeout"),
+                target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout"),
+            ],
+            ServiceB::new("default", "alb-instance")
+                .selector(&[("app", "alb-instance")])
+                .node_port(80, 32663)
+                .build(),
+            vec![
+                Self::alb_pod("alb-instance-6cc5cd9b9-prnxw", "192.168.10.11", "node-a"),
+                Self::alb_pod("alb-instance-6cc5cd9b9-x7k2p", "192.168.20.12", "node-b"),
+            ],
+            endpoints(
+                "default",
+                "alb-instance",
+                &[("192.168.10.11", true), ("192.168.20.12", true)],
+            ),
+            ServiceRef {
+                namespace: "default".into(),
+                name: "alb-instance".into(),
+                port: Some(PortRef::Number(80)),
+                resolved_by: "target-group-binding".into(),
+            },
         )
     }
 
@@ -282,10 +460,21 @@ impl SnapshotB {
     /// `app=alb-instance`, so there are no endpoints; an unrelated nginx pod shares the namespace.
     pub fn article() -> Self {
         let mut b = Self::instance()
-            .service(ServiceB::new("default", "alb-instance").selector(&[("app", "alb-instance-1")]).node_port(80, 32663).build())
+            .service(
+                ServiceB::new("default", "alb-instance")
+                    .selector(&[("app", "alb-instance-1")])
+                    .node_port(80, 32663)
+                    .build(),
+            )
             .endpoints(endpoints("default", "alb-instance", &[]));
         if let Fetched::Ok(pods) = &mut b.0.kube.pods {
-            pods.push(PodB::new("default", "nginx-7d4f8-abcde").labels(&[("app", "nginx")]).ip("192.168.10.40").ready().build());
+            pods.push(
+                PodB::new("default", "nginx-7d4f8-abcde")
+                    .labels(&[("app", "nginx")])
+                    .ip("192.168.10.40")
+                    .ready()
+                    .build(),
+            );
         }
         b
     }
@@ -296,14 +485,39 @@ impl SnapshotB {
         Self::base(
             "ip",
             8080,
-            vec![target("192.168.1.10", 8080, "healthy"), target_r("192.168.1.11", 8080, "unhealthy", "Target.Timeout")],
-            ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 8080).build(),
             vec![
-                PodB::new("shop", "web-1").labels(&[("app", "web")]).ip("192.168.1.10").node("node-a").ready().build(),
-                PodB::new("shop", "web-2").labels(&[("app", "web")]).ip("192.168.1.11").node("node-b").ready().build(),
+                target("192.168.1.10", 8080, "healthy"),
+                target_r("192.168.1.11", 8080, "unhealthy", "Target.Timeout"),
             ],
-            endpoints("shop", "web", &[("192.168.1.10", true), ("192.168.1.11", true)]),
-            ServiceRef { namespace: "shop".into(), name: "web".into(), port: Some(PortRef::Number(80)), resolved_by: "target-group-binding".into() },
+            ServiceB::new("shop", "web")
+                .selector(&[("app", "web")])
+                .port(80, 8080)
+                .build(),
+            vec![
+                PodB::new("shop", "web-1")
+                    .labels(&[("app", "web")])
+                    .ip("192.168.1.10")
+                    .node("node-a")
+                    .ready()
+                    .build(),
+                PodB::new("shop", "web-2")
+                    .labels(&[("app", "web")])
+                    .ip("192.168.1.11")
+                    .node("node-b")
+                    .ready()
+                    .build(),
+            ],
+            endpoints(
+                "shop",
+                "web",
+                &[("192.168.1.10", true), ("192.168.1.11", true)],
+            ),
+            ServiceRef {
+                namespace: "shop".into(),
+                name: "web".into(),
+                port: Some(PortRef::Number(80)),
+                resolved_by: "target-group-binding".into(),
+            },
         )
     }
 
@@ -336,8 +550,14 @@ impl SnapshotB {
     pub fn unmapped(mut self) -> Self {
         self.0.resolution.service = None;
         self.0.resolution.attempts = vec![
-            Attempt { method: "target-group-binding".into(), outcome: "none of the 1 TargetGroupBindings names this target group".into() },
-            Attempt { method: "tags".into(), outcome: "no service.k8s.aws/resource tag".into() },
+            Attempt {
+                method: "target-group-binding".into(),
+                outcome: "none of the 1 TargetGroupBindings names this target group".into(),
+            },
+            Attempt {
+                method: "tags".into(),
+                outcome: "no service.k8s.aws/resource tag".into(),
+            },
         ];
         let reason = "the target group is not mapped to a Service";
         self.0.kube.service = Fetched::not_collected(reason);
@@ -347,18 +567,29 @@ impl SnapshotB {
         self
     }
     pub fn service_missing(mut self) -> Self {
-        self.0.kube.service = Fetched::Failed(Missing { api: "get services".into(), permission: "get services".into(), error: "NotFound: services \"alb-instance\" not found".into() });
+        self.0.kube.service = Fetched::Failed(Missing {
+            api: "get services".into(),
+            permission: "get services".into(),
+            error: "NotFound: services \"alb-instance\" not found".into(),
+        });
         self
     }
     pub fn cluster_unreachable(mut self) -> Self {
-        let m = Missing { api: "list targetgroupbindings".into(), permission: "list targetgroupbindings.elbv2.k8s.aws".into(), error: "connection refused (127.0.0.1:6443)".into() };
+        let m = Missing {
+            api: "list targetgroupbindings".into(),
+            permission: "list targetgroupbindings.elbv2.k8s.aws".into(),
+            error: "connection refused (127.0.0.1:6443)".into(),
+        };
         self.0.resolution.service = None;
         self.0.kube.target_group_bindings = Fetched::Failed(m.clone());
         self.0.kube.all_services = Fetched::Failed(m);
         self
     }
     pub fn target_health_denied(mut self) -> Self {
-        self.0.aws.target_health = Fetched::Failed(denied("DescribeTargetHealth", "elasticloadbalancing:DescribeTargetHealth"));
+        self.0.aws.target_health = Fetched::Failed(denied(
+            "DescribeTargetHealth",
+            "elasticloadbalancing:DescribeTargetHealth",
+        ));
         self
     }
     pub fn pods_denied(mut self) -> Self {

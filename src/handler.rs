@@ -35,11 +35,15 @@ impl Handler {
         let requests = match trigger::parse_value(payload)? {
             Trigger::Acknowledge(alarm) => {
                 info!(alarm = %alarm.name, state = %alarm.state, "alarm is not in ALARM: nothing to diagnose");
-                return Ok(json!({"acknowledged": true, "alarm": alarm.name, "state": alarm.state}));
+                return Ok(
+                    json!({"acknowledged": true, "alarm": alarm.name, "state": alarm.state}),
+                );
             }
             Trigger::Diagnose(reqs) => reqs,
         };
-        let runs = requests.iter().map(|req| crate::diagnose(&self.sdk, &self.kube, req, &self.config));
+        let runs = requests
+            .iter()
+            .map(|req| crate::diagnose(&self.sdk, &self.kube, req, &self.config));
         let results = futures::future::join_all(runs).await;
         let mut diagnoses = Vec::new();
         let mut errors = Vec::new();
@@ -58,12 +62,19 @@ impl Handler {
         }
         if diagnoses.is_empty() {
             // Nothing to return: surface the (first) error so the invocation fails visibly.
-            return Err(errors.into_iter().next().map(|(_, e)| e).expect("at least one request"));
+            return Err(errors
+                .into_iter()
+                .next()
+                .map(|(_, e)| e)
+                .expect("at least one request"));
         }
         if requests.len() == 1 {
             return Ok(diagnoses.remove(0));
         }
-        let errors: Vec<Value> = errors.iter().map(|(arn, e)| json!({"targetGroupArn": arn, "error": e.to_string()})).collect();
+        let errors: Vec<Value> = errors
+            .iter()
+            .map(|(arn, e)| json!({"targetGroupArn": arn, "error": e.to_string()}))
+            .collect();
         Ok(json!({"diagnoses": diagnoses, "errors": errors}))
     }
 }
@@ -75,6 +86,9 @@ impl From<Error> for lambda_runtime::Diagnostic {
             2 => "InvalidPayload",
             _ => "DiagnosisFailed",
         };
-        lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: e.to_string() }
+        lambda_runtime::Diagnostic {
+            error_type: error_type.into(),
+            error_message: e.to_string(),
+        }
     }
 }

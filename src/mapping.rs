@@ -27,15 +27,25 @@ pub enum Step {
     Found(ServiceRef),
     /// The Ingress tag names `ns/INGRESS-SERVICE:port`; the Services of `namespace` tell where
     /// the ingress name ends (both may contain hyphens).
-    NeedServices { namespace: String, rest: String, port: PortRef },
+    NeedServices {
+        namespace: String,
+        rest: String,
+        port: PortRef,
+    },
     Miss(String),
 }
 
 /// Step 1: a TargetGroupBinding whose `spec.targetGroupARN` is this target group.
 pub fn by_binding(arn: &str, bindings: &[TargetGroupBinding]) -> Step {
-    let hits: Vec<&TargetGroupBinding> = bindings.iter().filter(|b| b.target_group_arn == arn).collect();
+    let hits: Vec<&TargetGroupBinding> = bindings
+        .iter()
+        .filter(|b| b.target_group_arn == arn)
+        .collect();
     match hits.as_slice() {
-        [] => Step::Miss(format!("none of the {} TargetGroupBindings names this target group", bindings.len())),
+        [] => Step::Miss(format!(
+            "none of the {} TargetGroupBindings names this target group",
+            bindings.len()
+        )),
         [b, ..] => Step::Found(ServiceRef {
             namespace: b.namespace.clone(),
             name: b.service_name.clone(),
@@ -49,18 +59,36 @@ pub fn by_binding(arn: &str, bindings: &[TargetGroupBinding]) -> Step {
 pub fn by_tags(tags: &BTreeMap<String, String>) -> Step {
     if let Some(v) = tags.get(TAG_SERVICE_RESOURCE) {
         if let Some((ns, name, port)) = split_resource(v) {
-            return Step::Found(ServiceRef { namespace: ns, name, port: Some(port), resolved_by: BY_TAGS.into() });
+            return Step::Found(ServiceRef {
+                namespace: ns,
+                name,
+                port: Some(port),
+                resolved_by: BY_TAGS.into(),
+            });
         }
-        return Step::Miss(format!("tag {TAG_SERVICE_RESOURCE}={v:?} is not NAMESPACE/NAME:PORT"));
+        return Step::Miss(format!(
+            "tag {TAG_SERVICE_RESOURCE}={v:?} is not NAMESPACE/NAME:PORT"
+        ));
     }
     if let Some(v) = tags.get(TAG_INGRESS_RESOURCE) {
         if let Some((namespace, rest, port)) = split_resource(v) {
-            return Step::NeedServices { namespace, rest, port };
+            return Step::NeedServices {
+                namespace,
+                rest,
+                port,
+            };
         }
-        return Step::Miss(format!("tag {TAG_INGRESS_RESOURCE}={v:?} is not NAMESPACE/INGRESS-SERVICE:PORT"));
+        return Step::Miss(format!(
+            "tag {TAG_INGRESS_RESOURCE}={v:?} is not NAMESPACE/INGRESS-SERVICE:PORT"
+        ));
     }
     if let Some((ns, name)) = tags.get(TAG_SERVICE_STACK).and_then(|v| v.split_once('/')) {
-        return Step::Found(ServiceRef { namespace: ns.into(), name: name.into(), port: None, resolved_by: BY_TAGS.into() });
+        return Step::Found(ServiceRef {
+            namespace: ns.into(),
+            name: name.into(),
+            port: None,
+            resolved_by: BY_TAGS.into(),
+        });
     }
     Step::Miss(format!("no {TAG_SERVICE_RESOURCE}, {TAG_INGRESS_RESOURCE} or {TAG_SERVICE_STACK} tag on the target group"))
 }
@@ -71,7 +99,11 @@ pub fn ingress_service(namespace: &str, rest: &str, port: &PortRef, services: &[
         .iter()
         .filter(|s| s.metadata.namespace.as_deref() == Some(namespace))
         .filter_map(|s| s.metadata.name.as_deref())
-        .filter(|name| rest.len() > name.len() + 1 && rest.ends_with(name) && rest[..rest.len() - name.len()].ends_with('-'))
+        .filter(|name| {
+            rest.len() > name.len() + 1
+                && rest.ends_with(name)
+                && rest[..rest.len() - name.len()].ends_with('-')
+        })
         .max_by_key(|name| name.len());
     match best {
         Some(name) => Step::Found(ServiceRef {
@@ -96,7 +128,9 @@ pub fn by_legacy_tags(lb_tags: &BTreeMap<String, BTreeMap<String, String>>) -> S
             });
         }
     }
-    Step::Miss(format!("no {TAG_LEGACY_SERVICE} tag on the load balancer(s)"))
+    Step::Miss(format!(
+        "no {TAG_LEGACY_SERVICE} tag on the load balancer(s)"
+    ))
 }
 
 /// Step 4a: instance targets receive traffic on a NodePort; the Service that owns it.
@@ -105,7 +139,13 @@ pub fn by_node_port(targets: &[TargetHealth], services: &[Service]) -> Step {
         return Step::Miss("no registered target has a port".into());
     };
     for s in services {
-        for p in s.spec.as_ref().and_then(|s| s.ports.as_ref()).into_iter().flatten() {
+        for p in s
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .into_iter()
+            .flatten()
+        {
             if p.node_port == Some(port) {
                 return Step::Found(ServiceRef {
                     namespace: s.metadata.namespace.clone().unwrap_or_default(),
@@ -123,19 +163,30 @@ pub fn by_node_port(targets: &[TargetHealth], services: &[Service]) -> Step {
 pub fn by_endpoint_ips(targets: &[TargetHealth], endpoints: &[EndpointsView]) -> Step {
     let mut hits: HashMap<(&str, &str), usize> = HashMap::new();
     for e in endpoints {
-        let n = targets.iter().filter(|t| e.addresses.iter().any(|a| a.ip == t.id)).count();
+        let n = targets
+            .iter()
+            .filter(|t| e.addresses.iter().any(|a| a.ip == t.id))
+            .count();
         if n > 0 {
-            *hits.entry((e.namespace.as_str(), e.service.as_str())).or_default() += n;
+            *hits
+                .entry((e.namespace.as_str(), e.service.as_str()))
+                .or_default() += n;
         }
     }
-    match hits.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0))) {
+    match hits
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+    {
         Some(((ns, name), _)) => Step::Found(ServiceRef {
             namespace: ns.into(),
             name: name.into(),
             port: None,
             resolved_by: BY_ENDPOINT_IPS.into(),
         }),
-        None => Step::Miss(format!("none of the {} target IPs is an endpoint of any Service", targets.len())),
+        None => Step::Miss(format!(
+            "none of the {} target IPs is an endpoint of any Service",
+            targets.len()
+        )),
     }
 }
 
@@ -149,10 +200,15 @@ pub fn cluster_from_tags(
     }
     let legacy = |tags: &BTreeMap<String, String>| {
         tags.iter()
-            .find(|(k, v)| k.starts_with(TAG_LEGACY_CLUSTER_PREFIX) && (*v == "owned" || *v == "shared"))
+            .find(|(k, v)| {
+                k.starts_with(TAG_LEGACY_CLUSTER_PREFIX) && (*v == "owned" || *v == "shared")
+            })
             .map(|(k, _)| k[TAG_LEGACY_CLUSTER_PREFIX.len()..].to_string())
     };
-    for tags in tg_tags.into_iter().chain(lb_tags.into_iter().flat_map(|m| m.values())) {
+    for tags in tg_tags
+        .into_iter()
+        .chain(lb_tags.into_iter().flat_map(|m| m.values()))
+    {
         if let Some(c) = tags.get(TAG_CLUSTER) {
             return Some((c.clone(), format!("tag {TAG_CLUSTER}")));
         }
@@ -178,7 +234,10 @@ fn most_common(it: impl Iterator<Item = i32>) -> Option<i32> {
     for p in it {
         *counts.entry(p).or_default() += 1;
     }
-    counts.into_iter().max_by_key(|(p, n)| (*n, std::cmp::Reverse(*p))).map(|(p, _)| p)
+    counts
+        .into_iter()
+        .max_by_key(|(p, n)| (*n, std::cmp::Reverse(*p)))
+        .map(|(p, _)| p)
 }
 
 #[cfg(test)]
@@ -189,28 +248,60 @@ mod tests {
     #[test]
     fn binding_for_this_arn_wins_over_others() {
         // GIVEN two bindings, one for another target group
-        let b = vec![binding("other", "arn:other", "web", PortRef::Number(80)), binding("shop", TG_ARN, "web", PortRef::Name("http".into()))];
+        let b = vec![
+            binding("other", "arn:other", "web", PortRef::Number(80)),
+            binding("shop", TG_ARN, "web", PortRef::Name("http".into())),
+        ];
         // WHEN / THEN the one naming this ARN maps, keeping the named port
-        let Step::Found(s) = by_binding(TG_ARN, &b) else { panic!("expected a hit") };
-        assert_eq!((s.namespace.as_str(), s.name.as_str(), s.port), ("shop", "web", Some(PortRef::Name("http".into()))));
+        let Step::Found(s) = by_binding(TG_ARN, &b) else {
+            panic!("expected a hit")
+        };
+        assert_eq!(
+            (s.namespace.as_str(), s.name.as_str(), s.port),
+            ("shop", "web", Some(PortRef::Name("http".into())))
+        );
         assert_eq!(s.resolved_by, BY_BINDING);
     }
 
     #[test]
     fn service_resource_tag_gives_namespace_name_and_port() {
-        let tags = BTreeMap::from([(TAG_SERVICE_RESOURCE.to_string(), "shop/web:8080".to_string())]);
-        let Step::Found(s) = by_tags(&tags) else { panic!() };
-        assert_eq!((s.namespace.as_str(), s.name.as_str(), s.port), ("shop", "web", Some(PortRef::Number(8080))));
+        let tags = BTreeMap::from([(
+            TAG_SERVICE_RESOURCE.to_string(),
+            "shop/web:8080".to_string(),
+        )]);
+        let Step::Found(s) = by_tags(&tags) else {
+            panic!()
+        };
+        assert_eq!(
+            (s.namespace.as_str(), s.name.as_str(), s.port),
+            ("shop", "web", Some(PortRef::Number(8080)))
+        );
     }
 
     #[test]
     fn ingress_tag_is_completed_by_the_longest_matching_service_name() {
         // GIVEN ingress "front-door" routing to service "api-v2"; "v2" also exists
-        let tags = BTreeMap::from([(TAG_INGRESS_RESOURCE.to_string(), "shop/front-door-api-v2:http".to_string())]);
-        let Step::NeedServices { namespace, rest, port } = by_tags(&tags) else { panic!() };
-        let services = vec![ServiceB::new("shop", "v2").build(), ServiceB::new("shop", "api-v2").build(), ServiceB::new("other", "door-api-v2").build()];
+        let tags = BTreeMap::from([(
+            TAG_INGRESS_RESOURCE.to_string(),
+            "shop/front-door-api-v2:http".to_string(),
+        )]);
+        let Step::NeedServices {
+            namespace,
+            rest,
+            port,
+        } = by_tags(&tags)
+        else {
+            panic!()
+        };
+        let services = vec![
+            ServiceB::new("shop", "v2").build(),
+            ServiceB::new("shop", "api-v2").build(),
+            ServiceB::new("other", "door-api-v2").build(),
+        ];
         // WHEN completed THEN the longest suffix in the same namespace wins
-        let Step::Found(s) = ingress_service(&namespace, &rest, &port, &services) else { panic!() };
+        let Step::Found(s) = ingress_service(&namespace, &rest, &port, &services) else {
+            panic!()
+        };
         assert_eq!(s.name, "api-v2");
     }
 
@@ -222,31 +313,67 @@ mod tests {
 
     #[test]
     fn legacy_tag_on_load_balancer_maps_without_port() {
-        let lb = BTreeMap::from([("arn:lb".to_string(), BTreeMap::from([(TAG_LEGACY_SERVICE.to_string(), "default/old".to_string())]))]);
-        let Step::Found(s) = by_legacy_tags(&lb) else { panic!() };
-        assert_eq!((s.name.as_str(), s.resolved_by.as_str(), s.port), ("old", BY_LEGACY_TAGS, None));
+        let lb = BTreeMap::from([(
+            "arn:lb".to_string(),
+            BTreeMap::from([(TAG_LEGACY_SERVICE.to_string(), "default/old".to_string())]),
+        )]);
+        let Step::Found(s) = by_legacy_tags(&lb) else {
+            panic!()
+        };
+        assert_eq!(
+            (s.name.as_str(), s.resolved_by.as_str(), s.port),
+            ("old", BY_LEGACY_TAGS, None)
+        );
     }
 
     #[test]
     fn node_port_of_instance_targets_finds_the_service() {
-        let targets = vec![target("i-1", 32663, "unhealthy"), target("i-2", 32663, "unhealthy")];
-        let services = vec![ServiceB::new("a", "x").node_port(80, 30001).build(), ServiceB::new("default", "alb-instance").node_port(80, 32663).build()];
-        let Step::Found(s) = by_node_port(&targets, &services) else { panic!() };
-        assert_eq!((s.namespace.as_str(), s.name.as_str(), s.port), ("default", "alb-instance", Some(PortRef::Number(80))));
+        let targets = vec![
+            target("i-1", 32663, "unhealthy"),
+            target("i-2", 32663, "unhealthy"),
+        ];
+        let services = vec![
+            ServiceB::new("a", "x").node_port(80, 30001).build(),
+            ServiceB::new("default", "alb-instance")
+                .node_port(80, 32663)
+                .build(),
+        ];
+        let Step::Found(s) = by_node_port(&targets, &services) else {
+            panic!()
+        };
+        assert_eq!(
+            (s.namespace.as_str(), s.name.as_str(), s.port),
+            ("default", "alb-instance", Some(PortRef::Number(80)))
+        );
     }
 
     #[test]
     fn endpoint_ips_pick_the_service_holding_most_targets() {
-        let targets = vec![target("192.168.1.10", 8080, "unhealthy"), target("192.168.1.11", 8080, "healthy")];
-        let eps = vec![endpoints("a", "one", &[("192.168.1.10", true)]), endpoints("b", "both", &[("192.168.1.10", true), ("192.168.1.11", true)])];
-        let Step::Found(s) = by_endpoint_ips(&targets, &eps) else { panic!() };
+        let targets = vec![
+            target("192.168.1.10", 8080, "unhealthy"),
+            target("192.168.1.11", 8080, "healthy"),
+        ];
+        let eps = vec![
+            endpoints("a", "one", &[("192.168.1.10", true)]),
+            endpoints(
+                "b",
+                "both",
+                &[("192.168.1.10", true), ("192.168.1.11", true)],
+            ),
+        ];
+        let Step::Found(s) = by_endpoint_ips(&targets, &eps) else {
+            panic!()
+        };
         assert_eq!(s.name, "both");
     }
 
     #[test]
     fn cluster_comes_from_controller_tag_before_legacy_tag() {
         let tg = BTreeMap::from([(TAG_CLUSTER.to_string(), "prod".to_string())]);
-        let lb = BTreeMap::from([("lb".to_string(), BTreeMap::from([("kubernetes.io/cluster/old".to_string(), "owned".to_string())]))]);
+        let lb = BTreeMap::from([(
+            "lb".to_string(),
+            BTreeMap::from([("kubernetes.io/cluster/old".to_string(), "owned".to_string())]),
+        )]);
         assert_eq!(cluster_from_tags(Some(&tg), Some(&lb)).unwrap().0, "prod");
         assert_eq!(cluster_from_tags(None, Some(&lb)).unwrap().0, "old");
     }

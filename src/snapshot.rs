@@ -78,7 +78,9 @@ impl<T> Fetched<T> {
     }
 
     pub fn not_collected(reason: impl Into<String>) -> Self {
-        Fetched::NotCollected { reason: reason.into() }
+        Fetched::NotCollected {
+            reason: reason.into(),
+        }
     }
 }
 
@@ -227,7 +229,9 @@ impl Default for PortRef {
 impl PortRef {
     /// Parses the `:port` part of a controller tag: a number or a port name.
     pub fn parse(s: &str) -> PortRef {
-        s.parse().map(PortRef::Number).unwrap_or_else(|_| PortRef::Name(s.to_string()))
+        s.parse()
+            .map(PortRef::Number)
+            .unwrap_or_else(|_| PortRef::Name(s.to_string()))
     }
 }
 

@@ -13,7 +13,8 @@ use serde_json::Value;
 const HEALTH_METRICS: [&str; 2] = ["UnHealthyHostCount", "HealthyHostCount"];
 const ELB_NAMESPACES: [&str; 3] = ["AWS/ApplicationELB", "AWS/NetworkELB", "AWS/GatewayELB"];
 
-const EXPECTED: &str = "expected an EventBridge \"CloudWatch Alarm State Change\" or \"CloudWatch Alarm \
+const EXPECTED: &str =
+    "expected an EventBridge \"CloudWatch Alarm State Change\" or \"CloudWatch Alarm \
 Contributor State Change\" event, an SNS notification of a CloudWatch alarm, or a manual payload \
 {\"targetGroupArn\": \"arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID\"}";
 
@@ -65,13 +66,17 @@ fn invalid(msg: impl Into<String>) -> TriggerError {
 
 /// Parses raw bytes (a file, an invocation payload).
 pub fn parse(payload: &[u8]) -> Result<Trigger, TriggerError> {
-    let value: Value = serde_json::from_slice(payload).map_err(|e| TriggerError::NotJson(e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(payload).map_err(|e| TriggerError::NotJson(e.to_string()))?;
     parse_value(&value)
 }
 
 pub fn parse_value(v: &Value) -> Result<Trigger, TriggerError> {
     let Some(obj) = v.as_object() else {
-        return Err(invalid(format!("the payload is a JSON {}, not an object; {EXPECTED}", kind(v))));
+        return Err(invalid(format!(
+            "the payload is a JSON {}, not an object; {EXPECTED}",
+            kind(v)
+        )));
     };
     if obj.contains_key("detail-type") {
         eventbridge(v)
@@ -83,7 +88,9 @@ pub fn parse_value(v: &Value) -> Result<Trigger, TriggerError> {
         alarm_json(v, "alarm-json")
     } else {
         let keys: Vec<&str> = obj.keys().map(String::as_str).take(8).collect();
-        Err(invalid(format!("unrecognised payload with keys {keys:?}; {EXPECTED}")))
+        Err(invalid(format!(
+            "unrecognised payload with keys {keys:?}; {EXPECTED}"
+        )))
     }
 }
 
@@ -96,7 +103,12 @@ fn manual(v: &Value) -> Result<Trigger, TriggerError> {
     let publish = match v.get("publish") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
-        Some(other) => return Err(invalid(format!("manual payload: \"publish\" must be true or false, got a {}", kind(other)))),
+        Some(other) => {
+            return Err(invalid(format!(
+                "manual payload: \"publish\" must be true or false, got a {}",
+                kind(other)
+            )))
+        }
     };
     Ok(Trigger::Diagnose(vec![Request {
         target_group_arn: tg.arn,
@@ -124,7 +136,9 @@ fn eventbridge(v: &Value) -> Result<Trigger, TriggerError> {
     };
     let source = string_at(v, "source", "EventBridge event")?;
     if source != "aws.cloudwatch" {
-        return Err(invalid(format!("EventBridge event from source {source:?}; expected \"aws.cloudwatch\"")));
+        return Err(invalid(format!(
+            "EventBridge event from source {source:?}; expected \"aws.cloudwatch\""
+        )));
     }
     let region = string_at(v, "region", "EventBridge event")?;
     let account = string_at(v, "account", "EventBridge event")?;
@@ -133,10 +147,23 @@ fn eventbridge(v: &Value) -> Result<Trigger, TriggerError> {
     })?;
     let alarm = Alarm {
         name: string_at(detail, "alarmName", "EventBridge alarm event detail")?.to_string(),
-        arn: v.get("resources").and_then(|r| r.get(0)).and_then(Value::as_str).map(str::to_string),
+        arn: v
+            .get("resources")
+            .and_then(|r| r.get(0))
+            .and_then(Value::as_str)
+            .map(str::to_string),
         state: state_value(detail.get("state"), "detail.state.value")?,
-        reason: detail.get("state").and_then(|s| s.get("reason")).and_then(Value::as_str).map(str::to_string),
-        via: if contributor { "eventbridge-contributor" } else { "eventbridge" }.to_string(),
+        reason: detail
+            .get("state")
+            .and_then(|s| s.get("reason"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        via: if contributor {
+            "eventbridge-contributor"
+        } else {
+            "eventbridge"
+        }
+        .to_string(),
     };
     if alarm.state != "ALARM" {
         return Ok(Trigger::Acknowledge(alarm));
@@ -159,9 +186,14 @@ fn metric_dimensions(metrics: &[Value], alarm: &str) -> Result<Vec<String>, Trig
     let mut found = Vec::new();
     let mut seen_metrics = Vec::new();
     for m in metrics {
-        let Some(metric) = m.get("metricStat").and_then(|s| s.get("metric")) else { continue };
+        let Some(metric) = m.get("metricStat").and_then(|s| s.get("metric")) else {
+            continue;
+        };
         let name = metric.get("name").and_then(Value::as_str).unwrap_or("");
-        let namespace = metric.get("namespace").and_then(Value::as_str).unwrap_or("");
+        let namespace = metric
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         seen_metrics.push(format!("{namespace}/{name}"));
         if !HEALTH_METRICS.contains(&name) || !ELB_NAMESPACES.contains(&namespace) {
             continue;
@@ -182,7 +214,11 @@ fn metric_dimensions(metrics: &[Value], alarm: &str) -> Result<Vec<String>, Trig
 }
 
 /// A multi-series (contributor) alarm names the one series in `alarmContributor.attributes`.
-fn contributor_dimensions(detail: &Value, metrics: &[Value], alarm: &str) -> Result<Vec<String>, TriggerError> {
+fn contributor_dimensions(
+    detail: &Value,
+    metrics: &[Value],
+    alarm: &str,
+) -> Result<Vec<String>, TriggerError> {
     let query: String = metrics
         .iter()
         .filter_map(|m| m.get("expression").and_then(Value::as_str))
@@ -214,7 +250,9 @@ fn sns(v: &Value) -> Result<Trigger, TriggerError> {
         .get("Records")
         .and_then(Value::as_array)
         .filter(|r| !r.is_empty())
-        .ok_or_else(|| invalid("SNS event: \"Records\" must be a non-empty array of SNS records"))?;
+        .ok_or_else(|| {
+            invalid("SNS event: \"Records\" must be a non-empty array of SNS records")
+        })?;
     let mut all = Vec::new();
     let mut acknowledged = None;
     for (i, r) in records.iter().enumerate() {
@@ -254,29 +292,44 @@ fn alarm_json(v: &Value, via: &str) -> Result<Trigger, TriggerError> {
         name,
         arn: Some(arn.to_string()),
         state,
-        reason: v.get("NewStateReason").and_then(Value::as_str).map(str::to_string),
+        reason: v
+            .get("NewStateReason")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         via: via.to_string(),
     };
     if alarm.state != "ALARM" {
         return Ok(Trigger::Acknowledge(alarm));
     }
-    let trigger = v
-        .get("Trigger")
-        .filter(|t| t.is_object())
-        .ok_or_else(|| invalid(format!("{what} {:?} has no Trigger object; expected Trigger.Dimensions or Trigger.Metrics", alarm.name)))?;
+    let trigger = v.get("Trigger").filter(|t| t.is_object()).ok_or_else(|| {
+        invalid(format!(
+            "{what} {:?} has no Trigger object; expected Trigger.Dimensions or Trigger.Metrics",
+            alarm.name
+        ))
+    })?;
     let mut found = Vec::new();
     let mut seen = Vec::new();
     // A metric alarm: Trigger.{MetricName, Namespace, Dimensions}; metric math: Trigger.Metrics[].MetricStat.Metric.
     let mut consider = |metric: &Value, name_key: &str| -> Result<(), TriggerError> {
         let name = metric.get(name_key).and_then(Value::as_str).unwrap_or("");
-        let ns = metric.get("Namespace").and_then(Value::as_str).unwrap_or("");
+        let ns = metric
+            .get("Namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         seen.push(format!("{ns}/{name}"));
         if !HEALTH_METRICS.contains(&name) || !ELB_NAMESPACES.contains(&ns) {
             return Ok(());
         }
-        let dims = metric.get("Dimensions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        let dims = metric
+            .get("Dimensions")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         for d in dims {
-            let dim_name = d.get("name").or_else(|| d.get("Name")).and_then(Value::as_str);
+            let dim_name = d
+                .get("name")
+                .or_else(|| d.get("Name"))
+                .and_then(Value::as_str);
             if dim_name == Some("TargetGroup") {
                 match d.get("value").or_else(|| d.get("Value")) {
                     Some(Value::String(s)) => found.push(s.clone()),
@@ -294,7 +347,12 @@ fn alarm_json(v: &Value, via: &str) -> Result<Trigger, TriggerError> {
     if trigger.get("MetricName").is_some() {
         consider(trigger, "MetricName")?;
     }
-    for m in trigger.get("Metrics").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]) {
+    for m in trigger
+        .get("Metrics")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
         if let Some(metric) = m.get("MetricStat").and_then(|s| s.get("Metric")) {
             consider(metric, "MetricName")?;
         }
@@ -307,7 +365,12 @@ fn alarm_json(v: &Value, via: &str) -> Result<Trigger, TriggerError> {
 
 // ------------------------------------------------------------------ shared
 
-fn requests(dimensions: Vec<String>, region: &str, account: &str, alarm: Alarm) -> Result<Trigger, TriggerError> {
+fn requests(
+    dimensions: Vec<String>,
+    region: &str,
+    account: &str,
+    alarm: Alarm,
+) -> Result<Trigger, TriggerError> {
     let mut out = Vec::new();
     for dim in dimensions {
         let tg = TargetGroupArn::from_dimension(&dim, region, account)
@@ -340,7 +403,9 @@ fn no_target_group(alarm: &str, seen: &[String]) -> TriggerError {
 fn check_state(state: &str, field: &str) -> Result<(), TriggerError> {
     match state {
         "ALARM" | "OK" | "INSUFFICIENT_DATA" => Ok(()),
-        other => Err(invalid(format!("{field} is {other:?}; expected ALARM, OK or INSUFFICIENT_DATA"))),
+        other => Err(invalid(format!(
+            "{field} is {other:?}; expected ALARM, OK or INSUFFICIENT_DATA"
+        ))),
     }
 }
 
@@ -348,7 +413,11 @@ fn state_value(state: Option<&Value>, field: &str) -> Result<String, TriggerErro
     let s = state
         .and_then(|s| s.get("value"))
         .and_then(Value::as_str)
-        .ok_or_else(|| invalid(format!("{field} is missing; expected ALARM, OK or INSUFFICIENT_DATA")))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "{field} is missing; expected ALARM, OK or INSUFFICIENT_DATA"
+            ))
+        })?;
     check_state(s, field)?;
     Ok(s.to_string())
 }
@@ -357,7 +426,10 @@ fn string_at<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, Trigger
     match v.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
         Some(Value::String(_)) => Err(invalid(format!("{what}: \"{key}\" is empty"))),
-        Some(other) => Err(invalid(format!("{what}: \"{key}\" must be a string, got a {}", kind(other)))),
+        Some(other) => Err(invalid(format!(
+            "{what}: \"{key}\" must be a string, got a {}",
+            kind(other)
+        ))),
         None => Err(invalid(format!("{what}: \"{key}\" is missing"))),
     }
 }
@@ -366,7 +438,10 @@ fn optional_string(v: &Value, key: &str, what: &str) -> Result<Option<String>, T
     match v.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-        Some(other) => Err(invalid(format!("{what}: \"{key}\" must be a non-empty string, got {}", kind(other)))),
+        Some(other) => Err(invalid(format!(
+            "{what}: \"{key}\" must be a non-empty string, got {}",
+            kind(other)
+        ))),
     }
 }
 
@@ -412,7 +487,12 @@ impl TargetGroupArn {
             return Err(bad("the account is not 12 digits"));
         }
         let name = parse_resource(parts[5]).map_err(|why| bad(&why))?;
-        Ok(TargetGroupArn { arn: arn.to_string(), region: parts[3].into(), account: parts[4].into(), name })
+        Ok(TargetGroupArn {
+            arn: arn.to_string(),
+            region: parts[3].into(),
+            account: parts[4].into(),
+            name,
+        })
     }
 
     /// From an alarm's TargetGroup dimension (`targetgroup/NAME/ID`) plus the alarm's region/account.
@@ -427,7 +507,10 @@ impl TargetGroupArn {
         } else {
             "aws"
         };
-        Self::parse(&format!("arn:{partition}:elasticloadbalancing:{region}:{account}:{dim}")).map_err(|e| e.to_string())
+        Self::parse(&format!(
+            "arn:{partition}:elasticloadbalancing:{region}:{account}:{dim}"
+        ))
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -439,8 +522,13 @@ fn parse_resource(res: &str) -> Result<String, String> {
         return Err(format!("resource {res:?} is not targetgroup/NAME/ID"));
     }
     let name = name.unwrap_or("");
-    if name.is_empty() || name.len() > 32 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(format!("name {name:?} is not 1-32 letters, digits or hyphens"));
+    if name.is_empty()
+        || name.len() > 32
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(format!(
+            "name {name:?} is not 1-32 letters, digits or hyphens"
+        ));
     }
     let id = id.unwrap_or("");
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -468,24 +556,52 @@ mod tests {
         let reqs = diagnose(include_str!("../events/alarm-state-change.json"));
         assert_eq!(reqs.len(), 1);
         assert_eq!(reqs[0].target_group_arn, TG);
-        assert_eq!((reqs[0].region.as_str(), reqs[0].account.as_str(), reqs[0].publish), ("us-east-1", "111122223333", true));
+        assert_eq!(
+            (
+                reqs[0].region.as_str(),
+                reqs[0].account.as_str(),
+                reqs[0].publish
+            ),
+            ("us-east-1", "111122223333", true)
+        );
         let alarm = reqs[0].alarm.as_ref().unwrap();
-        assert_eq!((alarm.name.as_str(), alarm.state.as_str(), alarm.via.as_str()), ("alb-instance-unhealthy-hosts", "ALARM", "eventbridge"));
+        assert_eq!(
+            (
+                alarm.name.as_str(),
+                alarm.state.as_str(),
+                alarm.via.as_str()
+            ),
+            ("alb-instance-unhealthy-hosts", "ALARM", "eventbridge")
+        );
     }
 
     #[test]
     fn metric_math_alarm_gives_every_target_group() {
         let reqs = diagnose(include_str!("../events/alarm-metric-math.json"));
-        let names: Vec<&str> = reqs.iter().map(|r| r.target_group_arn.rsplit(':').next().unwrap()).collect();
-        assert_eq!(names, ["targetgroup/k8s-shop-web-8c1f2a3b4d/1111222233334444", "targetgroup/k8s-shop-api-2d3e4f5a6b/5555666677778888"]);
+        let names: Vec<&str> = reqs
+            .iter()
+            .map(|r| r.target_group_arn.rsplit(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "targetgroup/k8s-shop-web-8c1f2a3b4d/1111222233334444",
+                "targetgroup/k8s-shop-api-2d3e4f5a6b/5555666677778888"
+            ]
+        );
     }
 
     #[test]
     fn contributor_alarm_gives_the_contributing_target_group() {
         let reqs = diagnose(include_str!("../events/alarm-contributor.json"));
         assert_eq!(reqs.len(), 1);
-        assert!(reqs[0].target_group_arn.ends_with("targetgroup/k8s-shop-api-2d3e4f5a6b/5555666677778888"));
-        assert_eq!(reqs[0].alarm.as_ref().unwrap().via, "eventbridge-contributor");
+        assert!(reqs[0]
+            .target_group_arn
+            .ends_with("targetgroup/k8s-shop-api-2d3e4f5a6b/5555666677778888"));
+        assert_eq!(
+            reqs[0].alarm.as_ref().unwrap().via,
+            "eventbridge-contributor"
+        );
     }
 
     #[test]
@@ -499,12 +615,25 @@ mod tests {
     #[test]
     fn manual_payload_keeps_cluster_and_publish() {
         let reqs = diagnose(include_str!("../events/manual.json"));
-        assert_eq!((reqs[0].cluster.as_deref(), reqs[0].publish, reqs[0].alarm.is_none()), (Some("demo"), false, true));
+        assert_eq!(
+            (
+                reqs[0].cluster.as_deref(),
+                reqs[0].publish,
+                reqs[0].alarm.is_none()
+            ),
+            (Some("demo"), false, true)
+        );
     }
 
     #[test]
     fn ok_and_insufficient_data_are_acknowledged_without_diagnosis() {
-        for (file, state) in [(include_str!("../events/alarm-ok.json"), "OK"), (include_str!("../events/alarm-insufficient-data.json"), "INSUFFICIENT_DATA")] {
+        for (file, state) in [
+            (include_str!("../events/alarm-ok.json"), "OK"),
+            (
+                include_str!("../events/alarm-insufficient-data.json"),
+                "INSUFFICIENT_DATA",
+            ),
+        ] {
             match parse(file.as_bytes()).unwrap() {
                 Trigger::Acknowledge(a) => assert_eq!(a.state, state),
                 other => panic!("{state}: {other:?}"),
@@ -529,14 +658,27 @@ mod tests {
 
     #[test]
     fn gov_and_china_regions_get_their_partition() {
-        assert!(TargetGroupArn::from_dimension("targetgroup/a/00ff", "cn-north-1", "111122223333").unwrap().arn.starts_with("arn:aws-cn:"));
-        assert!(TargetGroupArn::from_dimension("targetgroup/a/00ff", "us-gov-west-1", "111122223333").unwrap().arn.starts_with("arn:aws-us-gov:"));
+        assert!(
+            TargetGroupArn::from_dimension("targetgroup/a/00ff", "cn-north-1", "111122223333")
+                .unwrap()
+                .arn
+                .starts_with("arn:aws-cn:")
+        );
+        assert!(TargetGroupArn::from_dimension(
+            "targetgroup/a/00ff",
+            "us-gov-west-1",
+            "111122223333"
+        )
+        .unwrap()
+        .arn
+        .starts_with("arn:aws-us-gov:"));
     }
 
     /// Malformed or unexpected payloads: each is an error whose message says what was expected.
     #[test]
     fn malformed_payloads_are_errors_that_say_what_was_expected() {
-        let alarm: Value = serde_json::from_str(include_str!("../events/alarm-state-change.json")).unwrap();
+        let alarm: Value =
+            serde_json::from_str(include_str!("../events/alarm-state-change.json")).unwrap();
         let with = |path: &[&str], value: Value| {
             let mut v = alarm.clone();
             *v.pointer_mut(&format!("/{}", path.join("/"))).unwrap() = value;
@@ -580,7 +722,10 @@ mod tests {
         assert!(cases.len() >= 20);
         for (payload, expected) in cases {
             let err = parse(payload.as_bytes()).expect_err(&payload);
-            assert!(err.to_string().contains(expected), "payload {payload}\n  error {err}\n  expected to contain {expected:?}");
+            assert!(
+                err.to_string().contains(expected),
+                "payload {payload}\n  error {err}\n  expected to contain {expected:?}"
+            );
         }
     }
 }

@@ -5,6 +5,7 @@ several can coexist in one stack. Pod and node IPs are data only: nothing ever d
 """
 import datetime
 import hashlib
+import re
 import uuid
 
 import boto3
@@ -16,6 +17,12 @@ TIMEOUT = ("unhealthy", "Target.Timeout", "Request timed out")
 
 def now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def elb_name(*parts):
+    """An ELB name: at most 32 characters, no leading, trailing or doubled hyphens."""
+    name = re.sub("-+", "-", "-".join(parts))[:32]
+    return name.strip("-")
 
 
 def octet(ns):
@@ -54,18 +61,19 @@ def instances(net, zones):
     return out
 
 
-def load_balancer(ns, net, svc, port, target_type, tg_port, tags):
+def load_balancer(ns, net, svc, port, target_type, tg_port, tags, lb_tags=None):
     """An ALB with an HTTP listener forwarding to a new target group; returns both ARNs."""
     elb = aws("elbv2")
     suffix = uuid.uuid4().hex[:8]
-    lb = elb.create_load_balancer(Name=f"k8s-{ns[:12]}-{suffix}", Subnets=list(net["subnets"].values()), SecurityGroups=[net["sg_lb"]],
-                                  Scheme="internet-facing", Type="application",
-                                  Tags=[{"Key": "elbv2.k8s.aws/cluster", "Value": CLUSTER}])["LoadBalancers"][0]["LoadBalancerArn"]
-    tg = elb.create_target_group(Name=f"k8s-{ns[:10]}-{svc[:8]}-{suffix}"[:32], Protocol="HTTP", Port=tg_port, VpcId=net["vpc"], TargetType=target_type,
+    lb_tags = {"elbv2.k8s.aws/cluster": CLUSTER} if lb_tags is None else lb_tags
+    # An empty Tags list is invalid: leave the parameter out instead.
+    tagged = lambda tags: {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]} if tags else {}
+    lb = elb.create_load_balancer(Name=elb_name("k8s", ns[:12], suffix), Subnets=list(net["subnets"].values()), SecurityGroups=[net["sg_lb"]],
+                                  Scheme="internet-facing", Type="application", **tagged(lb_tags))["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elb.create_target_group(Name=elb_name("k8s", ns[:10], svc[:8], suffix), Protocol="HTTP", Port=tg_port, VpcId=net["vpc"], TargetType=target_type,
                                  HealthCheckProtocol="HTTP", HealthCheckPort="traffic-port", HealthCheckPath="/",
                                  HealthCheckIntervalSeconds=15, HealthCheckTimeoutSeconds=5, HealthyThresholdCount=2,
-                                 UnhealthyThresholdCount=2, Matcher={"HttpCode": "200"},
-                                 Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["TargetGroups"][0]["TargetGroupArn"]
+                                 UnhealthyThresholdCount=2, Matcher={"HttpCode": "200"}, **tagged(tags))["TargetGroups"][0]["TargetGroupArn"]
     elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
     return lb, tg
 
@@ -194,7 +202,7 @@ def wait_endpoints(kube, ns, svc, ready):
 # ------------------------------------------------------------------ the cluster pieces most scenarios share
 
 def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_name="http", health=None, pod_state="ready",
-                     bind=True, tg_tags=None, expect_ready=None):
+                     bind=True, tg_tags=None, lb_tags=None, expect_ready=None):
     """Two nodes (one per zone) with one pod each behind a NodePort Service and an ALB with
     instance targets on the NodePort: the article's shape."""
     namespace(kube, ns)
@@ -214,7 +222,7 @@ def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_nam
     octet3 = octet(ns)
     for k, (n, _) in enumerate(zip(nodes, insts)):
         pod(kube, ns, f"{rs['metadata']['name']}-{'prnxw' if k == 0 else 'x7k2p'}", labels, n, f"192.168.{octet3}.{10 + k}", ctr, rs, pod_state)
-    lb, tg = load_balancer(ns, net, svc_name, 80, "instance", node_port, tg_tags if tg_tags is not None else controller_tags(ns, svc_name, 80))
+    lb, tg = load_balancer(ns, net, svc_name, 80, "instance", node_port, tg_tags if tg_tags is not None else controller_tags(ns, svc_name, 80), lb_tags)
     register(tg, [(i["id"], node_port) for i in insts], {insts[k]["id"]: h for k, h in (health or {}).items()})
     if bind:
         binding(kube, ns, f"k8s-{ns}-alb-instance", tg, svc_name, 80, "instance")
@@ -224,7 +232,7 @@ def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_nam
             "nodePort": node_port, "instances": [i["id"] for i in insts], "nodes": nodes}
 
 
-def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect_ready=None):
+def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect_ready=None, bind=True, tg_tags=None, lb_tags=None):
     """A ClusterIP Service shop-style `web` (80 → 8080) with two pods and ip targets."""
     namespace(kube, ns)
     net = network(ns)
@@ -239,9 +247,10 @@ def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect
     ips = [f"192.168.{o}.{10 + k}" for k in range(2)]
     pods = [pod(kube, ns, f"{rs['metadata']['name']}-{s}", labels, n, ip, ctr, rs, pod_state) for s, n, ip in zip(("a1b2c", "d3e4f"), nodes, ips)]
     targets = targets(ips, o) if targets else ips
-    lb, tg = load_balancer(ns, net, "web", 80, "ip", 8080, controller_tags(ns, "web", 80))
+    lb, tg = load_balancer(ns, net, "web", 80, "ip", 8080, controller_tags(ns, "web", 80) if tg_tags is None else tg_tags, lb_tags)
     register(tg, [(t, 8080) for t in targets], {targets[k]: h for k, h in (health or {}).items()})
-    binding(kube, ns, f"k8s-{ns}-web", tg, "web", 80, "ip")
+    if bind:
+        binding(kube, ns, f"k8s-{ns}-web", tg, "web", 80, "ip")
     if expect_ready is not None:
         wait_endpoints(kube, ns, "web", expect_ready)
     return {"namespace": ns, "cluster": CLUSTER, "targetGroupArn": tg, "loadBalancerArn": lb, "service": f"{ns}/web",
@@ -297,7 +306,28 @@ def stopped_instance(kube, ns):
     return out
 
 
+def by_node_port(kube, ns):
+    """No binding and no tags: the instance targets' port is the Service's NodePort (mapping by data)."""
+    return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, bind=False, tg_tags={},
+                            lb_tags={}, expect_ready=2)
+
+
+def by_legacy_tags(kube, ns):
+    """The in-tree cloud provider's tags on the load balancer, nothing else (mapping by legacy tags)."""
+    return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, bind=False, tg_tags={},
+                            lb_tags={"kubernetes.io/service-name": f"{ns}/alb-instance", f"kubernetes.io/cluster/{CLUSTER}": "owned"},
+                            expect_ready=2)
+
+
+def by_endpoint_ips(kube, ns):
+    """No binding and no tags: the ip targets are the endpoints of one Service (mapping by data)."""
+    return ip_cluster(kube, ns, bind=False, tg_tags={}, lb_tags={}, expect_ready=2)
+
+
 SCENARIOS = {
+    "by-node-port": by_node_port,
+    "by-legacy-tags": by_legacy_tags,
+    "by-endpoint-ips": by_endpoint_ips,
     "healthy": healthy,
     "article": article,
     "pod-status": pod_status,

@@ -10,7 +10,11 @@ use eks_lb_doctor::render::{self, Format};
 use eks_lb_doctor::{checks, collect::KubeAccess, config, trigger, Config, Error};
 
 #[derive(Parser)]
-#[command(name = "eks-lb-doctor", version, about = "Diagnoses failing load-balancer health checks on Amazon EKS")]
+#[command(
+    name = "eks-lb-doctor",
+    version,
+    about = "Diagnoses failing load-balancer health checks on Amazon EKS"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -52,7 +56,9 @@ enum Command {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .init();
     match run(Cli::parse()).await {
         Ok(code) => ExitCode::from(code),
@@ -68,8 +74,19 @@ async fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Checks => {
             for s in &checks::CATALOGUE {
-                let state = if s.implemented { "" } else { " (not implemented yet)" };
-                println!("{:<20} {:<5} {}{state}\n{:<26}needs: {}", s.id.as_str(), s.section, s.verifies, "", s.needs);
+                let state = if s.implemented {
+                    ""
+                } else {
+                    " (not implemented yet)"
+                };
+                println!(
+                    "{:<20} {:<5} {}{state}\n{:<26}needs: {}",
+                    s.id.as_str(),
+                    s.section,
+                    s.verifies,
+                    "",
+                    s.needs
+                );
             }
             Ok(0)
         }
@@ -79,7 +96,15 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             print!("{}", with_newline(render::render(&d, output, color)));
             Ok(d.exit_code() as u8)
         }
-        Command::Diagnose { target_group_arn, event, cluster, region, kubeconfig, output, save_snapshot } => {
+        Command::Diagnose {
+            target_group_arn,
+            event,
+            cluster,
+            region,
+            kubeconfig,
+            output,
+            save_snapshot,
+        } => {
             let mut config = Config::from_env()?;
             if let Some(k) = kubeconfig {
                 config.kubeconfig = Some(k);
@@ -90,8 +115,16 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             let payload = match (&target_group_arn, &event) {
                 (Some(arn), _) => serde_json::json!({"targetGroupArn": arn, "cluster": cluster}),
                 (None, Some(path)) => {
-                    let bytes = std::fs::read(path).map_err(|source| Error::ReadFile { path: path.clone(), source })?;
-                    serde_json::from_slice(&bytes).map_err(|e| Error::Trigger(trigger::TriggerError::NotJson(format!("{}: {e}", path.display()))))?
+                    let bytes = std::fs::read(path).map_err(|source| Error::ReadFile {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    serde_json::from_slice(&bytes).map_err(|e| {
+                        Error::Trigger(trigger::TriggerError::NotJson(format!(
+                            "{}: {e}",
+                            path.display()
+                        )))
+                    })?
                 }
                 (None, None) => unreachable!("clap requires one"),
             };
@@ -117,7 +150,11 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             for (i, req) in requests.iter().enumerate() {
                 let (snap, d) = eks_lb_doctor::diagnose(&sdk, &kube, req, &config).await?;
                 if let Some(path) = &save_snapshot {
-                    let path = if many { numbered(path, i + 1) } else { path.clone() };
+                    let path = if many {
+                        numbered(path, i + 1)
+                    } else {
+                        path.clone()
+                    };
                     eks_lb_doctor::write_snapshot(&path, &snap)?;
                 }
                 print!("{}", with_newline(render::render(&d, output, color)));
@@ -137,7 +174,14 @@ fn with_newline(mut s: String) -> String {
 
 /// `snap.json` → `snap-2.json` when an alarm names several target groups.
 fn numbered(path: &std::path::Path, n: usize) -> PathBuf {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("snapshot");
-    let ext = path.extension().and_then(|s| s.to_str()).map(|e| format!(".{e}")).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("snapshot");
+    let ext = path
+        .extension()
+        .and_then(|s| s.to_str())
+        .map(|e| format!(".{e}"))
+        .unwrap_or_default();
     path.with_file_name(format!("{stem}-{n}{ext}"))
 }

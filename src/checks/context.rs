@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service, ServicePort};
 
-use crate::snapshot::{EndpointsView, EventView, Fetched, PortRef, Snapshot, TargetGroup, TargetHealth};
+use crate::snapshot::{
+    EndpointsView, EventView, Fetched, PortRef, Snapshot, TargetGroup, TargetHealth,
+};
 
 pub struct Context<'a> {
     pub snap: &'a Snapshot,
@@ -22,16 +24,25 @@ pub struct Context<'a> {
 impl<'a> Context<'a> {
     pub fn new(snap: &'a Snapshot) -> Self {
         let service = match (&snap.resolution.service, &snap.kube.service) {
-            (None, _) => Err("the target group is not mapped to a Service (see service-mapping)".to_string()),
+            (None, _) => {
+                Err("the target group is not mapped to a Service (see service-mapping)".to_string())
+            }
             (Some(_), Fetched::Ok(s)) => Ok(s),
-            (Some(r), other) => Err(format!("Service {}/{}: {}", r.namespace, r.name, other.get().err().unwrap_or_default())),
+            (Some(r), other) => Err(format!(
+                "Service {}/{}: {}",
+                r.namespace,
+                r.name,
+                other.get().err().unwrap_or_default()
+            )),
         };
         let pods = snap.kube.pods.get().map(Vec::as_slice);
         let selected = match (&service, &pods) {
             (Ok(svc), Ok(pods)) => match selector(svc) {
                 Some(sel) if !sel.is_empty() => {
                     let ns = svc.metadata.namespace.as_deref();
-                    pods.iter().filter(|p| p.metadata.namespace.as_deref() == ns && labels_match(sel, p)).collect()
+                    pods.iter()
+                        .filter(|p| p.metadata.namespace.as_deref() == ns && labels_match(sel, p))
+                        .collect()
                 }
                 _ => vec![],
             },
@@ -56,7 +67,10 @@ impl<'a> Context<'a> {
     }
 
     pub fn unhealthy(&self) -> Vec<&'a TargetHealth> {
-        self.targets.as_ref().map(|t| t.iter().filter(|t| t.is_unhealthy()).collect()).unwrap_or_default()
+        self.targets
+            .as_ref()
+            .map(|t| t.iter().filter(|t| t.is_unhealthy()).collect())
+            .unwrap_or_default()
     }
 
     pub fn unhealthy_ids(&self) -> Vec<String> {
@@ -73,14 +87,18 @@ impl<'a> Context<'a> {
 
     pub fn pod_by_ip(&self, ip: &str) -> Option<&'a Pod> {
         let pods = self.pods.as_ref().ok()?;
-        pods.iter().find(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_deref()) == Some(ip))
+        pods.iter()
+            .find(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_deref()) == Some(ip))
     }
 
     /// The Node whose providerID (`aws:///zone/i-…`) ends with this instance id.
     pub fn node_by_instance(&self, instance: &str) -> Option<&'a Node> {
         let nodes = self.snap.kube.nodes.ok()?;
         nodes.iter().find(|n| {
-            n.spec.as_ref().and_then(|s| s.provider_id.as_deref()).is_some_and(|p| p.rsplit('/').next() == Some(instance))
+            n.spec
+                .as_ref()
+                .and_then(|s| s.provider_id.as_deref())
+                .is_some_and(|p| p.rsplit('/').next() == Some(instance))
         })
     }
 
@@ -90,12 +108,23 @@ impl<'a> Context<'a> {
         let unhealthy = self.unhealthy();
         if self.is_ip() {
             let ips: Vec<&str> = pods.iter().filter_map(|p| pod_ip(p)).collect();
-            unhealthy.iter().filter(|t| ips.contains(&t.id.as_str())).map(|t| t.id.clone()).collect()
-        } else {
-            let nodes: Vec<&str> = pods.iter().filter_map(|p| p.spec.as_ref()?.node_name.as_deref()).collect();
             unhealthy
                 .iter()
-                .filter(|t| self.node_by_instance(&t.id).and_then(|n| n.metadata.name.as_deref()).is_some_and(|n| nodes.contains(&n)))
+                .filter(|t| ips.contains(&t.id.as_str()))
+                .map(|t| t.id.clone())
+                .collect()
+        } else {
+            let nodes: Vec<&str> = pods
+                .iter()
+                .filter_map(|p| p.spec.as_ref()?.node_name.as_deref())
+                .collect();
+            unhealthy
+                .iter()
+                .filter(|t| {
+                    self.node_by_instance(&t.id)
+                        .and_then(|n| n.metadata.name.as_deref())
+                        .is_some_and(|n| nodes.contains(&n))
+                })
                 .map(|t| t.id.clone())
                 .collect()
         }
@@ -105,17 +134,28 @@ impl<'a> Context<'a> {
     pub fn service_port(&self) -> Option<&'a ServicePort> {
         let svc = self.service.as_ref().ok()?;
         let ports = svc.spec.as_ref()?.ports.as_deref()?;
-        let wanted = self.snap.resolution.service.as_ref().and_then(|r| r.port.as_ref());
+        let wanted = self
+            .snap
+            .resolution
+            .service
+            .as_ref()
+            .and_then(|r| r.port.as_ref());
         match wanted {
             Some(PortRef::Number(n)) => ports.iter().find(|p| p.port == *n),
             Some(PortRef::Name(n)) => ports.iter().find(|p| p.name.as_deref() == Some(n)),
             None if self.target_type() == Some("instance") => {
                 let target_port = self.targets.as_ref().ok()?.iter().find_map(|t| t.port);
-                ports.iter().find(|p| p.node_port.is_some() && p.node_port == target_port)
+                ports
+                    .iter()
+                    .find(|p| p.node_port.is_some() && p.node_port == target_port)
             }
             None => None,
         }
-        .or(if ports.len() == 1 { ports.first() } else { None })
+        .or(if ports.len() == 1 {
+            ports.first()
+        } else {
+            None
+        })
     }
 
     /// Kind of Service for checks that only apply to some: `ExternalName`, headless, selector-less.
@@ -136,8 +176,20 @@ impl<'a> Context<'a> {
 
     /// Pods of the Service's namespace (the collection lists one namespace; fixtures may hold more).
     pub fn pods_in_namespace(&self) -> Vec<&'a Pod> {
-        let ns = self.snap.resolution.service.as_ref().map(|r| r.namespace.as_str());
-        self.pods.as_ref().map(|p| p.iter().filter(|p| p.metadata.namespace.as_deref() == ns).collect()).unwrap_or_default()
+        let ns = self
+            .snap
+            .resolution
+            .service
+            .as_ref()
+            .map(|r| r.namespace.as_str());
+        self.pods
+            .as_ref()
+            .map(|p| {
+                p.iter()
+                    .filter(|p| p.metadata.namespace.as_deref() == ns)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn service_name(&self) -> (String, String) {
@@ -166,7 +218,9 @@ pub fn labels(pod: &Pod) -> Option<&BTreeMap<String, String>> {
 
 pub fn labels_match(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
     let l = labels(pod);
-    selector.iter().all(|(k, v)| l.and_then(|l| l.get(k)) == Some(v))
+    selector
+        .iter()
+        .all(|(k, v)| l.and_then(|l| l.get(k)) == Some(v))
 }
 
 pub fn pod_name(pod: &Pod) -> &str {
@@ -187,7 +241,11 @@ pub fn pod_ready(pod: &Pod) -> bool {
 /// `deployment/NAME`, `statefulset/NAME`, … the workload that owns a pod, for `kubectl` commands.
 /// A ReplicaSet named `NAME-<pod-template-hash>` belongs to Deployment `NAME`.
 pub fn workload_of(pod: &Pod) -> String {
-    let owner = pod.metadata.owner_references.as_ref().and_then(|o| o.iter().find(|o| o.controller == Some(true)).or(o.first()));
+    let owner = pod
+        .metadata
+        .owner_references
+        .as_ref()
+        .and_then(|o| o.iter().find(|o| o.controller == Some(true)).or(o.first()));
     match owner {
         Some(o) if o.kind == "ReplicaSet" => {
             let hash = labels(pod).and_then(|l| l.get("pod-template-hash"));
@@ -207,9 +265,15 @@ impl Context<'_> {
     pub fn require_service(&self, id: super::CheckId) -> Result<&Service, super::Finding> {
         match (&self.snap.resolution.service, &self.service) {
             (_, Ok(s)) => Ok(s),
-            (None, Err(_)) => Err(super::Finding::skipped(id, "the target group is not mapped to a Service (see service-mapping)")),
+            (None, Err(_)) => Err(super::Finding::skipped(
+                id,
+                "the target group is not mapped to a Service (see service-mapping)",
+            )),
             (Some(_), Err(why)) if matches!(self.snap.kube.service, Fetched::Failed(ref m) if m.error.contains("NotFound")) => {
-                Err(super::Finding::skipped(id, format!("{why} (see service-mapping)")))
+                Err(super::Finding::skipped(
+                    id,
+                    format!("{why} (see service-mapping)"),
+                ))
             }
             (Some(_), Err(why)) => Err(super::Finding::unknown(id, why.clone())),
         }

@@ -26,36 +26,81 @@ pub fn check(ctx: &Context) -> Finding {
     let (ns, name) = ctx.service_name();
     let ready: Vec<&EndpointAddress> = eps.addresses.iter().filter(|a| a.ready).collect();
     let not_ready: Vec<&EndpointAddress> = eps.addresses.iter().filter(|a| !a.ready).collect();
-    let show = |a: &[&EndpointAddress]| a.iter().map(|a| format!("{}{}", a.ip, a.pod.as_ref().map(|p| format!(" ({p})")).unwrap_or_default())).collect::<Vec<_>>();
-    let mut evidence = json!({"source": eps.source, "ready": show(&ready), "notReady": show(&not_ready)});
+    let show = |a: &[&EndpointAddress]| {
+        a.iter()
+            .map(|a| {
+                format!(
+                    "{}{}",
+                    a.ip,
+                    a.pod
+                        .as_ref()
+                        .map(|p| format!(" ({p})"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut evidence =
+        json!({"source": eps.source, "ready": show(&ready), "notReady": show(&not_ready)});
 
     if ready.is_empty() {
         let detail = if not_ready.is_empty() {
             format!("Service {ns}/{name} has no endpoints at all: no pod is selected, so nothing can answer the health check.")
         } else {
-            format!("Service {ns}/{name} has {} endpoints and none is ready: {}.", not_ready.len(), show(&not_ready).join(", "))
+            format!(
+                "Service {ns}/{name} has {} endpoints and none is ready: {}.",
+                not_ready.len(),
+                show(&not_ready).join(", ")
+            )
         };
         // Ready pods that are selected yet absent: the targetPort does not resolve in them, which
         // target-port explains; the missing endpoints are its consequence, not the cause.
-        let ready_pods = ctx.selected.iter().filter(|p| super::context::pod_ready(p)).count();
+        let ready_pods = ctx
+            .selected
+            .iter()
+            .filter(|p| super::context::pod_ready(p))
+            .count();
         if ready_pods > 0 {
             let detail = format!("{detail} Yet {ready_pods} selected pods are ready: the Service's targetPort does not resolve in them (see target-port).");
             return Finding::fail(ID, "No ready endpoints", detail)
                 .evidence(evidence)
-                .remediation(vec![format!("kubectl get endpoints {name} -n {ns}"), format!("kubectl get service {name} -n {ns} -o jsonpath='{{.spec.ports}}'")]);
+                .remediation(vec![
+                    format!("kubectl get endpoints {name} -n {ns}"),
+                    format!("kubectl get service {name} -n {ns} -o jsonpath='{{.spec.ports}}'"),
+                ]);
         }
-        let mut fix = vec![format!("kubectl get endpoints {name} -n {ns}"), format!("kubectl describe service {name} -n {ns}")];
+        let mut fix = vec![
+            format!("kubectl get endpoints {name} -n {ns}"),
+            format!("kubectl describe service {name} -n {ns}"),
+        ];
         if ctx.service_shape() == Some(ServiceShape::NoSelector) {
             fix.push(format!("The Service has no selector: create its Endpoints object by hand, or add a selector: kubectl edit service {name} -n {ns}"));
         }
-        return Finding::fail(ID, "No ready endpoints", detail).evidence(evidence).remediation(fix).explains(ctx.unhealthy_ids());
+        return Finding::fail(ID, "No ready endpoints", detail)
+            .evidence(evidence)
+            .remediation(fix)
+            .explains(ctx.unhealthy_ids());
     }
 
     if ctx.is_ip() {
         if let Ok(targets) = &ctx.targets {
-            let stale: Vec<String> = ctx.unhealthy().iter().filter(|t| !eps.addresses.iter().any(|a| a.ip == t.id)).map(|t| t.id.clone()).collect();
-            let unready: Vec<String> = ctx.unhealthy().iter().filter(|t| not_ready.iter().any(|a| a.ip == t.id)).map(|t| t.id.clone()).collect();
-            let unregistered: Vec<String> = ready.iter().filter(|a| !targets.iter().any(|t| t.id == a.ip)).map(|a| a.ip.clone()).collect();
+            let stale: Vec<String> = ctx
+                .unhealthy()
+                .iter()
+                .filter(|t| !eps.addresses.iter().any(|a| a.ip == t.id))
+                .map(|t| t.id.clone())
+                .collect();
+            let unready: Vec<String> = ctx
+                .unhealthy()
+                .iter()
+                .filter(|t| not_ready.iter().any(|a| a.ip == t.id))
+                .map(|t| t.id.clone())
+                .collect();
+            let unregistered: Vec<String> = ready
+                .iter()
+                .filter(|a| !targets.iter().any(|t| t.id == a.ip))
+                .map(|a| a.ip.clone())
+                .collect();
             evidence["staleTargets"] = json!(stale);
             evidence["notReadyTargets"] = json!(unready);
             evidence["unregisteredEndpoints"] = json!(unregistered);
@@ -65,7 +110,11 @@ pub fn check(ctx: &Context) -> Finding {
                     parts.push(format!("{} registered targets are not endpoints of {ns}/{name} any more (stale: {})", stale.len(), stale.join(", ")));
                 }
                 if !unready.is_empty() {
-                    parts.push(format!("{} targets are not-ready endpoints ({})", unready.len(), unready.join(", ")));
+                    parts.push(format!(
+                        "{} targets are not-ready endpoints ({})",
+                        unready.len(),
+                        unready.join(", ")
+                    ));
                 }
                 let explains: Vec<String> = stale.iter().chain(&unready).cloned().collect();
                 return Finding::fail(ID, "Targets do not match ready endpoints", format!("{}.", parts.join("; ")))
@@ -90,12 +139,24 @@ pub fn check(ctx: &Context) -> Finding {
         return Finding::warn(
             ID,
             format!("{} of {} endpoints ready", ready.len(), eps.addresses.len()),
-            format!("{} endpoints of {ns}/{name} are not ready: {}.", not_ready.len(), show(&not_ready).join(", ")),
+            format!(
+                "{} endpoints of {ns}/{name} are not ready: {}.",
+                not_ready.len(),
+                show(&not_ready).join(", ")
+            ),
         )
         .evidence(evidence);
     }
-    Finding::pass(ID, format!("{} ready endpoints", ready.len()), format!("Service {ns}/{name} has {} ready endpoints ({}).", ready.len(), eps.source))
-        .evidence(evidence)
+    Finding::pass(
+        ID,
+        format!("{} ready endpoints", ready.len()),
+        format!(
+            "Service {ns}/{name} has {} ready endpoints ({}).",
+            ready.len(),
+            eps.source
+        ),
+    )
+    .evidence(evidence)
 }
 
 #[cfg(test)]
@@ -116,7 +177,9 @@ mod tests {
     #[test]
     fn no_endpoints_despite_ready_selected_pods_defers_to_target_port() {
         // GIVEN ready pods the selector matches, but an empty endpoints object (named port unresolved)
-        let snap = SnapshotB::instance().endpoints(endpoints("default", "alb-instance", &[])).build();
+        let snap = SnapshotB::instance()
+            .endpoints(endpoints("default", "alb-instance", &[]))
+            .build();
         let f = check(&Context::new(&snap));
         // THEN it fails but explains nothing, pointing at target-port
         assert_eq!(f.status, Status::Fail);
@@ -126,9 +189,18 @@ mod tests {
 
     #[test]
     fn partly_ready_endpoints_warn_for_instance_targets() {
-        let snap = SnapshotB::instance().endpoints(endpoints("default", "alb-instance", &[("192.168.1.10", true), ("192.168.1.11", false)])).build();
+        let snap = SnapshotB::instance()
+            .endpoints(endpoints(
+                "default",
+                "alb-instance",
+                &[("192.168.1.10", true), ("192.168.1.11", false)],
+            ))
+            .build();
         let f = check(&Context::new(&snap));
-        assert_eq!((f.status, f.title.as_str()), (Status::Warn, "1 of 2 endpoints ready"));
+        assert_eq!(
+            (f.status, f.title.as_str()),
+            (Status::Warn, "1 of 2 endpoints ready")
+        );
     }
 
     #[test]
@@ -140,7 +212,11 @@ mod tests {
                 target_r("192.168.1.11", 8080, "unhealthy", "Target.Timeout"),
                 target_r("192.168.9.99", 8080, "unhealthy", "Target.Timeout"),
             ])
-            .endpoints(endpoints("shop", "web", &[("192.168.1.10", true), ("192.168.1.11", false)]))
+            .endpoints(endpoints(
+                "shop",
+                "web",
+                &[("192.168.1.10", true), ("192.168.1.11", false)],
+            ))
             .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Fail);
@@ -153,7 +229,11 @@ mod tests {
     fn ready_endpoint_missing_from_target_group_warns() {
         let snap = SnapshotB::ip()
             .targets(vec![target("192.168.1.10", 8080, "healthy")])
-            .endpoints(endpoints("shop", "web", &[("192.168.1.10", true), ("192.168.1.11", true)]))
+            .endpoints(endpoints(
+                "shop",
+                "web",
+                &[("192.168.1.10", true), ("192.168.1.11", true)],
+            ))
             .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Warn);
@@ -162,7 +242,10 @@ mod tests {
 
     #[test]
     fn selectorless_service_without_endpoints_says_to_create_them() {
-        let snap = SnapshotB::ip().service(ServiceB::new("shop", "web").port(80, 8080).build()).endpoints(endpoints("shop", "web", &[])).build();
+        let snap = SnapshotB::ip()
+            .service(ServiceB::new("shop", "web").port(80, 8080).build())
+            .endpoints(endpoints("shop", "web", &[]))
+            .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Fail);
         assert!(f.remediation.iter().any(|r| r.contains("no selector")));

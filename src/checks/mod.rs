@@ -57,8 +57,22 @@ pub struct Spec {
     pub implemented: bool,
 }
 
-const fn spec(id: CheckId, section: &'static str, causal_rank: u8, implemented: bool, verifies: &'static str, needs: &'static str) -> Spec {
-    Spec { id, section, verifies, needs, causal_rank, implemented }
+const fn spec(
+    id: CheckId,
+    section: &'static str,
+    causal_rank: u8,
+    implemented: bool,
+    verifies: &'static str,
+    needs: &'static str,
+) -> Spec {
+    Spec {
+        id,
+        section,
+        verifies,
+        needs,
+        causal_rank,
+        implemented,
+    }
 }
 
 pub const CATALOGUE: [Spec; 19] = [
@@ -85,7 +99,10 @@ pub const CATALOGUE: [Spec; 19] = [
 
 impl CheckId {
     pub fn spec(self) -> &'static Spec {
-        CATALOGUE.iter().find(|s| s.id == self).expect("every CheckId is in the catalogue")
+        CATALOGUE
+            .iter()
+            .find(|s| s.id == self)
+            .expect("every CheckId is in the catalogue")
     }
 
     /// The stable kebab-case id.
@@ -96,10 +113,25 @@ impl CheckId {
 
 /// Same spelling as the serde names (a test keeps them together).
 const ID_STRINGS: [&str; 19] = [
-    "target-health", "service-mapping", "pod-status", "selector-match", "endpoints", "target-port",
-    "traffic-policy", "security-groups", "network-acls", "route-tables", "availability-zones",
-    "health-check-config", "health-probe", "ingress-annotations", "service-annotations",
-    "lb-controller", "readiness-gates", "kube-proxy", "nodes",
+    "target-health",
+    "service-mapping",
+    "pod-status",
+    "selector-match",
+    "endpoints",
+    "target-port",
+    "traffic-policy",
+    "security-groups",
+    "network-acls",
+    "route-tables",
+    "availability-zones",
+    "health-check-config",
+    "health-probe",
+    "ingress-annotations",
+    "service-annotations",
+    "lb-controller",
+    "readiness-gates",
+    "kube-proxy",
+    "nodes",
 ];
 
 impl std::fmt::Display for CheckId {
@@ -134,8 +166,21 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(check: CheckId, status: Status, title: impl Into<String>, detail: impl Into<String>) -> Self {
-        Finding { check, status, title: title.into(), detail: detail.into(), evidence: Value::Object(Default::default()), remediation: vec![], explains: vec![] }
+    pub fn new(
+        check: CheckId,
+        status: Status,
+        title: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Finding {
+            check,
+            status,
+            title: title.into(),
+            detail: detail.into(),
+            evidence: Value::Object(Default::default()),
+            remediation: vec![],
+            explains: vec![],
+        }
     }
     pub fn pass(check: CheckId, title: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(check, Status::Pass, title, detail)
@@ -193,7 +238,10 @@ mod tests {
     fn catalogue_lists_every_id_once_in_declaration_order() {
         for (i, spec) in CATALOGUE.iter().enumerate() {
             assert_eq!(spec.id as usize, i, "{} out of order", spec.id);
-            assert_eq!(serde_json::to_value(spec.id).unwrap(), Value::String(ID_STRINGS[i].into()));
+            assert_eq!(
+                serde_json::to_value(spec.id).unwrap(),
+                Value::String(ID_STRINGS[i].into())
+            );
         }
     }
 }

@@ -24,32 +24,65 @@ pub fn check(ctx: &Context) -> Finding {
         return Finding::unknown(ID, why.clone());
     }
     match ctx.service_shape() {
-        Some(ServiceShape::ExternalName) => return Finding::skipped(ID, "ExternalName Service: it has no pods"),
-        Some(ServiceShape::NoSelector) => return Finding::skipped(ID, "the Service has no selector: its endpoints are managed by hand, not by pods"),
+        Some(ServiceShape::ExternalName) => {
+            return Finding::skipped(ID, "ExternalName Service: it has no pods")
+        }
+        Some(ServiceShape::NoSelector) => {
+            return Finding::skipped(
+                ID,
+                "the Service has no selector: its endpoints are managed by hand, not by pods",
+            )
+        }
         _ => {}
     }
     if ctx.selected.is_empty() {
-        return Finding::skipped(ID, "the Service's selector matches no pods (see selector-match)");
+        return Finding::skipped(
+            ID,
+            "the Service's selector matches no pods (see selector-match)",
+        );
     }
     let (ns, _) = ctx.service_name();
     let reports: Vec<PodReport> = ctx.selected.iter().map(|p| PodReport::of(p, ctx)).collect();
     let not_ready: Vec<&PodReport> = reports.iter().filter(|r| !r.ready).collect();
     let evidence = json!({"pods": reports.iter().map(PodReport::json).collect::<Vec<_>>()});
     if not_ready.is_empty() {
-        let restarting: Vec<&PodReport> = reports.iter().filter(|r| r.restarts > RESTART_WARN || r.problems.iter().any(|p| p.contains("OOMKilled"))).collect();
+        let restarting: Vec<&PodReport> = reports
+            .iter()
+            .filter(|r| {
+                r.restarts > RESTART_WARN || r.problems.iter().any(|p| p.contains("OOMKilled"))
+            })
+            .collect();
         if let Some(r) = restarting.first() {
             return Finding::warn(
                 ID,
                 "Pods ready but restarting",
-                format!("All {} pods are ready, but {} restarted {} times ({}).", reports.len(), r.name, r.restarts, r.problems.join("; ")),
+                format!(
+                    "All {} pods are ready, but {} restarted {} times ({}).",
+                    reports.len(),
+                    r.name,
+                    r.restarts,
+                    r.problems.join("; ")
+                ),
             )
             .evidence(evidence)
             .remediation(vec![format!("kubectl logs {} -n {ns} --previous", r.name)]);
         }
-        return Finding::pass(ID, format!("{} pods running and ready", reports.len()), format!("All {} pods selected by the Service are Running with every container ready.", reports.len()))
-            .evidence(evidence);
+        return Finding::pass(
+            ID,
+            format!("{} pods running and ready", reports.len()),
+            format!(
+                "All {} pods selected by the Service are Running with every container ready.",
+                reports.len()
+            ),
+        )
+        .evidence(evidence);
     }
-    let not_ready_pods: Vec<&Pod> = ctx.selected.iter().copied().filter(|p| !pod_ready(p)).collect();
+    let not_ready_pods: Vec<&Pod> = ctx
+        .selected
+        .iter()
+        .copied()
+        .filter(|p| !pod_ready(p))
+        .collect();
     // ip targets are the pods themselves; instance targets only fail for this when no pod at
     // all is ready (with Cluster policy a node forwards to any ready pod).
     let explains = if ctx.is_ip() {
@@ -60,11 +93,19 @@ pub fn check(ctx: &Context) -> Finding {
         vec![]
     };
     let first = not_ready[0];
-    let lines: Vec<String> = not_ready.iter().map(|r| format!("{}: {}", r.name, r.problems.join("; "))).collect();
+    let lines: Vec<String> = not_ready
+        .iter()
+        .map(|r| format!("{}: {}", r.name, r.problems.join("; ")))
+        .collect();
     Finding::fail(
         ID,
         format!("{} of {} pods not ready", not_ready.len(), reports.len()),
-        format!("{} of {} pods behind the Service are not ready: {}.", not_ready.len(), reports.len(), lines.join(" | ")),
+        format!(
+            "{} of {} pods behind the Service are not ready: {}.",
+            not_ready.len(),
+            reports.len(),
+            lines.join(" | ")
+        ),
     )
     .evidence(evidence)
     .remediation(remediation(first, &ns))
@@ -85,41 +126,80 @@ struct PodReport {
 impl PodReport {
     fn of(pod: &Pod, ctx: &Context) -> Self {
         let status = pod.status.as_ref();
-        let phase = status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Unknown".into());
+        let phase = status
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Unknown".into());
         let mut problems = Vec::new();
         if pod.metadata.deletion_timestamp.is_some() {
             problems.push("terminating".to_string());
         }
         let conditions = status.and_then(|s| s.conditions.as_deref()).unwrap_or(&[]);
-        if let Some(c) = conditions.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False") {
-            problems.push(format!("not scheduled ({}: {})", c.reason.as_deref().unwrap_or("Unschedulable"), c.message.as_deref().unwrap_or("")));
+        if let Some(c) = conditions
+            .iter()
+            .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        {
+            problems.push(format!(
+                "not scheduled ({}: {})",
+                c.reason.as_deref().unwrap_or("Unschedulable"),
+                c.message.as_deref().unwrap_or("")
+            ));
         } else if phase != "Running" {
             problems.push(format!("phase {phase}"));
         }
         let mut restarts = 0;
-        for cs in status.and_then(|s| s.container_statuses.as_deref()).unwrap_or(&[]) {
+        for cs in status
+            .and_then(|s| s.container_statuses.as_deref())
+            .unwrap_or(&[])
+        {
             restarts += cs.restart_count;
             let state = cs.state.as_ref();
             if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
                 let reason = w.reason.as_deref().unwrap_or("Waiting");
-                problems.push(format!("container {} {reason}{}", cs.name, w.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()));
+                problems.push(format!(
+                    "container {} {reason}{}",
+                    cs.name,
+                    w.message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                ));
             } else if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
-                problems.push(format!("container {} terminated ({}, exit {})", cs.name, t.reason.as_deref().unwrap_or("?"), t.exit_code));
+                problems.push(format!(
+                    "container {} terminated ({}, exit {})",
+                    cs.name,
+                    t.reason.as_deref().unwrap_or("?"),
+                    t.exit_code
+                ));
             } else if !cs.ready {
                 problems.push(format!("container {} not ready", cs.name));
             }
             if let Some(t) = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref()) {
                 if t.reason.as_deref() == Some("OOMKilled") || cs.restart_count > 0 {
-                    problems.push(format!("container {} last terminated {} (exit {}), {} restarts", cs.name, t.reason.as_deref().unwrap_or("?"), t.exit_code, cs.restart_count));
+                    problems.push(format!(
+                        "container {} last terminated {} (exit {}), {} restarts",
+                        cs.name,
+                        t.reason.as_deref().unwrap_or("?"),
+                        t.exit_code,
+                        cs.restart_count
+                    ));
                 }
             }
         }
         let name = pod_name(pod).to_string();
         // Probe failures, back-offs and mount errors are only in the pod's Warning events
         // (the newest few; the list is sorted oldest first).
-        let warnings: Vec<_> = ctx.events().iter().filter(|e| e.kind == "Pod" && e.name == name && e.event_type == "Warning").collect();
+        let warnings: Vec<_> = ctx
+            .events()
+            .iter()
+            .filter(|e| e.kind == "Pod" && e.name == name && e.event_type == "Warning")
+            .collect();
         for e in warnings.iter().rev().take(MAX_EVENTS).rev() {
-            problems.push(format!("{}: {} (x{})", e.reason, e.message.trim(), e.count.max(1)));
+            problems.push(format!(
+                "{}: {} (x{})",
+                e.reason,
+                e.message.trim(),
+                e.count.max(1)
+            ));
         }
         let ready = super::context::pod_ready(pod) && pod.metadata.deletion_timestamp.is_none();
         if !ready && problems.is_empty() {
@@ -181,15 +261,28 @@ mod tests {
         // GIVEN two pods behind ip targets, one crash-looping
         let snap = SnapshotB::ip()
             .pods(vec![
-                PodB::new("shop", "web-1").labels(&[("app", "web")]).ip("192.168.1.10").ready().build(),
-                PodB::new("shop", "web-2").labels(&[("app", "web")]).ip("192.168.1.11").waiting("CrashLoopBackOff").restarts(7).build(),
+                PodB::new("shop", "web-1")
+                    .labels(&[("app", "web")])
+                    .ip("192.168.1.10")
+                    .ready()
+                    .build(),
+                PodB::new("shop", "web-2")
+                    .labels(&[("app", "web")])
+                    .ip("192.168.1.11")
+                    .waiting("CrashLoopBackOff")
+                    .restarts(7)
+                    .build(),
             ])
             .build();
         // WHEN checked
         let f = check(&Context::new(&snap));
         // THEN it fails naming the state, explains only that pod's target, and offers the logs
         assert_eq!(f.status, Status::Fail);
-        assert!(f.detail.contains("web-2: container app CrashLoopBackOff"), "{}", f.detail);
+        assert!(
+            f.detail.contains("web-2: container app CrashLoopBackOff"),
+            "{}",
+            f.detail
+        );
         assert_eq!(f.explains, vec!["192.168.1.11"]);
         assert!(f.remediation[0].contains("kubectl logs web-2 -n shop --previous"));
     }
@@ -197,32 +290,65 @@ mod tests {
     #[test]
     fn readiness_probe_failure_message_comes_from_events() {
         let snap = SnapshotB::ip()
-            .pods(vec![PodB::new("shop", "web-1").labels(&[("app", "web")]).ip("192.168.1.10").not_ready().build()])
-            .events(vec![event("Pod", "web-1", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503")])
+            .pods(vec![PodB::new("shop", "web-1")
+                .labels(&[("app", "web")])
+                .ip("192.168.1.10")
+                .not_ready()
+                .build()])
+            .events(vec![event(
+                "Pod",
+                "web-1",
+                "Unhealthy",
+                "Readiness probe failed: HTTP probe failed with statuscode: 503",
+            )])
             .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Fail);
-        assert!(f.detail.contains("Readiness probe failed: HTTP probe failed with statuscode: 503"), "{}", f.detail);
+        assert!(
+            f.detail
+                .contains("Readiness probe failed: HTTP probe failed with statuscode: 503"),
+            "{}",
+            f.detail
+        );
     }
 
     #[test]
     fn pod_not_yet_scheduled_is_named_with_scheduler_message() {
         let snap = SnapshotB::ip()
-            .pods(vec![PodB::new("shop", "web-1").labels(&[("app", "web")]).unscheduled("0/3 nodes are available: 3 Insufficient cpu.").build()])
+            .pods(vec![PodB::new("shop", "web-1")
+                .labels(&[("app", "web")])
+                .unscheduled("0/3 nodes are available: 3 Insufficient cpu.")
+                .build()])
             .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Fail);
-        assert!(f.detail.contains("not scheduled (Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.)"), "{}", f.detail);
+        assert!(
+            f.detail.contains(
+                "not scheduled (Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.)"
+            ),
+            "{}",
+            f.detail
+        );
     }
 
     #[test]
     fn oom_killed_container_names_its_deployment_in_the_fix() {
         let snap = SnapshotB::instance()
-            .pods(vec![PodB::new("default", "alb-instance-6cc5cd9b9-prnxw").labels(&[("app", "alb-instance"), ("pod-template-hash", "6cc5cd9b9")])
-                .owner("ReplicaSet", "alb-instance-6cc5cd9b9").waiting("CrashLoopBackOff").oom_killed().build()])
+            .pods(vec![PodB::new("default", "alb-instance-6cc5cd9b9-prnxw")
+                .labels(&[("app", "alb-instance"), ("pod-template-hash", "6cc5cd9b9")])
+                .owner("ReplicaSet", "alb-instance-6cc5cd9b9")
+                .waiting("CrashLoopBackOff")
+                .oom_killed()
+                .build()])
             .build();
         let f = check(&Context::new(&snap));
-        assert!(f.remediation.iter().any(|r| r.contains("kubectl set resources deployment/alb-instance -n default")), "{:?}", f.remediation);
+        assert!(
+            f.remediation
+                .iter()
+                .any(|r| r.contains("kubectl set resources deployment/alb-instance -n default")),
+            "{:?}",
+            f.remediation
+        );
         // instance targets and no ready pod at all: every unhealthy target is explained
         assert_eq!(f.explains, vec!["i-0aaa", "i-0bbb"]);
     }
@@ -232,8 +358,15 @@ mod tests {
         // GIVEN a crash-looping pod with the same labels in another namespace
         let snap = SnapshotB::ip()
             .pods(vec![
-                PodB::new("shop", "web-1").labels(&[("app", "web")]).ip("192.168.1.10").ready().build(),
-                PodB::new("other", "web-x").labels(&[("app", "web")]).waiting("CrashLoopBackOff").build(),
+                PodB::new("shop", "web-1")
+                    .labels(&[("app", "web")])
+                    .ip("192.168.1.10")
+                    .ready()
+                    .build(),
+                PodB::new("other", "web-x")
+                    .labels(&[("app", "web")])
+                    .waiting("CrashLoopBackOff")
+                    .build(),
             ])
             .build();
         assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
@@ -241,11 +374,25 @@ mod tests {
 
     #[test]
     fn external_name_and_selectorless_services_are_skipped_with_reason() {
-        let ext = SnapshotB::ip().service(ServiceB::new("shop", "web").external_name("db.example.com").build()).build();
+        let ext = SnapshotB::ip()
+            .service(
+                ServiceB::new("shop", "web")
+                    .external_name("db.example.com")
+                    .build(),
+            )
+            .build();
         let f = check(&Context::new(&ext));
-        assert_eq!((f.status, f.detail.contains("ExternalName")), (Status::Skipped, true));
-        let manual = SnapshotB::ip().service(ServiceB::new("shop", "web").port(80, 8080).build()).build();
+        assert_eq!(
+            (f.status, f.detail.contains("ExternalName")),
+            (Status::Skipped, true)
+        );
+        let manual = SnapshotB::ip()
+            .service(ServiceB::new("shop", "web").port(80, 8080).build())
+            .build();
         let f = check(&Context::new(&manual));
-        assert_eq!((f.status, f.detail.contains("no selector")), (Status::Skipped, true));
+        assert_eq!(
+            (f.status, f.detail.contains("no selector")),
+            (Status::Skipped, true)
+        );
     }
 }

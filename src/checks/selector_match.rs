@@ -23,8 +23,15 @@ pub fn check(ctx: &Context) -> Finding {
         return Finding::unknown(ID, why.clone());
     }
     match ctx.service_shape() {
-        Some(ServiceShape::ExternalName) => return Finding::skipped(ID, "ExternalName Service: it selects no pods"),
-        Some(ServiceShape::NoSelector) => return Finding::skipped(ID, "the Service has no selector: its endpoints are managed by hand"),
+        Some(ServiceShape::ExternalName) => {
+            return Finding::skipped(ID, "ExternalName Service: it selects no pods")
+        }
+        Some(ServiceShape::NoSelector) => {
+            return Finding::skipped(
+                ID,
+                "the Service has no selector: its endpoints are managed by hand",
+            )
+        }
         _ => {}
     }
     let sel = selector(svc).cloned().unwrap_or_default();
@@ -47,7 +54,10 @@ pub fn check(ctx: &Context) -> Finding {
     let group: Vec<&Pod> = candidates
         .iter()
         .copied()
-        .filter(|p| sel.keys().all(|k| labels(p).and_then(|l| l.get(k)) == best_labels.get(k)))
+        .filter(|p| {
+            sel.keys()
+                .all(|k| labels(p).and_then(|l| l.get(k)) == best_labels.get(k))
+        })
         .collect();
     let differences: Vec<Value> = sel
         .iter()
@@ -118,7 +128,11 @@ fn nearest<'a>(sel: &BTreeMap<String, String>, pods: &[&'a Pod]) -> Vec<&'a Pod>
         (equal, present, similar)
     };
     let mut v = pods.to_vec();
-    v.sort_by(|a, b| score(b).cmp(&score(a)).then_with(|| pod_name(a).cmp(pod_name(b))));
+    v.sort_by(|a, b| {
+        score(b)
+            .cmp(&score(a))
+            .then_with(|| pod_name(a).cmp(pod_name(b)))
+    });
     v
 }
 
@@ -128,7 +142,11 @@ fn levenshtein(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -140,7 +158,10 @@ fn show(sel: &BTreeMap<String, String>) -> String {
 }
 
 fn show_plain(sel: &BTreeMap<String, String>) -> String {
-    sel.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    sel.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -158,27 +179,51 @@ mod tests {
         let f = check(&Context::new(&snap));
         // THEN it fails, points at the alb-instance pods and patches the selector to their label
         assert_eq!(f.status, Status::Fail);
-        assert!(f.detail.contains("the Service wants app=alb-instance-1, the pods have app=alb-instance"), "{}", f.detail);
+        assert!(
+            f.detail
+                .contains("the Service wants app=alb-instance-1, the pods have app=alb-instance"),
+            "{}",
+            f.detail
+        );
         assert_eq!(f.evidence["nearest"]["workload"], "deployment/alb-instance");
-        assert_eq!(f.remediation[0], r#"kubectl patch service alb-instance -n default --type merge -p '{"spec":{"selector":{"app":"alb-instance"}}}'"#);
+        assert_eq!(
+            f.remediation[0],
+            r#"kubectl patch service alb-instance -n default --type merge -p '{"spec":{"selector":{"app":"alb-instance"}}}'"#
+        );
         assert_eq!(f.explains.len(), 2);
     }
 
     #[test]
     fn selector_key_missing_on_pods_is_removed_by_the_patch() {
         let snap = SnapshotB::ip()
-            .service(ServiceB::new("shop", "web").selector(&[("app", "web"), ("tier", "front")]).port(80, 8080).build())
+            .service(
+                ServiceB::new("shop", "web")
+                    .selector(&[("app", "web"), ("tier", "front")])
+                    .port(80, 8080)
+                    .build(),
+            )
             .build();
         let f = check(&Context::new(&snap));
-        assert!(f.detail.contains("the pods have no tier label"), "{}", f.detail);
-        assert!(f.remediation[0].contains(r#"{"spec":{"selector":{"tier":null}}}"#), "{}", f.remediation[0]);
+        assert!(
+            f.detail.contains("the pods have no tier label"),
+            "{}",
+            f.detail
+        );
+        assert!(
+            f.remediation[0].contains(r#"{"spec":{"selector":{"tier":null}}}"#),
+            "{}",
+            f.remediation[0]
+        );
     }
 
     #[test]
     fn empty_namespace_fails_saying_so() {
         let snap = SnapshotB::ip().pods(vec![]).build();
         let f = check(&Context::new(&snap));
-        assert_eq!((f.status, f.title.as_str()), (Status::Fail, "No pods in namespace shop"));
+        assert_eq!(
+            (f.status, f.title.as_str()),
+            (Status::Fail, "No pods in namespace shop")
+        );
     }
 
     #[test]
@@ -191,7 +236,15 @@ mod tests {
 
     #[test]
     fn headless_service_is_checked_like_any_other() {
-        let snap = SnapshotB::ip().service(ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 8080).headless().build()).build();
+        let snap = SnapshotB::ip()
+            .service(
+                ServiceB::new("shop", "web")
+                    .selector(&[("app", "web")])
+                    .port(80, 8080)
+                    .headless()
+                    .build(),
+            )
+            .build();
         assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
     }
 

@@ -17,10 +17,22 @@ pub fn check(ctx: &Context) -> Finding {
         // Nothing mapped. If the cluster could not be read at all, that is missing evidence.
         let kube = &ctx.snap.kube;
         if let (Err(why), None) = (kube.target_group_bindings.get(), kube.all_services.ok()) {
-            let at = kube.source.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
-            return Finding::unknown(ID, format!("cannot read the cluster to map the target group{at}: {why}")).evidence(evidence);
+            let at = kube
+                .source
+                .as_deref()
+                .map(|s| format!(" [{s}]"))
+                .unwrap_or_default();
+            return Finding::unknown(
+                ID,
+                format!("cannot read the cluster to map the target group{at}: {why}"),
+            )
+            .evidence(evidence);
         }
-        let tried: Vec<String> = res.attempts.iter().map(|a| format!("{}: {}", a.method, a.outcome)).collect();
+        let tried: Vec<String> = res
+            .attempts
+            .iter()
+            .map(|a| format!("{}: {}", a.method, a.outcome))
+            .collect();
         return Finding::fail(
             ID,
             "Target group maps to no Service",
@@ -36,7 +48,11 @@ pub fn check(ctx: &Context) -> Finding {
         ])
         .explains(ctx.unhealthy_ids());
     };
-    let port = svc.port.as_ref().map(|p| format!(":{p}")).unwrap_or_default();
+    let port = svc
+        .port
+        .as_ref()
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
     match &ctx.snap.kube.service {
         Fetched::Ok(_) => Finding::pass(
             ID,
@@ -85,7 +101,11 @@ mod tests {
         let f = check(&Context::new(&snap));
         // THEN it fails, names the attempts and explains every unhealthy target
         assert_eq!(f.status, Status::Fail);
-        assert!(f.detail.contains("target-group-binding") && f.detail.contains("tags"), "{}", f.detail);
+        assert!(
+            f.detail.contains("target-group-binding") && f.detail.contains("tags"),
+            "{}",
+            f.detail
+        );
         assert_eq!(f.explains, vec!["i-0aaa", "i-0bbb"]);
     }
 

@@ -29,7 +29,11 @@ pub fn check(ctx: &Context) -> Finding {
         Ok(t) => *t,
         Err(why) => return Finding::unknown(ID, why.clone()),
     };
-    let tg_name = ctx.tg.as_ref().map(|t| t.name.as_str()).unwrap_or("the target group");
+    let tg_name = ctx
+        .tg
+        .as_ref()
+        .map(|t| t.name.as_str())
+        .unwrap_or("the target group");
     if targets.is_empty() {
         return Finding::fail(ID, "No targets registered", format!("{tg_name} has no registered targets, so the load balancer has nowhere to send traffic."))
             .remediation(vec![
@@ -40,7 +44,10 @@ pub fn check(ctx: &Context) -> Finding {
     let mut transitional = 0;
     for t in targets {
         if t.is_unhealthy() {
-            by_reason.entry(t.reason.clone().unwrap_or_else(|| t.state.clone())).or_default().push(&t.id);
+            by_reason
+                .entry(t.reason.clone().unwrap_or_else(|| t.state.clone()))
+                .or_default()
+                .push(&t.id);
         } else if t.state != "healthy" {
             transitional += 1;
         }
@@ -53,9 +60,23 @@ pub fn check(ctx: &Context) -> Finding {
     let evidence = json!({"registered": targets.len(), "unhealthy": unhealthy, "reasons": reasons});
     if unhealthy == 0 {
         let f = if transitional > 0 {
-            Finding::warn(ID, "Targets in transition", format!("{transitional} of {} targets are initial or draining; none is unhealthy.", targets.len()))
+            Finding::warn(
+                ID,
+                "Targets in transition",
+                format!(
+                    "{transitional} of {} targets are initial or draining; none is unhealthy.",
+                    targets.len()
+                ),
+            )
         } else {
-            Finding::pass(ID, "All targets healthy", format!("All {} targets of {tg_name} pass their health checks.", targets.len()))
+            Finding::pass(
+                ID,
+                "All targets healthy",
+                format!(
+                    "All {} targets of {tg_name} pass their health checks.",
+                    targets.len()
+                ),
+            )
         };
         return f.evidence(evidence);
     }
@@ -64,8 +85,15 @@ pub fn check(ctx: &Context) -> Finding {
         .filter(|(r, _)| SELF_EXPLAINING.contains(&r.as_str()))
         .flat_map(|(_, ids)| ids.iter().map(|s| s.to_string()))
         .collect();
-    let summary: Vec<String> = by_reason.iter().map(|(r, ids)| format!("{r} ({})", ids.len())).collect();
-    let first = by_reason.keys().next().map(|r| explain(r)).unwrap_or_default();
+    let summary: Vec<String> = by_reason
+        .iter()
+        .map(|(r, ids)| format!("{r} ({})", ids.len()))
+        .collect();
+    let first = by_reason
+        .keys()
+        .next()
+        .map(|r| explain(r))
+        .unwrap_or_default();
     Finding::fail(
         ID,
         format!("{unhealthy} of {} targets unhealthy", targets.len()),
@@ -122,14 +150,20 @@ mod tests {
         assert_eq!(f.evidence["unhealthy"], 3);
         assert_eq!(f.evidence["reasons"][1]["reason"], "Target.Timeout");
         assert_eq!(f.evidence["reasons"][1]["targets"], json!(["i-1", "i-2"]));
-        assert!(f.evidence["reasons"][0]["meaning"].as_str().unwrap().contains("status code"));
+        assert!(f.evidence["reasons"][0]["meaning"]
+            .as_str()
+            .unwrap()
+            .contains("status code"));
     }
 
     #[test]
     fn only_self_explaining_reasons_are_explained_here() {
         // GIVEN a stopped instance and a timeout
         let snap = SnapshotB::instance()
-            .targets(vec![target_r("i-1", 32663, "unused", "Target.InvalidState"), target_r("i-2", 32663, "unhealthy", "Target.Timeout")])
+            .targets(vec![
+                target_r("i-1", 32663, "unused", "Target.InvalidState"),
+                target_r("i-2", 32663, "unhealthy", "Target.Timeout"),
+            ])
             .build();
         // THEN only the stopped instance is explained by its reason code
         assert_eq!(check(&Context::new(&snap)).explains, vec!["i-1"]);
@@ -137,7 +171,9 @@ mod tests {
 
     #[test]
     fn all_healthy_passes() {
-        let snap = SnapshotB::instance().targets(vec![target("i-1", 32663, "healthy")]).build();
+        let snap = SnapshotB::instance()
+            .targets(vec![target("i-1", 32663, "healthy")])
+            .build();
         assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
     }
 
@@ -145,7 +181,10 @@ mod tests {
     fn no_registered_targets_fails() {
         let snap = SnapshotB::instance().targets(vec![]).build();
         let f = check(&Context::new(&snap));
-        assert_eq!((f.status, f.title.as_str()), (Status::Fail, "No targets registered"));
+        assert_eq!(
+            (f.status, f.title.as_str()),
+            (Status::Fail, "No targets registered")
+        );
     }
 
     #[test]
@@ -153,6 +192,11 @@ mod tests {
         let snap = SnapshotB::instance().target_health_denied().build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Unknown);
-        assert!(f.detail.contains("elasticloadbalancing:DescribeTargetHealth"), "{}", f.detail);
+        assert!(
+            f.detail
+                .contains("elasticloadbalancing:DescribeTargetHealth"),
+            "{}",
+            f.detail
+        );
     }
 }

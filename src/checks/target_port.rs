@@ -24,13 +24,22 @@ pub fn check(ctx: &Context) -> Finding {
         return Finding::unknown(ID, why.clone());
     }
     let (ns, name) = ctx.service_name();
-    let all_ports: &[ServicePort] = svc.spec.as_ref().and_then(|s| s.ports.as_deref()).unwrap_or(&[]);
+    let all_ports: &[ServicePort] = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.as_deref())
+        .unwrap_or(&[]);
     let ports: Vec<&ServicePort> = match ctx.service_port() {
         Some(p) => vec![p],
         None => all_ports.iter().collect(),
     };
     if ports.is_empty() {
-        return Finding::fail(ID, "Service has no ports", format!("Service {ns}/{name} declares no ports.")).explains(ctx.unhealthy_ids());
+        return Finding::fail(
+            ID,
+            "Service has no ports",
+            format!("Service {ns}/{name} declares no ports."),
+        )
+        .explains(ctx.unhealthy_ids());
     }
     let mut problems: Vec<(String, Vec<String>, Vec<String>)> = Vec::new(); // (sentence, explains, fixes)
     let mut resolved: Vec<Value> = Vec::new();
@@ -78,14 +87,27 @@ pub fn check(ctx: &Context) -> Finding {
         found.dedup();
         resolved.push(json!({"port": p.port, "name": p.name, "targetPort": shown, "nodePort": p.node_port, "containerPorts": found, "podsWithout": bad.iter().map(|p| pod_name(p)).collect::<Vec<_>>()}));
         if !bad.is_empty() {
-            let declared: Vec<String> = bad.iter().flat_map(|p| container_ports(p)).map(|(n, port)| n.map(|n| format!("{n}:{port}")).unwrap_or(port.to_string())).collect();
-            let explains = if bad.len() == ctx.selected.len() { ctx.unhealthy_ids() } else if ctx.is_ip() { ctx.targets_of_pods(&bad) } else { vec![] };
+            let declared: Vec<String> = bad
+                .iter()
+                .flat_map(|p| container_ports(p))
+                .map(|(n, port)| n.map(|n| format!("{n}:{port}")).unwrap_or(port.to_string()))
+                .collect();
+            let explains = if bad.len() == ctx.selected.len() {
+                ctx.unhealthy_ids()
+            } else if ctx.is_ip() {
+                ctx.targets_of_pods(&bad)
+            } else {
+                vec![]
+            };
             let fix_value = match (&target, declared.first()) {
                 (IntOrString::String(_), Some(d)) => d.split(':').next().unwrap_or(d).to_string(),
                 (_, Some(d)) => d.rsplit(':').next().unwrap_or(d).to_string(),
                 _ => "<containerPort>".into(),
             };
-            let fix_json = fix_value.parse::<i32>().map(|n| n.to_string()).unwrap_or(format!("\"{fix_value}\""));
+            let fix_json = fix_value
+                .parse::<i32>()
+                .map(|n| n.to_string())
+                .unwrap_or(format!("\"{fix_value}\""));
             problems.push((
                 format!(
                     "Service port {} sends to targetPort {shown}, which {} of {} pods do not declare (they declare {})",
@@ -105,7 +127,13 @@ pub fn check(ctx: &Context) -> Finding {
 
     // An explicit health-check port must be something that is served.
     if let (Ok(tg), Some(p)) = (&ctx.tg, ports.first()) {
-        if let Some(hc) = tg.health_check.port.as_deref().filter(|s| *s != "traffic-port").and_then(|s| s.parse::<i32>().ok()) {
+        if let Some(hc) = tg
+            .health_check
+            .port
+            .as_deref()
+            .filter(|s| *s != "traffic-port")
+            .and_then(|s| s.parse::<i32>().ok())
+        {
             let hcnp = svc.spec.as_ref().and_then(|s| s.health_check_node_port);
             if ctx.target_type() == Some("instance") {
                 if p.node_port != Some(hc) && hcnp != Some(hc) {
@@ -116,7 +144,12 @@ pub fn check(ctx: &Context) -> Finding {
                     ));
                 }
             } else if ctx.is_ip() && !ctx.selected.is_empty() {
-                let declared: Vec<i32> = ctx.selected.iter().flat_map(|p| container_ports(p)).map(|(_, n)| n).collect();
+                let declared: Vec<i32> = ctx
+                    .selected
+                    .iter()
+                    .flat_map(|p| container_ports(p))
+                    .map(|(_, n)| n)
+                    .collect();
                 if !declared.is_empty() && !declared.contains(&hc) {
                     problems.push((
                         format!("the health check probes port {hc}, which no pod declares (they declare {declared:?})"),
@@ -156,7 +189,11 @@ enum Resolved {
 fn resolve(pod: &Pod, target: &IntOrString) -> Resolved {
     let ports = container_ports(pod);
     match target {
-        IntOrString::String(name) => ports.iter().find(|(n, _)| n.as_deref() == Some(name)).map(|(_, p)| Resolved::Port(*p)).unwrap_or(Resolved::Missing),
+        IntOrString::String(name) => ports
+            .iter()
+            .find(|(n, _)| n.as_deref() == Some(name))
+            .map(|(_, p)| Resolved::Port(*p))
+            .unwrap_or(Resolved::Missing),
         IntOrString::Int(n) if ports.iter().any(|(_, p)| p == n) => Resolved::Port(*n),
         IntOrString::Int(_) if ports.is_empty() => Resolved::Undeclared,
         IntOrString::Int(_) => Resolved::Missing,
@@ -181,35 +218,71 @@ mod tests {
     #[test]
     fn named_target_port_resolves_per_pod() {
         // GIVEN targetPort "http" and pods declaring http:8080
-        let snap = SnapshotB::ip().service(ServiceB::new("shop", "web").selector(&[("app", "web")]).named_target(80, "http").build()).build();
+        let snap = SnapshotB::ip()
+            .service(
+                ServiceB::new("shop", "web")
+                    .selector(&[("app", "web")])
+                    .named_target(80, "http")
+                    .build(),
+            )
+            .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Pass, "{f:?}");
-        assert_eq!(f.evidence["servicePorts"][0]["containerPorts"], json!([8080]));
+        assert_eq!(
+            f.evidence["servicePorts"][0]["containerPorts"],
+            json!([8080])
+        );
     }
 
     #[test]
     fn named_target_port_missing_on_pods_fails_with_json_patch() {
-        let snap = SnapshotB::ip().service(ServiceB::new("shop", "web").selector(&[("app", "web")]).named_target(80, "web").build()).build();
+        let snap = SnapshotB::ip()
+            .service(
+                ServiceB::new("shop", "web")
+                    .selector(&[("app", "web")])
+                    .named_target(80, "web")
+                    .build(),
+            )
+            .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Fail);
         assert!(f.detail.contains("targetPort web, which 2 of 2 pods do not declare (they declare http:8080, http:8080)"), "{}", f.detail);
-        assert!(f.remediation[0].contains(r#""path":"/spec/ports/0/targetPort","value":"http""#), "{}", f.remediation[0]);
+        assert!(
+            f.remediation[0].contains(r#""path":"/spec/ports/0/targetPort","value":"http""#),
+            "{}",
+            f.remediation[0]
+        );
         assert_eq!(f.explains.len(), 1);
     }
 
     #[test]
     fn numeric_target_port_not_declared_fails_and_patch_uses_the_declared_port() {
         // GIVEN a Service forwarding to 80 while pods declare 8080
-        let snap = SnapshotB::ip().service(ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 80).build()).build();
+        let snap = SnapshotB::ip()
+            .service(
+                ServiceB::new("shop", "web")
+                    .selector(&[("app", "web")])
+                    .port(80, 80)
+                    .build(),
+            )
+            .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Fail);
-        assert!(f.remediation[0].contains(r#""value":8080"#), "{}", f.remediation[0]);
+        assert!(
+            f.remediation[0].contains(r#""value":8080"#),
+            "{}",
+            f.remediation[0]
+        );
     }
 
     #[test]
     fn several_service_ports_check_the_one_the_target_group_uses() {
         // GIVEN port 80 → 8080 (declared) and 9090 → 9999 (not declared), TG bound to port 80
-        let svc = ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 8080).port(9090, 9999).build();
+        let svc = ServiceB::new("shop", "web")
+            .selector(&[("app", "web")])
+            .port(80, 8080)
+            .port(9090, 9999)
+            .build();
         let snap = SnapshotB::ip().service(svc).build();
         assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
     }
@@ -217,23 +290,52 @@ mod tests {
     #[test]
     fn pods_without_declared_ports_cannot_be_checked_and_pass() {
         let snap = SnapshotB::ip()
-            .pods(vec![PodB::new("shop", "web-1").labels(&[("app", "web")]).no_ports().ip("192.168.1.10").ready().build()])
-            .service(ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 3000).build())
+            .pods(vec![PodB::new("shop", "web-1")
+                .labels(&[("app", "web")])
+                .no_ports()
+                .ip("192.168.1.10")
+                .ready()
+                .build()])
+            .service(
+                ServiceB::new("shop", "web")
+                    .selector(&[("app", "web")])
+                    .port(80, 3000)
+                    .build(),
+            )
             .build();
         assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
     }
 
     #[test]
     fn instance_targets_on_an_old_node_port_fail() {
-        let snap = SnapshotB::instance().targets(vec![target_r("i-0aaa", 31000, "unhealthy", "Target.Timeout")]).build();
+        let snap = SnapshotB::instance()
+            .targets(vec![target_r(
+                "i-0aaa",
+                31000,
+                "unhealthy",
+                "Target.Timeout",
+            )])
+            .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Fail);
-        assert!(f.detail.contains("registered on port 31000 but the Service's NodePort is 32663"), "{}", f.detail);
+        assert!(
+            f.detail
+                .contains("registered on port 31000 but the Service's NodePort is 32663"),
+            "{}",
+            f.detail
+        );
     }
 
     #[test]
     fn instance_targets_with_cluster_ip_service_fail() {
-        let snap = SnapshotB::instance().service(ServiceB::new("default", "alb-instance").selector(&[("app", "alb-instance")]).port(80, 80).build()).build();
+        let snap = SnapshotB::instance()
+            .service(
+                ServiceB::new("default", "alb-instance")
+                    .selector(&[("app", "alb-instance")])
+                    .port(80, 80)
+                    .build(),
+            )
+            .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Fail);
         assert!(f.detail.contains("has no NodePort"), "{}", f.detail);

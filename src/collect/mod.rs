@@ -47,11 +47,17 @@ where
 fn attempt(res: &mut Resolution, method: &str, step: Step) -> Option<ServiceRef> {
     match step {
         Step::Found(s) => {
-            res.attempts.push(Attempt { method: method.into(), outcome: format!("found {}/{}", s.namespace, s.name) });
+            res.attempts.push(Attempt {
+                method: method.into(),
+                outcome: format!("found {}/{}", s.namespace, s.name),
+            });
             Some(s)
         }
         Step::Miss(why) => {
-            res.attempts.push(Attempt { method: method.into(), outcome: why });
+            res.attempts.push(Attempt {
+                method: method.into(),
+                outcome: why,
+            });
             None
         }
         Step::NeedServices { .. } => unreachable!("completed before recording"),
@@ -80,7 +86,12 @@ async fn service_round(access: &KubeAccess, svc: &ServiceRef) -> ServiceEvidence
         kube_call(access, |c| kube::endpoints(c, ns, name)),
         kube_call(access, |c| kube::events(c, ns)),
     );
-    ServiceEvidence { service, pods, endpoints, events }
+    ServiceEvidence {
+        service,
+        pods,
+        endpoints,
+        events,
+    }
 }
 
 fn unmapped_round() -> ServiceEvidence {
@@ -95,7 +106,11 @@ fn unmapped_round() -> ServiceEvidence {
 
 /// Collects every piece of evidence for one request.
 #[instrument(skip_all, fields(target_group = %req.target_group_arn))]
-pub async fn collect(clients: &Clients, req: &Request, default_cluster: Option<&str>) -> Result<Snapshot> {
+pub async fn collect(
+    clients: &Clients,
+    req: &Request,
+    default_cluster: Option<&str>,
+) -> Result<Snapshot> {
     let (elb, access) = (&clients.elbv2, &clients.kube);
     let arn = req.target_group_arn.as_str();
 
@@ -114,19 +129,32 @@ pub async fn collect(clients: &Clients, req: &Request, default_cluster: Option<&
         Fetched::Failed(m) => Fetched::Failed(m),
         Fetched::NotCollected { reason } => Fetched::NotCollected { reason },
     };
-    let lb_arns = target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
+    let lb_arns = target_group
+        .ok()
+        .map(|t| t.load_balancer_arns.clone())
+        .unwrap_or_default();
 
     let mut res = Resolution::default();
     let mut all_services = Fetched::not_collected("the target group was mapped without them");
     let mut all_endpoints = Fetched::not_collected("the target group was mapped without them");
 
     // Mapping steps 1 and 2 (DESIGN §3) need only round-1 evidence.
-    let mut service = attempt(&mut res, mapping::BY_BINDING, step_or_miss(&bindings, |b| mapping::by_binding(arn, b)));
+    let mut service = attempt(
+        &mut res,
+        mapping::BY_BINDING,
+        step_or_miss(&bindings, |b| mapping::by_binding(arn, b)),
+    );
     if service.is_none() {
         let step = match step_or_miss(&target_group_tags, mapping::by_tags) {
-            Step::NeedServices { namespace, rest, port } => {
+            Step::NeedServices {
+                namespace,
+                rest,
+                port,
+            } => {
                 all_services = kube_call(access, |c| kube::services(c, Some(&namespace))).await;
-                step_or_miss(&all_services, |s| mapping::ingress_service(&namespace, &rest, &port, s))
+                step_or_miss(&all_services, |s| {
+                    mapping::ingress_service(&namespace, &rest, &port, s)
+                })
             }
             other => other,
         };
@@ -151,15 +179,27 @@ pub async fn collect(clients: &Clients, req: &Request, default_cluster: Option<&
         Some(svc) => tokio::join!(lb_round, async move { service_round(access, &svc).await }),
         None => {
             let lb = lb_round.await;
-            service = attempt(&mut res, mapping::BY_LEGACY_TAGS, step_or_miss(&lb.2, mapping::by_legacy_tags));
+            service = attempt(
+                &mut res,
+                mapping::BY_LEGACY_TAGS,
+                step_or_miss(&lb.2, mapping::by_legacy_tags),
+            );
             if service.is_none() {
                 let targets = target_health.ok().cloned().unwrap_or_default();
                 if target_group.ok().is_some_and(|t| t.target_type == "ip") {
                     all_endpoints = kube_call(access, |c| kube::all_endpoints(c)).await;
-                    service = attempt(&mut res, mapping::BY_ENDPOINT_IPS, step_or_miss(&all_endpoints, |e| mapping::by_endpoint_ips(&targets, e)));
+                    service = attempt(
+                        &mut res,
+                        mapping::BY_ENDPOINT_IPS,
+                        step_or_miss(&all_endpoints, |e| mapping::by_endpoint_ips(&targets, e)),
+                    );
                 } else {
                     all_services = kube_call(access, |c| kube::services(c, None)).await;
-                    service = attempt(&mut res, mapping::BY_NODE_PORT, step_or_miss(&all_services, |s| mapping::by_node_port(&targets, s)));
+                    service = attempt(
+                        &mut res,
+                        mapping::BY_NODE_PORT,
+                        step_or_miss(&all_services, |s| mapping::by_node_port(&targets, s)),
+                    );
                 }
             }
             let evidence = match &service {
@@ -186,7 +226,14 @@ pub async fn collect(clients: &Clients, req: &Request, default_cluster: Option<&
         collected_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         request: req.clone(),
         resolution: res,
-        aws: AwsEvidence { target_group, target_health, target_group_tags, load_balancers, load_balancer_tags, listeners },
+        aws: AwsEvidence {
+            target_group,
+            target_health,
+            target_group_tags,
+            load_balancers,
+            load_balancer_tags,
+            listeners,
+        },
         kube: KubeEvidence {
             source: access.source(),
             target_group_bindings: bindings,

@@ -40,15 +40,41 @@ mod tests {
                 "ip_crashloop",
                 SnapshotB::ip()
                     .pods(vec![
-                        PodB::new("shop", "web-1").labels(&[("app", "web")]).ip("192.168.1.10").node("node-a").ready().build(),
-                        PodB::new("shop", "web-2").labels(&[("app", "web")]).ip("192.168.1.11").node("node-b").waiting("CrashLoopBackOff").restarts(9).build(),
+                        PodB::new("shop", "web-1")
+                            .labels(&[("app", "web")])
+                            .ip("192.168.1.10")
+                            .node("node-a")
+                            .ready()
+                            .build(),
+                        PodB::new("shop", "web-2")
+                            .labels(&[("app", "web")])
+                            .ip("192.168.1.11")
+                            .node("node-b")
+                            .waiting("CrashLoopBackOff")
+                            .restarts(9)
+                            .build(),
                     ])
-                    .endpoints(endpoints("shop", "web", &[("192.168.1.10", true), ("192.168.1.11", false)]))
+                    .endpoints(endpoints(
+                        "shop",
+                        "web",
+                        &[("192.168.1.10", true), ("192.168.1.11", false)],
+                    ))
                     .build(),
             ),
             ("unmapped", SnapshotB::instance().unmapped().build()),
-            ("healthy", SnapshotB::ip().targets(vec![target("192.168.1.10", 8080, "healthy"), target("192.168.1.11", 8080, "healthy")]).build()),
-            ("inconclusive_pods_denied", SnapshotB::ip().pods_denied().build()),
+            (
+                "healthy",
+                SnapshotB::ip()
+                    .targets(vec![
+                        target("192.168.1.10", 8080, "healthy"),
+                        target("192.168.1.11", 8080, "healthy"),
+                    ])
+                    .build(),
+            ),
+            (
+                "inconclusive_pods_denied",
+                SnapshotB::ip().pods_denied().build(),
+            ),
         ]
     }
 
@@ -85,7 +111,15 @@ mod tests {
         let d = Diagnosis::from_snapshot(&SnapshotB::article().build());
         let v: serde_json::Value = serde_json::from_str(&json(&d)).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        for k in ["schemaVersion", "targetGroup", "cluster", "service", "verdict", "findings", "targets"] {
+        for k in [
+            "schemaVersion",
+            "targetGroup",
+            "cluster",
+            "service",
+            "verdict",
+            "findings",
+            "targets",
+        ] {
             assert!(keys.contains(&k), "missing {k}");
         }
         assert_eq!(keys.len(), 7);
@@ -93,6 +127,9 @@ mod tests {
         assert_eq!(v["service"]["resolvedBy"], "target-group-binding");
         assert_eq!(v["targetGroup"]["healthCheck"]["port"], "traffic-port");
         assert_eq!(v["findings"][0]["check"], "target-health");
-        assert!(v["findings"][0].get("explains").is_none(), "ranking data stays internal");
+        assert!(
+            v["findings"][0].get("explains").is_none(),
+            "ranking data stays internal"
+        );
     }
 }

@@ -16,11 +16,18 @@ fn run_event(payload: &str) -> (i32, String, String) {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn sample(name: &str) -> Value {
-    serde_json::from_slice(&std::fs::read(crate::harness::repo().join("events").join(name)).unwrap()).unwrap()
+    serde_json::from_slice(
+        &std::fs::read(crate::harness::repo().join("events").join(name)).unwrap(),
+    )
+    .unwrap()
 }
 
 fn with(mut v: Value, pointer: &str, value: Value) -> String {
@@ -62,16 +69,28 @@ fn malformed_payloads_exit_2_saying_what_was_expected() {
     assert!(cases.len() >= 20);
     for (payload, expected) in &cases {
         let (code, stdout, stderr) = run_event(payload);
-        assert_eq!(code, 2, "payload {payload}: stdout {stdout} stderr {stderr}");
-        assert!(stderr.contains(expected), "payload {payload}\n stderr: {stderr}\n expected to contain {expected:?}");
+        assert_eq!(
+            code, 2,
+            "payload {payload}: stdout {stdout} stderr {stderr}"
+        );
+        assert!(
+            stderr.contains(expected),
+            "payload {payload}\n stderr: {stderr}\n expected to contain {expected:?}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
-        assert!(stdout.is_empty(), "nothing on stdout for bad input: {stdout}");
+        assert!(
+            stdout.is_empty(),
+            "nothing on stdout for bad input: {stdout}"
+        );
     }
 }
 
 #[test]
 fn unreadable_event_file_exits_2_naming_the_path() {
-    let out = Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor")).args(["diagnose", "--event", "/nonexistent/event.json"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"))
+        .args(["diagnose", "--event", "/nonexistent/event.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/event.json"));
 }
@@ -79,26 +98,63 @@ fn unreadable_event_file_exits_2_naming_the_path() {
 #[test]
 fn ok_alarm_is_acknowledged_with_exit_0() {
     let path = crate::harness::repo().join("events/alarm-ok.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor")).args(["diagnose", "--event", path.to_str().unwrap()]).env_clear().output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"))
+        .args(["diagnose", "--event", path.to_str().unwrap()])
+        .env_clear()
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "Alarm alb-instance-unhealthy-hosts is OK: nothing to diagnose.\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Alarm alb-instance-unhealthy-hosts is OK: nothing to diagnose.\n"
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    let out = Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor")).args(["diagnose"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"))
+        .args(["diagnose"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor")).args(["diagnose", "--target-group-arn", "x", "--output", "yaml"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"))
+        .args(["diagnose", "--target-group-arn", "x", "--output", "yaml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn checks_lists_the_whole_catalogue() {
-    let out = Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor")).arg("checks").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"))
+        .arg("checks")
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for id in ["target-health", "service-mapping", "pod-status", "selector-match", "endpoints", "target-port", "traffic-policy", "security-groups",
-        "network-acls", "route-tables", "availability-zones", "health-check-config", "health-probe", "ingress-annotations", "service-annotations",
-        "lb-controller", "readiness-gates", "kube-proxy", "nodes"] {
-        assert!(text.lines().any(|l| l.starts_with(&format!("{id} "))), "{id} missing from:\n{text}");
+    for id in [
+        "target-health",
+        "service-mapping",
+        "pod-status",
+        "selector-match",
+        "endpoints",
+        "target-port",
+        "traffic-policy",
+        "security-groups",
+        "network-acls",
+        "route-tables",
+        "availability-zones",
+        "health-check-config",
+        "health-probe",
+        "ingress-annotations",
+        "service-annotations",
+        "lb-controller",
+        "readiness-gates",
+        "kube-proxy",
+        "nodes",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{id} "))),
+            "{id} missing from:\n{text}"
+        );
     }
 }

@@ -20,17 +20,31 @@ pub struct Stack {
 pub fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
     STACK.get_or_init(|| {
-        let out = Command::new("python3").arg(repo().join("scripts/stack.py")).arg("up").output().expect("python3 runs");
-        assert!(out.status.success(), "scripts/stack.py up failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        let env_file = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).with_extension("json");
-        let env: HashMap<String, String> = serde_json::from_slice(&std::fs::read(&env_file).expect("env.json")).expect("env.json is JSON");
+        let out = Command::new("python3")
+            .arg(repo().join("scripts/stack.py"))
+            .arg("up")
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "scripts/stack.py up failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env_file =
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).with_extension("json");
+        let env: HashMap<String, String> =
+            serde_json::from_slice(&std::fs::read(&env_file).expect("env.json"))
+                .expect("env.json is JSON");
         Stack { env }
     })
 }
 
 /// A namespace nobody else uses, so scenarios (and repeated runs) never collide.
 pub fn unique_namespace(scenario: &str) -> String {
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     format!("{scenario}-{:06x}", (n ^ std::process::id()) & 0xffffff)
 }
 
@@ -43,31 +57,57 @@ impl Stack {
             .args(["seed", scenario, "--namespace", &ns])
             .output()
             .expect("python3 runs");
-        assert!(out.status.success(), "seeding {scenario} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "seeding {scenario} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("seed prints JSON")
     }
 
     /// Runs the CLI with the stack's environment (AWS endpoint, credentials, KUBECONFIG).
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor")).args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).envs(&self.env).output().expect("the CLI runs")
+        Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(&self.env)
+            .output()
+            .expect("the CLI runs")
     }
 
     /// `diagnose --target-group-arn ARN --output json`: (diagnosis, exit code).
     pub fn diagnose(&self, tg: &str) -> (Value, i32) {
         let out = self.cli(&["diagnose", "--target-group-arn", tg, "--output", "json"]);
         let code = out.status.code().unwrap_or(-1);
-        let json = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("exit {code}, stdout is not JSON ({e}):\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "exit {code}, stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
         (json, code)
     }
 }
 
 /// The finding of one check in a diagnosis JSON.
 pub fn finding<'a>(d: &'a Value, check: &str) -> &'a Value {
-    d["findings"].as_array().unwrap().iter().find(|f| f["check"] == check).unwrap_or_else(|| panic!("no finding {check}"))
+    d["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == check)
+        .unwrap_or_else(|| panic!("no finding {check}"))
 }
 
 /// The checks that failed, in catalogue order.
 pub fn failing(d: &Value) -> Vec<String> {
-    d["findings"].as_array().unwrap().iter().filter(|f| f["status"] == "fail").map(|f| f["check"].as_str().unwrap().to_string()).collect()
+    d["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "fail")
+        .map(|f| f["check"].as_str().unwrap().to_string())
+        .collect()
 }

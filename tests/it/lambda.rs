@@ -13,22 +13,32 @@ async fn handler(s: &Stack, kubeconfig: Option<&str>) -> Handler {
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(&s.env["AWS_ENDPOINT_URL"])
-        .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new("testing", "testing", None, None, "test"))
+        .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
         .load()
         .await;
-    let kubeconfig = kubeconfig.map(String::from).unwrap_or_else(|| s.env["KUBECONFIG"].clone());
+    let kubeconfig = kubeconfig
+        .map(String::from)
+        .unwrap_or_else(|| s.env["KUBECONFIG"].clone());
     let kube = KubeAccess::from_kubeconfig(Some(std::path::Path::new(&kubeconfig))).await;
     Handler::with_clients(sdk, kube, Config::default())
 }
 
 /// The sample alarm event, pointed at a seeded target group.
 fn alarm_for(tg_arns: &[&str]) -> Value {
-    let mut ev: Value = serde_json::from_slice(&std::fs::read(repo().join("events/alarm-metric-math.json")).unwrap()).unwrap();
+    let mut ev: Value = serde_json::from_slice(
+        &std::fs::read(repo().join("events/alarm-metric-math.json")).unwrap(),
+    )
+    .unwrap();
     ev["account"] = json!("123456789012");
-    let metrics = ev["detail"]["configuration"]["metrics"].as_array_mut().unwrap();
+    let metrics = ev["detail"]["configuration"]["metrics"]
+        .as_array_mut()
+        .unwrap();
     metrics.truncate(1 + tg_arns.len());
     for (m, arn) in metrics.iter_mut().skip(1).zip(tg_arns) {
-        m["metricStat"]["metric"]["dimensions"]["TargetGroup"] = json!(arn.rsplit(':').next().unwrap());
+        m["metricStat"]["metric"]["dimensions"]["TargetGroup"] =
+            json!(arn.rsplit(':').next().unwrap());
     }
     ev
 }
@@ -40,7 +50,11 @@ async fn alarm_event_returns_the_diagnosis_of_its_target_group() {
     let seed = s.seed("article");
     let event = alarm_for(&[seed["targetGroupArn"].as_str().unwrap()]);
     // WHEN the handler receives it
-    let d = handler(s, None).await.handle(&event).await.expect("a diagnosis");
+    let d = handler(s, None)
+        .await
+        .handle(&event)
+        .await
+        .expect("a diagnosis");
     // THEN the response is the diagnosis JSON
     assert_eq!(d["schemaVersion"], 1);
     assert_eq!(d["targetGroup"]["arn"], seed["targetGroupArn"]);
@@ -51,7 +65,11 @@ async fn alarm_event_returns_the_diagnosis_of_its_target_group() {
 async fn manual_payload_returns_the_diagnosis() {
     let s = stack();
     let seed = s.seed("healthy");
-    let d = handler(s, None).await.handle(&json!({"targetGroupArn": seed["targetGroupArn"], "cluster": "demo"})).await.unwrap();
+    let d = handler(s, None)
+        .await
+        .handle(&json!({"targetGroupArn": seed["targetGroupArn"], "cluster": "demo"}))
+        .await
+        .unwrap();
     assert_eq!(d["verdict"]["status"], "healthy");
     assert_eq!(d["cluster"], "demo");
 }
@@ -61,28 +79,41 @@ async fn alarm_over_two_target_groups_reports_each_and_the_one_that_failed() {
     // GIVEN a metric-math alarm over a seeded target group and one that does not exist
     let s = stack();
     let seed = s.seed("article");
-    let missing = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gone/00000000deadbeef";
+    let missing =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gone/00000000deadbeef";
     let event = alarm_for(&[seed["targetGroupArn"].as_str().unwrap(), missing]);
     // WHEN handled
     let out = handler(s, None).await.handle(&event).await.unwrap();
     // THEN one diagnosis and one named error, nothing dropped
     assert_eq!(out["diagnoses"].as_array().unwrap().len(), 1);
     assert_eq!(out["errors"][0]["targetGroupArn"], missing);
-    assert!(out["errors"][0]["error"].as_str().unwrap().contains("not found"));
+    assert!(out["errors"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("not found"));
 }
 
 #[tokio::test]
 async fn ok_alarm_is_acknowledged() {
     let s = stack();
-    let event: Value = serde_json::from_slice(&std::fs::read(repo().join("events/alarm-ok.json")).unwrap()).unwrap();
+    let event: Value =
+        serde_json::from_slice(&std::fs::read(repo().join("events/alarm-ok.json")).unwrap())
+            .unwrap();
     let out = handler(s, None).await.handle(&event).await.unwrap();
-    assert_eq!(out, json!({"acknowledged": true, "alarm": "alb-instance-unhealthy-hosts", "state": "OK"}));
+    assert_eq!(
+        out,
+        json!({"acknowledged": true, "alarm": "alb-instance-unhealthy-hosts", "state": "OK"})
+    );
 }
 
 #[tokio::test]
 async fn bad_payload_is_a_non_retryable_error() {
     let s = stack();
-    let err = handler(s, None).await.handle(&json!({"hello": "world"})).await.unwrap_err();
+    let err = handler(s, None)
+        .await
+        .handle(&json!({"hello": "world"}))
+        .await
+        .unwrap_err();
     let diag: lambda_runtime::Diagnostic = err.into();
     assert_eq!(diag.error_type, "InvalidPayload");
     assert!(diag.error_message.contains("expected an EventBridge"));
@@ -98,10 +129,21 @@ async fn unreachable_cluster_degrades_kubernetes_checks_to_unknown() {
     std::fs::write(&kc, r#"{"apiVersion":"v1","kind":"Config","current-context":"x","clusters":[{"name":"x","cluster":{"server":"https://127.0.0.1:1","insecure-skip-tls-verify":true}}],
         "users":[{"name":"x","user":{"token":"t"}}],"contexts":[{"name":"x","context":{"cluster":"x","user":"x"}}]}"#).unwrap();
     // WHEN diagnosed
-    let d = handler(s, Some(kc.to_str().unwrap())).await.handle(&json!({"targetGroupArn": seed["targetGroupArn"]})).await.unwrap();
+    let d = handler(s, Some(kc.to_str().unwrap()))
+        .await
+        .handle(&json!({"targetGroupArn": seed["targetGroupArn"]}))
+        .await
+        .unwrap();
     // THEN the AWS side is reported, the Kubernetes side is unknown with the reason, no panic
     assert_eq!(finding(&d, "target-health")["status"], "fail");
     assert_eq!(finding(&d, "service-mapping")["status"], "unknown");
-    assert!(finding(&d, "service-mapping")["detail"].as_str().unwrap().contains("127.0.0.1:1"), "{}", finding(&d, "service-mapping")["detail"]);
+    assert!(
+        finding(&d, "service-mapping")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:1"),
+        "{}",
+        finding(&d, "service-mapping")["detail"]
+    );
     assert_eq!(d["verdict"]["status"], "inconclusive");
 }

@@ -12,17 +12,36 @@ fn replay_of_a_saved_snapshot_is_byte_identical() {
     let snap = dir.path().join("snap.json");
     let tg = seed["targetGroupArn"].as_str().unwrap();
     for output in ["json", "text"] {
-        let live = s.cli(&["diagnose", "--target-group-arn", tg, "--output", output, "--save-snapshot", snap.to_str().unwrap()]);
+        let live = s.cli(&[
+            "diagnose",
+            "--target-group-arn",
+            tg,
+            "--output",
+            output,
+            "--save-snapshot",
+            snap.to_str().unwrap(),
+        ]);
         // WHEN replayed offline (no AWS, no cluster in the environment)
-        let replayed = std::process::Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor")).args(["replay", snap.to_str().unwrap(), "--output", output]).env_clear().output().unwrap();
+        let replayed = std::process::Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"))
+            .args(["replay", snap.to_str().unwrap(), "--output", output])
+            .env_clear()
+            .output()
+            .unwrap();
         // THEN the report and the exit code are the same
         assert_eq!(live.status.code(), Some(1));
         assert_eq!(replayed.status.code(), live.status.code());
-        assert_eq!(String::from_utf8_lossy(&replayed.stdout), String::from_utf8_lossy(&live.stdout), "{output} differs");
+        assert_eq!(
+            String::from_utf8_lossy(&replayed.stdout),
+            String::from_utf8_lossy(&live.stdout),
+            "{output} differs"
+        );
     }
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&snap).unwrap()).unwrap();
     assert_eq!(saved["snapshotVersion"], 1);
-    assert_eq!(saved["resolution"]["service"]["resolvedBy"], "target-group-binding");
+    assert_eq!(
+        saved["resolution"]["service"]["resolvedBy"],
+        "target-group-binding"
+    );
 }
 
 #[test]
@@ -30,9 +49,14 @@ fn replay_of_something_else_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("not-a-snapshot.json");
     std::fs::write(&path, r#"{"schemaVersion": 1}"#).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor")).args(["replay", path.to_str().unwrap()]).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"))
+        .args(["replay", path.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a snapshot this version can replay"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a snapshot this version can replay")
+    );
 }
 
 #[test]
@@ -42,7 +66,10 @@ fn unknown_target_group_exits_3_naming_it() {
     let out = s.cli(&["diagnose", "--target-group-arn", arn]);
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("target group") && err.contains("not found"), "{err}");
+    assert!(
+        err.contains("target group") && err.contains("not found"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -53,11 +80,21 @@ fn unreachable_aws_endpoint_exits_3() {
     env.insert("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:1".into());
     env.insert("AWS_MAX_ATTEMPTS".into(), "1".into());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"))
-        .args(["diagnose", "--target-group-arn", seed["targetGroupArn"].as_str().unwrap()])
+        .args([
+            "diagnose",
+            "--target-group-arn",
+            seed["targetGroupArn"].as_str().unwrap(),
+        ])
         .env_clear()
         .envs(&env)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot query AWS (elasticloadbalancing:DescribeTargetGroups)"));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("cannot query AWS (elasticloadbalancing:DescribeTargetGroups)"));
 }
