@@ -51,7 +51,8 @@ impl Handler {
             match res {
                 Ok((_, d)) => {
                     let line = serde_json::to_string(&d)?;
-                    info!(target_group = %req.target_group_arn, status = ?d.verdict.status, root_cause = ?d.verdict.root_cause, diagnosis = %line, "diagnosis");
+                    let root_cause = d.verdict.root_cause.map(|c| c.as_str()).unwrap_or("none");
+                    info!(target_group = %req.target_group_arn, status = ?d.verdict.status, root_cause, diagnosis = %line, "diagnosis");
                     diagnoses.push(serde_json::to_value(&d)?);
                 }
                 Err(e) => {

@@ -256,11 +256,13 @@ fn sns(v: &Value) -> Result<Trigger, TriggerError> {
     let mut all = Vec::new();
     let mut acknowledged = None;
     for (i, r) in records.iter().enumerate() {
-        let message = r
-            .get("Sns")
-            .and_then(|s| s.get("Message"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid(format!("SNS event: Records[{i}].Sns.Message is missing; expected the CloudWatch alarm notification as a JSON string")))?;
+        let message = match r.get("Sns").and_then(|s| s.get("Message")) {
+            Some(Value::String(m)) => m,
+            Some(other) => {
+                return Err(invalid(format!("SNS event: Records[{i}].Sns.Message is a {}; expected the CloudWatch alarm notification as a JSON string", kind(other))))
+            }
+            None => return Err(invalid(format!("SNS event: Records[{i}].Sns.Message is missing; expected the CloudWatch alarm notification as a JSON string"))),
+        };
         let alarm: Value = serde_json::from_str(message).map_err(|e| {
             invalid(format!("SNS event: Records[{i}].Sns.Message is not JSON ({e}); expected a CloudWatch alarm notification"))
         })?;

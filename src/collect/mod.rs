@@ -219,7 +219,16 @@ pub async fn collect(
         (None, None, Some(c)) => (Some(c.to_string()), Some("configuration".into())),
         _ => (None, None),
     };
-    info!(service = ?res.service.as_ref().map(|s| format!("{}/{}", s.namespace, s.name)), cluster = ?res.cluster, "collected");
+    let service = res
+        .service
+        .as_ref()
+        .map(|s| format!("{}/{}", s.namespace, s.name))
+        .unwrap_or_else(|| "none".into());
+    info!(
+        service,
+        cluster = res.cluster.as_deref().unwrap_or("unknown"),
+        "collected"
+    );
 
     Ok(Snapshot {
         snapshot_version: SNAPSHOT_VERSION,

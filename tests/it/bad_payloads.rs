@@ -63,7 +63,7 @@ fn malformed_payloads_exit_2_saying_what_was_expected() {
         (with(alarm.clone(), &format!("{metric}/dimensions/TargetGroup"), json!(7)), "expected a string like \"targetgroup/NAME/ID\""),
         (with(sns.clone(), "/Records", json!({})), "non-empty array"),
         (with(sns.clone(), "/Records/0/Sns/Message", json!("{\"AlarmName\": ")), "Message is not JSON"),
-        (with(sns.clone(), "/Records/0/Sns/Message", json!({"AlarmName": "x"})), "Sns.Message is missing"),
+        (with(sns.clone(), "/Records/0/Sns/Message", json!({"AlarmName": "x"})), "Sns.Message is a object; expected the CloudWatch alarm notification as a JSON string"),
         (with(sns, "/Records/0/Sns/Message", json!(r#"{"AlarmName":"a","AlarmArn":"arn:aws:cloudwatch:us-east-1:111122223333:alarm:a","NewStateValue":"ALARM","Trigger":{"MetricName":"CPUUtilization","Namespace":"AWS/EC2","Dimensions":[{"name":"InstanceId","value":"i-1"}]}}"#)), "only target group health alarms"),
     ];
     assert!(cases.len() >= 20);
