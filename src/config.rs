@@ -24,17 +24,10 @@ impl Config {
 
     /// The same from any key → value lookup (tests, CLI defaults).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config> {
-        let non_empty = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let default_cluster = non_empty("DEFAULT_CLUSTER")
-            .map(|c| validate_cluster(&c).map(|_| c))
-            .transpose()?;
+        let non_empty = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let default_cluster = non_empty("DEFAULT_CLUSTER").map(|c| validate_cluster(&c).map(|_| c)).transpose()?;
         // KUBECONFIG may hold a list (a:b); kube reads the first file we pass it.
-        let kubeconfig =
-            non_empty("KUBECONFIG").map(|k| PathBuf::from(k.split(':').next().unwrap_or(&k)));
+        let kubeconfig = non_empty("KUBECONFIG").map(|k| PathBuf::from(k.split(':').next().unwrap_or(&k)));
         let region = non_empty("AWS_REGION").or_else(|| non_empty("AWS_DEFAULT_REGION"));
         Ok(Config {
             default_cluster,
@@ -48,17 +41,14 @@ impl Config {
 pub fn validate_cluster(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 100
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
-        Err(Error::Config(format!("cluster name {name:?} is not a valid EKS cluster name (1-100 letters, digits, '-' or '_', starting with a letter or digit)")))
+        Err(Error::Config(format!(
+            "cluster name {name:?} is not a valid EKS cluster name (1-100 letters, digits, '-' or '_', starting with a letter or digit)"
+        )))
     }
 }
 
@@ -68,10 +58,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| m.get(k).cloned())
     }
 
@@ -91,18 +78,12 @@ mod tests {
     #[test]
     fn invalid_cluster_name_is_a_clear_config_error() {
         let e = cfg(&[("DEFAULT_CLUSTER", "-bad name")]).unwrap_err();
-        assert!(
-            e.to_string().contains("not a valid EKS cluster name"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("not a valid EKS cluster name"), "{e}");
         assert_eq!(e.exit_code(), 2);
     }
 
     #[test]
     fn blank_values_count_as_unset() {
-        assert_eq!(
-            cfg(&[("DEFAULT_CLUSTER", "  ")]).unwrap(),
-            Config::default()
-        );
+        assert_eq!(cfg(&[("DEFAULT_CLUSTER", "  ")]).unwrap(), Config::default());
     }
 }

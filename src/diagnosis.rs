@@ -101,18 +101,11 @@ impl Diagnosis {
                     matcher: t.health_check.matcher.clone(),
                 }),
             },
-            cluster: snap
-                .resolution
-                .cluster
-                .clone()
-                .or_else(|| snap.request.cluster.clone()),
+            cluster: snap.resolution.cluster.clone().or_else(|| snap.request.cluster.clone()),
             service: snap.resolution.service.as_ref().map(|s| ServiceInfo {
                 namespace: s.namespace.clone(),
                 name: s.name.clone(),
-                port: ctx
-                    .service_port()
-                    .map(|p| PortRef::Number(p.port))
-                    .or_else(|| s.port.clone()),
+                port: ctx.service_port().map(|p| PortRef::Number(p.port)).or_else(|| s.port.clone()),
                 resolved_by: s.resolved_by.clone(),
             }),
             verdict: verdict(&ctx, &findings),
@@ -142,15 +135,8 @@ fn verdict(ctx: &Context, findings: &[Finding]) -> Verdict {
     let total = ctx.targets.as_ref().map(|t| t.len()).unwrap_or(0);
     let root = findings
         .iter()
-        .filter(|f| {
-            f.status == Status::Fail && (f.check != CheckId::TargetHealth || !f.explains.is_empty())
-        })
-        .max_by_key(|f| {
-            (
-                f.explains.len(),
-                std::cmp::Reverse(f.check.spec().causal_rank),
-            )
-        });
+        .filter(|f| f.status == Status::Fail && (f.check != CheckId::TargetHealth || !f.explains.is_empty()))
+        .max_by_key(|f| (f.explains.len(), std::cmp::Reverse(f.check.spec().causal_rank)));
     let symptom = if ctx.targets.is_err() {
         "Target health is unknown".to_string()
     } else if total == 0 {
@@ -162,11 +148,7 @@ fn verdict(ctx: &Context, findings: &[Finding]) -> Verdict {
         return Verdict {
             status: VerdictStatus::Problem,
             root_cause: Some(root.check),
-            summary: format!(
-                "{symptom}; root cause {}: {}",
-                root.check,
-                first_sentence(&root.detail)
-            ),
+            summary: format!("{symptom}; root cause {}: {}", root.check, first_sentence(&root.detail)),
         };
     }
     let unknown: Vec<&str> = findings
@@ -200,32 +182,16 @@ fn targets(ctx: &Context) -> Vec<TargetInfo> {
     targets
         .iter()
         .map(|t| {
-            let pod = if ctx.is_ip() {
-                ctx.pod_by_ip(&t.id)
-            } else {
-                None
-            };
+            let pod = if ctx.is_ip() { ctx.pod_by_ip(&t.id) } else { None };
             let node = match pod {
                 Some(p) => p.spec.as_ref().and_then(|s| s.node_name.clone()),
-                None => ctx
-                    .node_by_instance(&t.id)
-                    .and_then(|n| n.metadata.name.clone()),
+                None => ctx.node_by_instance(&t.id).and_then(|n| n.metadata.name.clone()),
             };
             // A Node's providerID is aws:///ZONE/INSTANCE: a zone when the API gave none.
             let zone = t.availability_zone.clone().or_else(|| {
-                let node = ctx
-                    .snap
-                    .kube
-                    .nodes
-                    .ok()?
-                    .iter()
-                    .find(|n| n.metadata.name == node)?;
+                let node = ctx.snap.kube.nodes.ok()?.iter().find(|n| n.metadata.name == node)?;
                 let provider = node.spec.as_ref()?.provider_id.as_deref()?;
-                provider
-                    .strip_prefix("aws:///")?
-                    .split('/')
-                    .next()
-                    .map(str::to_string)
+                provider.strip_prefix("aws:///")?.split('/').next().map(str::to_string)
             });
             TargetInfo {
                 id: t.id.clone(),
@@ -273,7 +239,13 @@ mod tests {
         assert_eq!(d.verdict.status, VerdictStatus::Problem);
         assert_eq!(d.verdict.root_cause, Some(CheckId::SelectorMatch));
         assert_eq!(d.finding(CheckId::Endpoints).status, Status::Fail);
-        assert!(d.verdict.summary.starts_with("2 of 2 targets unhealthy; root cause selector-match: Selector `app=alb-instance-1`"), "{}", d.verdict.summary);
+        assert!(
+            d.verdict
+                .summary
+                .starts_with("2 of 2 targets unhealthy; root cause selector-match: Selector `app=alb-instance-1`"),
+            "{}",
+            d.verdict.summary
+        );
     }
 
     #[test]
@@ -281,26 +253,18 @@ mod tests {
         // GIVEN ip targets: web-2 crash-looping (explains 1) and a stale target (explains 1 more for endpoints)
         let snap = SnapshotB::ip()
             .targets(vec![
-                target_r("192.168.1.11", 8080, "unhealthy", "Target.Timeout"),
+                target_r("10.0.2.11", 8080, "unhealthy", "Target.Timeout"),
                 target_r("192.168.9.9", 8080, "unhealthy", "Target.Timeout"),
             ])
             .pods(vec![
-                PodB::new("shop", "web-1")
-                    .labels(&[("app", "web")])
-                    .ip("192.168.1.10")
-                    .ready()
-                    .build(),
+                PodB::new("shop", "web-1").labels(&[("app", "web")]).ip("10.0.1.10").ready().build(),
                 PodB::new("shop", "web-2")
                     .labels(&[("app", "web")])
-                    .ip("192.168.1.11")
+                    .ip("10.0.2.11")
                     .waiting("CrashLoopBackOff")
                     .build(),
             ])
-            .endpoints(endpoints(
-                "shop",
-                "web",
-                &[("192.168.1.10", true), ("192.168.1.11", false)],
-            ))
+            .endpoints(endpoints("shop", "web", &[("10.0.1.10", true), ("10.0.2.11", false)]))
             .build();
         let d = Diagnosis::from_snapshot(&snap);
         // THEN endpoints (stale + not ready = 2) outranks pod-status (1)
@@ -332,26 +296,96 @@ mod tests {
             .build();
         let d = Diagnosis::from_snapshot(&snap);
         assert_eq!(d.verdict.root_cause, Some(CheckId::TargetHealth));
-        assert!(
-            d.verdict.summary.contains("Target.InvalidState"),
-            "{}",
-            d.verdict.summary
-        );
+        assert!(d.verdict.summary.contains("Target.InvalidState"), "{}", d.verdict.summary);
+    }
+
+    #[test]
+    fn network_failure_explaining_a_target_beats_a_partial_pod_failure() {
+        // GIVEN i-0bbb blocked by a NACL, and one of two pods crash-looping (instance targets,
+        // Cluster policy: the other pod still serves every node)
+        let snap = SnapshotB::instance()
+            .targets(vec![
+                target("i-0aaa", 32663, "healthy"),
+                target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout"),
+            ])
+            .pods(vec![
+                PodB::new("default", "a")
+                    .labels(&[("app", "alb-instance")])
+                    .container_port(80, Some("http"))
+                    .node("node-a")
+                    .ip("192.168.10.11")
+                    .ready()
+                    .build(),
+                PodB::new("default", "b")
+                    .labels(&[("app", "alb-instance")])
+                    .container_port(80, Some("http"))
+                    .node("node-b")
+                    .waiting("CrashLoopBackOff")
+                    .build(),
+            ])
+            .nacl("acl-b", "subnet-b", vec![nacl_entry(100, "allow", "-1", "0.0.0.0/0", None, true)])
+            .build();
+        let d = Diagnosis::from_snapshot(&snap);
+        // THEN pod-status fails too, but the NACL explains the unhealthy target
+        assert_eq!(d.finding(CheckId::PodStatus).status, Status::Fail);
+        assert_eq!(d.verdict.root_cause, Some(CheckId::NetworkAcls));
+    }
+
+    #[test]
+    fn local_policy_wins_a_tie_with_security_groups_by_causal_order() {
+        // GIVEN Local policy with the only pod on node-a, and node-b's group lacking the ALB rule
+        let snap = SnapshotB::instance()
+            .local_policy()
+            .pods(vec![PodB::new("default", "a")
+                .labels(&[("app", "alb-instance")])
+                .container_port(80, Some("http"))
+                .node("node-a")
+                .ip("192.168.10.11")
+                .ready()
+                .build()])
+            .targets(vec![
+                target("i-0aaa", 32663, "healthy"),
+                target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout"),
+            ])
+            .add_group(crate::snapshot::SecurityGroup {
+                id: "sg-b".into(),
+                ..Default::default()
+            })
+            .instance_groups("i-0bbb", &["sg-b"])
+            .build();
+        let d = Diagnosis::from_snapshot(&snap);
+        assert_eq!(d.finding(CheckId::SecurityGroups).status, Status::Fail);
+        assert_eq!(d.verdict.root_cause, Some(CheckId::TrafficPolicy));
+    }
+
+    #[test]
+    fn selector_explaining_all_beats_a_zone_problem_explaining_one() {
+        let snap = SnapshotB::article().lb_zones(&[("us-east-1a", "subnet-lb-a")]).build();
+        let d = Diagnosis::from_snapshot(&snap);
+        assert_eq!(d.finding(CheckId::AvailabilityZones).status, Status::Fail);
+        assert_eq!(d.verdict.root_cause, Some(CheckId::SelectorMatch));
+    }
+
+    #[test]
+    fn stopped_instance_is_explained_by_nodes_before_target_health() {
+        let snap = SnapshotB::instance()
+            .targets(vec![
+                target("i-0aaa", 32663, "healthy"),
+                target_r("i-0bbb", 32663, "unused", "Target.InvalidState"),
+            ])
+            .instance_state("i-0bbb", "stopped")
+            .build();
+        let d = Diagnosis::from_snapshot(&snap);
+        assert_eq!(d.verdict.root_cause, Some(CheckId::Nodes));
     }
 
     #[test]
     fn all_healthy_is_healthy_with_exit_zero() {
         let snap = SnapshotB::ip()
-            .targets(vec![
-                target("192.168.1.10", 8080, "healthy"),
-                target("192.168.1.11", 8080, "healthy"),
-            ])
+            .targets(vec![target("10.0.1.10", 8080, "healthy"), target("10.0.2.11", 8080, "healthy")])
             .build();
         let d = Diagnosis::from_snapshot(&snap);
-        assert_eq!(
-            (d.verdict.status, d.exit_code()),
-            (VerdictStatus::Healthy, 0)
-        );
+        assert_eq!((d.verdict.status, d.exit_code()), (VerdictStatus::Healthy, 0));
     }
 
     #[test]
@@ -360,7 +394,7 @@ mod tests {
         let ids: Vec<CheckId> = d.findings.iter().map(|f| f.check).collect();
         let expected: Vec<CheckId> = checks::CATALOGUE.iter().map(|s| s.id).collect();
         assert_eq!(ids, expected);
-        assert_eq!(d.finding(CheckId::Nodes).detail, "not implemented yet");
+        assert_eq!(d.finding(CheckId::HealthProbe).detail, "not implemented yet");
     }
 
     #[test]
@@ -368,14 +402,8 @@ mod tests {
         let d = Diagnosis::from_snapshot(&SnapshotB::ip().build());
         assert_eq!(d.targets[1].pod.as_deref(), Some("shop/web-2"));
         assert_eq!(d.targets[1].node.as_deref(), Some("node-b"));
-        assert_eq!(
-            d.targets[1].availability_zone.as_deref(),
-            Some("us-east-1b")
-        );
+        assert_eq!(d.targets[1].availability_zone.as_deref(), Some("us-east-1b"));
         let d = Diagnosis::from_snapshot(&SnapshotB::instance().build());
-        assert_eq!(
-            (d.targets[0].node.as_deref(), d.targets[0].pod.as_deref()),
-            (Some("node-a"), None)
-        );
+        assert_eq!((d.targets[0].node.as_deref(), d.targets[0].pod.as_deref()), (Some("node-a"), None));
     }
 }

@@ -17,11 +17,7 @@ pub enum Error {
 
     /// The target group does not exist: nothing to diagnose (CLI exit 3).
     #[error("target group {arn} not found in {region}: {message}")]
-    TargetGroupNotFound {
-        arn: String,
-        region: String,
-        message: String,
-    },
+    TargetGroupNotFound { arn: String, region: String, message: String },
 
     /// The AWS side could not be reached at all (no credentials, no endpoint): exit 3.
     #[error("cannot query AWS ({api}): {message}")]
@@ -56,10 +52,7 @@ impl Error {
     /// The CLI exit code of DESIGN §4: 2 bad input, 3 could not diagnose.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Trigger(_)
-            | Error::Config(_)
-            | Error::Snapshot { .. }
-            | Error::ReadFile { .. } => 2,
+            Error::Trigger(_) | Error::Config(_) | Error::Snapshot { .. } | Error::ReadFile { .. } => 2,
             _ => 3,
         }
     }

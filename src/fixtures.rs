@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, ContainerState, ContainerStateTerminated, ContainerStateWaiting,
-    ContainerStatus, Node, NodeSpec, Pod, PodCondition, PodSpec, PodStatus, Service, ServicePort,
-    ServiceSpec,
+    Container, ContainerPort, ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, Node, NodeCondition,
+    NodeSpec, NodeStatus, Pod, PodCondition, PodSpec, PodStatus, Service, ServicePort, ServiceSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -85,7 +84,149 @@ pub fn node(name: &str, instance: &str, zone: &str) -> Node {
             provider_id: Some(format!("aws:///{zone}/{instance}")),
             ..Default::default()
         }),
-        status: None,
+        status: Some(NodeStatus {
+            conditions: Some(vec![NodeCondition {
+                type_: "Ready".into(),
+                status: "True".into(),
+                reason: Some("KubeletReady".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+    }
+}
+
+pub fn sg_rule(proto: &str, from: i32, to: i32, cidrs: &[&str], groups: &[&str]) -> SgRule {
+    SgRule {
+        protocol: proto.into(),
+        from_port: Some(from),
+        to_port: Some(to),
+        cidrs: cidrs.iter().map(|s| s.to_string()).collect(),
+        groups: groups.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+pub fn nacl_entry(n: i32, action: &str, proto: &str, cidr: &str, ports: Option<(i32, i32)>, egress: bool) -> NaclEntry {
+    NaclEntry {
+        rule_number: n,
+        protocol: proto.into(),
+        action: action.into(),
+        egress,
+        cidr: Some(cidr.into()),
+        port_from: ports.map(|p| p.0),
+        port_to: ports.map(|p| p.1),
+    }
+}
+
+pub fn route(dest: &str, target: &str) -> Route {
+    Route {
+        destination: dest.into(),
+        target: target.into(),
+        state: if target == "blackhole" { "blackhole" } else { "active" }.into(),
+    }
+}
+
+pub const LB_ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/k8s-default-albinsta/0a1b2c3d4e5f6a7b";
+
+/// One VPC 10.0.0.0/16: node subnets a (10.0.1.0/24, us-east-1a) and b (10.0.2.0/24, us-east-1b),
+/// load balancer subnets (10.0.101.0/24, 10.0.102.0/24); node instances i-0aaa and i-0bbb with
+/// group sg-node (NodePorts and 8080 from sg-alb, tagged for cluster demo); the default NACL
+/// allowing everything; one main route table with the local route.
+fn network(ip_targets: bool) -> NetworkEvidence {
+    let instance = |id: &str, zone: &str, subnet: &str, ip: &str, pod_ip: &str| Instance {
+        id: id.into(),
+        state: "running".into(),
+        availability_zone: Some(zone.into()),
+        subnet_id: Some(subnet.into()),
+        vpc_id: Some("vpc-0a1b2c3d".into()),
+        private_ip: Some(ip.into()),
+        interfaces: vec![NetworkInterface {
+            id: format!("eni-{}", &id[2..]),
+            subnet_id: Some(subnet.into()),
+            availability_zone: Some(zone.into()),
+            interface_type: Some("interface".into()),
+            device_index: Some(0),
+            instance_id: Some(id.into()),
+            groups: vec!["sg-node".into()],
+            private_ips: if ip_targets {
+                vec![ip.into(), pod_ip.into()]
+            } else {
+                vec![ip.into()]
+            },
+        }],
+    };
+    let subnet = |id: &str, zone: &str, cidr: &str| Subnet {
+        id: id.into(),
+        vpc_id: "vpc-0a1b2c3d".into(),
+        availability_zone: zone.into(),
+        cidr: cidr.into(),
+    };
+    NetworkEvidence {
+        instances: Fetched::Ok(vec![
+            instance("i-0aaa", "us-east-1a", "subnet-a", "10.0.1.5", "10.0.1.10"),
+            instance("i-0bbb", "us-east-1b", "subnet-b", "10.0.2.5", "10.0.2.11"),
+        ]),
+        target_interfaces: if ip_targets {
+            Fetched::Ok(vec![])
+        } else {
+            Fetched::not_collected("no ip targets")
+        },
+        security_groups: Fetched::Ok(vec![
+            SecurityGroup {
+                id: "sg-alb".into(),
+                name: "k8s-alb".into(),
+                vpc_id: Some("vpc-0a1b2c3d".into()),
+                ..Default::default()
+            },
+            SecurityGroup {
+                id: "sg-node".into(),
+                name: "eks-nodes".into(),
+                vpc_id: Some("vpc-0a1b2c3d".into()),
+                tags: BTreeMap::from([("kubernetes.io/cluster/demo".into(), "owned".into())]),
+                ingress: vec![
+                    sg_rule("tcp", 30000, 32767, &[], &["sg-alb"]),
+                    sg_rule("tcp", 8080, 8080, &[], &["sg-alb"]),
+                ],
+                egress: vec![sg_rule("-1", -1, -1, &["0.0.0.0/0"], &[])],
+            },
+        ]),
+        subnets: Fetched::Ok(vec![
+            subnet("subnet-a", "us-east-1a", "10.0.1.0/24"),
+            subnet("subnet-b", "us-east-1b", "10.0.2.0/24"),
+            subnet("subnet-c", "us-east-1c", "10.0.3.0/24"),
+            subnet("subnet-lb-a", "us-east-1a", "10.0.101.0/24"),
+            subnet("subnet-lb-b", "us-east-1b", "10.0.102.0/24"),
+        ]),
+        network_acls: Fetched::Ok(vec![NetworkAcl {
+            id: "acl-default".into(),
+            vpc_id: "vpc-0a1b2c3d".into(),
+            is_default: true,
+            subnet_ids: vec![
+                "subnet-a".into(),
+                "subnet-b".into(),
+                "subnet-c".into(),
+                "subnet-lb-a".into(),
+                "subnet-lb-b".into(),
+            ],
+            entries: vec![
+                nacl_entry(100, "allow", "-1", "0.0.0.0/0", None, false),
+                nacl_entry(100, "allow", "-1", "0.0.0.0/0", None, true),
+                nacl_entry(32767, "deny", "-1", "0.0.0.0/0", None, false),
+                nacl_entry(32767, "deny", "-1", "0.0.0.0/0", None, true),
+            ],
+        }]),
+        route_tables: Fetched::Ok(vec![RouteTable {
+            id: "rtb-main".into(),
+            vpc_id: "vpc-0a1b2c3d".into(),
+            main: true,
+            subnet_ids: vec![],
+            routes: vec![route("10.0.0.0/16", "local"), route("0.0.0.0/0", "igw-1")],
+        }]),
+        vpcs: Fetched::Ok(vec![Vpc {
+            id: "vpc-0a1b2c3d".into(),
+            cidrs: vec!["10.0.0.0/16".into()],
+        }]),
     }
 }
 
@@ -121,51 +262,37 @@ impl ServiceB {
         self.0.spec.as_mut().unwrap()
     }
     pub fn selector(mut self, labels: &[(&str, &str)]) -> Self {
-        self.spec().selector = Some(
-            labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        );
+        self.spec().selector = Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
         self
     }
     pub fn port(mut self, port: i32, target: i32) -> Self {
-        self.spec()
-            .ports
-            .get_or_insert_with(Vec::new)
-            .push(ServicePort {
-                port,
-                target_port: Some(IntOrString::Int(target)),
-                protocol: Some("TCP".into()),
-                ..Default::default()
-            });
+        self.spec().ports.get_or_insert_with(Vec::new).push(ServicePort {
+            port,
+            target_port: Some(IntOrString::Int(target)),
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        });
         self
     }
     pub fn named_target(mut self, port: i32, name: &str) -> Self {
-        self.spec()
-            .ports
-            .get_or_insert_with(Vec::new)
-            .push(ServicePort {
-                port,
-                target_port: Some(IntOrString::String(name.into())),
-                protocol: Some("TCP".into()),
-                ..Default::default()
-            });
+        self.spec().ports.get_or_insert_with(Vec::new).push(ServicePort {
+            port,
+            target_port: Some(IntOrString::String(name.into())),
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        });
         self
     }
     pub fn node_port(mut self, port: i32, node_port: i32) -> Self {
         self.spec().type_ = Some("NodePort".into());
-        self.spec()
-            .ports
-            .get_or_insert_with(Vec::new)
-            .push(ServicePort {
-                name: Some("http".into()),
-                port,
-                target_port: Some(IntOrString::Int(port)),
-                node_port: Some(node_port),
-                protocol: Some("TCP".into()),
-                ..Default::default()
-            });
+        self.spec().ports.get_or_insert_with(Vec::new).push(ServicePort {
+            name: Some("http".into()),
+            port,
+            target_port: Some(IntOrString::Int(port)),
+            node_port: Some(node_port),
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        });
         self
     }
     pub fn headless(mut self) -> Self {
@@ -346,7 +473,9 @@ impl SnapshotB {
             protocol: Some("HTTP".into()),
             port: Some(port),
             vpc_id: Some("vpc-0a1b2c3d".into()),
-            load_balancer_arns: vec!["arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/k8s-default-albinsta/0a1b2c3d4e5f6a7b".into()],
+            load_balancer_arns: vec![
+                "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/k8s-default-albinsta/0a1b2c3d4e5f6a7b".into(),
+            ],
             health_check: HealthCheck {
                 enabled: true,
                 protocol: Some("HTTP".into()),
@@ -388,13 +517,29 @@ impl SnapshotB {
             aws: AwsEvidence {
                 target_group: Fetched::Ok(tg),
                 target_health: Fetched::Ok(targets),
-                target_group_tags: Fetched::Ok(BTreeMap::from([(
-                    "elbv2.k8s.aws/cluster".into(),
-                    "demo".into(),
-                )])),
-                load_balancers: Fetched::not_collected("fixture"),
+                target_group_tags: Fetched::Ok(BTreeMap::from([("elbv2.k8s.aws/cluster".into(), "demo".into())])),
+                load_balancers: Fetched::Ok(vec![LoadBalancer {
+                    arn: LB_ARN.into(),
+                    name: "k8s-default-albinsta".into(),
+                    kind: "application".into(),
+                    scheme: Some("internet-facing".into()),
+                    vpc_id: Some("vpc-0a1b2c3d".into()),
+                    dns_name: None,
+                    security_groups: vec!["sg-alb".into()],
+                    zones: vec![
+                        LbZone {
+                            zone: "us-east-1a".into(),
+                            subnet_id: Some("subnet-lb-a".into()),
+                        },
+                        LbZone {
+                            zone: "us-east-1b".into(),
+                            subnet_id: Some("subnet-lb-b".into()),
+                        },
+                    ],
+                }]),
                 load_balancer_tags: Fetched::not_collected("fixture"),
                 listeners: Fetched::not_collected("fixture"),
+                network: network(target_type == "ip"),
             },
             kube: KubeEvidence {
                 source: Some("kubeconfig".into()),
@@ -405,10 +550,7 @@ impl SnapshotB {
                 pods: Fetched::Ok(pods),
                 endpoints: Fetched::Ok(eps),
                 events: Fetched::Ok(vec![]),
-                nodes: Fetched::Ok(vec![
-                    node("node-a", "i-0aaa", "us-east-1a"),
-                    node("node-b", "i-0bbb", "us-east-1b"),
-                ]),
+                nodes: Fetched::Ok(vec![node("node-a", "i-0aaa", "us-east-1a"), node("node-b", "i-0bbb", "us-east-1b")]),
             },
         })
     }
@@ -442,11 +584,7 @@ impl SnapshotB {
                 Self::alb_pod("alb-instance-6cc5cd9b9-prnxw", "192.168.10.11", "node-a"),
                 Self::alb_pod("alb-instance-6cc5cd9b9-x7k2p", "192.168.20.12", "node-b"),
             ],
-            endpoints(
-                "default",
-                "alb-instance",
-                &[("192.168.10.11", true), ("192.168.20.12", true)],
-            ),
+            endpoints("default", "alb-instance", &[("192.168.10.11", true), ("192.168.20.12", true)]),
             ServiceRef {
                 namespace: "default".into(),
                 name: "alb-instance".into(),
@@ -480,38 +618,31 @@ impl SnapshotB {
     }
 
     /// ClusterIP Service shop/web (80 → 8080) with pods web-1/web-2 declaring http:8080, and ip
-    /// targets: 192.168.1.10 healthy, 192.168.1.11 unhealthy (Target.Timeout).
+    /// targets: 10.0.1.10 healthy, 10.0.2.11 unhealthy (Target.Timeout).
     pub fn ip() -> Self {
         Self::base(
             "ip",
             8080,
             vec![
-                target("192.168.1.10", 8080, "healthy"),
-                target_r("192.168.1.11", 8080, "unhealthy", "Target.Timeout"),
+                target("10.0.1.10", 8080, "healthy"),
+                target_r("10.0.2.11", 8080, "unhealthy", "Target.Timeout"),
             ],
-            ServiceB::new("shop", "web")
-                .selector(&[("app", "web")])
-                .port(80, 8080)
-                .build(),
+            ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 8080).build(),
             vec![
                 PodB::new("shop", "web-1")
                     .labels(&[("app", "web")])
-                    .ip("192.168.1.10")
+                    .ip("10.0.1.10")
                     .node("node-a")
                     .ready()
                     .build(),
                 PodB::new("shop", "web-2")
                     .labels(&[("app", "web")])
-                    .ip("192.168.1.11")
+                    .ip("10.0.2.11")
                     .node("node-b")
                     .ready()
                     .build(),
             ],
-            endpoints(
-                "shop",
-                "web",
-                &[("192.168.1.10", true), ("192.168.1.11", true)],
-            ),
+            endpoints("shop", "web", &[("10.0.1.10", true), ("10.0.2.11", true)]),
             ServiceRef {
                 namespace: "shop".into(),
                 name: "web".into(),
@@ -586,10 +717,7 @@ impl SnapshotB {
         self
     }
     pub fn target_health_denied(mut self) -> Self {
-        self.0.aws.target_health = Fetched::Failed(denied(
-            "DescribeTargetHealth",
-            "elasticloadbalancing:DescribeTargetHealth",
-        ));
+        self.0.aws.target_health = Fetched::Failed(denied("DescribeTargetHealth", "elasticloadbalancing:DescribeTargetHealth"));
         self
     }
     pub fn pods_denied(mut self) -> Self {
@@ -598,6 +726,117 @@ impl SnapshotB {
     }
     pub fn endpoints_denied(mut self) -> Self {
         self.0.kube.endpoints = Fetched::Failed(denied("list endpoints", "list endpoints (RBAC)"));
+        self
+    }
+    pub fn network(&mut self) -> &mut NetworkEvidence {
+        &mut self.0.aws.network
+    }
+    pub fn lb(&mut self) -> &mut LoadBalancer {
+        match &mut self.0.aws.load_balancers {
+            Fetched::Ok(lbs) => &mut lbs[0],
+            _ => panic!("fixture load balancer"),
+        }
+    }
+    /// Runs `f` on one security group of the fixture.
+    pub fn sg(mut self, id: &str, f: impl FnOnce(&mut SecurityGroup)) -> Self {
+        if let Fetched::Ok(groups) = &mut self.network().security_groups {
+            f(groups.iter_mut().find(|g| g.id == id).expect("fixture group"));
+        }
+        self
+    }
+    /// Adds a group and puts it (instead of sg-node) on one instance's ENI.
+    pub fn instance_groups(mut self, instance: &str, groups: &[&str]) -> Self {
+        if let Fetched::Ok(list) = &mut self.network().instances {
+            let i = list.iter_mut().find(|i| i.id == instance).expect("fixture instance");
+            i.interfaces[0].groups = groups.iter().map(|s| s.to_string()).collect();
+        }
+        self
+    }
+    pub fn add_group(mut self, g: SecurityGroup) -> Self {
+        if let Fetched::Ok(list) = &mut self.network().security_groups {
+            list.push(g);
+        }
+        self
+    }
+    pub fn instance_state(mut self, instance: &str, state: &str) -> Self {
+        if let Fetched::Ok(list) = &mut self.network().instances {
+            list.iter_mut().find(|i| i.id == instance).expect("fixture instance").state = state.into();
+        }
+        self
+    }
+    pub fn node_not_ready(mut self, name: &str) -> Self {
+        if let Fetched::Ok(nodes) = &mut self.0.kube.nodes {
+            let n = nodes
+                .iter_mut()
+                .find(|n| n.metadata.name.as_deref() == Some(name))
+                .expect("fixture node");
+            n.status.as_mut().unwrap().conditions.as_mut().unwrap()[0] = NodeCondition {
+                type_: "Ready".into(),
+                status: "False".into(),
+                reason: Some("KubeletNotReady".into()),
+                message: Some("PLEG is not healthy".into()),
+                ..Default::default()
+            };
+        }
+        self
+    }
+    /// A custom NACL on one subnet.
+    pub fn nacl(mut self, id: &str, subnet: &str, entries: Vec<NaclEntry>) -> Self {
+        if let Fetched::Ok(acls) = &mut self.network().network_acls {
+            for a in acls.iter_mut() {
+                a.subnet_ids.retain(|s| s != subnet);
+            }
+            acls.push(NetworkAcl {
+                id: id.into(),
+                vpc_id: "vpc-0a1b2c3d".into(),
+                is_default: false,
+                subnet_ids: vec![subnet.into()],
+                entries,
+            });
+        }
+        self
+    }
+    /// A route table of its own for one subnet.
+    pub fn route_table(mut self, id: &str, subnet: &str, routes: Vec<Route>) -> Self {
+        if let Fetched::Ok(tables) = &mut self.network().route_tables {
+            tables.push(RouteTable {
+                id: id.into(),
+                vpc_id: "vpc-0a1b2c3d".into(),
+                main: false,
+                subnet_ids: vec![subnet.into()],
+                routes,
+            });
+        }
+        self
+    }
+    pub fn lb_zones(mut self, zones: &[(&str, &str)]) -> Self {
+        self.lb().zones = zones
+            .iter()
+            .map(|(z, s)| LbZone {
+                zone: z.to_string(),
+                subnet_id: Some(s.to_string()),
+            })
+            .collect();
+        self
+    }
+    pub fn local_policy(mut self) -> Self {
+        if let Fetched::Ok(svc) = &mut self.0.kube.service {
+            svc.spec.as_mut().unwrap().external_traffic_policy = Some("Local".into());
+        }
+        self
+    }
+    pub fn ec2_denied(mut self, api: &str) -> Self {
+        let m = denied(api, &format!("ec2:{api}"));
+        let n = self.network();
+        match api {
+            "DescribeInstances" => n.instances = Fetched::Failed(m),
+            "DescribeSecurityGroups" => n.security_groups = Fetched::Failed(m),
+            "DescribeNetworkAcls" => n.network_acls = Fetched::Failed(m),
+            "DescribeRouteTables" => n.route_tables = Fetched::Failed(m),
+            "DescribeSubnets" => n.subnets = Fetched::Failed(m),
+            "DescribeVpcs" => n.vpcs = Fetched::Failed(m),
+            other => panic!("no fixture for {other}"),
+        }
         self
     }
     pub fn build(self) -> Snapshot {

@@ -35,15 +35,11 @@ impl Handler {
         let requests = match trigger::parse_value(payload)? {
             Trigger::Acknowledge(alarm) => {
                 info!(alarm = %alarm.name, state = %alarm.state, "alarm is not in ALARM: nothing to diagnose");
-                return Ok(
-                    json!({"acknowledged": true, "alarm": alarm.name, "state": alarm.state}),
-                );
+                return Ok(json!({"acknowledged": true, "alarm": alarm.name, "state": alarm.state}));
             }
             Trigger::Diagnose(reqs) => reqs,
         };
-        let runs = requests
-            .iter()
-            .map(|req| crate::diagnose(&self.sdk, &self.kube, req, &self.config));
+        let runs = requests.iter().map(|req| crate::diagnose(&self.sdk, &self.kube, req, &self.config));
         let results = futures::future::join_all(runs).await;
         let mut diagnoses = Vec::new();
         let mut errors = Vec::new();
@@ -63,11 +59,7 @@ impl Handler {
         }
         if diagnoses.is_empty() {
             // Nothing to return: surface the (first) error so the invocation fails visibly.
-            return Err(errors
-                .into_iter()
-                .next()
-                .map(|(_, e)| e)
-                .expect("at least one request"));
+            return Err(errors.into_iter().next().map(|(_, e)| e).expect("at least one request"));
         }
         if requests.len() == 1 {
             return Ok(diagnoses.remove(0));

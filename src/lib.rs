@@ -22,6 +22,7 @@ pub mod diagnosis;
 pub mod error;
 pub mod handler;
 pub mod mapping;
+pub mod net;
 pub mod render;
 pub mod snapshot;
 pub mod trigger;
@@ -51,18 +52,17 @@ pub async fn aws_sdk_config(region: Option<&str>) -> SdkConfig {
 }
 
 /// The whole pipeline for one request: collect → snapshot → checks → diagnosis.
-pub async fn diagnose(
-    sdk: &SdkConfig,
-    kube: &KubeAccess,
-    req: &Request,
-    config: &Config,
-) -> Result<(Snapshot, Diagnosis)> {
+pub async fn diagnose(sdk: &SdkConfig, kube: &KubeAccess, req: &Request, config: &Config) -> Result<(Snapshot, Diagnosis)> {
     // The target group's own region wins: an alarm from eu-west-1 is about eu-west-1.
     let elb_conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
         .region(Region::new(req.region.clone()))
         .build();
+    let ec2_conf = aws_sdk_ec2::config::Builder::from(sdk)
+        .region(Region::new(req.region.clone()))
+        .build();
     let clients = Clients {
         elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_conf),
+        ec2: aws_sdk_ec2::Client::from_conf(ec2_conf),
         kube: kube.clone(),
     };
     let snapshot = collect::collect(&clients, req, config.default_cluster.as_deref()).await?;
@@ -72,21 +72,12 @@ pub async fn diagnose(
 
 /// Reads a snapshot saved by `diagnose --save-snapshot`.
 pub fn read_snapshot(path: &Path) -> Result<Snapshot> {
-    let bytes = std::fs::read(path).map_err(|source| Error::ReadFile {
-        path: path.into(),
-        source,
-    })?;
-    serde_json::from_slice(&bytes).map_err(|source| Error::Snapshot {
-        path: path.into(),
-        source,
-    })
+    let bytes = std::fs::read(path).map_err(|source| Error::ReadFile { path: path.into(), source })?;
+    serde_json::from_slice(&bytes).map_err(|source| Error::Snapshot { path: path.into(), source })
 }
 
 /// Saves a snapshot for `replay`.
 pub fn write_snapshot(path: &Path, snapshot: &Snapshot) -> Result<()> {
     let json = serde_json::to_vec_pretty(snapshot)?;
-    std::fs::write(path, json).map_err(|source| Error::WriteFile {
-        path: path.into(),
-        source,
-    })
+    std::fs::write(path, json).map_err(|source| Error::WriteFile { path: path.into(), source })
 }

@@ -37,10 +37,7 @@ pub enum Step {
 
 /// Step 1: a TargetGroupBinding whose `spec.targetGroupARN` is this target group.
 pub fn by_binding(arn: &str, bindings: &[TargetGroupBinding]) -> Step {
-    let hits: Vec<&TargetGroupBinding> = bindings
-        .iter()
-        .filter(|b| b.target_group_arn == arn)
-        .collect();
+    let hits: Vec<&TargetGroupBinding> = bindings.iter().filter(|b| b.target_group_arn == arn).collect();
     match hits.as_slice() {
         [] => Step::Miss(format!(
             "none of the {} TargetGroupBindings names this target group",
@@ -66,21 +63,13 @@ pub fn by_tags(tags: &BTreeMap<String, String>) -> Step {
                 resolved_by: BY_TAGS.into(),
             });
         }
-        return Step::Miss(format!(
-            "tag {TAG_SERVICE_RESOURCE}={v:?} is not NAMESPACE/NAME:PORT"
-        ));
+        return Step::Miss(format!("tag {TAG_SERVICE_RESOURCE}={v:?} is not NAMESPACE/NAME:PORT"));
     }
     if let Some(v) = tags.get(TAG_INGRESS_RESOURCE) {
         if let Some((namespace, rest, port)) = split_resource(v) {
-            return Step::NeedServices {
-                namespace,
-                rest,
-                port,
-            };
+            return Step::NeedServices { namespace, rest, port };
         }
-        return Step::Miss(format!(
-            "tag {TAG_INGRESS_RESOURCE}={v:?} is not NAMESPACE/INGRESS-SERVICE:PORT"
-        ));
+        return Step::Miss(format!("tag {TAG_INGRESS_RESOURCE}={v:?} is not NAMESPACE/INGRESS-SERVICE:PORT"));
     }
     if let Some((ns, name)) = tags.get(TAG_SERVICE_STACK).and_then(|v| v.split_once('/')) {
         return Step::Found(ServiceRef {
@@ -90,7 +79,9 @@ pub fn by_tags(tags: &BTreeMap<String, String>) -> Step {
             resolved_by: BY_TAGS.into(),
         });
     }
-    Step::Miss(format!("no {TAG_SERVICE_RESOURCE}, {TAG_INGRESS_RESOURCE} or {TAG_SERVICE_STACK} tag on the target group"))
+    Step::Miss(format!(
+        "no {TAG_SERVICE_RESOURCE}, {TAG_INGRESS_RESOURCE} or {TAG_SERVICE_STACK} tag on the target group"
+    ))
 }
 
 /// Completes an Ingress tag: the Service whose name ends `rest` after a hyphen (longest wins).
@@ -99,11 +90,7 @@ pub fn ingress_service(namespace: &str, rest: &str, port: &PortRef, services: &[
         .iter()
         .filter(|s| s.metadata.namespace.as_deref() == Some(namespace))
         .filter_map(|s| s.metadata.name.as_deref())
-        .filter(|name| {
-            rest.len() > name.len() + 1
-                && rest.ends_with(name)
-                && rest[..rest.len() - name.len()].ends_with('-')
-        })
+        .filter(|name| rest.len() > name.len() + 1 && rest.ends_with(name) && rest[..rest.len() - name.len()].ends_with('-'))
         .max_by_key(|name| name.len());
     match best {
         Some(name) => Step::Found(ServiceRef {
@@ -112,7 +99,9 @@ pub fn ingress_service(namespace: &str, rest: &str, port: &PortRef, services: &[
             port: Some(port.clone()),
             resolved_by: BY_TAGS.into(),
         }),
-        None => Step::Miss(format!("tag {TAG_INGRESS_RESOURCE} names {namespace}/{rest}, but no Service of {namespace} ends that name")),
+        None => Step::Miss(format!(
+            "tag {TAG_INGRESS_RESOURCE} names {namespace}/{rest}, but no Service of {namespace} ends that name"
+        )),
     }
 }
 
@@ -128,9 +117,7 @@ pub fn by_legacy_tags(lb_tags: &BTreeMap<String, BTreeMap<String, String>>) -> S
             });
         }
     }
-    Step::Miss(format!(
-        "no {TAG_LEGACY_SERVICE} tag on the load balancer(s)"
-    ))
+    Step::Miss(format!("no {TAG_LEGACY_SERVICE} tag on the load balancer(s)"))
 }
 
 /// Step 4a: instance targets receive traffic on a NodePort; the Service that owns it.
@@ -139,13 +126,7 @@ pub fn by_node_port(targets: &[TargetHealth], services: &[Service]) -> Step {
         return Step::Miss("no registered target has a port".into());
     };
     for s in services {
-        for p in s
-            .spec
-            .as_ref()
-            .and_then(|s| s.ports.as_ref())
-            .into_iter()
-            .flatten()
-        {
+        for p in s.spec.as_ref().and_then(|s| s.ports.as_ref()).into_iter().flatten() {
             if p.node_port == Some(port) {
                 return Step::Found(ServiceRef {
                     namespace: s.metadata.namespace.clone().unwrap_or_default(),
@@ -163,30 +144,19 @@ pub fn by_node_port(targets: &[TargetHealth], services: &[Service]) -> Step {
 pub fn by_endpoint_ips(targets: &[TargetHealth], endpoints: &[EndpointsView]) -> Step {
     let mut hits: HashMap<(&str, &str), usize> = HashMap::new();
     for e in endpoints {
-        let n = targets
-            .iter()
-            .filter(|t| e.addresses.iter().any(|a| a.ip == t.id))
-            .count();
+        let n = targets.iter().filter(|t| e.addresses.iter().any(|a| a.ip == t.id)).count();
         if n > 0 {
-            *hits
-                .entry((e.namespace.as_str(), e.service.as_str()))
-                .or_default() += n;
+            *hits.entry((e.namespace.as_str(), e.service.as_str())).or_default() += n;
         }
     }
-    match hits
-        .into_iter()
-        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
-    {
+    match hits.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0))) {
         Some(((ns, name), _)) => Step::Found(ServiceRef {
             namespace: ns.into(),
             name: name.into(),
             port: None,
             resolved_by: BY_ENDPOINT_IPS.into(),
         }),
-        None => Step::Miss(format!(
-            "none of the {} target IPs is an endpoint of any Service",
-            targets.len()
-        )),
+        None => Step::Miss(format!("none of the {} target IPs is an endpoint of any Service", targets.len())),
     }
 }
 
@@ -200,15 +170,10 @@ pub fn cluster_from_tags(
     }
     let legacy = |tags: &BTreeMap<String, String>| {
         tags.iter()
-            .find(|(k, v)| {
-                k.starts_with(TAG_LEGACY_CLUSTER_PREFIX) && (*v == "owned" || *v == "shared")
-            })
+            .find(|(k, v)| k.starts_with(TAG_LEGACY_CLUSTER_PREFIX) && (*v == "owned" || *v == "shared"))
             .map(|(k, _)| k[TAG_LEGACY_CLUSTER_PREFIX.len()..].to_string())
     };
-    for tags in tg_tags
-        .into_iter()
-        .chain(lb_tags.into_iter().flat_map(|m| m.values()))
-    {
+    for tags in tg_tags.into_iter().chain(lb_tags.into_iter().flat_map(|m| m.values())) {
         if let Some(c) = tags.get(TAG_CLUSTER) {
             return Some((c.clone(), format!("tag {TAG_CLUSTER}")));
         }
@@ -234,10 +199,7 @@ fn most_common(it: impl Iterator<Item = i32>) -> Option<i32> {
     for p in it {
         *counts.entry(p).or_default() += 1;
     }
-    counts
-        .into_iter()
-        .max_by_key(|(p, n)| (*n, std::cmp::Reverse(*p)))
-        .map(|(p, _)| p)
+    counts.into_iter().max_by_key(|(p, n)| (*n, std::cmp::Reverse(*p))).map(|(p, _)| p)
 }
 
 #[cfg(test)]
@@ -265,13 +227,8 @@ mod tests {
 
     #[test]
     fn service_resource_tag_gives_namespace_name_and_port() {
-        let tags = BTreeMap::from([(
-            TAG_SERVICE_RESOURCE.to_string(),
-            "shop/web:8080".to_string(),
-        )]);
-        let Step::Found(s) = by_tags(&tags) else {
-            panic!()
-        };
+        let tags = BTreeMap::from([(TAG_SERVICE_RESOURCE.to_string(), "shop/web:8080".to_string())]);
+        let Step::Found(s) = by_tags(&tags) else { panic!() };
         assert_eq!(
             (s.namespace.as_str(), s.name.as_str(), s.port),
             ("shop", "web", Some(PortRef::Number(8080)))
@@ -281,16 +238,8 @@ mod tests {
     #[test]
     fn ingress_tag_is_completed_by_the_longest_matching_service_name() {
         // GIVEN ingress "front-door" routing to service "api-v2"; "v2" also exists
-        let tags = BTreeMap::from([(
-            TAG_INGRESS_RESOURCE.to_string(),
-            "shop/front-door-api-v2:http".to_string(),
-        )]);
-        let Step::NeedServices {
-            namespace,
-            rest,
-            port,
-        } = by_tags(&tags)
-        else {
+        let tags = BTreeMap::from([(TAG_INGRESS_RESOURCE.to_string(), "shop/front-door-api-v2:http".to_string())]);
+        let Step::NeedServices { namespace, rest, port } = by_tags(&tags) else {
             panic!()
         };
         let services = vec![
@@ -317,26 +266,16 @@ mod tests {
             "arn:lb".to_string(),
             BTreeMap::from([(TAG_LEGACY_SERVICE.to_string(), "default/old".to_string())]),
         )]);
-        let Step::Found(s) = by_legacy_tags(&lb) else {
-            panic!()
-        };
-        assert_eq!(
-            (s.name.as_str(), s.resolved_by.as_str(), s.port),
-            ("old", BY_LEGACY_TAGS, None)
-        );
+        let Step::Found(s) = by_legacy_tags(&lb) else { panic!() };
+        assert_eq!((s.name.as_str(), s.resolved_by.as_str(), s.port), ("old", BY_LEGACY_TAGS, None));
     }
 
     #[test]
     fn node_port_of_instance_targets_finds_the_service() {
-        let targets = vec![
-            target("i-1", 32663, "unhealthy"),
-            target("i-2", 32663, "unhealthy"),
-        ];
+        let targets = vec![target("i-1", 32663, "unhealthy"), target("i-2", 32663, "unhealthy")];
         let services = vec![
             ServiceB::new("a", "x").node_port(80, 30001).build(),
-            ServiceB::new("default", "alb-instance")
-                .node_port(80, 32663)
-                .build(),
+            ServiceB::new("default", "alb-instance").node_port(80, 32663).build(),
         ];
         let Step::Found(s) = by_node_port(&targets, &services) else {
             panic!()
@@ -349,17 +288,10 @@ mod tests {
 
     #[test]
     fn endpoint_ips_pick_the_service_holding_most_targets() {
-        let targets = vec![
-            target("192.168.1.10", 8080, "unhealthy"),
-            target("192.168.1.11", 8080, "healthy"),
-        ];
+        let targets = vec![target("10.0.1.10", 8080, "unhealthy"), target("10.0.2.11", 8080, "healthy")];
         let eps = vec![
-            endpoints("a", "one", &[("192.168.1.10", true)]),
-            endpoints(
-                "b",
-                "both",
-                &[("192.168.1.10", true), ("192.168.1.11", true)],
-            ),
+            endpoints("a", "one", &[("10.0.1.10", true)]),
+            endpoints("b", "both", &[("10.0.1.10", true), ("10.0.2.11", true)]),
         ];
         let Step::Found(s) = by_endpoint_ips(&targets, &eps) else {
             panic!()

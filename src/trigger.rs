@@ -13,8 +13,7 @@ use serde_json::Value;
 const HEALTH_METRICS: [&str; 2] = ["UnHealthyHostCount", "HealthyHostCount"];
 const ELB_NAMESPACES: [&str; 3] = ["AWS/ApplicationELB", "AWS/NetworkELB", "AWS/GatewayELB"];
 
-const EXPECTED: &str =
-    "expected an EventBridge \"CloudWatch Alarm State Change\" or \"CloudWatch Alarm \
+const EXPECTED: &str = "expected an EventBridge \"CloudWatch Alarm State Change\" or \"CloudWatch Alarm \
 Contributor State Change\" event, an SNS notification of a CloudWatch alarm, or a manual payload \
 {\"targetGroupArn\": \"arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID\"}";
 
@@ -66,17 +65,13 @@ fn invalid(msg: impl Into<String>) -> TriggerError {
 
 /// Parses raw bytes (a file, an invocation payload).
 pub fn parse(payload: &[u8]) -> Result<Trigger, TriggerError> {
-    let value: Value =
-        serde_json::from_slice(payload).map_err(|e| TriggerError::NotJson(e.to_string()))?;
+    let value: Value = serde_json::from_slice(payload).map_err(|e| TriggerError::NotJson(e.to_string()))?;
     parse_value(&value)
 }
 
 pub fn parse_value(v: &Value) -> Result<Trigger, TriggerError> {
     let Some(obj) = v.as_object() else {
-        return Err(invalid(format!(
-            "the payload is a JSON {}, not an object; {EXPECTED}",
-            kind(v)
-        )));
+        return Err(invalid(format!("the payload is a JSON {}, not an object; {EXPECTED}", kind(v))));
     };
     if obj.contains_key("detail-type") {
         eventbridge(v)
@@ -88,9 +83,7 @@ pub fn parse_value(v: &Value) -> Result<Trigger, TriggerError> {
         alarm_json(v, "alarm-json")
     } else {
         let keys: Vec<&str> = obj.keys().map(String::as_str).take(8).collect();
-        Err(invalid(format!(
-            "unrecognised payload with keys {keys:?}; {EXPECTED}"
-        )))
+        Err(invalid(format!("unrecognised payload with keys {keys:?}; {EXPECTED}")))
     }
 }
 
@@ -158,12 +151,7 @@ fn eventbridge(v: &Value) -> Result<Trigger, TriggerError> {
             .and_then(|s| s.get("reason"))
             .and_then(Value::as_str)
             .map(str::to_string),
-        via: if contributor {
-            "eventbridge-contributor"
-        } else {
-            "eventbridge"
-        }
-        .to_string(),
+        via: if contributor { "eventbridge-contributor" } else { "eventbridge" }.to_string(),
     };
     if alarm.state != "ALARM" {
         return Ok(Trigger::Acknowledge(alarm));
@@ -172,7 +160,12 @@ fn eventbridge(v: &Value) -> Result<Trigger, TriggerError> {
         .get("configuration")
         .and_then(|c| c.get("metrics"))
         .and_then(Value::as_array)
-        .ok_or_else(|| invalid(format!("alarm {:?}: detail.configuration.metrics is missing; expected the alarm's metric list", alarm.name)))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "alarm {:?}: detail.configuration.metrics is missing; expected the alarm's metric list",
+                alarm.name
+            ))
+        })?;
     let dimensions = if contributor {
         contributor_dimensions(detail, metrics, &alarm.name)?
     } else {
@@ -190,10 +183,7 @@ fn metric_dimensions(metrics: &[Value], alarm: &str) -> Result<Vec<String>, Trig
             continue;
         };
         let name = metric.get("name").and_then(Value::as_str).unwrap_or("");
-        let namespace = metric
-            .get("namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let namespace = metric.get("namespace").and_then(Value::as_str).unwrap_or("");
         seen_metrics.push(format!("{namespace}/{name}"));
         if !HEALTH_METRICS.contains(&name) || !ELB_NAMESPACES.contains(&namespace) {
             continue;
@@ -202,7 +192,10 @@ fn metric_dimensions(metrics: &[Value], alarm: &str) -> Result<Vec<String>, Trig
         match dims.and_then(|d| d.get("TargetGroup")) {
             Some(Value::String(tg)) => found.push(tg.clone()),
             Some(other) => {
-                return Err(invalid(format!("alarm {alarm:?}: the TargetGroup dimension is a {}, expected a string like \"targetgroup/NAME/ID\"", kind(other))))
+                return Err(invalid(format!(
+                    "alarm {alarm:?}: the TargetGroup dimension is a {}, expected a string like \"targetgroup/NAME/ID\"",
+                    kind(other)
+                )))
             }
             None => {}
         }
@@ -214,11 +207,7 @@ fn metric_dimensions(metrics: &[Value], alarm: &str) -> Result<Vec<String>, Trig
 }
 
 /// A multi-series (contributor) alarm names the one series in `alarmContributor.attributes`.
-fn contributor_dimensions(
-    detail: &Value,
-    metrics: &[Value],
-    alarm: &str,
-) -> Result<Vec<String>, TriggerError> {
+fn contributor_dimensions(detail: &Value, metrics: &[Value], alarm: &str) -> Result<Vec<String>, TriggerError> {
     let query: String = metrics
         .iter()
         .filter_map(|m| m.get("expression").and_then(Value::as_str))
@@ -233,7 +222,11 @@ fn contributor_dimensions(
         .get("alarmContributor")
         .and_then(|c| c.get("attributes"))
         .and_then(Value::as_object)
-        .ok_or_else(|| invalid(format!("alarm {alarm:?}: detail.alarmContributor.attributes is missing; expected the contributor's TargetGroup attribute")))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "alarm {alarm:?}: detail.alarmContributor.attributes is missing; expected the contributor's TargetGroup attribute"
+            ))
+        })?;
     match attrs.get("TargetGroup") {
         Some(Value::String(tg)) => Ok(vec![tg.clone()]),
         _ => Err(invalid(format!(
@@ -250,21 +243,28 @@ fn sns(v: &Value) -> Result<Trigger, TriggerError> {
         .get("Records")
         .and_then(Value::as_array)
         .filter(|r| !r.is_empty())
-        .ok_or_else(|| {
-            invalid("SNS event: \"Records\" must be a non-empty array of SNS records")
-        })?;
+        .ok_or_else(|| invalid("SNS event: \"Records\" must be a non-empty array of SNS records"))?;
     let mut all = Vec::new();
     let mut acknowledged = None;
     for (i, r) in records.iter().enumerate() {
         let message = match r.get("Sns").and_then(|s| s.get("Message")) {
             Some(Value::String(m)) => m,
             Some(other) => {
-                return Err(invalid(format!("SNS event: Records[{i}].Sns.Message is a {}; expected the CloudWatch alarm notification as a JSON string", kind(other))))
+                return Err(invalid(format!(
+                    "SNS event: Records[{i}].Sns.Message is a {}; expected the CloudWatch alarm notification as a JSON string",
+                    kind(other)
+                )))
             }
-            None => return Err(invalid(format!("SNS event: Records[{i}].Sns.Message is missing; expected the CloudWatch alarm notification as a JSON string"))),
+            None => {
+                return Err(invalid(format!(
+                    "SNS event: Records[{i}].Sns.Message is missing; expected the CloudWatch alarm notification as a JSON string"
+                )))
+            }
         };
         let alarm: Value = serde_json::from_str(message).map_err(|e| {
-            invalid(format!("SNS event: Records[{i}].Sns.Message is not JSON ({e}); expected a CloudWatch alarm notification"))
+            invalid(format!(
+                "SNS event: Records[{i}].Sns.Message is not JSON ({e}); expected a CloudWatch alarm notification"
+            ))
         })?;
         match alarm_json(&alarm, "sns")? {
             Trigger::Diagnose(reqs) => all.extend(reqs),
@@ -287,17 +287,16 @@ fn alarm_json(v: &Value, via: &str) -> Result<Trigger, TriggerError> {
     // The notification's "Region" is a display name ("US East (N. Virginia)"): use the ARN.
     let parts: Vec<&str> = arn.split(':').collect();
     if parts.len() < 7 || parts[2] != "cloudwatch" {
-        return Err(invalid(format!("{what}: AlarmArn {arn:?} is not a CloudWatch alarm ARN (arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME)")));
+        return Err(invalid(format!(
+            "{what}: AlarmArn {arn:?} is not a CloudWatch alarm ARN (arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME)"
+        )));
     }
     let (region, account) = (parts[3], parts[4]);
     let alarm = Alarm {
         name,
         arn: Some(arn.to_string()),
         state,
-        reason: v
-            .get("NewStateReason")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        reason: v.get("NewStateReason").and_then(Value::as_str).map(str::to_string),
         via: via.to_string(),
     };
     if alarm.state != "ALARM" {
@@ -314,24 +313,14 @@ fn alarm_json(v: &Value, via: &str) -> Result<Trigger, TriggerError> {
     // A metric alarm: Trigger.{MetricName, Namespace, Dimensions}; metric math: Trigger.Metrics[].MetricStat.Metric.
     let mut consider = |metric: &Value, name_key: &str| -> Result<(), TriggerError> {
         let name = metric.get(name_key).and_then(Value::as_str).unwrap_or("");
-        let ns = metric
-            .get("Namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let ns = metric.get("Namespace").and_then(Value::as_str).unwrap_or("");
         seen.push(format!("{ns}/{name}"));
         if !HEALTH_METRICS.contains(&name) || !ELB_NAMESPACES.contains(&ns) {
             return Ok(());
         }
-        let dims = metric
-            .get("Dimensions")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let dims = metric.get("Dimensions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
         for d in dims {
-            let dim_name = d
-                .get("name")
-                .or_else(|| d.get("Name"))
-                .and_then(Value::as_str);
+            let dim_name = d.get("name").or_else(|| d.get("Name")).and_then(Value::as_str);
             if dim_name == Some("TargetGroup") {
                 match d.get("value").or_else(|| d.get("Value")) {
                     Some(Value::String(s)) => found.push(s.clone()),
@@ -349,12 +338,7 @@ fn alarm_json(v: &Value, via: &str) -> Result<Trigger, TriggerError> {
     if trigger.get("MetricName").is_some() {
         consider(trigger, "MetricName")?;
     }
-    for m in trigger
-        .get("Metrics")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-    {
+    for m in trigger.get("Metrics").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]) {
         if let Some(metric) = m.get("MetricStat").and_then(|s| s.get("Metric")) {
             consider(metric, "MetricName")?;
         }
@@ -367,16 +351,10 @@ fn alarm_json(v: &Value, via: &str) -> Result<Trigger, TriggerError> {
 
 // ------------------------------------------------------------------ shared
 
-fn requests(
-    dimensions: Vec<String>,
-    region: &str,
-    account: &str,
-    alarm: Alarm,
-) -> Result<Trigger, TriggerError> {
+fn requests(dimensions: Vec<String>, region: &str, account: &str, alarm: Alarm) -> Result<Trigger, TriggerError> {
     let mut out = Vec::new();
     for dim in dimensions {
-        let tg = TargetGroupArn::from_dimension(&dim, region, account)
-            .map_err(|e| invalid(format!("alarm {:?}: {e}", alarm.name)))?;
+        let tg = TargetGroupArn::from_dimension(&dim, region, account).map_err(|e| invalid(format!("alarm {:?}: {e}", alarm.name)))?;
         out.push(Request {
             target_group_arn: tg.arn,
             region: tg.region,
@@ -405,9 +383,7 @@ fn no_target_group(alarm: &str, seen: &[String]) -> TriggerError {
 fn check_state(state: &str, field: &str) -> Result<(), TriggerError> {
     match state {
         "ALARM" | "OK" | "INSUFFICIENT_DATA" => Ok(()),
-        other => Err(invalid(format!(
-            "{field} is {other:?}; expected ALARM, OK or INSUFFICIENT_DATA"
-        ))),
+        other => Err(invalid(format!("{field} is {other:?}; expected ALARM, OK or INSUFFICIENT_DATA"))),
     }
 }
 
@@ -415,11 +391,7 @@ fn state_value(state: Option<&Value>, field: &str) -> Result<String, TriggerErro
     let s = state
         .and_then(|s| s.get("value"))
         .and_then(Value::as_str)
-        .ok_or_else(|| {
-            invalid(format!(
-                "{field} is missing; expected ALARM, OK or INSUFFICIENT_DATA"
-            ))
-        })?;
+        .ok_or_else(|| invalid(format!("{field} is missing; expected ALARM, OK or INSUFFICIENT_DATA")))?;
     check_state(s, field)?;
     Ok(s.to_string())
 }
@@ -428,10 +400,7 @@ fn string_at<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, Trigger
     match v.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
         Some(Value::String(_)) => Err(invalid(format!("{what}: \"{key}\" is empty"))),
-        Some(other) => Err(invalid(format!(
-            "{what}: \"{key}\" must be a string, got a {}",
-            kind(other)
-        ))),
+        Some(other) => Err(invalid(format!("{what}: \"{key}\" must be a string, got a {}", kind(other)))),
         None => Err(invalid(format!("{what}: \"{key}\" is missing"))),
     }
 }
@@ -499,9 +468,8 @@ impl TargetGroupArn {
 
     /// From an alarm's TargetGroup dimension (`targetgroup/NAME/ID`) plus the alarm's region/account.
     pub fn from_dimension(dim: &str, region: &str, account: &str) -> Result<Self, String> {
-        parse_resource(dim).map_err(|why| {
-            format!("TargetGroup dimension {dim:?} is not a target group ({why}); expected \"targetgroup/NAME/ID\"")
-        })?;
+        parse_resource(dim)
+            .map_err(|why| format!("TargetGroup dimension {dim:?} is not a target group ({why}); expected \"targetgroup/NAME/ID\""))?;
         let partition = if region.starts_with("cn-") {
             "aws-cn"
         } else if region.starts_with("us-gov-") {
@@ -509,10 +477,7 @@ impl TargetGroupArn {
         } else {
             "aws"
         };
-        Self::parse(&format!(
-            "arn:{partition}:elasticloadbalancing:{region}:{account}:{dim}"
-        ))
-        .map_err(|e| e.to_string())
+        Self::parse(&format!("arn:{partition}:elasticloadbalancing:{region}:{account}:{dim}")).map_err(|e| e.to_string())
     }
 }
 
@@ -524,13 +489,8 @@ fn parse_resource(res: &str) -> Result<String, String> {
         return Err(format!("resource {res:?} is not targetgroup/NAME/ID"));
     }
     let name = name.unwrap_or("");
-    if name.is_empty()
-        || name.len() > 32
-        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        return Err(format!(
-            "name {name:?} is not 1-32 letters, digits or hyphens"
-        ));
+    if name.is_empty() || name.len() > 32 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(format!("name {name:?} is not 1-32 letters, digits or hyphens"));
     }
     let id = id.unwrap_or("");
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -559,20 +519,12 @@ mod tests {
         assert_eq!(reqs.len(), 1);
         assert_eq!(reqs[0].target_group_arn, TG);
         assert_eq!(
-            (
-                reqs[0].region.as_str(),
-                reqs[0].account.as_str(),
-                reqs[0].publish
-            ),
+            (reqs[0].region.as_str(), reqs[0].account.as_str(), reqs[0].publish),
             ("us-east-1", "111122223333", true)
         );
         let alarm = reqs[0].alarm.as_ref().unwrap();
         assert_eq!(
-            (
-                alarm.name.as_str(),
-                alarm.state.as_str(),
-                alarm.via.as_str()
-            ),
+            (alarm.name.as_str(), alarm.state.as_str(), alarm.via.as_str()),
             ("alb-instance-unhealthy-hosts", "ALARM", "eventbridge")
         );
     }
@@ -580,10 +532,7 @@ mod tests {
     #[test]
     fn metric_math_alarm_gives_every_target_group() {
         let reqs = diagnose(include_str!("../events/alarm-metric-math.json"));
-        let names: Vec<&str> = reqs
-            .iter()
-            .map(|r| r.target_group_arn.rsplit(':').next().unwrap())
-            .collect();
+        let names: Vec<&str> = reqs.iter().map(|r| r.target_group_arn.rsplit(':').next().unwrap()).collect();
         assert_eq!(
             names,
             [
@@ -600,10 +549,7 @@ mod tests {
         assert!(reqs[0]
             .target_group_arn
             .ends_with("targetgroup/k8s-shop-api-2d3e4f5a6b/5555666677778888"));
-        assert_eq!(
-            reqs[0].alarm.as_ref().unwrap().via,
-            "eventbridge-contributor"
-        );
+        assert_eq!(reqs[0].alarm.as_ref().unwrap().via, "eventbridge-contributor");
     }
 
     #[test]
@@ -618,11 +564,7 @@ mod tests {
     fn manual_payload_keeps_cluster_and_publish() {
         let reqs = diagnose(include_str!("../events/manual.json"));
         assert_eq!(
-            (
-                reqs[0].cluster.as_deref(),
-                reqs[0].publish,
-                reqs[0].alarm.is_none()
-            ),
+            (reqs[0].cluster.as_deref(), reqs[0].publish, reqs[0].alarm.is_none()),
             (Some("demo"), false, true)
         );
     }
@@ -631,10 +573,7 @@ mod tests {
     fn ok_and_insufficient_data_are_acknowledged_without_diagnosis() {
         for (file, state) in [
             (include_str!("../events/alarm-ok.json"), "OK"),
-            (
-                include_str!("../events/alarm-insufficient-data.json"),
-                "INSUFFICIENT_DATA",
-            ),
+            (include_str!("../events/alarm-insufficient-data.json"), "INSUFFICIENT_DATA"),
         ] {
             match parse(file.as_bytes()).unwrap() {
                 Trigger::Acknowledge(a) => assert_eq!(a.state, state),
@@ -660,27 +599,22 @@ mod tests {
 
     #[test]
     fn gov_and_china_regions_get_their_partition() {
+        assert!(TargetGroupArn::from_dimension("targetgroup/a/00ff", "cn-north-1", "111122223333")
+            .unwrap()
+            .arn
+            .starts_with("arn:aws-cn:"));
         assert!(
-            TargetGroupArn::from_dimension("targetgroup/a/00ff", "cn-north-1", "111122223333")
+            TargetGroupArn::from_dimension("targetgroup/a/00ff", "us-gov-west-1", "111122223333")
                 .unwrap()
                 .arn
-                .starts_with("arn:aws-cn:")
+                .starts_with("arn:aws-us-gov:")
         );
-        assert!(TargetGroupArn::from_dimension(
-            "targetgroup/a/00ff",
-            "us-gov-west-1",
-            "111122223333"
-        )
-        .unwrap()
-        .arn
-        .starts_with("arn:aws-us-gov:"));
     }
 
     /// Malformed or unexpected payloads: each is an error whose message says what was expected.
     #[test]
     fn malformed_payloads_are_errors_that_say_what_was_expected() {
-        let alarm: Value =
-            serde_json::from_str(include_str!("../events/alarm-state-change.json")).unwrap();
+        let alarm: Value = serde_json::from_str(include_str!("../events/alarm-state-change.json")).unwrap();
         let with = |path: &[&str], value: Value| {
             let mut v = alarm.clone();
             *v.pointer_mut(&format!("/{}", path.join("/"))).unwrap() = value;

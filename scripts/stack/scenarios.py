@@ -36,25 +36,39 @@ def aws(service):
     return boto3.client(service, region_name=REGION)
 
 
-def network(ns):
+NODE_CIDRS = {"us-east-1a": "10.0.1.0/24", "us-east-1b": "10.0.2.0/24", "us-east-1c": "10.0.3.0/24"}
+LB_CIDRS = {"us-east-1a": "10.0.101.0/24", "us-east-1b": "10.0.102.0/24", "us-east-1c": "10.0.103.0/24"}
+
+
+def network(ns, node_zones, lb_zones):
+    """A VPC with node subnets and load-balancer subnets per zone, the ALB's security group, and
+    the nodes' group (tagged for the cluster) allowing NodePorts and 8080 from the ALB."""
     ec2 = aws("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = {}
-    for zone, cidr in (("us-east-1a", "10.0.1.0/24"), ("us-east-1b", "10.0.2.0/24")):
-        subnets[zone] = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+    subnets = {z: ec2.create_subnet(VpcId=vpc, CidrBlock=NODE_CIDRS[z], AvailabilityZone=z)["Subnet"]["SubnetId"] for z in node_zones}
+    lb_subnets = {z: ec2.create_subnet(VpcId=vpc, CidrBlock=LB_CIDRS[z], AvailabilityZone=z)["Subnet"]["SubnetId"] for z in lb_zones}
     sg_lb = ec2.create_security_group(GroupName=f"{ns}-alb", Description="load balancer", VpcId=vpc)["GroupId"]
     sg_node = ec2.create_security_group(GroupName=f"{ns}-nodes", Description="nodes", VpcId=vpc)["GroupId"]
     ec2.create_tags(Resources=[sg_node], Tags=[{"Key": f"kubernetes.io/cluster/{CLUSTER}", "Value": "owned"}])
-    return {"vpc": vpc, "subnets": subnets, "sg_lb": sg_lb, "sg_node": sg_node}
+    allow_from_alb(sg_node, sg_lb)
+    return {"vpc": vpc, "subnets": subnets, "lb_subnets": lb_subnets, "sg_lb": sg_lb, "sg_node": sg_node}
 
 
-def instances(net, zones):
+def allow_from_alb(group, sg_lb):
+    aws("ec2").authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 30000, "ToPort": 32767, "UserIdGroupPairs": [{"GroupId": sg_lb, "Description": "NodePorts from the ALB"}]},
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "UserIdGroupPairs": [{"GroupId": sg_lb, "Description": "pods from the ALB"}]},
+    ])
+
+
+def instances(net, zones, groups=None):
     ec2 = aws("ec2")
     ami = ec2.describe_images()["Images"][0]["ImageId"]
     out = []
-    for zone in zones:
+    for k, zone in enumerate(zones):
+        sgs = (groups or {}).get(k, [net["sg_node"]])
         r = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m5.large", SubnetId=net["subnets"][zone],
-                              SecurityGroupIds=[net["sg_node"]],
+                              SecurityGroupIds=sgs,
                               TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": f"kubernetes.io/cluster/{CLUSTER}", "Value": "owned"}]}])
         i = r["Instances"][0]
         out.append({"id": i["InstanceId"], "zone": zone, "ip": i["PrivateIpAddress"]})
@@ -68,7 +82,7 @@ def load_balancer(ns, net, svc, port, target_type, tg_port, tags, lb_tags=None):
     lb_tags = {"elbv2.k8s.aws/cluster": CLUSTER} if lb_tags is None else lb_tags
     # An empty Tags list is invalid: leave the parameter out instead.
     tagged = lambda tags: {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]} if tags else {}
-    lb = elb.create_load_balancer(Name=elb_name("k8s", ns[:12], suffix), Subnets=list(net["subnets"].values()), SecurityGroups=[net["sg_lb"]],
+    lb = elb.create_load_balancer(Name=elb_name("k8s", ns[:12], suffix), Subnets=list(net["lb_subnets"].values()), SecurityGroups=[net["sg_lb"]],
                                   Scheme="internet-facing", Type="application", **tagged(lb_tags))["LoadBalancers"][0]["LoadBalancerArn"]
     tg = elb.create_target_group(Name=elb_name("k8s", ns[:10], svc[:8], suffix), Protocol="HTTP", Port=tg_port, VpcId=net["vpc"], TargetType=target_type,
                                  HealthCheckProtocol="HTTP", HealthCheckPort="traffic-port", HealthCheckPath="/",
@@ -202,26 +216,34 @@ def wait_endpoints(kube, ns, svc, ready):
 # ------------------------------------------------------------------ the cluster pieces most scenarios share
 
 def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_name="http", health=None, pod_state="ready",
-                     bind=True, tg_tags=None, lb_tags=None, expect_ready=None):
-    """Two nodes (one per zone) with one pod each behind a NodePort Service and an ALB with
-    instance targets on the NodePort: the article's shape."""
+                     bind=True, tg_tags=None, lb_tags=None, expect_ready=None, zones=("us-east-1a", "us-east-1b"), lb_zones=None,
+                     pods_on=None, node_ready=None, groups=None, local=False, network_hook=None):
+    """Nodes (one per zone) with one pod each behind a NodePort Service and an ALB with instance
+    targets on the NodePort: the article's shape. `pods_on` limits the pods to some nodes,
+    `groups` gives instances other security groups, `network_hook(net, insts)` changes the VPC."""
     namespace(kube, ns)
-    net = network(ns)
-    insts = instances(net, ["us-east-1a", "us-east-1b"])
-    nodes = [f"{ns}-node-{z[-1]}" for z in ("us-east-1a", "us-east-1b")]
-    for n, i in zip(nodes, insts):
-        node(kube, n, i)
+    net = network(ns, zones, lb_zones or zones)
+    if network_hook and groups is None:
+        groups = network_hook.groups(net) if hasattr(network_hook, "groups") else None
+    insts = instances(net, zones, groups)
+    nodes = [f"{ns}-node-{z[-1]}" for z in zones]
+    for k, (n, i) in enumerate(zip(nodes, insts)):
+        node(kube, n, i, ready=True if node_ready is None else node_ready[k])
     svc_name = "alb-instance"
     service(kube, ns, svc_name, selector, 80, target_port)
     # Let the API server allocate the NodePort, then register the instances on it.
-    kube.request("PATCH", f"/api/v1/namespaces/{ns}/services/{svc_name}", {"spec": {"type": "NodePort"}}, "application/merge-patch+json")
+    patch = {"spec": {"type": "NodePort", **({"externalTrafficPolicy": "Local"} if local else {})}}
+    kube.request("PATCH", f"/api/v1/namespaces/{ns}/services/{svc_name}", patch, "application/merge-patch+json")
     svc = kube.get(f"/api/v1/namespaces/{ns}/services/{svc_name}")
     node_port = svc["spec"]["ports"][0]["nodePort"]
     ctr = container(port_name)
     rs, labels = workload(kube, ns, "alb-instance", pod_labels, ctr)
     octet3 = octet(ns)
-    for k, (n, _) in enumerate(zip(nodes, insts)):
-        pod(kube, ns, f"{rs['metadata']['name']}-{'prnxw' if k == 0 else 'x7k2p'}", labels, n, f"192.168.{octet3}.{10 + k}", ctr, rs, pod_state)
+    for k, n in enumerate(nodes):
+        if pods_on is None or k in pods_on:
+            pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[k]}", labels, n, f"192.168.{octet3}.{10 + k}", ctr, rs, pod_state)
+    if network_hook:
+        network_hook(net, insts)
     lb, tg = load_balancer(ns, net, svc_name, 80, "instance", node_port, tg_tags if tg_tags is not None else controller_tags(ns, svc_name, 80), lb_tags)
     register(tg, [(i["id"], node_port) for i in insts], {insts[k]["id"]: h for k, h in (health or {}).items()})
     if bind:
@@ -229,22 +251,28 @@ def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_nam
     if expect_ready is not None:
         wait_endpoints(kube, ns, svc_name, expect_ready)
     return {"namespace": ns, "cluster": CLUSTER, "targetGroupArn": tg, "loadBalancerArn": lb, "service": f"{ns}/{svc_name}",
-            "nodePort": node_port, "instances": [i["id"] for i in insts], "nodes": nodes}
+            "nodePort": node_port, "instances": [i["id"] for i in insts], "nodes": nodes, "vpc": net["vpc"],
+            "subnets": net["subnets"], "lbSubnets": net["lb_subnets"], "groups": {"alb": net["sg_lb"], "nodes": net["sg_node"]}}
+
+
+POD_SUFFIXES = ["prnxw", "x7k2p", "q9m4d"]
 
 
 def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect_ready=None, bind=True, tg_tags=None, lb_tags=None):
     """A ClusterIP Service shop-style `web` (80 → 8080) with two pods and ip targets."""
     namespace(kube, ns)
-    net = network(ns)
-    insts = instances(net, ["us-east-1a", "us-east-1b"])
-    nodes = [f"{ns}-node-{z[-1]}" for z in ("us-east-1a", "us-east-1b")]
+    zones = ("us-east-1a", "us-east-1b")
+    net = network(ns, zones, zones)
+    insts = instances(net, zones)
+    nodes = [f"{ns}-node-{z[-1]}" for z in zones]
     for n, i in zip(nodes, insts):
         node(kube, n, i)
     service(kube, ns, "web", {"app": "web"}, 80, 8080)
     ctr = container("http", 8080)
     rs, labels = workload(kube, ns, "web", {"app": "web"}, ctr)
     o = octet(ns)
-    ips = [f"192.168.{o}.{10 + k}" for k in range(2)]
+    # The VPC CNI gives pods addresses of their node's subnet.
+    ips = [f"10.0.{k + 1}.{o}" for k in range(2)]
     pods = [pod(kube, ns, f"{rs['metadata']['name']}-{s}", labels, n, ip, ctr, rs, pod_state) for s, n, ip in zip(("a1b2c", "d3e4f"), nodes, ips)]
     targets = targets(ips, o) if targets else ips
     lb, tg = load_balancer(ns, net, "web", 80, "ip", 8080, controller_tags(ns, "web", 80) if tg_tags is None else tg_tags, lb_tags)
@@ -281,7 +309,7 @@ def pod_status(kube, ns):
 
 def stale_endpoints(kube, ns):
     """One registered ip target is no pod any more (stale), and fails (endpoints)."""
-    return ip_cluster(kube, ns, targets=lambda ips, o: [ips[0], ips[1], f"192.168.{o}.99"], health={2: TIMEOUT}, expect_ready=2)
+    return ip_cluster(kube, ns, targets=lambda ips, o: [ips[0], ips[1], f"10.0.2.{o + 1}"], health={2: TIMEOUT}, expect_ready=2)
 
 
 def named_port(kube, ns):
@@ -300,7 +328,7 @@ def missing_service(kube, ns):
 
 
 def stopped_instance(kube, ns):
-    """One node's instance is stopped: Target.InvalidState, nothing in Kubernetes explains it (target-health)."""
+    """One node's instance is stopped: Target.InvalidState; the Node still says Ready (nodes)."""
     out = instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, expect_ready=2)
     aws("ec2").stop_instances(InstanceIds=[out["instances"][1]])
     return out
@@ -324,7 +352,82 @@ def by_endpoint_ips(kube, ns):
     return ip_cluster(kube, ns, bind=False, tg_tags={}, lb_tags={}, expect_ready=2)
 
 
+def second_node_group(kube, ns):
+    """Node group B's security group lacks the rule from the ALB's group: only its instance fails (security-groups)."""
+    def groups(net):
+        ec2 = aws("ec2")
+        sg_b = ec2.create_security_group(GroupName=f"{ns}-nodes-b", Description="node group b", VpcId=net["vpc"])["GroupId"]
+        ec2.create_tags(Resources=[sg_b], Tags=[{"Key": f"kubernetes.io/cluster/{CLUSTER}", "Value": "owned"}])
+        ec2.authorize_security_group_ingress(GroupId=sg_b, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "ssh"}]}])
+        net["sg_b"] = sg_b
+        return {1: [sg_b]}
+    hook = lambda net, insts: None
+    hook.groups = groups
+    out = instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, health={1: TIMEOUT}, expect_ready=2, network_hook=hook)
+    return out
+
+
+def nacl_deny(kube, ns):
+    """Subnet B's network ACL denies the NodePort range (rule 90) before allowing all (rule 100) (network-acls)."""
+    def hook(net, insts):
+        ec2 = aws("ec2")
+        acl = ec2.create_network_acl(VpcId=net["vpc"])["NetworkAcl"]["NetworkAclId"]
+        for n, action, proto, egress, ports in [(90, "deny", "6", False, (30000, 32767)), (100, "allow", "-1", False, None), (100, "allow", "-1", True, None)]:
+            kw = {"PortRange": {"From": ports[0], "To": ports[1]}} if ports else {}
+            ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=n, Protocol=proto, RuleAction=action, Egress=egress, CidrBlock="10.0.0.0/16" if action == "deny" else "0.0.0.0/0", **kw)
+        subnet = net["subnets"]["us-east-1b"]
+        current = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])["NetworkAcls"][0]
+        assoc = next(a["NetworkAclAssociationId"] for a in current["Associations"] if a["SubnetId"] == subnet)
+        ec2.replace_network_acl_association(AssociationId=assoc, NetworkAclId=acl)
+        net["acl"] = acl
+    out = instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, health={1: TIMEOUT}, expect_ready=2, network_hook=hook)
+    return out
+
+
+def diverted_route(kube, ns):
+    """Subnet B's route table sends the ALB's subnet 10.0.101.0/24 to an ENI instead of local (route-tables)."""
+    def hook(net, insts):
+        ec2 = aws("ec2")
+        eni = ec2.create_network_interface(SubnetId=net["subnets"]["us-east-1b"], Description="appliance")["NetworkInterface"]["NetworkInterfaceId"]
+        rtb = ec2.create_route_table(VpcId=net["vpc"])["RouteTable"]["RouteTableId"]
+        ec2.create_route(RouteTableId=rtb, DestinationCidrBlock=LB_CIDRS["us-east-1a"], NetworkInterfaceId=eni)
+        ec2.associate_route_table(RouteTableId=rtb, SubnetId=net["subnets"]["us-east-1b"])
+        net["routeTable"] = rtb
+    return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, health={1: TIMEOUT}, expect_ready=2, network_hook=hook)
+
+
+def zone_missing(kube, ns):
+    """Nodes in us-east-1a and 1b, the ALB only in 1a and 1c: the 1b target is unused (availability-zones)."""
+    return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, lb_zones=("us-east-1a", "us-east-1c"),
+                            health={1: ("unused", "Target.NotInUse", "Target is in an Availability Zone that is not enabled for the load balancer")}, expect_ready=2)
+
+
+def node_not_ready(kube, ns):
+    """Node B is NotReady (kubelet down); its target times out (nodes)."""
+    return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, node_ready=[True, False],
+                            health={1: TIMEOUT}, expect_ready=2)
+
+
+def local_policy(kube, ns):
+    """externalTrafficPolicy Local with the only pod on node A of three: B and C fail by design (traffic-policy)."""
+    return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, zones=("us-east-1a", "us-east-1b", "us-east-1c"),
+                            pods_on=[0], local=True, health={1: TIMEOUT, 2: TIMEOUT}, expect_ready=1)
+
+
+def elb_internal_error(kube, ns):
+    """One target reports Elb.InternalError; nothing in the cluster or the network explains it (target-health)."""
+    return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"},
+                            health={1: ("unhealthy", "Elb.InternalError", "Health checks failed due to an internal error")}, expect_ready=2)
+
+
 SCENARIOS = {
+    "second-node-group": second_node_group,
+    "nacl-deny": nacl_deny,
+    "diverted-route": diverted_route,
+    "zone-missing": zone_missing,
+    "node-not-ready": node_not_ready,
+    "local-policy": local_policy,
+    "elb-internal-error": elb_internal_error,
     "by-node-port": by_node_port,
     "by-legacy-tags": by_legacy_tags,
     "by-endpoint-ips": by_endpoint_ips,

@@ -56,9 +56,7 @@ enum Command {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
     match run(Cli::parse()).await {
         Ok(code) => ExitCode::from(code),
@@ -74,11 +72,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Checks => {
             for s in &checks::CATALOGUE {
-                let state = if s.implemented {
-                    ""
-                } else {
-                    " (not implemented yet)"
-                };
+                let state = if s.implemented { "" } else { " (not implemented yet)" };
                 println!(
                     "{:<20} {:<5} {}{state}\n{:<26}needs: {}",
                     s.id.as_str(),
@@ -119,12 +113,8 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                         path: path.clone(),
                         source,
                     })?;
-                    serde_json::from_slice(&bytes).map_err(|e| {
-                        Error::Trigger(trigger::TriggerError::NotJson(format!(
-                            "{}: {e}",
-                            path.display()
-                        )))
-                    })?
+                    serde_json::from_slice(&bytes)
+                        .map_err(|e| Error::Trigger(trigger::TriggerError::NotJson(format!("{}: {e}", path.display()))))?
                 }
                 (None, None) => unreachable!("clap requires one"),
             };
@@ -150,11 +140,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             for (i, req) in requests.iter().enumerate() {
                 let (snap, d) = eks_lb_doctor::diagnose(&sdk, &kube, req, &config).await?;
                 if let Some(path) = &save_snapshot {
-                    let path = if many {
-                        numbered(path, i + 1)
-                    } else {
-                        path.clone()
-                    };
+                    let path = if many { numbered(path, i + 1) } else { path.clone() };
                     eks_lb_doctor::write_snapshot(&path, &snap)?;
                 }
                 print!("{}", with_newline(render::render(&d, output, color)));
@@ -174,10 +160,7 @@ fn with_newline(mut s: String) -> String {
 
 /// `snap.json` → `snap-2.json` when an alarm names several target groups.
 fn numbered(path: &std::path::Path, n: usize) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("snapshot");
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("snapshot");
     let ext = path
         .extension()
         .and_then(|s| s.to_str())

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service, ServicePort};
 
-use crate::snapshot::{
-    EndpointsView, EventView, Fetched, PortRef, Snapshot, TargetGroup, TargetHealth,
-};
+use crate::snapshot::{EndpointsView, EventView, Fetched, PortRef, Snapshot, TargetGroup, TargetHealth};
 
 pub struct Context<'a> {
     pub snap: &'a Snapshot,
@@ -24,9 +22,7 @@ pub struct Context<'a> {
 impl<'a> Context<'a> {
     pub fn new(snap: &'a Snapshot) -> Self {
         let service = match (&snap.resolution.service, &snap.kube.service) {
-            (None, _) => {
-                Err("the target group is not mapped to a Service (see service-mapping)".to_string())
-            }
+            (None, _) => Err("the target group is not mapped to a Service (see service-mapping)".to_string()),
             (Some(_), Fetched::Ok(s)) => Ok(s),
             (Some(r), other) => Err(format!(
                 "Service {}/{}: {}",
@@ -114,10 +110,7 @@ impl<'a> Context<'a> {
                 .map(|t| t.id.clone())
                 .collect()
         } else {
-            let nodes: Vec<&str> = pods
-                .iter()
-                .filter_map(|p| p.spec.as_ref()?.node_name.as_deref())
-                .collect();
+            let nodes: Vec<&str> = pods.iter().filter_map(|p| p.spec.as_ref()?.node_name.as_deref()).collect();
             unhealthy
                 .iter()
                 .filter(|t| {
@@ -134,28 +127,17 @@ impl<'a> Context<'a> {
     pub fn service_port(&self) -> Option<&'a ServicePort> {
         let svc = self.service.as_ref().ok()?;
         let ports = svc.spec.as_ref()?.ports.as_deref()?;
-        let wanted = self
-            .snap
-            .resolution
-            .service
-            .as_ref()
-            .and_then(|r| r.port.as_ref());
+        let wanted = self.snap.resolution.service.as_ref().and_then(|r| r.port.as_ref());
         match wanted {
             Some(PortRef::Number(n)) => ports.iter().find(|p| p.port == *n),
             Some(PortRef::Name(n)) => ports.iter().find(|p| p.name.as_deref() == Some(n)),
             None if self.target_type() == Some("instance") => {
                 let target_port = self.targets.as_ref().ok()?.iter().find_map(|t| t.port);
-                ports
-                    .iter()
-                    .find(|p| p.node_port.is_some() && p.node_port == target_port)
+                ports.iter().find(|p| p.node_port.is_some() && p.node_port == target_port)
             }
             None => None,
         }
-        .or(if ports.len() == 1 {
-            ports.first()
-        } else {
-            None
-        })
+        .or(if ports.len() == 1 { ports.first() } else { None })
     }
 
     /// Kind of Service for checks that only apply to some: `ExternalName`, headless, selector-less.
@@ -176,19 +158,10 @@ impl<'a> Context<'a> {
 
     /// Pods of the Service's namespace (the collection lists one namespace; fixtures may hold more).
     pub fn pods_in_namespace(&self) -> Vec<&'a Pod> {
-        let ns = self
-            .snap
-            .resolution
-            .service
-            .as_ref()
-            .map(|r| r.namespace.as_str());
+        let ns = self.snap.resolution.service.as_ref().map(|r| r.namespace.as_str());
         self.pods
             .as_ref()
-            .map(|p| {
-                p.iter()
-                    .filter(|p| p.metadata.namespace.as_deref() == ns)
-                    .collect()
-            })
+            .map(|p| p.iter().filter(|p| p.metadata.namespace.as_deref() == ns).collect())
             .unwrap_or_default()
     }
 
@@ -218,9 +191,7 @@ pub fn labels(pod: &Pod) -> Option<&BTreeMap<String, String>> {
 
 pub fn labels_match(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
     let l = labels(pod);
-    selector
-        .iter()
-        .all(|(k, v)| l.and_then(|l| l.get(k)) == Some(v))
+    selector.iter().all(|(k, v)| l.and_then(|l| l.get(k)) == Some(v))
 }
 
 pub fn pod_name(pod: &Pod) -> &str {
@@ -270,10 +241,7 @@ impl Context<'_> {
                 "the target group is not mapped to a Service (see service-mapping)",
             )),
             (Some(_), Err(why)) if matches!(self.snap.kube.service, Fetched::Failed(ref m) if m.error.contains("NotFound")) => {
-                Err(super::Finding::skipped(
-                    id,
-                    format!("{why} (see service-mapping)"),
-                ))
+                Err(super::Finding::skipped(id, format!("{why} (see service-mapping)")))
             }
             (Some(_), Err(why)) => Err(super::Finding::unknown(id, why.clone())),
         }

@@ -28,20 +28,10 @@ pub fn check(ctx: &Context) -> Finding {
     let not_ready: Vec<&EndpointAddress> = eps.addresses.iter().filter(|a| !a.ready).collect();
     let show = |a: &[&EndpointAddress]| {
         a.iter()
-            .map(|a| {
-                format!(
-                    "{}{}",
-                    a.ip,
-                    a.pod
-                        .as_ref()
-                        .map(|p| format!(" ({p})"))
-                        .unwrap_or_default()
-                )
-            })
+            .map(|a| format!("{}{}", a.ip, a.pod.as_ref().map(|p| format!(" ({p})")).unwrap_or_default()))
             .collect::<Vec<_>>()
     };
-    let mut evidence =
-        json!({"source": eps.source, "ready": show(&ready), "notReady": show(&not_ready)});
+    let mut evidence = json!({"source": eps.source, "ready": show(&ready), "notReady": show(&not_ready)});
 
     if ready.is_empty() {
         let detail = if not_ready.is_empty() {
@@ -55,26 +45,24 @@ pub fn check(ctx: &Context) -> Finding {
         };
         // Ready pods that are selected yet absent: the targetPort does not resolve in them, which
         // target-port explains; the missing endpoints are its consequence, not the cause.
-        let ready_pods = ctx
-            .selected
-            .iter()
-            .filter(|p| super::context::pod_ready(p))
-            .count();
+        let ready_pods = ctx.selected.iter().filter(|p| super::context::pod_ready(p)).count();
         if ready_pods > 0 {
-            let detail = format!("{detail} Yet {ready_pods} selected pods are ready: the Service's targetPort does not resolve in them (see target-port).");
-            return Finding::fail(ID, "No ready endpoints", detail)
-                .evidence(evidence)
-                .remediation(vec![
-                    format!("kubectl get endpoints {name} -n {ns}"),
-                    format!("kubectl get service {name} -n {ns} -o jsonpath='{{.spec.ports}}'"),
-                ]);
+            let detail = format!(
+                "{detail} Yet {ready_pods} selected pods are ready: the Service's targetPort does not resolve in them (see target-port)."
+            );
+            return Finding::fail(ID, "No ready endpoints", detail).evidence(evidence).remediation(vec![
+                format!("kubectl get endpoints {name} -n {ns}"),
+                format!("kubectl get service {name} -n {ns} -o jsonpath='{{.spec.ports}}'"),
+            ]);
         }
         let mut fix = vec![
             format!("kubectl get endpoints {name} -n {ns}"),
             format!("kubectl describe service {name} -n {ns}"),
         ];
         if ctx.service_shape() == Some(ServiceShape::NoSelector) {
-            fix.push(format!("The Service has no selector: create its Endpoints object by hand, or add a selector: kubectl edit service {name} -n {ns}"));
+            fix.push(format!(
+                "The Service has no selector: create its Endpoints object by hand, or add a selector: kubectl edit service {name} -n {ns}"
+            ));
         }
         return Finding::fail(ID, "No ready endpoints", detail)
             .evidence(evidence)
@@ -107,7 +95,11 @@ pub fn check(ctx: &Context) -> Finding {
             if !stale.is_empty() || !unready.is_empty() {
                 let mut parts = Vec::new();
                 if !stale.is_empty() {
-                    parts.push(format!("{} registered targets are not endpoints of {ns}/{name} any more (stale: {})", stale.len(), stale.join(", ")));
+                    parts.push(format!(
+                        "{} registered targets are not endpoints of {ns}/{name} any more (stale: {})",
+                        stale.len(),
+                        stale.join(", ")
+                    ));
                 }
                 if !unready.is_empty() {
                     parts.push(format!(
@@ -121,7 +113,9 @@ pub fn check(ctx: &Context) -> Finding {
                     .evidence(evidence)
                     .remediation(vec![
                         format!("kubectl get endpoints {name} -n {ns} -o wide"),
-                        format!("kubectl describe targetgroupbindings -n {ns}   # the controller deregisters stale targets; check its events"),
+                        format!(
+                            "kubectl describe targetgroupbindings -n {ns}   # the controller deregisters stale targets; check its events"
+                        ),
                     ])
                     .explains(explains);
             }
@@ -129,7 +123,11 @@ pub fn check(ctx: &Context) -> Finding {
                 return Finding::warn(
                     ID,
                     "Ready endpoints not registered",
-                    format!("{} ready endpoints are not registered in the target group ({}); the controller has not caught up.", unregistered.len(), unregistered.join(", ")),
+                    format!(
+                        "{} ready endpoints are not registered in the target group ({}); the controller has not caught up.",
+                        unregistered.len(),
+                        unregistered.join(", ")
+                    ),
                 )
                 .evidence(evidence);
             }
@@ -150,11 +148,7 @@ pub fn check(ctx: &Context) -> Finding {
     Finding::pass(
         ID,
         format!("{} ready endpoints", ready.len()),
-        format!(
-            "Service {ns}/{name} has {} ready endpoints ({}).",
-            ready.len(),
-            eps.source
-        ),
+        format!("Service {ns}/{name} has {} ready endpoints ({}).", ready.len(), eps.source),
     )
     .evidence(evidence)
 }
@@ -177,9 +171,7 @@ mod tests {
     #[test]
     fn no_endpoints_despite_ready_selected_pods_defers_to_target_port() {
         // GIVEN ready pods the selector matches, but an empty endpoints object (named port unresolved)
-        let snap = SnapshotB::instance()
-            .endpoints(endpoints("default", "alb-instance", &[]))
-            .build();
+        let snap = SnapshotB::instance().endpoints(endpoints("default", "alb-instance", &[])).build();
         let f = check(&Context::new(&snap));
         // THEN it fails but explains nothing, pointing at target-port
         assert_eq!(f.status, Status::Fail);
@@ -190,17 +182,10 @@ mod tests {
     #[test]
     fn partly_ready_endpoints_warn_for_instance_targets() {
         let snap = SnapshotB::instance()
-            .endpoints(endpoints(
-                "default",
-                "alb-instance",
-                &[("192.168.1.10", true), ("192.168.1.11", false)],
-            ))
+            .endpoints(endpoints("default", "alb-instance", &[("10.0.1.10", true), ("10.0.2.11", false)]))
             .build();
         let f = check(&Context::new(&snap));
-        assert_eq!(
-            (f.status, f.title.as_str()),
-            (Status::Warn, "1 of 2 endpoints ready")
-        );
+        assert_eq!((f.status, f.title.as_str()), (Status::Warn, "1 of 2 endpoints ready"));
     }
 
     #[test]
@@ -208,36 +193,28 @@ mod tests {
         // GIVEN three unhealthy ip targets: one stale, one not-ready endpoint; one healthy target
         let snap = SnapshotB::ip()
             .targets(vec![
-                target("192.168.1.10", 8080, "healthy"),
-                target_r("192.168.1.11", 8080, "unhealthy", "Target.Timeout"),
+                target("10.0.1.10", 8080, "healthy"),
+                target_r("10.0.2.11", 8080, "unhealthy", "Target.Timeout"),
                 target_r("192.168.9.99", 8080, "unhealthy", "Target.Timeout"),
             ])
-            .endpoints(endpoints(
-                "shop",
-                "web",
-                &[("192.168.1.10", true), ("192.168.1.11", false)],
-            ))
+            .endpoints(endpoints("shop", "web", &[("10.0.1.10", true), ("10.0.2.11", false)]))
             .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.evidence["staleTargets"], json!(["192.168.9.99"]));
-        assert_eq!(f.evidence["notReadyTargets"], json!(["192.168.1.11"]));
-        assert_eq!(f.explains, vec!["192.168.9.99", "192.168.1.11"]);
+        assert_eq!(f.evidence["notReadyTargets"], json!(["10.0.2.11"]));
+        assert_eq!(f.explains, vec!["192.168.9.99", "10.0.2.11"]);
     }
 
     #[test]
     fn ready_endpoint_missing_from_target_group_warns() {
         let snap = SnapshotB::ip()
-            .targets(vec![target("192.168.1.10", 8080, "healthy")])
-            .endpoints(endpoints(
-                "shop",
-                "web",
-                &[("192.168.1.10", true), ("192.168.1.11", true)],
-            ))
+            .targets(vec![target("10.0.1.10", 8080, "healthy")])
+            .endpoints(endpoints("shop", "web", &[("10.0.1.10", true), ("10.0.2.11", true)]))
             .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Warn);
-        assert_eq!(f.evidence["unregisteredEndpoints"], json!(["192.168.1.11"]));
+        assert_eq!(f.evidence["unregisteredEndpoints"], json!(["10.0.2.11"]));
     }
 
     #[test]

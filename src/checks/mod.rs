@@ -4,13 +4,20 @@
 //! Adding a check: add its [`CheckId`] (ids are stable, never renamed), its file, and a line in
 //! [`run`]. Catalogue order is the order of `findings` in the diagnosis.
 
+mod availability_zones;
 mod context;
 mod endpoints;
+mod network_acls;
+mod nodes;
+mod place;
 mod pod_status;
+mod route_tables;
+mod security_groups;
 mod selector_match;
 mod service_mapping;
 mod target_health;
 mod target_port;
+mod traffic_policy;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,14 +64,7 @@ pub struct Spec {
     pub implemented: bool,
 }
 
-const fn spec(
-    id: CheckId,
-    section: &'static str,
-    causal_rank: u8,
-    implemented: bool,
-    verifies: &'static str,
-    needs: &'static str,
-) -> Spec {
+const fn spec(id: CheckId, section: &'static str, causal_rank: u8, implemented: bool, verifies: &'static str, needs: &'static str) -> Spec {
     Spec {
         id,
         section,
@@ -82,11 +82,11 @@ pub const CATALOGUE: [Spec; 19] = [
     spec(CheckId::SelectorMatch, "§2", 3, true, "the service selector matches pods; otherwise the nearest pods, the differing label and the patch", "service, pods in namespace"),
     spec(CheckId::Endpoints, "§3", 4, true, "the service has ready endpoints; for ip targets, endpoint IPs vs registered targets", "Endpoints / EndpointSlices, target health"),
     spec(CheckId::TargetPort, "§5", 5, true, "the service targetPort (number or name) matches a containerPort; the health-check port resolves", "service, pods"),
-    spec(CheckId::TrafficPolicy, "§4", 6, false, "externalTrafficPolicy Local with instance targets: nodes without a ready local pod fail by design", "service, pods, nodes, targets"),
-    spec(CheckId::SecurityGroups, "§4", 7, false, "the targets' security groups allow the load balancer on the health-check and traffic ports", "DescribeLoadBalancers, DescribeInstances, DescribeSecurityGroups, DescribeNetworkInterfaces"),
-    spec(CheckId::NetworkAcls, "§10", 8, false, "NACLs allow the health check in and the ephemeral-port return traffic", "DescribeNetworkAcls, DescribeSubnets"),
-    spec(CheckId::RouteTables, "§10", 9, false, "route tables hold the local route for every VPC CIDR in use", "DescribeRouteTables, DescribeVpcs"),
-    spec(CheckId::AvailabilityZones, "—", 10, false, "every target's zone is enabled on the load balancer", "LB zones, targets"),
+    spec(CheckId::TrafficPolicy, "§4", 6, true, "externalTrafficPolicy Local with instance targets: nodes without a ready local pod fail by design", "service, pods, nodes, targets"),
+    spec(CheckId::SecurityGroups, "§4", 7, true, "the targets' security groups allow the load balancer on the health-check and traffic ports", "DescribeLoadBalancers, DescribeInstances, DescribeSecurityGroups, DescribeNetworkInterfaces"),
+    spec(CheckId::NetworkAcls, "§10", 8, true, "NACLs allow the health check in and the ephemeral-port return traffic", "DescribeNetworkAcls, DescribeSubnets"),
+    spec(CheckId::RouteTables, "§10", 9, true, "route tables hold the local route for every VPC CIDR in use", "DescribeRouteTables, DescribeVpcs"),
+    spec(CheckId::AvailabilityZones, "—", 10, true, "every target's zone is enabled on the load balancer", "LB zones, targets"),
     spec(CheckId::HealthCheckConfig, "§9", 12, false, "health-check settings are sane for the app (protocol, path, matcher, timeout)", "TG config, pods"),
     spec(CheckId::HealthProbe, "§9", 13, false, "repeats the health check against unhealthy targets (off by default)", "network reach or pods/proxy"),
     spec(CheckId::IngressAnnotations, "§7", 14, false, "alb.ingress.kubernetes.io/* health-check annotations agree with the TG and the app", "ingresses, events"),
@@ -94,15 +94,12 @@ pub const CATALOGUE: [Spec; 19] = [
     spec(CheckId::LbController, "§6", 16, false, "the AWS Load Balancer Controller is ready and its logs/events show no permission errors", "deployment, pods/log, events"),
     spec(CheckId::ReadinessGates, "—", 17, false, "target-health.elbv2.k8s.aws readiness gates report each pod's ELB reason", "pods"),
     spec(CheckId::KubeProxy, "§11", 18, false, "kube-proxy is ready on the nodes of unhealthy targets", "daemonset, pods"),
-    spec(CheckId::Nodes, "—", 11, false, "nodes of unhealthy targets are Ready and running", "nodes, DescribeInstances"),
+    spec(CheckId::Nodes, "—", 11, true, "nodes of unhealthy targets are Ready and running", "nodes, DescribeInstances"),
 ];
 
 impl CheckId {
     pub fn spec(self) -> &'static Spec {
-        CATALOGUE
-            .iter()
-            .find(|s| s.id == self)
-            .expect("every CheckId is in the catalogue")
+        CATALOGUE.iter().find(|s| s.id == self).expect("every CheckId is in the catalogue")
     }
 
     /// The stable kebab-case id.
@@ -166,12 +163,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(
-        check: CheckId,
-        status: Status,
-        title: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn new(check: CheckId, status: Status, title: impl Into<String>, detail: impl Into<String>) -> Self {
         Finding {
             check,
             status,
@@ -225,6 +217,12 @@ pub fn run(snapshot: &Snapshot) -> Vec<Finding> {
             CheckId::SelectorMatch => selector_match::check(&ctx),
             CheckId::Endpoints => endpoints::check(&ctx),
             CheckId::TargetPort => target_port::check(&ctx),
+            CheckId::TrafficPolicy => traffic_policy::check(&ctx),
+            CheckId::SecurityGroups => security_groups::check(&ctx),
+            CheckId::NetworkAcls => network_acls::check(&ctx),
+            CheckId::RouteTables => route_tables::check(&ctx),
+            CheckId::AvailabilityZones => availability_zones::check(&ctx),
+            CheckId::Nodes => nodes::check(&ctx),
             other => Finding::skipped(other, "not implemented yet"),
         })
         .collect()
@@ -238,10 +236,7 @@ mod tests {
     fn catalogue_lists_every_id_once_in_declaration_order() {
         for (i, spec) in CATALOGUE.iter().enumerate() {
             assert_eq!(spec.id as usize, i, "{} out of order", spec.id);
-            assert_eq!(
-                serde_json::to_value(spec.id).unwrap(),
-                Value::String(ID_STRINGS[i].into())
-            );
+            assert_eq!(serde_json::to_value(spec.id).unwrap(), Value::String(ID_STRINGS[i].into()));
         }
     }
 }

@@ -24,22 +24,14 @@ pub fn check(ctx: &Context) -> Finding {
         return Finding::unknown(ID, why.clone());
     }
     match ctx.service_shape() {
-        Some(ServiceShape::ExternalName) => {
-            return Finding::skipped(ID, "ExternalName Service: it has no pods")
-        }
+        Some(ServiceShape::ExternalName) => return Finding::skipped(ID, "ExternalName Service: it has no pods"),
         Some(ServiceShape::NoSelector) => {
-            return Finding::skipped(
-                ID,
-                "the Service has no selector: its endpoints are managed by hand, not by pods",
-            )
+            return Finding::skipped(ID, "the Service has no selector: its endpoints are managed by hand, not by pods")
         }
         _ => {}
     }
     if ctx.selected.is_empty() {
-        return Finding::skipped(
-            ID,
-            "the Service's selector matches no pods (see selector-match)",
-        );
+        return Finding::skipped(ID, "the Service's selector matches no pods (see selector-match)");
     }
     let (ns, _) = ctx.service_name();
     let reports: Vec<PodReport> = ctx.selected.iter().map(|p| PodReport::of(p, ctx)).collect();
@@ -48,9 +40,7 @@ pub fn check(ctx: &Context) -> Finding {
     if not_ready.is_empty() {
         let restarting: Vec<&PodReport> = reports
             .iter()
-            .filter(|r| {
-                r.restarts > RESTART_WARN || r.problems.iter().any(|p| p.contains("OOMKilled"))
-            })
+            .filter(|r| r.restarts > RESTART_WARN || r.problems.iter().any(|p| p.contains("OOMKilled")))
             .collect();
         if let Some(r) = restarting.first() {
             return Finding::warn(
@@ -77,12 +67,7 @@ pub fn check(ctx: &Context) -> Finding {
         )
         .evidence(evidence);
     }
-    let not_ready_pods: Vec<&Pod> = ctx
-        .selected
-        .iter()
-        .copied()
-        .filter(|p| !pod_ready(p))
-        .collect();
+    let not_ready_pods: Vec<&Pod> = ctx.selected.iter().copied().filter(|p| !pod_ready(p)).collect();
     // ip targets are the pods themselves; instance targets only fail for this when no pod at
     // all is ready (with Cluster policy a node forwards to any ready pod).
     let explains = if ctx.is_ip() {
@@ -93,10 +78,7 @@ pub fn check(ctx: &Context) -> Finding {
         vec![]
     };
     let first = not_ready[0];
-    let lines: Vec<String> = not_ready
-        .iter()
-        .map(|r| format!("{}: {}", r.name, r.problems.join("; ")))
-        .collect();
+    let lines: Vec<String> = not_ready.iter().map(|r| format!("{}: {}", r.name, r.problems.join("; "))).collect();
     Finding::fail(
         ID,
         format!("{} of {} pods not ready", not_ready.len(), reports.len()),
@@ -126,18 +108,13 @@ struct PodReport {
 impl PodReport {
     fn of(pod: &Pod, ctx: &Context) -> Self {
         let status = pod.status.as_ref();
-        let phase = status
-            .and_then(|s| s.phase.clone())
-            .unwrap_or_else(|| "Unknown".into());
+        let phase = status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Unknown".into());
         let mut problems = Vec::new();
         if pod.metadata.deletion_timestamp.is_some() {
             problems.push("terminating".to_string());
         }
         let conditions = status.and_then(|s| s.conditions.as_deref()).unwrap_or(&[]);
-        if let Some(c) = conditions
-            .iter()
-            .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-        {
+        if let Some(c) = conditions.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False") {
             problems.push(format!(
                 "not scheduled ({}: {})",
                 c.reason.as_deref().unwrap_or("Unschedulable"),
@@ -147,10 +124,7 @@ impl PodReport {
             problems.push(format!("phase {phase}"));
         }
         let mut restarts = 0;
-        for cs in status
-            .and_then(|s| s.container_statuses.as_deref())
-            .unwrap_or(&[])
-        {
+        for cs in status.and_then(|s| s.container_statuses.as_deref()).unwrap_or(&[]) {
             restarts += cs.restart_count;
             let state = cs.state.as_ref();
             if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
@@ -158,10 +132,7 @@ impl PodReport {
                 problems.push(format!(
                     "container {} {reason}{}",
                     cs.name,
-                    w.message
-                        .as_deref()
-                        .map(|m| format!(": {m}"))
-                        .unwrap_or_default()
+                    w.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
                 ));
             } else if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
                 problems.push(format!(
@@ -194,12 +165,7 @@ impl PodReport {
             .filter(|e| e.kind == "Pod" && e.name == name && e.event_type == "Warning")
             .collect();
         for e in warnings.iter().rev().take(MAX_EVENTS).rev() {
-            problems.push(format!(
-                "{}: {} (x{})",
-                e.reason,
-                e.message.trim(),
-                e.count.max(1)
-            ));
+            problems.push(format!("{}: {} (x{})", e.reason, e.message.trim(), e.count.max(1)));
         }
         let ready = super::context::pod_ready(pod) && pod.metadata.deletion_timestamp.is_none();
         if !ready && problems.is_empty() {
@@ -228,16 +194,28 @@ fn remediation(r: &PodReport, ns: &str) -> Vec<String> {
         steps.push(format!("kubectl logs {} -n {ns} --previous", r.name));
     }
     if all.contains("ImagePullBackOff") || all.contains("ErrImagePull") {
-        steps.push(format!("kubectl describe pod {} -n {ns}   # check the image name, tag and registry credentials", r.name));
+        steps.push(format!(
+            "kubectl describe pod {} -n {ns}   # check the image name, tag and registry credentials",
+            r.name
+        ));
     }
     if all.contains("OOMKilled") {
-        steps.push(format!("kubectl set resources {} -n {ns} --limits=memory=<more>   # the container was OOMKilled", r.workload));
+        steps.push(format!(
+            "kubectl set resources {} -n {ns} --limits=memory=<more>   # the container was OOMKilled",
+            r.workload
+        ));
     }
     if all.contains("not scheduled") {
-        steps.push(format!("kubectl describe pod {} -n {ns}   # see why no node fits (resources, taints, affinity)", r.name));
+        steps.push(format!(
+            "kubectl describe pod {} -n {ns}   # see why no node fits (resources, taints, affinity)",
+            r.name
+        ));
     }
     if all.contains("probe failed") {
-        steps.push(format!("kubectl describe pod {} -n {ns}   # compare the readinessProbe path/port with what the app serves", r.name));
+        steps.push(format!(
+            "kubectl describe pod {} -n {ns}   # compare the readinessProbe path/port with what the app serves",
+            r.name
+        ));
     }
     steps.push(format!("kubectl get pods -n {ns} -o wide"));
     steps
@@ -261,14 +239,10 @@ mod tests {
         // GIVEN two pods behind ip targets, one crash-looping
         let snap = SnapshotB::ip()
             .pods(vec![
-                PodB::new("shop", "web-1")
-                    .labels(&[("app", "web")])
-                    .ip("192.168.1.10")
-                    .ready()
-                    .build(),
+                PodB::new("shop", "web-1").labels(&[("app", "web")]).ip("10.0.1.10").ready().build(),
                 PodB::new("shop", "web-2")
                     .labels(&[("app", "web")])
-                    .ip("192.168.1.11")
+                    .ip("10.0.2.11")
                     .waiting("CrashLoopBackOff")
                     .restarts(7)
                     .build(),
@@ -278,12 +252,8 @@ mod tests {
         let f = check(&Context::new(&snap));
         // THEN it fails naming the state, explains only that pod's target, and offers the logs
         assert_eq!(f.status, Status::Fail);
-        assert!(
-            f.detail.contains("web-2: container app CrashLoopBackOff"),
-            "{}",
-            f.detail
-        );
-        assert_eq!(f.explains, vec!["192.168.1.11"]);
+        assert!(f.detail.contains("web-2: container app CrashLoopBackOff"), "{}", f.detail);
+        assert_eq!(f.explains, vec!["10.0.2.11"]);
         assert!(f.remediation[0].contains("kubectl logs web-2 -n shop --previous"));
     }
 
@@ -292,7 +262,7 @@ mod tests {
         let snap = SnapshotB::ip()
             .pods(vec![PodB::new("shop", "web-1")
                 .labels(&[("app", "web")])
-                .ip("192.168.1.10")
+                .ip("10.0.1.10")
                 .not_ready()
                 .build()])
             .events(vec![event(
@@ -305,8 +275,7 @@ mod tests {
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Fail);
         assert!(
-            f.detail
-                .contains("Readiness probe failed: HTTP probe failed with statuscode: 503"),
+            f.detail.contains("Readiness probe failed: HTTP probe failed with statuscode: 503"),
             "{}",
             f.detail
         );
@@ -323,9 +292,8 @@ mod tests {
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Fail);
         assert!(
-            f.detail.contains(
-                "not scheduled (Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.)"
-            ),
+            f.detail
+                .contains("not scheduled (Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.)"),
             "{}",
             f.detail
         );
@@ -358,11 +326,7 @@ mod tests {
         // GIVEN a crash-looping pod with the same labels in another namespace
         let snap = SnapshotB::ip()
             .pods(vec![
-                PodB::new("shop", "web-1")
-                    .labels(&[("app", "web")])
-                    .ip("192.168.1.10")
-                    .ready()
-                    .build(),
+                PodB::new("shop", "web-1").labels(&[("app", "web")]).ip("10.0.1.10").ready().build(),
                 PodB::new("other", "web-x")
                     .labels(&[("app", "web")])
                     .waiting("CrashLoopBackOff")
@@ -375,24 +339,12 @@ mod tests {
     #[test]
     fn external_name_and_selectorless_services_are_skipped_with_reason() {
         let ext = SnapshotB::ip()
-            .service(
-                ServiceB::new("shop", "web")
-                    .external_name("db.example.com")
-                    .build(),
-            )
+            .service(ServiceB::new("shop", "web").external_name("db.example.com").build())
             .build();
         let f = check(&Context::new(&ext));
-        assert_eq!(
-            (f.status, f.detail.contains("ExternalName")),
-            (Status::Skipped, true)
-        );
-        let manual = SnapshotB::ip()
-            .service(ServiceB::new("shop", "web").port(80, 8080).build())
-            .build();
+        assert_eq!((f.status, f.detail.contains("ExternalName")), (Status::Skipped, true));
+        let manual = SnapshotB::ip().service(ServiceB::new("shop", "web").port(80, 8080).build()).build();
         let f = check(&Context::new(&manual));
-        assert_eq!(
-            (f.status, f.detail.contains("no selector")),
-            (Status::Skipped, true)
-        );
+        assert_eq!((f.status, f.detail.contains("no selector")), (Status::Skipped, true));
     }
 }

@@ -23,30 +23,34 @@ pub fn check(ctx: &Context) -> Finding {
         return Finding::unknown(ID, why.clone());
     }
     match ctx.service_shape() {
-        Some(ServiceShape::ExternalName) => {
-            return Finding::skipped(ID, "ExternalName Service: it selects no pods")
-        }
-        Some(ServiceShape::NoSelector) => {
-            return Finding::skipped(
-                ID,
-                "the Service has no selector: its endpoints are managed by hand",
-            )
-        }
+        Some(ServiceShape::ExternalName) => return Finding::skipped(ID, "ExternalName Service: it selects no pods"),
+        Some(ServiceShape::NoSelector) => return Finding::skipped(ID, "the Service has no selector: its endpoints are managed by hand"),
         _ => {}
     }
     let sel = selector(svc).cloned().unwrap_or_default();
     let (ns, name) = ctx.service_name();
     let shown = show(&sel);
     if !ctx.selected.is_empty() {
-        return Finding::pass(ID, format!("Selector matches {} pods", ctx.selected.len()), format!("Selector {shown} matches {} pods in {ns}.", ctx.selected.len()))
-            .evidence(json!({"selector": sel, "matchingPods": ctx.selected.iter().map(|p| pod_name(p)).collect::<Vec<_>>()}));
+        return Finding::pass(
+            ID,
+            format!("Selector matches {} pods", ctx.selected.len()),
+            format!("Selector {shown} matches {} pods in {ns}.", ctx.selected.len()),
+        )
+        .evidence(json!({"selector": sel, "matchingPods": ctx.selected.iter().map(|p| pod_name(p)).collect::<Vec<_>>()}));
     }
     let candidates = ctx.pods_in_namespace();
     if candidates.is_empty() {
-        return Finding::fail(ID, format!("No pods in namespace {ns}"), format!("Selector {shown} matches nothing: namespace {ns} has no pods at all (scaled to zero, or deployed elsewhere)."))
-            .evidence(json!({"selector": sel, "podsInNamespace": 0}))
-            .remediation(vec![format!("kubectl get deployments,statefulsets -n {ns}"), format!("kubectl get pods -A -l {}", show_plain(&sel))])
-            .explains(ctx.unhealthy_ids());
+        return Finding::fail(
+            ID,
+            format!("No pods in namespace {ns}"),
+            format!("Selector {shown} matches nothing: namespace {ns} has no pods at all (scaled to zero, or deployed elsewhere)."),
+        )
+        .evidence(json!({"selector": sel, "podsInNamespace": 0}))
+        .remediation(vec![
+            format!("kubectl get deployments,statefulsets -n {ns}"),
+            format!("kubectl get pods -A -l {}", show_plain(&sel)),
+        ])
+        .explains(ctx.unhealthy_ids());
     }
     let nearest = nearest(&sel, &candidates);
     let best = nearest[0];
@@ -54,10 +58,7 @@ pub fn check(ctx: &Context) -> Finding {
     let group: Vec<&Pod> = candidates
         .iter()
         .copied()
-        .filter(|p| {
-            sel.keys()
-                .all(|k| labels(p).and_then(|l| l.get(k)) == best_labels.get(k))
-        })
+        .filter(|p| sel.keys().all(|k| labels(p).and_then(|l| l.get(k)) == best_labels.get(k)))
         .collect();
     let differences: Vec<Value> = sel
         .iter()
@@ -128,11 +129,7 @@ fn nearest<'a>(sel: &BTreeMap<String, String>, pods: &[&'a Pod]) -> Vec<&'a Pod>
         (equal, present, similar)
     };
     let mut v = pods.to_vec();
-    v.sort_by(|a, b| {
-        score(b)
-            .cmp(&score(a))
-            .then_with(|| pod_name(a).cmp(pod_name(b)))
-    });
+    v.sort_by(|a, b| score(b).cmp(&score(a)).then_with(|| pod_name(a).cmp(pod_name(b))));
     v
 }
 
@@ -142,11 +139,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
         }
         prev = cur;
     }
@@ -158,10 +151,7 @@ fn show(sel: &BTreeMap<String, String>) -> String {
 }
 
 fn show_plain(sel: &BTreeMap<String, String>) -> String {
-    sel.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    sel.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]
@@ -204,11 +194,7 @@ mod tests {
             )
             .build();
         let f = check(&Context::new(&snap));
-        assert!(
-            f.detail.contains("the pods have no tier label"),
-            "{}",
-            f.detail
-        );
+        assert!(f.detail.contains("the pods have no tier label"), "{}", f.detail);
         assert!(
             f.remediation[0].contains(r#"{"spec":{"selector":{"tier":null}}}"#),
             "{}",
@@ -220,10 +206,7 @@ mod tests {
     fn empty_namespace_fails_saying_so() {
         let snap = SnapshotB::ip().pods(vec![]).build();
         let f = check(&Context::new(&snap));
-        assert_eq!(
-            (f.status, f.title.as_str()),
-            (Status::Fail, "No pods in namespace shop")
-        );
+        assert_eq!((f.status, f.title.as_str()), (Status::Fail, "No pods in namespace shop"));
     }
 
     #[test]

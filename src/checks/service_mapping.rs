@@ -12,27 +12,16 @@ const ID: CheckId = CheckId::ServiceMapping;
 
 pub fn check(ctx: &Context) -> Finding {
     let res = &ctx.snap.resolution;
-    let evidence = json!({"cluster": res.cluster, "clusterSource": res.cluster_source, "attempts": res.attempts, "kubernetes": ctx.snap.kube.source});
+    let evidence =
+        json!({"cluster": res.cluster, "clusterSource": res.cluster_source, "attempts": res.attempts, "kubernetes": ctx.snap.kube.source});
     let Some(svc) = &res.service else {
         // Nothing mapped. If the cluster could not be read at all, that is missing evidence.
         let kube = &ctx.snap.kube;
         if let (Err(why), None) = (kube.target_group_bindings.get(), kube.all_services.ok()) {
-            let at = kube
-                .source
-                .as_deref()
-                .map(|s| format!(" [{s}]"))
-                .unwrap_or_default();
-            return Finding::unknown(
-                ID,
-                format!("cannot read the cluster to map the target group{at}: {why}"),
-            )
-            .evidence(evidence);
+            let at = kube.source.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
+            return Finding::unknown(ID, format!("cannot read the cluster to map the target group{at}: {why}")).evidence(evidence);
         }
-        let tried: Vec<String> = res
-            .attempts
-            .iter()
-            .map(|a| format!("{}: {}", a.method, a.outcome))
-            .collect();
+        let tried: Vec<String> = res.attempts.iter().map(|a| format!("{}: {}", a.method, a.outcome)).collect();
         return Finding::fail(
             ID,
             "Target group maps to no Service",
@@ -48,11 +37,7 @@ pub fn check(ctx: &Context) -> Finding {
         ])
         .explains(ctx.unhealthy_ids());
     };
-    let port = svc
-        .port
-        .as_ref()
-        .map(|p| format!(":{p}"))
-        .unwrap_or_default();
+    let port = svc.port.as_ref().map(|p| format!(":{p}")).unwrap_or_default();
     match &ctx.snap.kube.service {
         Fetched::Ok(_) => Finding::pass(
             ID,
@@ -71,11 +56,22 @@ pub fn check(ctx: &Context) -> Finding {
         .evidence(evidence)
         .remediation(vec![
             format!("kubectl get service {} -n {}", svc.name, svc.namespace),
-            format!("Fix the binding's serviceRef or recreate the Service: kubectl get targetgroupbindings -n {} -o yaml", svc.namespace),
+            format!(
+                "Fix the binding's serviceRef or recreate the Service: kubectl get targetgroupbindings -n {} -o yaml",
+                svc.namespace
+            ),
         ])
         .explains(ctx.unhealthy_ids()),
-        other => Finding::unknown(ID, format!("mapped to {}/{} but the Service could not be read: {}", svc.namespace, svc.name, other.get().err().unwrap_or_default()))
-            .evidence(evidence),
+        other => Finding::unknown(
+            ID,
+            format!(
+                "mapped to {}/{} but the Service could not be read: {}",
+                svc.namespace,
+                svc.name,
+                other.get().err().unwrap_or_default()
+            ),
+        )
+        .evidence(evidence),
     }
 }
 

@@ -29,16 +29,17 @@ pub fn check(ctx: &Context) -> Finding {
         Ok(t) => *t,
         Err(why) => return Finding::unknown(ID, why.clone()),
     };
-    let tg_name = ctx
-        .tg
-        .as_ref()
-        .map(|t| t.name.as_str())
-        .unwrap_or("the target group");
+    let tg_name = ctx.tg.as_ref().map(|t| t.name.as_str()).unwrap_or("the target group");
     if targets.is_empty() {
-        return Finding::fail(ID, "No targets registered", format!("{tg_name} has no registered targets, so the load balancer has nowhere to send traffic."))
-            .remediation(vec![
-                "Check that the TargetGroupBinding exists and the AWS Load Balancer Controller is running: kubectl get targetgroupbindings -A".into(),
-            ]);
+        return Finding::fail(
+            ID,
+            "No targets registered",
+            format!("{tg_name} has no registered targets, so the load balancer has nowhere to send traffic."),
+        )
+        .remediation(vec![
+            "Check that the TargetGroupBinding exists and the AWS Load Balancer Controller is running: kubectl get targetgroupbindings -A"
+                .into(),
+        ]);
     }
     let mut by_reason: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut transitional = 0;
@@ -72,10 +73,7 @@ pub fn check(ctx: &Context) -> Finding {
             Finding::pass(
                 ID,
                 "All targets healthy",
-                format!(
-                    "All {} targets of {tg_name} pass their health checks.",
-                    targets.len()
-                ),
+                format!("All {} targets of {tg_name} pass their health checks.", targets.len()),
             )
         };
         return f.evidence(evidence);
@@ -85,19 +83,22 @@ pub fn check(ctx: &Context) -> Finding {
         .filter(|(r, _)| SELF_EXPLAINING.contains(&r.as_str()))
         .flat_map(|(_, ids)| ids.iter().map(|s| s.to_string()))
         .collect();
-    let summary: Vec<String> = by_reason
+    let summary: Vec<String> = by_reason.iter().map(|(r, ids)| format!("{r} ({})", ids.len())).collect();
+    // The meaning worth reading first: a reason that is its own cause, else the commonest.
+    let lead = by_reason
         .iter()
-        .map(|(r, ids)| format!("{r} ({})", ids.len()))
-        .collect();
-    let first = by_reason
-        .keys()
-        .next()
-        .map(|r| explain(r))
+        .find(|(r, _)| SELF_EXPLAINING.contains(&r.as_str()))
+        .or_else(|| by_reason.iter().max_by_key(|(_, ids)| ids.len()))
+        .map(|(r, _)| explain(r))
         .unwrap_or_default();
     Finding::fail(
         ID,
         format!("{unhealthy} of {} targets unhealthy", targets.len()),
-        format!("{unhealthy} of {} targets of {tg_name} fail: {}. {first}", targets.len(), summary.join(", ")),
+        format!(
+            "{unhealthy} of {} targets of {tg_name} fail: {} — {lead}",
+            targets.len(),
+            summary.join(", ")
+        ),
     )
     .evidence(evidence)
     .remediation(vec![format!(
@@ -110,9 +111,15 @@ pub fn check(ctx: &Context) -> Finding {
 /// What an ELB reason code means for the person debugging it.
 pub fn explain(reason: &str) -> &'static str {
     match reason {
-        "Target.Timeout" => "Nothing answered the health check in time: a security group or NACL drops it, or the pod is not listening on the port.",
-        "Target.ResponseCodeMismatch" => "The target answered with a status code outside the success codes: check the health-check path and matcher.",
-        "Target.FailedHealthChecks" => "Health-check connections failed (NLB): nothing accepts connections on the port, or the network drops them.",
+        "Target.Timeout" => {
+            "Nothing answered the health check in time: a security group or NACL drops it, or the pod is not listening on the port."
+        }
+        "Target.ResponseCodeMismatch" => {
+            "The target answered with a status code outside the success codes: check the health-check path and matcher."
+        }
+        "Target.FailedHealthChecks" => {
+            "Health-check connections failed (NLB): nothing accepts connections on the port, or the network drops them."
+        }
         "Target.NotRegistered" => "The target is not registered: the controller or the TargetGroupBinding did not register it.",
         "Target.NotInUse" => "The target's zone is not enabled on the load balancer, or the target group is not used by a listener.",
         "Target.InvalidState" => "The instance is stopped or terminated.",
@@ -150,10 +157,7 @@ mod tests {
         assert_eq!(f.evidence["unhealthy"], 3);
         assert_eq!(f.evidence["reasons"][1]["reason"], "Target.Timeout");
         assert_eq!(f.evidence["reasons"][1]["targets"], json!(["i-1", "i-2"]));
-        assert!(f.evidence["reasons"][0]["meaning"]
-            .as_str()
-            .unwrap()
-            .contains("status code"));
+        assert!(f.evidence["reasons"][0]["meaning"].as_str().unwrap().contains("status code"));
     }
 
     #[test]
@@ -171,9 +175,7 @@ mod tests {
 
     #[test]
     fn all_healthy_passes() {
-        let snap = SnapshotB::instance()
-            .targets(vec![target("i-1", 32663, "healthy")])
-            .build();
+        let snap = SnapshotB::instance().targets(vec![target("i-1", 32663, "healthy")]).build();
         assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
     }
 
@@ -181,10 +183,7 @@ mod tests {
     fn no_registered_targets_fails() {
         let snap = SnapshotB::instance().targets(vec![]).build();
         let f = check(&Context::new(&snap));
-        assert_eq!(
-            (f.status, f.title.as_str()),
-            (Status::Fail, "No targets registered")
-        );
+        assert_eq!((f.status, f.title.as_str()), (Status::Fail, "No targets registered"));
     }
 
     #[test]
@@ -192,11 +191,6 @@ mod tests {
         let snap = SnapshotB::instance().target_health_denied().build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Unknown);
-        assert!(
-            f.detail
-                .contains("elasticloadbalancing:DescribeTargetHealth"),
-            "{}",
-            f.detail
-        );
+        assert!(f.detail.contains("elasticloadbalancing:DescribeTargetHealth"), "{}", f.detail);
     }
 }

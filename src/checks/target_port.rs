@@ -24,22 +24,13 @@ pub fn check(ctx: &Context) -> Finding {
         return Finding::unknown(ID, why.clone());
     }
     let (ns, name) = ctx.service_name();
-    let all_ports: &[ServicePort] = svc
-        .spec
-        .as_ref()
-        .and_then(|s| s.ports.as_deref())
-        .unwrap_or(&[]);
+    let all_ports: &[ServicePort] = svc.spec.as_ref().and_then(|s| s.ports.as_deref()).unwrap_or(&[]);
     let ports: Vec<&ServicePort> = match ctx.service_port() {
         Some(p) => vec![p],
         None => all_ports.iter().collect(),
     };
     if ports.is_empty() {
-        return Finding::fail(
-            ID,
-            "Service has no ports",
-            format!("Service {ns}/{name} declares no ports."),
-        )
-        .explains(ctx.unhealthy_ids());
+        return Finding::fail(ID, "Service has no ports", format!("Service {ns}/{name} declares no ports.")).explains(ctx.unhealthy_ids());
     }
     let mut problems: Vec<(String, Vec<String>, Vec<String>)> = Vec::new(); // (sentence, explains, fixes)
     let mut resolved: Vec<Value> = Vec::new();
@@ -49,18 +40,33 @@ pub fn check(ctx: &Context) -> Finding {
         let p = ports[0];
         match p.node_port {
             None => problems.push((
-                format!("the target group has instance targets but Service {ns}/{name} (type {}) has no NodePort", svc.spec.as_ref().and_then(|s| s.type_.as_deref()).unwrap_or("ClusterIP")),
+                format!(
+                    "the target group has instance targets but Service {ns}/{name} (type {}) has no NodePort",
+                    svc.spec.as_ref().and_then(|s| s.type_.as_deref()).unwrap_or("ClusterIP")
+                ),
                 ctx.unhealthy_ids(),
-                vec![format!("kubectl patch service {name} -n {ns} -p '{{\"spec\":{{\"type\":\"NodePort\"}}}}'   # or use ip targets")],
+                vec![format!(
+                    "kubectl patch service {name} -n {ns} -p '{{\"spec\":{{\"type\":\"NodePort\"}}}}'   # or use ip targets"
+                )],
             )),
             Some(np) => {
-                let wrong: Vec<String> = ctx.unhealthy().iter().filter(|t| t.port.is_some_and(|tp| tp != np)).map(|t| t.id.clone()).collect();
+                let wrong: Vec<String> = ctx
+                    .unhealthy()
+                    .iter()
+                    .filter(|t| t.port.is_some_and(|tp| tp != np))
+                    .map(|t| t.id.clone())
+                    .collect();
                 if !wrong.is_empty() {
                     let tp = ctx.unhealthy().iter().find_map(|t| t.port).unwrap_or_default();
                     problems.push((
-                        format!("{} targets are registered on port {tp} but the Service's NodePort is {np} (the Service was recreated?)", wrong.len()),
+                        format!(
+                            "{} targets are registered on port {tp} but the Service's NodePort is {np} (the Service was recreated?)",
+                            wrong.len()
+                        ),
                         wrong,
-                        vec![format!("kubectl describe targetgroupbindings -n {ns}   # the controller should re-register on NodePort {np}")],
+                        vec![format!(
+                            "kubectl describe targetgroupbindings -n {ns}   # the controller should re-register on NodePort {np}"
+                        )],
                     ));
                 }
             }
@@ -144,17 +150,15 @@ pub fn check(ctx: &Context) -> Finding {
                     ));
                 }
             } else if ctx.is_ip() && !ctx.selected.is_empty() {
-                let declared: Vec<i32> = ctx
-                    .selected
-                    .iter()
-                    .flat_map(|p| container_ports(p))
-                    .map(|(_, n)| n)
-                    .collect();
+                let declared: Vec<i32> = ctx.selected.iter().flat_map(|p| container_ports(p)).map(|(_, n)| n).collect();
                 if !declared.is_empty() && !declared.contains(&hc) {
                     problems.push((
                         format!("the health check probes port {hc}, which no pod declares (they declare {declared:?})"),
                         ctx.unhealthy_ids(),
-                        vec![format!("aws elbv2 modify-target-group --target-group-arn {} --health-check-port traffic-port", tg.arn)],
+                        vec![format!(
+                            "aws elbv2 modify-target-group --target-group-arn {} --health-check-port traffic-port",
+                            tg.arn
+                        )],
                     ));
                 }
             }
@@ -164,10 +168,20 @@ pub fn check(ctx: &Context) -> Finding {
     let evidence = json!({"servicePorts": resolved, "healthCheckPort": ctx.tg.as_ref().ok().and_then(|t| t.health_check.port.clone())});
     if problems.is_empty() {
         if ctx.selected.is_empty() {
-            return Finding::skipped(ID, "the Service's selector matches no pods, so there are no containerPorts to compare (see selector-match)").evidence(evidence);
-        }
-        return Finding::pass(ID, "Ports line up", format!("Service {ns}/{name} forwards to a port every selected pod declares (or that is not declared, which cannot be checked)."))
+            return Finding::skipped(
+                ID,
+                "the Service's selector matches no pods, so there are no containerPorts to compare (see selector-match)",
+            )
             .evidence(evidence);
+        }
+        return Finding::pass(
+            ID,
+            "Ports line up",
+            format!(
+                "Service {ns}/{name} forwards to a port every selected pod declares (or that is not declared, which cannot be checked)."
+            ),
+        )
+        .evidence(evidence);
     }
     let sentence: Vec<&str> = problems.iter().map(|p| p.0.as_str()).collect();
     let mut explains: Vec<String> = problems.iter().flat_map(|p| p.1.clone()).collect();
@@ -228,10 +242,7 @@ mod tests {
             .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Pass, "{f:?}");
-        assert_eq!(
-            f.evidence["servicePorts"][0]["containerPorts"],
-            json!([8080])
-        );
+        assert_eq!(f.evidence["servicePorts"][0]["containerPorts"], json!([8080]));
     }
 
     #[test]
@@ -246,7 +257,12 @@ mod tests {
             .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Fail);
-        assert!(f.detail.contains("targetPort web, which 2 of 2 pods do not declare (they declare http:8080, http:8080)"), "{}", f.detail);
+        assert!(
+            f.detail
+                .contains("targetPort web, which 2 of 2 pods do not declare (they declare http:8080, http:8080)"),
+            "{}",
+            f.detail
+        );
         assert!(
             f.remediation[0].contains(r#""path":"/spec/ports/0/targetPort","value":"http""#),
             "{}",
@@ -259,20 +275,11 @@ mod tests {
     fn numeric_target_port_not_declared_fails_and_patch_uses_the_declared_port() {
         // GIVEN a Service forwarding to 80 while pods declare 8080
         let snap = SnapshotB::ip()
-            .service(
-                ServiceB::new("shop", "web")
-                    .selector(&[("app", "web")])
-                    .port(80, 80)
-                    .build(),
-            )
+            .service(ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 80).build())
             .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Fail);
-        assert!(
-            f.remediation[0].contains(r#""value":8080"#),
-            "{}",
-            f.remediation[0]
-        );
+        assert!(f.remediation[0].contains(r#""value":8080"#), "{}", f.remediation[0]);
     }
 
     #[test]
@@ -293,15 +300,10 @@ mod tests {
             .pods(vec![PodB::new("shop", "web-1")
                 .labels(&[("app", "web")])
                 .no_ports()
-                .ip("192.168.1.10")
+                .ip("10.0.1.10")
                 .ready()
                 .build()])
-            .service(
-                ServiceB::new("shop", "web")
-                    .selector(&[("app", "web")])
-                    .port(80, 3000)
-                    .build(),
-            )
+            .service(ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 3000).build())
             .build();
         assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
     }
@@ -309,18 +311,12 @@ mod tests {
     #[test]
     fn instance_targets_on_an_old_node_port_fail() {
         let snap = SnapshotB::instance()
-            .targets(vec![target_r(
-                "i-0aaa",
-                31000,
-                "unhealthy",
-                "Target.Timeout",
-            )])
+            .targets(vec![target_r("i-0aaa", 31000, "unhealthy", "Target.Timeout")])
             .build();
         let f = check(&Context::new(&snap));
         assert_eq!(f.status, Status::Fail);
         assert!(
-            f.detail
-                .contains("registered on port 31000 but the Service's NodePort is 32663"),
+            f.detail.contains("registered on port 31000 but the Service's NodePort is 32663"),
             "{}",
             f.detail
         );

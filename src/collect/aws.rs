@@ -10,15 +10,22 @@ use elbv2::error::{ProvideErrorMetadata, SdkError};
 use tracing::instrument;
 
 use crate::error::{Error, Result};
-use crate::snapshot::{
-    Fetched, HealthCheck, LbZone, Listener, LoadBalancer, Missing, TargetGroup, TargetHealth,
-};
+use crate::snapshot::{Fetched, HealthCheck, LbZone, Listener, LoadBalancer, Missing, TargetGroup, TargetHealth};
 
 /// ELBv2's DescribeTags takes at most 20 ARNs per call.
 const TAGS_PER_CALL: usize = 20;
 
-/// Turns any SDK error into the `Missing` record a check can quote.
+/// Turns an ELBv2 SDK error into the `Missing` record a check can quote.
 pub fn missing<E, R>(api: &str, err: &SdkError<E, R>) -> Missing
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    missing_in("elasticloadbalancing", api, err)
+}
+
+/// The same for any service: the permission is `service:Api`.
+pub fn missing_in<E, R>(service: &str, api: &str, err: &SdkError<E, R>) -> Missing
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -26,17 +33,13 @@ where
     let error = match err {
         SdkError::ServiceError(se) => {
             let e = se.err();
-            format!(
-                "{}: {}",
-                e.code().unwrap_or("ServiceError"),
-                e.message().unwrap_or("")
-            )
+            format!("{}: {}", e.code().unwrap_or("ServiceError"), e.message().unwrap_or(""))
         }
         other => DisplayErrorContext(other).to_string(),
     };
     Missing {
         api: api.to_string(),
-        permission: format!("elasticloadbalancing:{api}"),
+        permission: format!("{service}:{api}"),
         error,
     }
 }
@@ -48,17 +51,8 @@ fn is_denied<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
 /// The one call a diagnosis cannot do without: a missing target group or unreachable AWS stops
 /// here (exit 3); AccessDenied is data, so the Kubernetes side still runs.
 #[instrument(skip(client))]
-pub async fn target_group(
-    client: &elbv2::Client,
-    arn: &str,
-    region: &str,
-) -> Result<Fetched<TargetGroup>> {
-    match client
-        .describe_target_groups()
-        .target_group_arns(arn)
-        .send()
-        .await
-    {
+pub async fn target_group(client: &elbv2::Client, arn: &str, region: &str) -> Result<Fetched<TargetGroup>> {
+    match client.describe_target_groups().target_group_arns(arn).send().await {
         Ok(out) => match out.target_groups().first() {
             Some(tg) => Ok(Fetched::Ok(convert_tg(tg))),
             None => Err(Error::TargetGroupNotFound {
@@ -67,16 +61,11 @@ pub async fn target_group(
                 message: "DescribeTargetGroups returned nothing".into(),
             }),
         },
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_target_group_not_found_exception()) =>
-        {
-            Err(Error::TargetGroupNotFound {
-                arn: arn.into(),
-                region: region.into(),
-                message: missing("DescribeTargetGroups", &e).error,
-            })
-        }
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_target_group_not_found_exception()) => Err(Error::TargetGroupNotFound {
+            arn: arn.into(),
+            region: region.into(),
+            message: missing("DescribeTargetGroups", &e).error,
+        }),
         Err(e) if is_denied(&e) => Ok(Fetched::Failed(missing("DescribeTargetGroups", &e))),
         Err(e) => Err(Error::AwsUnavailable {
             api: "elasticloadbalancing:DescribeTargetGroups".into(),
@@ -102,10 +91,7 @@ fn convert_tg(tg: &elbv2::types::TargetGroup) -> TargetGroup {
             protocol: tg.health_check_protocol().map(|p| p.as_str().to_string()),
             port: tg.health_check_port().map(str::to_string),
             path: tg.health_check_path().map(str::to_string),
-            matcher: tg
-                .matcher()
-                .and_then(|m| m.http_code().or(m.grpc_code()))
-                .map(str::to_string),
+            matcher: tg.matcher().and_then(|m| m.http_code().or(m.grpc_code())).map(str::to_string),
             interval_seconds: tg.health_check_interval_seconds(),
             timeout_seconds: tg.health_check_timeout_seconds(),
             healthy_threshold: tg.healthy_threshold_count(),
@@ -116,12 +102,7 @@ fn convert_tg(tg: &elbv2::types::TargetGroup) -> TargetGroup {
 
 #[instrument(skip(client))]
 pub async fn target_health(client: &elbv2::Client, arn: &str) -> Fetched<Vec<TargetHealth>> {
-    match client
-        .describe_target_health()
-        .target_group_arn(arn)
-        .send()
-        .await
-    {
+    match client.describe_target_health().target_group_arn(arn).send().await {
         Ok(out) => Fetched::Ok(
             out.target_health_descriptions()
                 .iter()
@@ -131,9 +112,7 @@ pub async fn target_health(client: &elbv2::Client, arn: &str) -> Fetched<Vec<Tar
                     TargetHealth {
                         id: t.and_then(|t| t.id()).unwrap_or_default().into(),
                         port: t.and_then(|t| t.port()),
-                        availability_zone: t
-                            .and_then(|t| t.availability_zone())
-                            .map(str::to_string),
+                        availability_zone: t.and_then(|t| t.availability_zone()).map(str::to_string),
                         health_check_port: d.health_check_port().map(str::to_string),
                         state: h
                             .and_then(|h| h.state())
@@ -151,29 +130,16 @@ pub async fn target_health(client: &elbv2::Client, arn: &str) -> Fetched<Vec<Tar
 
 /// Tags of any ELBv2 resources, in chunks of the API's limit.
 #[instrument(skip(client))]
-pub async fn tags(
-    client: &elbv2::Client,
-    arns: &[String],
-) -> Fetched<BTreeMap<String, BTreeMap<String, String>>> {
+pub async fn tags(client: &elbv2::Client, arns: &[String]) -> Fetched<BTreeMap<String, BTreeMap<String, String>>> {
     let mut all = BTreeMap::new();
     for chunk in arns.chunks(TAGS_PER_CALL) {
-        match client
-            .describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
-            .send()
-            .await
-        {
+        match client.describe_tags().set_resource_arns(Some(chunk.to_vec())).send().await {
             Ok(out) => {
                 for d in out.tag_descriptions() {
                     let tags = d
                         .tags()
                         .iter()
-                        .filter_map(|t| {
-                            Some((
-                                t.key()?.to_string(),
-                                t.value().unwrap_or_default().to_string(),
-                            ))
-                        })
+                        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
                         .collect();
                     all.insert(d.resource_arn().unwrap_or_default().to_string(), tags);
                 }
@@ -201,10 +167,7 @@ pub async fn load_balancers(client: &elbv2::Client, arns: &[String]) -> Fetched<
                 .map(|lb| LoadBalancer {
                     arn: lb.load_balancer_arn().unwrap_or_default().into(),
                     name: lb.load_balancer_name().unwrap_or_default().into(),
-                    kind: lb
-                        .r#type()
-                        .map(|t| t.as_str().to_string())
-                        .unwrap_or_default(),
+                    kind: lb.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
                     scheme: lb.scheme().map(|s| s.as_str().to_string()),
                     vpc_id: lb.vpc_id().map(str::to_string),
                     dns_name: lb.dns_name().map(str::to_string),
@@ -230,9 +193,7 @@ pub async fn listeners(client: &elbv2::Client, lb_arns: &[String]) -> Fetched<Ve
     if lb_arns.is_empty() {
         return Fetched::not_collected("the target group is not attached to a load balancer");
     }
-    let calls = lb_arns
-        .iter()
-        .map(|arn| client.describe_listeners().load_balancer_arn(arn).send());
+    let calls = lb_arns.iter().map(|arn| client.describe_listeners().load_balancer_arn(arn).send());
     let mut all = Vec::new();
     for (arn, res) in lb_arns.iter().zip(futures::future::join_all(calls).await) {
         match res {

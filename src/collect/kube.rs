@@ -13,20 +13,14 @@ use kube::core::{ApiResource, GroupVersionKind};
 use serde::de::DeserializeOwned;
 use tracing::instrument;
 
-use crate::snapshot::{
-    EndpointAddress, EndpointPort, EndpointsView, EventView, Fetched, Missing, PortRef,
-    TargetGroupBinding,
-};
+use crate::snapshot::{EndpointAddress, EndpointPort, EndpointsView, EventView, Fetched, Missing, PortRef, TargetGroupBinding};
 
 const PAGE: u32 = 500;
 
 /// How the Kubernetes side is reached, or why it cannot be.
 #[derive(Clone)]
 pub enum KubeAccess {
-    Client {
-        client: kube::Client,
-        source: String,
-    },
+    Client { client: kube::Client, source: String },
     Unavailable(String),
 }
 
@@ -41,11 +35,9 @@ impl KubeAccess {
                     .map_err(|e| format!("kubeconfig {}: {e}", p.display())),
                 Err(e) => Err(format!("cannot read kubeconfig {}: {e}", p.display())),
             },
-            None => kube::Config::infer().await.map_err(|e| {
-                format!(
-                    "no Kubernetes configuration found ({e}); pass --kubeconfig or set KUBECONFIG"
-                )
-            }),
+            None => kube::Config::infer()
+                .await
+                .map_err(|e| format!("no Kubernetes configuration found ({e}); pass --kubeconfig or set KUBECONFIG")),
         };
         let source = path
             .map(|p| format!("kubeconfig {}", p.display()))
@@ -58,9 +50,7 @@ impl KubeAccess {
                 let source = format!("{source} ({})", c.cluster_url);
                 match kube::Client::try_from(c) {
                     Ok(client) => KubeAccess::Client { client, source },
-                    Err(e) => {
-                        KubeAccess::Unavailable(format!("cannot build a Kubernetes client: {e}"))
-                    }
+                    Err(e) => KubeAccess::Unavailable(format!("cannot build a Kubernetes client: {e}")),
                 }
             }
             Err(reason) => KubeAccess::Unavailable(reason),
@@ -80,11 +70,7 @@ pub fn missing(verb: &str, resource: &str, err: &kube::Error) -> Missing {
     let error = match err {
         kube::Error::Api(s) => format!(
             "{} ({}): {}",
-            if s.reason.is_empty() {
-                "Error"
-            } else {
-                &s.reason
-            },
+            if s.reason.is_empty() { "Error" } else { &s.reason },
             s.code,
             s.message
         ),
@@ -166,10 +152,7 @@ fn parse_tgb(o: &DynamicObject) -> Option<TargetGroupBinding> {
         target_group_arn: spec.get("targetGroupARN")?.as_str()?.to_string(),
         service_name: svc.get("name")?.as_str()?.to_string(),
         service_port: port,
-        target_type: spec
-            .get("targetType")
-            .and_then(|t| t.as_str())
-            .map(str::to_string),
+        target_type: spec.get("targetType").and_then(|t| t.as_str()).map(str::to_string),
     })
 }
 
@@ -192,51 +175,37 @@ pub async fn services(client: &kube::Client, ns: Option<&str>) -> Fetched<Vec<Se
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    list_all(&api, ListParams::default()).await.map_or_else(
-        |e| Fetched::Failed(missing("list", "services", &e)),
-        Fetched::Ok,
-    )
+    list_all(&api, ListParams::default())
+        .await
+        .map_or_else(|e| Fetched::Failed(missing("list", "services", &e)), Fetched::Ok)
 }
 
 #[instrument(skip(client))]
 pub async fn pods(client: &kube::Client, ns: &str) -> Fetched<Vec<Pod>> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-    list_all(&api, ListParams::default()).await.map_or_else(
-        |e| Fetched::Failed(missing("list", "pods", &e)),
-        Fetched::Ok,
-    )
+    list_all(&api, ListParams::default())
+        .await
+        .map_or_else(|e| Fetched::Failed(missing("list", "pods", &e)), Fetched::Ok)
 }
 
 #[instrument(skip(client))]
 pub async fn nodes(client: &kube::Client) -> Fetched<Vec<Node>> {
     let api: Api<Node> = Api::all(client.clone());
-    list_all(&api, ListParams::default()).await.map_or_else(
-        |e| Fetched::Failed(missing("list", "nodes", &e)),
-        Fetched::Ok,
-    )
+    list_all(&api, ListParams::default())
+        .await
+        .map_or_else(|e| Fetched::Failed(missing("list", "nodes", &e)), Fetched::Ok)
 }
 
 /// Events of the namespace about the objects a diagnosis reads, newest last.
 #[instrument(skip(client))]
 pub async fn events(client: &kube::Client, ns: &str) -> Fetched<Vec<EventView>> {
-    const KINDS: [&str; 5] = [
-        "Pod",
-        "Service",
-        "Endpoints",
-        "TargetGroupBinding",
-        "Ingress",
-    ];
+    const KINDS: [&str; 5] = ["Pod", "Service", "Endpoints", "TargetGroupBinding", "Ingress"];
     let api: Api<Event> = Api::namespaced(client.clone(), ns);
     match list_all(&api, ListParams::default()).await {
         Ok(items) => {
             let mut out: Vec<EventView> = items
                 .into_iter()
-                .filter(|e| {
-                    e.involved_object
-                        .kind
-                        .as_deref()
-                        .is_some_and(|k| KINDS.contains(&k))
-                })
+                .filter(|e| e.involved_object.kind.as_deref().is_some_and(|k| KINDS.contains(&k)))
                 .map(|e| EventView {
                     kind: e.involved_object.kind.unwrap_or_default(),
                     name: e.involved_object.name.unwrap_or_default(),
@@ -245,17 +214,10 @@ pub async fn events(client: &kube::Client, ns: &str) -> Fetched<Vec<EventView>> 
                     reason: e.reason.unwrap_or_default(),
                     message: e.message.unwrap_or_default(),
                     count: e.count.unwrap_or(1),
-                    last_seen: e
-                        .last_timestamp
-                        .map(|t| t.0.to_string())
-                        .or(e.event_time.map(|t| t.0.to_string())),
+                    last_seen: e.last_timestamp.map(|t| t.0.to_string()).or(e.event_time.map(|t| t.0.to_string())),
                 })
                 .collect();
-            out.sort_by(|a, b| {
-                a.last_seen
-                    .cmp(&b.last_seen)
-                    .then_with(|| a.name.cmp(&b.name))
-            });
+            out.sort_by(|a, b| a.last_seen.cmp(&b.last_seen).then_with(|| a.name.cmp(&b.name)));
             Fetched::Ok(out)
         }
         Err(e) => Fetched::Failed(missing("list", "events", &e)),
@@ -270,9 +232,7 @@ pub async fn endpoints(client: &kube::Client, ns: &str, name: &str) -> Fetched<E
     let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={name}"));
     match list_all(&slices, lp).await {
         Ok(items) => return Fetched::Ok(from_slices(ns, name, &items)),
-        Err(e) if !is_not_found(&e) => {
-            return Fetched::Failed(missing("list", "endpointslices.discovery.k8s.io", &e))
-        }
+        Err(e) if !is_not_found(&e) => return Fetched::Failed(missing("list", "endpointslices.discovery.k8s.io", &e)),
         Err(_) => {}
     }
     let api: Api<Endpoints> = Api::namespaced(client.clone(), ns);
@@ -294,8 +254,7 @@ pub async fn all_endpoints(client: &kube::Client) -> Fetched<Vec<EndpointsView>>
     let slices: Api<EndpointSlice> = Api::all(client.clone());
     match list_all(&slices, ListParams::default()).await {
         Ok(items) => {
-            let mut by_service: std::collections::BTreeMap<(String, String), Vec<EndpointSlice>> =
-                Default::default();
+            let mut by_service: std::collections::BTreeMap<(String, String), Vec<EndpointSlice>> = Default::default();
             for s in items {
                 let ns = s.metadata.namespace.clone().unwrap_or_default();
                 let Some(svc) = s
@@ -309,16 +268,9 @@ pub async fn all_endpoints(client: &kube::Client) -> Fetched<Vec<EndpointsView>>
                 };
                 by_service.entry((ns, svc)).or_default().push(s);
             }
-            return Fetched::Ok(
-                by_service
-                    .iter()
-                    .map(|((ns, svc), s)| from_slices(ns, svc, s))
-                    .collect(),
-            );
+            return Fetched::Ok(by_service.iter().map(|((ns, svc), s)| from_slices(ns, svc, s)).collect());
         }
-        Err(e) if !is_not_found(&e) => {
-            return Fetched::Failed(missing("list", "endpointslices.discovery.k8s.io", &e))
-        }
+        Err(e) if !is_not_found(&e) => return Fetched::Failed(missing("list", "endpointslices.discovery.k8s.io", &e)),
         Err(_) => {}
     }
     let api: Api<Endpoints> = Api::all(client.clone());
@@ -372,10 +324,7 @@ fn from_endpoints(e: &Endpoints) -> EndpointsView {
         ..Default::default()
     };
     for subset in e.subsets.iter().flatten() {
-        for (list, ready) in [
-            (&subset.addresses, true),
-            (&subset.not_ready_addresses, false),
-        ] {
+        for (list, ready) in [(&subset.addresses, true), (&subset.not_ready_addresses, false)] {
             for a in list.iter().flatten() {
                 view.addresses.push(EndpointAddress {
                     ip: a.ip.clone(),
@@ -403,9 +352,7 @@ fn from_endpoints(e: &Endpoints) -> EndpointsView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{
-        EndpointAddress as CoreAddress, EndpointSubset, ObjectReference,
-    };
+    use k8s_openapi::api::core::v1::{EndpointAddress as CoreAddress, EndpointSubset, ObjectReference};
     use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -429,10 +376,7 @@ mod tests {
     fn slices_merge_into_one_view_with_unset_ready_meaning_ready() {
         // GIVEN two slices of one Service; `ready` unset on one endpoint, false on another
         let s1 = EndpointSlice {
-            endpoints: vec![
-                endpoint(&["10.0.0.2"], None, "a"),
-                endpoint(&["10.0.0.1"], Some(false), "b"),
-            ],
+            endpoints: vec![endpoint(&["10.0.0.2"], None, "a"), endpoint(&["10.0.0.1"], Some(false), "b")],
             ..Default::default()
         };
         let s2 = EndpointSlice {
@@ -442,15 +386,8 @@ mod tests {
         // WHEN merged
         let v = from_slices("shop", "web", &[s1, s2]);
         // THEN addresses are sorted, readiness follows the API contract, the source is named
-        let got: Vec<(&str, bool)> = v
-            .addresses
-            .iter()
-            .map(|a| (a.ip.as_str(), a.ready))
-            .collect();
-        assert_eq!(
-            got,
-            [("10.0.0.1", false), ("10.0.0.2", true), ("10.0.0.3", true)]
-        );
+        let got: Vec<(&str, bool)> = v.addresses.iter().map(|a| (a.ip.as_str(), a.ready)).collect();
+        assert_eq!(got, [("10.0.0.1", false), ("10.0.0.2", true), ("10.0.0.3", true)]);
         assert_eq!(v.source, "endpointslices/v1");
         assert_eq!(v.addresses[0].pod.as_deref(), Some("b"));
     }
@@ -480,10 +417,7 @@ mod tests {
             (v.namespace.as_str(), v.service.as_str(), v.source.as_str()),
             ("shop", "web", "endpoints/v1")
         );
-        assert_eq!(
-            v.addresses.iter().map(|a| a.ready).collect::<Vec<_>>(),
-            [true, false]
-        );
+        assert_eq!(v.addresses.iter().map(|a| a.ready).collect::<Vec<_>>(), [true, false]);
     }
 
     #[test]

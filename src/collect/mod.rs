@@ -11,6 +11,7 @@
 //! Failed calls are stored as data (`Fetched::Failed`), so one denied API never stops the rest.
 
 pub mod aws;
+pub mod ec2;
 pub mod kube;
 
 use std::future::Future;
@@ -28,6 +29,7 @@ use crate::trigger::Request;
 /// The clients one diagnosis uses.
 pub struct Clients {
     pub elbv2: elbv2::Client,
+    pub ec2: aws_sdk_ec2::Client,
     pub kube: KubeAccess,
 }
 
@@ -106,11 +108,7 @@ fn unmapped_round() -> ServiceEvidence {
 
 /// Collects every piece of evidence for one request.
 #[instrument(skip_all, fields(target_group = %req.target_group_arn))]
-pub async fn collect(
-    clients: &Clients,
-    req: &Request,
-    default_cluster: Option<&str>,
-) -> Result<Snapshot> {
+pub async fn collect(clients: &Clients, req: &Request, default_cluster: Option<&str>) -> Result<Snapshot> {
     let (elb, access) = (&clients.elbv2, &clients.kube);
     let arn = req.target_group_arn.as_str();
 
@@ -129,10 +127,7 @@ pub async fn collect(
         Fetched::Failed(m) => Fetched::Failed(m),
         Fetched::NotCollected { reason } => Fetched::NotCollected { reason },
     };
-    let lb_arns = target_group
-        .ok()
-        .map(|t| t.load_balancer_arns.clone())
-        .unwrap_or_default();
+    let lb_arns = target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
 
     let mut res = Resolution::default();
     let mut all_services = Fetched::not_collected("the target group was mapped without them");
@@ -146,44 +141,76 @@ pub async fn collect(
     );
     if service.is_none() {
         let step = match step_or_miss(&target_group_tags, mapping::by_tags) {
-            Step::NeedServices {
-                namespace,
-                rest,
-                port,
-            } => {
+            Step::NeedServices { namespace, rest, port } => {
                 all_services = kube_call(access, |c| kube::services(c, Some(&namespace))).await;
-                step_or_miss(&all_services, |s| {
-                    mapping::ingress_service(&namespace, &rest, &port, s)
-                })
+                step_or_miss(&all_services, |s| mapping::ingress_service(&namespace, &rest, &port, s))
             }
             other => other,
         };
         service = attempt(&mut res, mapping::BY_TAGS, step);
     }
 
-    let lb_round = async {
-        tokio::join!(
-            aws::load_balancers(elb, &lb_arns),
-            aws::listeners(elb, &lb_arns),
-            async {
+    // Round 2, AWS side: the load balancer, and the EC2 network around the targets. Security
+    // groups wait for both (the LB's groups, the instances' and ENIs' groups).
+    let instance_ids = instance_ids(target_group.ok(), target_health.ok(), nodes.ok());
+    let target_ips: Vec<String> = match (target_group.ok(), target_health.ok()) {
+        (Some(tg), Some(t)) if tg.target_type == "ip" => t.iter().map(|t| t.id.clone()).collect(),
+        _ => vec![],
+    };
+    let vpc = target_group.ok().and_then(|t| t.vpc_id.clone());
+    let ec2c = &clients.ec2;
+    let aws_round = async {
+        let lb_round = async {
+            tokio::join!(aws::load_balancers(elb, &lb_arns), aws::listeners(elb, &lb_arns), async {
                 if lb_arns.is_empty() {
                     Fetched::not_collected("the target group is not attached to a load balancer")
                 } else {
                     aws::tags(elb, &lb_arns).await
                 }
-            },
-        )
+            },)
+        };
+        let network_round = async {
+            match &vpc {
+                Some(v) => tokio::join!(
+                    ec2::instances(ec2c, instance_ids.clone()),
+                    ec2::interfaces_by_ip(ec2c, target_ips.clone()),
+                    ec2::subnets(ec2c, v),
+                    ec2::network_acls(ec2c, v),
+                    ec2::route_tables(ec2c, v),
+                    ec2::vpcs(ec2c, v),
+                ),
+                None => {
+                    let why = "the target group (and so its VPC) is unknown";
+                    tokio::join!(
+                        ec2::instances(ec2c, instance_ids.clone()),
+                        ec2::interfaces_by_ip(ec2c, target_ips.clone()),
+                        async { Fetched::not_collected(why) },
+                        async { Fetched::not_collected(why) },
+                        async { Fetched::not_collected(why) },
+                        async { Fetched::not_collected(why) },
+                    )
+                }
+            }
+        };
+        let (lb, (instances, target_interfaces, subnets, network_acls, route_tables, vpcs)) = tokio::join!(lb_round, network_round);
+        let security_groups = ec2::security_groups(ec2c, group_ids(&lb.0, &instances, &target_interfaces)).await;
+        let network = NetworkEvidence {
+            instances,
+            target_interfaces,
+            security_groups,
+            subnets,
+            network_acls,
+            route_tables,
+            vpcs,
+        };
+        (lb, network)
     };
-    let ((load_balancers, listeners, load_balancer_tags), evidence) = match service.clone() {
-        // Already mapped: the load balancer and the Service are independent.
-        Some(svc) => tokio::join!(lb_round, async move { service_round(access, &svc).await }),
+    let (((load_balancers, listeners, load_balancer_tags), network), evidence) = match service.clone() {
+        // Already mapped: the AWS side and the Service are independent.
+        Some(svc) => tokio::join!(aws_round, async move { service_round(access, &svc).await }),
         None => {
-            let lb = lb_round.await;
-            service = attempt(
-                &mut res,
-                mapping::BY_LEGACY_TAGS,
-                step_or_miss(&lb.2, mapping::by_legacy_tags),
-            );
+            let (lb, network) = aws_round.await;
+            service = attempt(&mut res, mapping::BY_LEGACY_TAGS, step_or_miss(&lb.2, mapping::by_legacy_tags));
             if service.is_none() {
                 let targets = target_health.ok().cloned().unwrap_or_default();
                 if target_group.ok().is_some_and(|t| t.target_type == "ip") {
@@ -206,7 +233,7 @@ pub async fn collect(
                 Some(svc) => service_round(access, svc).await,
                 None => unmapped_round(),
             };
-            (lb, evidence)
+            ((lb, network), evidence)
         }
     };
     res.service = service;
@@ -224,11 +251,7 @@ pub async fn collect(
         .as_ref()
         .map(|s| format!("{}/{}", s.namespace, s.name))
         .unwrap_or_else(|| "none".into());
-    info!(
-        service,
-        cluster = res.cluster.as_deref().unwrap_or("unknown"),
-        "collected"
-    );
+    info!(service, cluster = res.cluster.as_deref().unwrap_or("unknown"), "collected");
 
     Ok(Snapshot {
         snapshot_version: SNAPSHOT_VERSION,
@@ -242,6 +265,7 @@ pub async fn collect(
             load_balancers,
             load_balancer_tags,
             listeners,
+            network,
         },
         kube: KubeEvidence {
             source: access.source(),
@@ -255,4 +279,41 @@ pub async fn collect(
             nodes,
         },
     })
+}
+
+/// Instances to describe: the instance targets, or for ip targets the cluster's nodes (their
+/// ENIs carry the pods' IPs and security groups).
+fn instance_ids(
+    tg: Option<&TargetGroup>,
+    targets: Option<&Vec<TargetHealth>>,
+    nodes: Option<&Vec<k8s_openapi::api::core::v1::Node>>,
+) -> Vec<String> {
+    match tg.map(|t| t.target_type.as_str()) {
+        Some("instance") => targets
+            .into_iter()
+            .flatten()
+            .filter(|t| t.id.starts_with("i-"))
+            .map(|t| t.id.clone())
+            .collect(),
+        Some("ip") => nodes
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.spec.as_ref()?.provider_id.as_deref()?.rsplit('/').next().map(str::to_string))
+            .filter(|id| id.starts_with("i-"))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// Every security group a check may need: the load balancer's and the targets' ENIs'.
+fn group_ids(lbs: &Fetched<Vec<LoadBalancer>>, instances: &Fetched<Vec<Instance>>, enis: &Fetched<Vec<NetworkInterface>>) -> Vec<String> {
+    let lb = lbs.ok().into_iter().flatten().flat_map(|l| l.security_groups.iter().cloned());
+    let inst = instances
+        .ok()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| i.interfaces.iter())
+        .flat_map(|n| n.groups.iter().cloned());
+    let eni = enis.ok().into_iter().flatten().flat_map(|n| n.groups.iter().cloned());
+    lb.chain(inst).chain(eni).collect()
 }

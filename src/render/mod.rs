@@ -42,39 +42,29 @@ mod tests {
                     .pods(vec![
                         PodB::new("shop", "web-1")
                             .labels(&[("app", "web")])
-                            .ip("192.168.1.10")
+                            .ip("10.0.1.10")
                             .node("node-a")
                             .ready()
                             .build(),
                         PodB::new("shop", "web-2")
                             .labels(&[("app", "web")])
-                            .ip("192.168.1.11")
+                            .ip("10.0.2.11")
                             .node("node-b")
                             .waiting("CrashLoopBackOff")
                             .restarts(9)
                             .build(),
                     ])
-                    .endpoints(endpoints(
-                        "shop",
-                        "web",
-                        &[("192.168.1.10", true), ("192.168.1.11", false)],
-                    ))
+                    .endpoints(endpoints("shop", "web", &[("10.0.1.10", true), ("10.0.2.11", false)]))
                     .build(),
             ),
             ("unmapped", SnapshotB::instance().unmapped().build()),
             (
                 "healthy",
                 SnapshotB::ip()
-                    .targets(vec![
-                        target("192.168.1.10", 8080, "healthy"),
-                        target("192.168.1.11", 8080, "healthy"),
-                    ])
+                    .targets(vec![target("10.0.1.10", 8080, "healthy"), target("10.0.2.11", 8080, "healthy")])
                     .build(),
             ),
-            (
-                "inconclusive_pods_denied",
-                SnapshotB::ip().pods_denied().build(),
-            ),
+            ("inconclusive_pods_denied", SnapshotB::ip().pods_denied().build()),
         ]
     }
 
@@ -127,9 +117,6 @@ mod tests {
         assert_eq!(v["service"]["resolvedBy"], "target-group-binding");
         assert_eq!(v["targetGroup"]["healthCheck"]["port"], "traffic-port");
         assert_eq!(v["findings"][0]["check"], "target-health");
-        assert!(
-            v["findings"][0].get("explains").is_none(),
-            "ranking data stays internal"
-        );
+        assert!(v["findings"][0].get("explains").is_none(), "ranking data stays internal");
     }
 }

@@ -40,12 +40,7 @@ pub fn text(d: &Diagnosis, color: bool) -> String {
         VerdictStatus::Problem => p.code("1;31", "PROBLEM"),
         VerdictStatus::Inconclusive => p.code("1;33", "INCONCLUSIVE"),
     };
-    let _ = writeln!(
-        out,
-        "{} {verdict}  {}",
-        p.bold("eks-lb-doctor"),
-        d.verdict.summary
-    );
+    let _ = writeln!(out, "{} {verdict}  {}", p.bold("eks-lb-doctor"), d.verdict.summary);
     let _ = writeln!(out);
     let tg = &d.target_group;
     let hc = tg
@@ -69,19 +64,11 @@ pub fn text(d: &Diagnosis, color: bool) -> String {
         tg.protocol.as_deref().unwrap_or("?")
     );
     let _ = writeln!(out, "                {}", tg.arn);
-    let _ = writeln!(
-        out,
-        "  Cluster       {}",
-        d.cluster.as_deref().unwrap_or("(unknown)")
-    );
+    let _ = writeln!(out, "  Cluster       {}", d.cluster.as_deref().unwrap_or("(unknown)"));
     match &d.service {
         Some(s) => {
             let port = s.port.as_ref().map(|p| format!(":{p}")).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  Service       {}/{}{port} (found by {})",
-                s.namespace, s.name, s.resolved_by
-            );
+            let _ = writeln!(out, "  Service       {}/{}{port} (found by {})", s.namespace, s.name, s.resolved_by);
         }
         None => {
             let _ = writeln!(out, "  Service       (not found)");
@@ -92,19 +79,8 @@ pub fn text(d: &Diagnosis, color: bool) -> String {
         .iter()
         .filter(|t| t.state != "healthy")
         .map(|t| {
-            let place = t
-                .pod
-                .as_deref()
-                .or(t.node.as_deref())
-                .map(|s| format!(" {s}"))
-                .unwrap_or_default();
-            format!(
-                "{}{} {} {}",
-                t.id,
-                place,
-                t.state,
-                t.reason.as_deref().unwrap_or("")
-            )
+            let place = t.pod.as_deref().or(t.node.as_deref()).map(|s| format!(" {s}")).unwrap_or_default();
+            format!("{}{} {} {}", t.id, place, t.state, t.reason.as_deref().unwrap_or(""))
         })
         .collect();
     let _ = writeln!(
@@ -135,33 +111,19 @@ pub fn text(d: &Diagnosis, color: bool) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", p.bold("Checks"));
     for f in &d.findings {
-        let _ = writeln!(
-            out,
-            "  {} {:<20} {}",
-            p.status(f.status),
-            f.check.as_str(),
-            one_line(f)
-        );
+        let _ = writeln!(out, "  {} {:<20} {}", p.status(f.status), f.check.as_str(), one_line(f));
     }
 
     let others: Vec<&Finding> = d
         .findings
         .iter()
-        .filter(|f| {
-            matches!(f.status, Status::Fail | Status::Warn) && Some(f.check) != d.verdict.root_cause
-        })
+        .filter(|f| matches!(f.status, Status::Fail | Status::Warn) && Some(f.check) != d.verdict.root_cause)
         .collect();
     if !others.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(out, "{}", p.bold("Other findings"));
         for f in others {
-            let _ = writeln!(
-                out,
-                "{} {} — {}",
-                p.status(f.status).trim_end(),
-                p.bold(f.check.as_str()),
-                f.title
-            );
+            let _ = writeln!(out, "{} {} — {}", p.status(f.status).trim_end(), p.bold(f.check.as_str()), f.title);
             detail(&mut out, &p, f);
         }
     }

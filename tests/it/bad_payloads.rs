@@ -24,10 +24,7 @@ fn run_event(payload: &str) -> (i32, String, String) {
 }
 
 fn sample(name: &str) -> Value {
-    serde_json::from_slice(
-        &std::fs::read(crate::harness::repo().join("events").join(name)).unwrap(),
-    )
-    .unwrap()
+    serde_json::from_slice(&std::fs::read(crate::harness::repo().join("events").join(name)).unwrap()).unwrap()
 }
 
 fn with(mut v: Value, pointer: &str, value: Value) -> String {
@@ -46,42 +43,94 @@ fn malformed_payloads_exit_2_saying_what_was_expected() {
         ("null".into(), "not an object"),
         ("[1,2]".into(), "not an object"),
         ("{}".into(), "expected an EventBridge"),
-        (json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2"}).to_string(), "unsupported EventBridge detail-type"),
+        (
+            json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2"}).to_string(),
+            "unsupported EventBridge detail-type",
+        ),
         (json!({"targetGroupArn": ["arn"]}).to_string(), "must be a string, got a array"),
-        (json!({"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/x/1"}).to_string(), "not a target group ARN"),
-        (json!({"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/ok/xyz"}).to_string(), "not hexadecimal"),
-        (json!({"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/ok/0a", "publish": 1}).to_string(), "\"publish\" must be true or false"),
+        (
+            json!({"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/x/1"}).to_string(),
+            "not a target group ARN",
+        ),
+        (
+            json!({"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/ok/xyz"}).to_string(),
+            "not hexadecimal",
+        ),
+        (
+            json!({"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/ok/0a", "publish": 1}).to_string(),
+            "\"publish\" must be true or false",
+        ),
         (with(alarm.clone(), "/source", json!("aws.events")), "expected \"aws.cloudwatch\""),
-        (with(alarm.clone(), "/account", json!(111122223333u64)), "\"account\" must be a string"),
-        (with(alarm.clone(), "/detail/state", json!("ALARM")), "detail.state.value is missing"),
-        (with(alarm.clone(), "/detail/state/value", json!("alarm")), "expected ALARM, OK or INSUFFICIENT_DATA"),
-        (with(alarm.clone(), "/detail/configuration/metrics", json!("m1")), "configuration.metrics is missing"),
-        (with(alarm.clone(), &format!("{metric}/dimensions"), json!({})), "no TargetGroup dimension"),
-        (with(alarm.clone(), &format!("{metric}/name"), json!("HTTPCode_Target_5XX_Count")), "only target group health alarms"),
-        (with(alarm.clone(), &format!("{metric}/namespace"), json!("AWS/EC2")), "only target group health alarms"),
-        (with(alarm.clone(), &format!("{metric}/dimensions/TargetGroup"), json!("app/k8s-default-albinsta/0a1b")), "is not a target group"),
-        (with(alarm.clone(), &format!("{metric}/dimensions/TargetGroup"), json!(7)), "expected a string like \"targetgroup/NAME/ID\""),
+        (
+            with(alarm.clone(), "/account", json!(111122223333u64)),
+            "\"account\" must be a string",
+        ),
+        (
+            with(alarm.clone(), "/detail/state", json!("ALARM")),
+            "detail.state.value is missing",
+        ),
+        (
+            with(alarm.clone(), "/detail/state/value", json!("alarm")),
+            "expected ALARM, OK or INSUFFICIENT_DATA",
+        ),
+        (
+            with(alarm.clone(), "/detail/configuration/metrics", json!("m1")),
+            "configuration.metrics is missing",
+        ),
+        (
+            with(alarm.clone(), &format!("{metric}/dimensions"), json!({})),
+            "no TargetGroup dimension",
+        ),
+        (
+            with(alarm.clone(), &format!("{metric}/name"), json!("HTTPCode_Target_5XX_Count")),
+            "only target group health alarms",
+        ),
+        (
+            with(alarm.clone(), &format!("{metric}/namespace"), json!("AWS/EC2")),
+            "only target group health alarms",
+        ),
+        (
+            with(
+                alarm.clone(),
+                &format!("{metric}/dimensions/TargetGroup"),
+                json!("app/k8s-default-albinsta/0a1b"),
+            ),
+            "is not a target group",
+        ),
+        (
+            with(alarm.clone(), &format!("{metric}/dimensions/TargetGroup"), json!(7)),
+            "expected a string like \"targetgroup/NAME/ID\"",
+        ),
         (with(sns.clone(), "/Records", json!({})), "non-empty array"),
-        (with(sns.clone(), "/Records/0/Sns/Message", json!("{\"AlarmName\": ")), "Message is not JSON"),
-        (with(sns.clone(), "/Records/0/Sns/Message", json!({"AlarmName": "x"})), "Sns.Message is a object; expected the CloudWatch alarm notification as a JSON string"),
-        (with(sns, "/Records/0/Sns/Message", json!(r#"{"AlarmName":"a","AlarmArn":"arn:aws:cloudwatch:us-east-1:111122223333:alarm:a","NewStateValue":"ALARM","Trigger":{"MetricName":"CPUUtilization","Namespace":"AWS/EC2","Dimensions":[{"name":"InstanceId","value":"i-1"}]}}"#)), "only target group health alarms"),
+        (
+            with(sns.clone(), "/Records/0/Sns/Message", json!("{\"AlarmName\": ")),
+            "Message is not JSON",
+        ),
+        (
+            with(sns.clone(), "/Records/0/Sns/Message", json!({"AlarmName": "x"})),
+            "Sns.Message is a object; expected the CloudWatch alarm notification as a JSON string",
+        ),
+        (
+            with(
+                sns,
+                "/Records/0/Sns/Message",
+                json!(
+                    r#"{"AlarmName":"a","AlarmArn":"arn:aws:cloudwatch:us-east-1:111122223333:alarm:a","NewStateValue":"ALARM","Trigger":{"MetricName":"CPUUtilization","Namespace":"AWS/EC2","Dimensions":[{"name":"InstanceId","value":"i-1"}]}}"#
+                ),
+            ),
+            "only target group health alarms",
+        ),
     ];
     assert!(cases.len() >= 20);
     for (payload, expected) in &cases {
         let (code, stdout, stderr) = run_event(payload);
-        assert_eq!(
-            code, 2,
-            "payload {payload}: stdout {stdout} stderr {stderr}"
-        );
+        assert_eq!(code, 2, "payload {payload}: stdout {stdout} stderr {stderr}");
         assert!(
             stderr.contains(expected),
             "payload {payload}\n stderr: {stderr}\n expected to contain {expected:?}"
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
-        assert!(
-            stdout.is_empty(),
-            "nothing on stdout for bad input: {stdout}"
-        );
+        assert!(stdout.is_empty(), "nothing on stdout for bad input: {stdout}");
     }
 }
 
@@ -126,10 +175,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn checks_lists_the_whole_catalogue() {
-    let out = Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"))
-        .arg("checks")
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor")).arg("checks").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     for id in [
         "target-health",
@@ -152,9 +198,6 @@ fn checks_lists_the_whole_catalogue() {
         "kube-proxy",
         "nodes",
     ] {
-        assert!(
-            text.lines().any(|l| l.starts_with(&format!("{id} "))),
-            "{id} missing from:\n{text}"
-        );
+        assert!(text.lines().any(|l| l.starts_with(&format!("{id} "))), "{id} missing from:\n{text}");
     }
 }

@@ -30,11 +30,8 @@ pub fn stack() -> &'static Stack {
             "scripts/stack.py up failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let env_file =
-            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).with_extension("json");
-        let env: HashMap<String, String> =
-            serde_json::from_slice(&std::fs::read(&env_file).expect("env.json"))
-                .expect("env.json is JSON");
+        let env_file = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).with_extension("json");
+        let env: HashMap<String, String> = serde_json::from_slice(&std::fs::read(&env_file).expect("env.json")).expect("env.json is JSON");
         Stack { env }
     })
 }

@@ -18,27 +18,19 @@ async fn handler(s: &Stack, kubeconfig: Option<&str>) -> Handler {
         ))
         .load()
         .await;
-    let kubeconfig = kubeconfig
-        .map(String::from)
-        .unwrap_or_else(|| s.env["KUBECONFIG"].clone());
+    let kubeconfig = kubeconfig.map(String::from).unwrap_or_else(|| s.env["KUBECONFIG"].clone());
     let kube = KubeAccess::from_kubeconfig(Some(std::path::Path::new(&kubeconfig))).await;
     Handler::with_clients(sdk, kube, Config::default())
 }
 
 /// The sample alarm event, pointed at a seeded target group.
 fn alarm_for(tg_arns: &[&str]) -> Value {
-    let mut ev: Value = serde_json::from_slice(
-        &std::fs::read(repo().join("events/alarm-metric-math.json")).unwrap(),
-    )
-    .unwrap();
+    let mut ev: Value = serde_json::from_slice(&std::fs::read(repo().join("events/alarm-metric-math.json")).unwrap()).unwrap();
     ev["account"] = json!("123456789012");
-    let metrics = ev["detail"]["configuration"]["metrics"]
-        .as_array_mut()
-        .unwrap();
+    let metrics = ev["detail"]["configuration"]["metrics"].as_array_mut().unwrap();
     metrics.truncate(1 + tg_arns.len());
     for (m, arn) in metrics.iter_mut().skip(1).zip(tg_arns) {
-        m["metricStat"]["metric"]["dimensions"]["TargetGroup"] =
-            json!(arn.rsplit(':').next().unwrap());
+        m["metricStat"]["metric"]["dimensions"]["TargetGroup"] = json!(arn.rsplit(':').next().unwrap());
     }
     ev
 }
@@ -50,11 +42,7 @@ async fn alarm_event_returns_the_diagnosis_of_its_target_group() {
     let seed = s.seed("article");
     let event = alarm_for(&[seed["targetGroupArn"].as_str().unwrap()]);
     // WHEN the handler receives it
-    let d = handler(s, None)
-        .await
-        .handle(&event)
-        .await
-        .expect("a diagnosis");
+    let d = handler(s, None).await.handle(&event).await.expect("a diagnosis");
     // THEN the response is the diagnosis JSON
     assert_eq!(d["schemaVersion"], 1);
     assert_eq!(d["targetGroup"]["arn"], seed["targetGroupArn"]);
@@ -79,26 +67,20 @@ async fn alarm_over_two_target_groups_reports_each_and_the_one_that_failed() {
     // GIVEN a metric-math alarm over a seeded target group and one that does not exist
     let s = stack();
     let seed = s.seed("article");
-    let missing =
-        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gone/00000000deadbeef";
+    let missing = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gone/00000000deadbeef";
     let event = alarm_for(&[seed["targetGroupArn"].as_str().unwrap(), missing]);
     // WHEN handled
     let out = handler(s, None).await.handle(&event).await.unwrap();
     // THEN one diagnosis and one named error, nothing dropped
     assert_eq!(out["diagnoses"].as_array().unwrap().len(), 1);
     assert_eq!(out["errors"][0]["targetGroupArn"], missing);
-    assert!(out["errors"][0]["error"]
-        .as_str()
-        .unwrap()
-        .contains("not found"));
+    assert!(out["errors"][0]["error"].as_str().unwrap().contains("not found"));
 }
 
 #[tokio::test]
 async fn ok_alarm_is_acknowledged() {
     let s = stack();
-    let event: Value =
-        serde_json::from_slice(&std::fs::read(repo().join("events/alarm-ok.json")).unwrap())
-            .unwrap();
+    let event: Value = serde_json::from_slice(&std::fs::read(repo().join("events/alarm-ok.json")).unwrap()).unwrap();
     let out = handler(s, None).await.handle(&event).await.unwrap();
     assert_eq!(
         out,
@@ -109,11 +91,7 @@ async fn ok_alarm_is_acknowledged() {
 #[tokio::test]
 async fn bad_payload_is_a_non_retryable_error() {
     let s = stack();
-    let err = handler(s, None)
-        .await
-        .handle(&json!({"hello": "world"}))
-        .await
-        .unwrap_err();
+    let err = handler(s, None).await.handle(&json!({"hello": "world"})).await.unwrap_err();
     let diag: lambda_runtime::Diagnostic = err.into();
     assert_eq!(diag.error_type, "InvalidPayload");
     assert!(diag.error_message.contains("expected an EventBridge"));
@@ -138,10 +116,7 @@ async fn unreachable_cluster_degrades_kubernetes_checks_to_unknown() {
     assert_eq!(finding(&d, "target-health")["status"], "fail");
     assert_eq!(finding(&d, "service-mapping")["status"], "unknown");
     assert!(
-        finding(&d, "service-mapping")["detail"]
-            .as_str()
-            .unwrap()
-            .contains("127.0.0.1:1"),
+        finding(&d, "service-mapping")["detail"].as_str().unwrap().contains("127.0.0.1:1"),
         "{}",
         finding(&d, "service-mapping")["detail"]
     );

@@ -6,5 +6,6 @@
 mod bad_payloads;
 mod harness;
 mod lambda;
+mod network;
 mod replay;
 mod root_causes;

@@ -38,10 +38,7 @@ fn replay_of_a_saved_snapshot_is_byte_identical() {
     }
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&snap).unwrap()).unwrap();
     assert_eq!(saved["snapshotVersion"], 1);
-    assert_eq!(
-        saved["resolution"]["service"]["resolvedBy"],
-        "target-group-binding"
-    );
+    assert_eq!(saved["resolution"]["service"]["resolvedBy"], "target-group-binding");
 }
 
 #[test]
@@ -54,9 +51,7 @@ fn replay_of_something_else_exits_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("is not a snapshot this version can replay")
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a snapshot this version can replay"));
 }
 
 #[test]
@@ -66,10 +61,7 @@ fn unknown_target_group_exits_3_naming_it() {
     let out = s.cli(&["diagnose", "--target-group-arn", arn]);
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("target group") && err.contains("not found"),
-        "{err}"
-    );
+    assert!(err.contains("target group") && err.contains("not found"), "{err}");
 }
 
 #[test]
@@ -80,21 +72,11 @@ fn unreachable_aws_endpoint_exits_3() {
     env.insert("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:1".into());
     env.insert("AWS_MAX_ATTEMPTS".into(), "1".into());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"))
-        .args([
-            "diagnose",
-            "--target-group-arn",
-            seed["targetGroupArn"].as_str().unwrap(),
-        ])
+        .args(["diagnose", "--target-group-arn", seed["targetGroupArn"].as_str().unwrap()])
         .env_clear()
         .envs(&env)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr)
-        .contains("cannot query AWS (elasticloadbalancing:DescribeTargetGroups)"));
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot query AWS (elasticloadbalancing:DescribeTargetGroups)"));
 }

@@ -18,13 +18,7 @@ fn healthy_cluster_exits_zero_with_status_healthy() {
     assert_eq!(d["verdict"]["rootCause"], json!(null));
     assert!(failing(&d).is_empty(), "{:?}", failing(&d));
     assert_eq!(finding(&d, "selector-match")["status"], "pass");
-    assert_eq!(
-        finding(&d, "endpoints")["evidence"]["ready"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(finding(&d, "endpoints")["evidence"]["ready"].as_array().unwrap().len(), 2);
     assert_eq!(
         d["service"],
         json!({"namespace": seed["namespace"], "name": "alb-instance", "port": 80, "resolvedBy": "target-group-binding"})
@@ -41,29 +35,17 @@ fn article_selector_typo_is_selector_match_with_the_patch() {
     let (d, code) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
     // THEN selector-match is the root cause, with the differing label and the patch
     assert_eq!(code, 1);
-    assert_eq!(
-        d["verdict"]["rootCause"], "selector-match",
-        "{:#}",
-        d["verdict"]
-    );
-    assert_eq!(
-        failing(&d),
-        ["target-health", "selector-match", "endpoints"]
-    );
+    assert_eq!(d["verdict"]["rootCause"], "selector-match", "{:#}", d["verdict"]);
+    assert_eq!(failing(&d), ["target-health", "selector-match", "endpoints"]);
     let f = finding(&d, "selector-match");
     assert_eq!(
         f["evidence"]["differences"],
         json!([{"label": "app", "service": "alb-instance-1", "pods": "alb-instance"}])
     );
-    assert_eq!(
-        f["evidence"]["nearest"]["workload"],
-        "deployment/alb-instance"
-    );
+    assert_eq!(f["evidence"]["nearest"]["workload"], "deployment/alb-instance");
     assert_eq!(
         f["remediation"][0],
-        format!(
-            r#"kubectl patch service alb-instance -n {ns} --type merge -p '{{"spec":{{"selector":{{"app":"alb-instance"}}}}}}'"#
-        )
+        format!(r#"kubectl patch service alb-instance -n {ns} --type merge -p '{{"spec":{{"selector":{{"app":"alb-instance"}}}}}}'"#)
     );
     // and the targets are tied to their nodes through the Nodes' providerIDs
     assert_eq!(d["targets"][0]["node"], seed["nodes"][0]);
@@ -78,43 +60,24 @@ fn crash_looping_pods_are_pod_status_with_the_logs_command() {
     // WHEN diagnosed
     let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
     // THEN pod-status wins over the (consequential) endpoints failure by causal order
-    assert_eq!(
-        d["verdict"]["rootCause"], "pod-status",
-        "{:#}",
-        d["verdict"]
-    );
+    assert_eq!(d["verdict"]["rootCause"], "pod-status", "{:#}", d["verdict"]);
     assert_eq!(failing(&d), ["target-health", "pod-status", "endpoints"]);
     let f = finding(&d, "pod-status");
     let pods = f["evidence"]["pods"].as_array().unwrap();
     assert_eq!(pods.len(), 2);
-    assert!(
-        pods[0]["problems"][0]
-            .as_str()
-            .unwrap()
-            .contains("CrashLoopBackOff"),
-        "{pods:?}"
-    );
+    assert!(pods[0]["problems"][0].as_str().unwrap().contains("CrashLoopBackOff"), "{pods:?}");
     assert_eq!(pods[0]["restarts"], 12);
     assert!(
-        f["detail"]
-            .as_str()
-            .unwrap()
-            .contains("Back-off restarting failed container"),
+        f["detail"].as_str().unwrap().contains("Back-off restarting failed container"),
         "events are read: {}",
         f["detail"]
     );
     assert_eq!(
         f["remediation"][0],
-        format!(
-            "kubectl logs {} -n {ns} --previous",
-            seed["pods"][0].as_str().unwrap()
-        )
+        format!("kubectl logs {} -n {ns} --previous", seed["pods"][0].as_str().unwrap())
     );
     // the ip targets are the pods
-    assert_eq!(
-        d["targets"][0]["pod"],
-        format!("{ns}/{}", seed["pods"][0].as_str().unwrap())
-    );
+    assert_eq!(d["targets"][0]["pod"], format!("{ns}/{}", seed["pods"][0].as_str().unwrap()));
 }
 
 #[test]
@@ -128,10 +91,7 @@ fn stale_ip_target_is_endpoints_naming_the_stale_ip() {
     // THEN endpoints is the root cause and names exactly the stale target
     assert_eq!(d["verdict"]["rootCause"], "endpoints", "{:#}", d["verdict"]);
     assert_eq!(failing(&d), ["target-health", "endpoints"]);
-    assert_eq!(
-        finding(&d, "endpoints")["evidence"]["staleTargets"],
-        json!([stale])
-    );
+    assert_eq!(finding(&d, "endpoints")["evidence"]["staleTargets"], json!([stale]));
     assert_eq!(finding(&d, "pod-status")["status"], "pass");
 }
 
@@ -143,11 +103,7 @@ fn unresolvable_named_target_port_is_target_port() {
     // WHEN diagnosed
     let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
     // THEN target-port is the root cause; endpoints fails but points at it
-    assert_eq!(
-        d["verdict"]["rootCause"], "target-port",
-        "{:#}",
-        d["verdict"]
-    );
+    assert_eq!(d["verdict"]["rootCause"], "target-port", "{:#}", d["verdict"]);
     assert_eq!(failing(&d), ["target-health", "endpoints", "target-port"]);
     let f = finding(&d, "target-port");
     assert!(
@@ -166,10 +122,7 @@ fn unresolvable_named_target_port_is_target_port() {
         "{}",
         f["remediation"][0]
     );
-    assert!(finding(&d, "endpoints")["detail"]
-        .as_str()
-        .unwrap()
-        .contains("see target-port"));
+    assert!(finding(&d, "endpoints")["detail"].as_str().unwrap().contains("see target-port"));
 }
 
 #[test]
@@ -181,40 +134,34 @@ fn target_group_tagged_for_a_deleted_service_is_service_mapping() {
     // WHEN diagnosed
     let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
     // THEN service-mapping is the root cause: mapped by tags, the Service is gone
-    assert_eq!(
-        d["verdict"]["rootCause"], "service-mapping",
-        "{:#}",
-        d["verdict"]
-    );
+    assert_eq!(d["verdict"]["rootCause"], "service-mapping", "{:#}", d["verdict"]);
     assert_eq!(failing(&d), ["target-health", "service-mapping"]);
     assert_eq!(d["service"]["resolvedBy"], "tags");
     let f = finding(&d, "service-mapping");
     assert_eq!(f["title"], format!("Service {ns}/checkout does not exist"));
-    assert_eq!(
-        f["evidence"]["attempts"][0]["method"],
-        "target-group-binding"
-    );
+    assert_eq!(f["evidence"]["attempts"][0]["method"], "target-group-binding");
     assert_eq!(finding(&d, "pod-status")["status"], "skipped");
 }
 
 #[test]
-fn stopped_instance_is_target_health() {
-    // GIVEN a healthy cluster whose second node's instance is stopped
+fn elb_internal_error_is_target_health() {
+    // GIVEN a healthy cluster and network, one target reporting Elb.InternalError
     let s = stack();
-    let seed = s.seed("stopped-instance");
-    let stopped = seed["instances"][1].as_str().unwrap();
+    let seed = s.seed("elb-internal-error");
+    let target = seed["instances"][1].as_str().unwrap();
     // WHEN diagnosed
     let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
-    // THEN only target-health fails, explaining the stopped instance by its reason code
-    assert_eq!(
-        d["verdict"]["rootCause"], "target-health",
-        "{:#}",
-        d["verdict"]
-    );
+    // THEN only target-health fails, explaining it by its reason code
+    assert_eq!(d["verdict"]["rootCause"], "target-health", "{:#}", d["verdict"]);
     assert_eq!(failing(&d), ["target-health"]);
     let reasons = &finding(&d, "target-health")["evidence"]["reasons"];
-    assert_eq!(reasons[0]["reason"], "Target.InvalidState");
-    assert_eq!(reasons[0]["targets"], json!([stopped]));
+    assert_eq!(reasons[0]["reason"], "Elb.InternalError");
+    assert_eq!(reasons[0]["targets"], json!([target]));
+    assert!(
+        d["verdict"]["summary"].as_str().unwrap().contains("contact AWS Support"),
+        "{}",
+        d["verdict"]["summary"]
+    );
 }
 
 /// DESIGN §3: a target group without binding or controller tags still finds its Service.
@@ -246,11 +193,6 @@ fn every_mapping_method_finds_the_service() {
             d["verdict"]
         );
         // the legacy provider's cluster tag names the cluster; otherwise nothing does
-        assert_eq!(
-            d["cluster"] == "demo",
-            cluster_from_tags,
-            "{scenario}: cluster {}",
-            d["cluster"]
-        );
+        assert_eq!(d["cluster"] == "demo", cluster_from_tags, "{scenario}: cluster {}", d["cluster"]);
     }
 }

@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::trigger::Request;
 
+mod ec2;
+pub use ec2::*;
+
 /// Bumped when a field changes meaning; `replay` refuses other versions.
 pub const SNAPSHOT_VERSION: u32 = 1;
 
@@ -60,6 +63,13 @@ impl Missing {
     }
 }
 
+/// Evidence a snapshot from an older version does not have.
+impl<T> Default for Fetched<T> {
+    fn default() -> Self {
+        Fetched::not_collected("not collected by the version that made this snapshot")
+    }
+}
+
 impl<T> Fetched<T> {
     pub fn ok(&self) -> Option<&T> {
         match self {
@@ -78,9 +88,7 @@ impl<T> Fetched<T> {
     }
 
     pub fn not_collected(reason: impl Into<String>) -> Self {
-        Fetched::NotCollected {
-            reason: reason.into(),
-        }
+        Fetched::NotCollected { reason: reason.into() }
     }
 }
 
@@ -96,6 +104,9 @@ pub struct AwsEvidence {
     /// Tags per load balancer ARN.
     pub load_balancer_tags: Fetched<BTreeMap<String, BTreeMap<String, String>>>,
     pub listeners: Fetched<Vec<Listener>>,
+    /// EC2: instances, ENIs, security groups, subnets, NACLs, routes, VPCs.
+    #[serde(default)]
+    pub network: NetworkEvidence,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -229,9 +240,7 @@ impl Default for PortRef {
 impl PortRef {
     /// Parses the `:port` part of a controller tag: a number or a port name.
     pub fn parse(s: &str) -> PortRef {
-        s.parse()
-            .map(PortRef::Number)
-            .unwrap_or_else(|_| PortRef::Name(s.to_string()))
+        s.parse().map(PortRef::Number).unwrap_or_else(|_| PortRef::Name(s.to_string()))
     }
 }
 

@@ -1,0 +1,268 @@
+/// `network-acls` (article §10): the subnets' network ACLs let the health check through both ways.
+///
+/// NACLs are stateless and apply when traffic crosses a subnet boundary: the health check enters
+/// the target's subnet on the health-check port, and its answer leaves toward the load balancer's
+/// ephemeral port (1024–65535); the load balancer's subnets must let the same two flows out and
+/// back in. Rules are evaluated by number, the first match decides, and anything unmatched is
+/// denied (also when the API does not list the final `*` rule).
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use super::{CheckId, Context, Finding};
+use crate::net::{self, Cidr, NaclDecision, EPHEMERAL, TCP};
+use crate::snapshot::NetworkAcl;
+
+const ID: CheckId = CheckId::NetworkAcls;
+
+/// One flow a NACL must allow.
+struct Flow<'a> {
+    acl: &'a NetworkAcl,
+    subnet: &'a str,
+    egress: bool,
+    peer: Cidr,
+    ports: (u16, u16),
+    what: &'static str,
+}
+
+pub fn check(ctx: &Context) -> Finding {
+    if let Err(why) = &ctx.targets {
+        return Finding::unknown(ID, why.clone());
+    }
+    if let Err(why) = ctx.snap.aws.network.network_acls.get() {
+        return Finding::unknown(ID, format!("the network ACLs are unknown: {why}"));
+    }
+    let (_, lb_subnets) = match ctx.lb_source() {
+        Ok(s) => s,
+        Err(why) => return Finding::unknown(ID, why),
+    };
+    let targets = ctx.targets_to_check();
+    if targets.is_empty() {
+        return Finding::skipped(ID, "no targets registered");
+    }
+    let mut blocked: Vec<Value> = Vec::new();
+    let mut explains: Vec<String> = Vec::new();
+    let mut fixes = BTreeSet::new();
+    let mut checked = 0;
+    let mut unknown = Vec::new();
+    for t in targets {
+        let place = ctx.place(t);
+        let (Some(subnet), Some(port)) = (place.subnet.as_deref().and_then(|s| ctx.subnet(s)), ctx.health_check_port(t)) else {
+            unknown.push(format!("{}: subnet unknown ({})", t.id, place.via));
+            continue;
+        };
+        let target_peer = place.address.as_deref().and_then(Cidr::parse).or_else(|| Cidr::parse(&subnet.cidr));
+        for lb in &lb_subnets {
+            if lb.id == subnet.id {
+                continue; // within one subnet, NACLs do not apply
+            }
+            let (Some(lb_cidr), Some(target_cidr)) = (Cidr::parse(&lb.cidr), target_peer) else {
+                continue;
+            };
+            let (Some(t_acl), Some(l_acl)) = (ctx.nacl_for(&subnet.id), ctx.nacl_for(&lb.id)) else {
+                unknown.push(format!("{}: no NACL found for {} or {}", t.id, subnet.id, lb.id));
+                continue;
+            };
+            checked += 1;
+            let flows = [
+                Flow {
+                    acl: t_acl,
+                    subnet: &subnet.id,
+                    egress: false,
+                    peer: lb_cidr,
+                    ports: (port, port),
+                    what: "health check into the target's subnet",
+                },
+                Flow {
+                    acl: t_acl,
+                    subnet: &subnet.id,
+                    egress: true,
+                    peer: lb_cidr,
+                    ports: EPHEMERAL,
+                    what: "answer out of the target's subnet",
+                },
+                Flow {
+                    acl: l_acl,
+                    subnet: &lb.id,
+                    egress: true,
+                    peer: target_cidr,
+                    ports: (port, port),
+                    what: "health check out of the load balancer's subnet",
+                },
+                Flow {
+                    acl: l_acl,
+                    subnet: &lb.id,
+                    egress: false,
+                    peer: target_cidr,
+                    ports: EPHEMERAL,
+                    what: "answer into the load balancer's subnet",
+                },
+            ];
+            for f in flows {
+                if let Some((p, decision)) = net::nacl_first_blocked(&f.acl.entries, f.egress, TCP, &f.peer, f.ports) {
+                    let rule = match decision {
+                        NaclDecision::Deny { rule } => format!("rule {rule} denies"),
+                        _ => "no rule allows it (implicit deny)".into(),
+                    };
+                    blocked.push(json!({
+                        "target": t.id, "acl": f.acl.id, "subnet": f.subnet, "direction": if f.egress { "egress" } else { "ingress" },
+                        "peer": f.peer.to_string(), "port": p, "flow": f.what, "decision": rule,
+                    }));
+                    fixes.insert(fix(f.acl, f.egress, &f.peer, f.ports, &decision));
+                    if t.is_unhealthy() {
+                        explains.push(t.id.clone());
+                    }
+                }
+            }
+        }
+    }
+    explains.sort();
+    explains.dedup();
+    let evidence = json!({"lbSubnets": lb_subnets.iter().map(|s| json!({"id": s.id, "cidr": s.cidr})).collect::<Vec<_>>(), "blocked": blocked, "unknown": unknown});
+    if !blocked.is_empty() {
+        let first = &blocked[0];
+        let detail = format!(
+            "NACL {} on {} blocks the {} (TCP {} {} {}): {}{}.",
+            first["acl"].as_str().unwrap_or(""),
+            first["subnet"].as_str().unwrap_or(""),
+            first["flow"].as_str().unwrap_or(""),
+            first["port"],
+            if first["direction"] == "ingress" { "from" } else { "to" },
+            first["peer"].as_str().unwrap_or(""),
+            first["decision"].as_str().unwrap_or(""),
+            if blocked.len() > 1 {
+                format!("; {} more blocked flows in the evidence", blocked.len() - 1)
+            } else {
+                String::new()
+            }
+        );
+        return Finding::fail(ID, "Network ACL blocks the health check", detail)
+            .evidence(evidence)
+            .remediation(fixes.into_iter().collect())
+            .explains(explains);
+    }
+    if checked == 0 && !unknown.is_empty() {
+        return Finding::unknown(ID, unknown.join("; ")).evidence(evidence);
+    }
+    if checked == 0 {
+        return Finding::pass(
+            ID,
+            "NACLs not crossed",
+            "The targets share subnets with the load balancer: network ACLs do not apply.",
+        )
+        .evidence(evidence);
+    }
+    Finding::pass(
+        ID,
+        "Network ACLs allow the health check",
+        "The health check and its answer pass the network ACLs of the target and load balancer subnets both ways.",
+    )
+    .evidence(evidence)
+}
+
+fn fix(acl: &NetworkAcl, egress: bool, peer: &Cidr, ports: (u16, u16), decision: &NaclDecision) -> String {
+    let dir = if egress { "--egress" } else { "--ingress" };
+    match decision {
+        NaclDecision::Deny { rule } => format!(
+            "aws ec2 delete-network-acl-entry --network-acl-id {} {dir} --rule-number {rule}   # or renumber an allow below it",
+            acl.id
+        ),
+        _ => {
+            // A free rule number ahead of the existing rules, so that no deny can come first.
+            let used: BTreeSet<i32> = acl.entries.iter().filter(|e| e.egress == egress).map(|e| e.rule_number).collect();
+            let lowest = used.iter().next().copied().unwrap_or(100);
+            let n = (1..lowest).rev().find(|n| !used.contains(n)).unwrap_or(lowest + 1);
+            format!(
+                "aws ec2 create-network-acl-entry --network-acl-id {} {dir} --rule-number {n} --protocol tcp --port-range From={},To={} --cidr-block {peer} --rule-action allow",
+                acl.id, ports.0, ports.1
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Status;
+    use crate::fixtures::*;
+
+    #[test]
+    fn default_acl_allows_everything() {
+        let f = check(&Context::new(&SnapshotB::instance().build()));
+        assert_eq!(f.status, Status::Pass, "{f:?}");
+    }
+
+    #[test]
+    fn deny_numbered_below_the_allow_blocks_the_node_port() {
+        // GIVEN subnet-b's NACL: rule 90 denies the NodePort range from the LB's VPC range, rule 100 allows all
+        let snap = SnapshotB::instance()
+            .nacl(
+                "acl-b",
+                "subnet-b",
+                vec![
+                    nacl_entry(90, "deny", "6", "10.0.0.0/16", Some((30000, 32767)), false),
+                    nacl_entry(100, "allow", "-1", "0.0.0.0/0", None, false),
+                    nacl_entry(100, "allow", "-1", "0.0.0.0/0", None, true),
+                ],
+            )
+            .build();
+        // WHEN checked
+        let f = check(&Context::new(&snap));
+        // THEN only the target in subnet-b is explained, naming the ACL and the rule
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(f.explains, vec!["i-0bbb"]);
+        assert!(
+            f.detail.starts_with(
+                "NACL acl-b on subnet-b blocks the health check into the target's subnet (TCP 32663 from 10.0.101.0/24): rule 90 denies"
+            ),
+            "{}",
+            f.detail
+        );
+        assert_eq!(
+            f.remediation[0],
+            "aws ec2 delete-network-acl-entry --network-acl-id acl-b --ingress --rule-number 90   # or renumber an allow below it"
+        );
+    }
+
+    #[test]
+    fn custom_acl_without_return_rule_blocks_by_implicit_deny() {
+        // GIVEN a custom ACL (no listed * rule) allowing only inbound traffic
+        let snap = SnapshotB::instance()
+            .nacl("acl-b", "subnet-b", vec![nacl_entry(100, "allow", "-1", "0.0.0.0/0", None, false)])
+            .build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(f.evidence["blocked"][0]["flow"], "answer out of the target's subnet");
+        assert_eq!(f.evidence["blocked"][0]["port"], 1024);
+        assert!(
+            f.remediation[0].contains("--egress") && f.remediation[0].contains("From=1024,To=65535"),
+            "{}",
+            f.remediation[0]
+        );
+    }
+
+    #[test]
+    fn lb_subnet_acl_blocking_the_answer_is_found() {
+        let snap = SnapshotB::instance()
+            .nacl(
+                "acl-lb",
+                "subnet-lb-a",
+                vec![
+                    nacl_entry(100, "allow", "-1", "0.0.0.0/0", None, true),
+                    nacl_entry(100, "allow", "6", "0.0.0.0/0", Some((0, 1023)), false),
+                ],
+            )
+            .build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(f.evidence["blocked"][0]["flow"], "answer into the load balancer's subnet");
+        assert_eq!(f.explains, vec!["i-0aaa", "i-0bbb"]);
+    }
+
+    #[test]
+    fn describe_network_acls_denied_is_unknown() {
+        let f = check(&Context::new(&SnapshotB::instance().ec2_denied("DescribeNetworkAcls").build()));
+        assert_eq!(f.status, Status::Unknown);
+        assert!(f.detail.contains("ec2:DescribeNetworkAcls"));
+    }
+}

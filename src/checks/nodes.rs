@@ -1,0 +1,149 @@
+/// `nodes`: the nodes behind unhealthy targets are Ready in Kubernetes and running in EC2.
+///
+/// A NotReady node keeps its instance registered but its kube-proxy and pods stop answering; a
+/// stopped or terminated instance cannot answer at all. Either explains its targets.
+use serde_json::{json, Value};
+
+use super::{CheckId, Context, Finding};
+
+const ID: CheckId = CheckId::Nodes;
+
+pub fn check(ctx: &Context) -> Finding {
+    if let Err(why) = &ctx.targets {
+        return Finding::unknown(ID, why.clone());
+    }
+    let targets = ctx.targets_to_check();
+    if targets.is_empty() {
+        return Finding::skipped(ID, "no targets registered");
+    }
+    let mut bad: Vec<Value> = Vec::new();
+    let mut explains = Vec::new();
+    let mut fixes = Vec::new();
+    let mut seen = 0;
+    let mut missing = Vec::new();
+    for t in &targets {
+        let place = ctx.place(t);
+        let node = ctx.node_of(t);
+        let instance_id = place
+            .instance
+            .clone()
+            .or_else(|| node.and_then(|n| n.spec.as_ref()?.provider_id.as_deref()?.rsplit('/').next().map(str::to_string)));
+        let instance = instance_id
+            .as_deref()
+            .and_then(|id| ctx.instances().ok()?.iter().find(|i| i.id == id));
+        if node.is_none() && instance.is_none() {
+            missing.push(t.id.clone());
+            continue;
+        }
+        seen += 1;
+        let ready = node.and_then(|n| n.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready").cloned());
+        let node_ok = ready.as_ref().is_none_or(|c| c.status == "True");
+        let inst_ok = instance.is_none_or(|i| i.state == "running");
+        if node_ok && inst_ok {
+            continue;
+        }
+        let name = node.and_then(|n| n.metadata.name.clone());
+        let mut why = Vec::new();
+        if let Some(c) = ready.as_ref().filter(|_| !node_ok) {
+            why.push(format!(
+                "node {} is NotReady ({}: {})",
+                name.as_deref().unwrap_or("?"),
+                c.reason.as_deref().unwrap_or("?"),
+                c.message.as_deref().unwrap_or("")
+            ));
+            fixes.push(format!("kubectl describe node {}", name.as_deref().unwrap_or("?")));
+        }
+        if let Some(i) = instance.filter(|_| !inst_ok) {
+            why.push(format!("instance {} is {}", i.id, i.state));
+            fixes.push(match i.state.as_str() {
+                "stopped" => format!(
+                    "aws ec2 start-instances --instance-ids {}   # or let the node group replace it",
+                    i.id
+                ),
+                _ => format!(
+                    "the node group should replace {}: kubectl delete node {}",
+                    i.id,
+                    name.as_deref().unwrap_or("<node>")
+                ),
+            });
+        }
+        bad.push(json!({"target": t.id, "node": name, "instance": instance.map(|i| &i.id), "ready": ready.map(|c| c.status), "instanceState": instance.map(|i| &i.state), "problems": why}));
+        if t.is_unhealthy() {
+            explains.push(t.id.clone());
+        }
+    }
+    let evidence = json!({"nodes": bad, "withoutNode": missing});
+    if !bad.is_empty() {
+        let sentences: Vec<String> = bad
+            .iter()
+            .flat_map(|b| b["problems"].as_array().cloned().unwrap_or_default())
+            .filter_map(|p| p.as_str().map(str::to_string))
+            .collect();
+        fixes.dedup();
+        return Finding::fail(
+            ID,
+            format!("{} targets on broken nodes", bad.len()),
+            format!("{}.", sentences.join("; ")),
+        )
+        .evidence(evidence)
+        .remediation(fixes)
+        .explains(explains);
+    }
+    if seen == 0 {
+        let why = ctx
+            .snap
+            .kube
+            .nodes
+            .get()
+            .err()
+            .or(ctx.instances().err())
+            .unwrap_or_else(|| "no node or instance found for the targets".into());
+        return Finding::unknown(ID, why).evidence(evidence);
+    }
+    Finding::pass(
+        ID,
+        "Nodes ready",
+        format!("The nodes of {seen} targets are Ready and their instances running."),
+    )
+    .evidence(evidence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Status;
+    use crate::fixtures::*;
+
+    #[test]
+    fn ready_nodes_pass() {
+        assert_eq!(check(&Context::new(&SnapshotB::instance().build())).status, Status::Pass);
+    }
+
+    #[test]
+    fn not_ready_node_fails_its_target_with_the_kubelet_message() {
+        let snap = SnapshotB::instance().node_not_ready("node-b").build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(f.explains, vec!["i-0bbb"]);
+        assert!(
+            f.detail.contains("node node-b is NotReady (KubeletNotReady: PLEG is not healthy)"),
+            "{}",
+            f.detail
+        );
+    }
+
+    #[test]
+    fn stopped_instance_fails_with_start_command() {
+        let snap = SnapshotB::instance().instance_state("i-0aaa", "stopped").build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.explains, vec!["i-0aaa"]);
+        assert!(f.remediation[0].starts_with("aws ec2 start-instances --instance-ids i-0aaa"));
+    }
+
+    #[test]
+    fn ip_target_reaches_its_node_through_the_pod() {
+        let snap = SnapshotB::ip().node_not_ready("node-b").build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.explains, vec!["10.0.2.11"]);
+    }
+}

@@ -1,0 +1,143 @@
+/// `traffic-policy` (article §4): `externalTrafficPolicy: Local` with instance targets.
+///
+/// With Local, a node answers on the NodePort only when it runs a ready pod of the Service; the
+/// load balancer health-checks every registered node, so nodes without such a pod fail by
+/// design. This says whether that explains the unhealthy targets exactly, and gives both fixes.
+use std::collections::BTreeSet;
+
+use serde_json::json;
+
+use super::context::pod_ready;
+use super::{CheckId, Context, Finding};
+
+const ID: CheckId = CheckId::TrafficPolicy;
+
+pub fn check(ctx: &Context) -> Finding {
+    let svc = match ctx.require_service(ID) {
+        Ok(s) => s,
+        Err(f) => return f,
+    };
+    let policy = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.external_traffic_policy.as_deref())
+        .unwrap_or("Cluster");
+    if policy != "Local" {
+        return Finding::pass(
+            ID,
+            format!("externalTrafficPolicy {policy}"),
+            format!("With {policy}, every node forwards the NodePort to any ready pod."),
+        );
+    }
+    if ctx.is_ip() {
+        return Finding::skipped(ID, "ip targets reach the pods directly; externalTrafficPolicy does not apply");
+    }
+    let targets = match &ctx.targets {
+        Ok(t) => *t,
+        Err(why) => return Finding::unknown(ID, why.clone()),
+    };
+    if let Err(why) = &ctx.pods {
+        return Finding::unknown(ID, why.clone());
+    }
+    let pod_nodes: BTreeSet<&str> = ctx
+        .selected
+        .iter()
+        .filter(|p| pod_ready(p))
+        .filter_map(|p| p.spec.as_ref()?.node_name.as_deref())
+        .collect();
+    let mut without = Vec::new();
+    let mut unknown = Vec::new();
+    for t in targets {
+        match ctx.node_by_instance(&t.id).and_then(|n| n.metadata.name.as_deref()) {
+            Some(n) if !pod_nodes.contains(n) => without.push((t.id.clone(), n.to_string())),
+            Some(_) => {}
+            None => unknown.push(t.id.clone()),
+        }
+    }
+    let unhealthy: BTreeSet<String> = ctx.unhealthy_ids().into_iter().collect();
+    let without_ids: BTreeSet<String> = without.iter().map(|(t, _)| t.clone()).collect();
+    let explains: Vec<String> = unhealthy.intersection(&without_ids).cloned().collect();
+    let evidence = json!({
+        "policy": policy, "nodesWithReadyPods": pod_nodes,
+        "targetsWithoutLocalPod": without.iter().map(|(t, n)| json!({"target": t, "node": n})).collect::<Vec<_>>(),
+        "targetsWithoutNode": unknown,
+        "explainsExactly": unhealthy == without_ids,
+    });
+    let (ns, name) = ctx.service_name();
+    if explains.is_empty() {
+        return Finding::pass(
+            ID,
+            "Local policy, pods on every unhealthy node",
+            "externalTrafficPolicy is Local, but every node behind an unhealthy target runs a ready pod.",
+        )
+        .evidence(evidence);
+    }
+    let exactly = if unhealthy == without_ids {
+        "This explains exactly the unhealthy targets.".to_string()
+    } else {
+        format!("This explains {} of the {} unhealthy targets.", explains.len(), unhealthy.len())
+    };
+    let nodes: Vec<&str> = without
+        .iter()
+        .filter(|(t, _)| unhealthy.contains(t))
+        .map(|(_, n)| n.as_str())
+        .collect();
+    Finding::fail(
+        ID,
+        "Local traffic policy: nodes without pods fail by design",
+        format!(
+            "Service {ns}/{name} has externalTrafficPolicy Local and {} of {} nodes run no ready pod ({}), so they fail health checks by design. {exactly}",
+            without.len(),
+            targets.len(),
+            nodes.join(", ")
+        ),
+    )
+    .evidence(evidence)
+    .remediation(vec![
+        format!("kubectl patch service {name} -n {ns} -p '{{\"spec\":{{\"externalTrafficPolicy\":\"Cluster\"}}}}'   # any node forwards (loses the client IP)"),
+        "or keep Local and use ip targets: annotate the Ingress alb.ingress.kubernetes.io/target-type: ip (NLB: service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip)".into(),
+    ])
+    .explains(explains)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Status;
+    use crate::fixtures::*;
+
+    #[test]
+    fn cluster_policy_passes() {
+        assert_eq!(check(&Context::new(&SnapshotB::instance().build())).status, Status::Pass);
+    }
+
+    #[test]
+    fn local_policy_with_pod_on_one_node_explains_exactly_the_other() {
+        // GIVEN Local policy, one ready pod on node-a only, and i-0bbb (node-b) unhealthy
+        let snap = SnapshotB::instance()
+            .local_policy()
+            .pods(vec![PodB::new("default", "alb-instance-1")
+                .labels(&[("app", "alb-instance")])
+                .node("node-a")
+                .ip("192.168.10.11")
+                .ready()
+                .build()])
+            .targets(vec![
+                target("i-0aaa", 32663, "healthy"),
+                target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout"),
+            ])
+            .build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(f.explains, vec!["i-0bbb"]);
+        assert_eq!(f.evidence["explainsExactly"], true);
+        assert!(f.detail.contains("This explains exactly the unhealthy targets."), "{}", f.detail);
+        assert!(f.remediation[0].contains(r#"{"spec":{"externalTrafficPolicy":"Cluster"}}"#));
+    }
+
+    #[test]
+    fn local_policy_with_ip_targets_is_skipped() {
+        let snap = SnapshotB::ip().local_policy().build();
+        assert_eq!(check(&Context::new(&snap)).status, Status::Skipped);
+    }
+}

@@ -1,0 +1,348 @@
+//! EC2 evidence for the network checks. Calls are batched: ids and filter values go in chunks
+//! of the API's limit, so the number of calls does not grow with the number of targets (one
+//! DescribeInstances for 200 instances). Subnets, NACLs and route tables are read by VPC.
+
+use aws_sdk_ec2 as ec2;
+use aws_sdk_ec2::types::Filter;
+use futures::future::join_all;
+use tracing::instrument;
+
+use super::aws::missing_in;
+use crate::snapshot::{Fetched, Instance, NaclEntry, NetworkAcl, NetworkInterface, Route, RouteTable, SecurityGroup, SgRule, Subnet, Vpc};
+
+/// EC2 accepts at most 200 values per filter.
+pub const FILTER_VALUES: usize = 200;
+
+fn filter(name: &str, values: &[String]) -> Filter {
+    Filter::builder().name(name).set_values(Some(values.to_vec())).build()
+}
+
+/// Runs one paginated call per chunk of `values` concurrently and concatenates the results.
+async fn chunked<T, F, Fut, E>(values: &[String], call: F) -> Result<Vec<T>, E>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, E>>,
+{
+    let mut out = Vec::new();
+    for res in join_all(values.chunks(FILTER_VALUES).map(|c| call(c.to_vec()))).await {
+        out.extend(res?);
+    }
+    Ok(out)
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[instrument(skip(client, ids), fields(count = ids.len()))]
+pub async fn instances(client: &ec2::Client, ids: Vec<String>) -> Fetched<Vec<Instance>> {
+    let ids = dedup(ids);
+    if ids.is_empty() {
+        return Fetched::not_collected("no instance to describe (no instance targets, no known nodes)");
+    }
+    // A filter, not InstanceIds: one unknown (terminated long ago) id must not fail the whole call.
+    let res = chunked(&ids, |chunk| async move {
+        let pages = client
+            .describe_instances()
+            .filters(filter("instance-id", &chunk))
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.reservations())
+            .flat_map(|r| r.instances())
+            .map(convert_instance)
+            .collect::<Vec<_>>())
+    })
+    .await;
+    res.map_or_else(|e| Fetched::Failed(missing_in("ec2", "DescribeInstances", &e)), Fetched::Ok)
+}
+
+fn convert_instance(i: &ec2::types::Instance) -> Instance {
+    Instance {
+        id: i.instance_id().unwrap_or_default().into(),
+        state: i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default(),
+        availability_zone: i.placement().and_then(|p| p.availability_zone()).map(str::to_string),
+        subnet_id: i.subnet_id().map(str::to_string),
+        vpc_id: i.vpc_id().map(str::to_string),
+        private_ip: i.private_ip_address().map(str::to_string),
+        interfaces: i
+            .network_interfaces()
+            .iter()
+            .map(|n| NetworkInterface {
+                id: n.network_interface_id().unwrap_or_default().into(),
+                subnet_id: n.subnet_id().map(str::to_string),
+                availability_zone: i.placement().and_then(|p| p.availability_zone()).map(str::to_string),
+                interface_type: n.interface_type().map(str::to_string),
+                device_index: n.attachment().and_then(|a| a.device_index()),
+                instance_id: i.instance_id().map(str::to_string),
+                groups: n.groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect(),
+                private_ips: n
+                    .private_ip_addresses()
+                    .iter()
+                    .filter_map(|a| a.private_ip_address().map(str::to_string))
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// ENIs holding the ip targets: branch ENIs (security groups for pods) and node ENIs whose
+/// secondary IPs the VPC CNI hands to pods.
+#[instrument(skip(client, ips), fields(count = ips.len()))]
+pub async fn interfaces_by_ip(client: &ec2::Client, ips: Vec<String>) -> Fetched<Vec<NetworkInterface>> {
+    let ips = dedup(ips);
+    if ips.is_empty() {
+        return Fetched::not_collected("no ip targets");
+    }
+    let res = chunked(&ips, |chunk| async move {
+        let pages = client
+            .describe_network_interfaces()
+            .filters(filter("addresses.private-ip-address", &chunk))
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.network_interfaces())
+            .map(|n| NetworkInterface {
+                id: n.network_interface_id().unwrap_or_default().into(),
+                subnet_id: n.subnet_id().map(str::to_string),
+                availability_zone: n.availability_zone().map(str::to_string),
+                interface_type: n.interface_type().map(|t| t.as_str().to_string()),
+                device_index: n.attachment().and_then(|a| a.device_index()),
+                instance_id: n.attachment().and_then(|a| a.instance_id()).map(str::to_string),
+                groups: n.groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect(),
+                private_ips: n
+                    .private_ip_addresses()
+                    .iter()
+                    .filter_map(|a| a.private_ip_address().map(str::to_string))
+                    .collect(),
+            })
+            .collect::<Vec<_>>())
+    })
+    .await;
+    res.map_or_else(|e| Fetched::Failed(missing_in("ec2", "DescribeNetworkInterfaces", &e)), Fetched::Ok)
+}
+
+#[instrument(skip(client, ids), fields(count = ids.len()))]
+pub async fn security_groups(client: &ec2::Client, ids: Vec<String>) -> Fetched<Vec<SecurityGroup>> {
+    let ids = dedup(ids);
+    if ids.is_empty() {
+        return Fetched::not_collected("no security group to describe");
+    }
+    let res = chunked(&ids, |chunk| async move {
+        let pages = client
+            .describe_security_groups()
+            .filters(filter("group-id", &chunk))
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await?;
+        Ok(pages.iter().flat_map(|p| p.security_groups()).map(convert_sg).collect::<Vec<_>>())
+    })
+    .await;
+    res.map_or_else(|e| Fetched::Failed(missing_in("ec2", "DescribeSecurityGroups", &e)), Fetched::Ok)
+}
+
+fn convert_sg(g: &ec2::types::SecurityGroup) -> SecurityGroup {
+    let rules = |perms: &[ec2::types::IpPermission]| {
+        perms
+            .iter()
+            .map(|p| SgRule {
+                protocol: p.ip_protocol().unwrap_or("-1").to_string(),
+                from_port: p.from_port(),
+                to_port: p.to_port(),
+                cidrs: p
+                    .ip_ranges()
+                    .iter()
+                    .filter_map(|r| r.cidr_ip().map(str::to_string))
+                    .chain(p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6().map(str::to_string)))
+                    .collect(),
+                groups: p
+                    .user_id_group_pairs()
+                    .iter()
+                    .filter_map(|g| g.group_id().map(str::to_string))
+                    .collect(),
+                prefix_lists: p
+                    .prefix_list_ids()
+                    .iter()
+                    .filter_map(|g| g.prefix_list_id().map(str::to_string))
+                    .collect(),
+                description: p
+                    .ip_ranges()
+                    .iter()
+                    .find_map(|r| r.description())
+                    .or_else(|| p.user_id_group_pairs().iter().find_map(|g| g.description()))
+                    .map(str::to_string),
+            })
+            .collect()
+    };
+    SecurityGroup {
+        id: g.group_id().unwrap_or_default().into(),
+        name: g.group_name().unwrap_or_default().into(),
+        vpc_id: g.vpc_id().map(str::to_string),
+        tags: g
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .collect(),
+        ingress: rules(g.ip_permissions()),
+        egress: rules(g.ip_permissions_egress()),
+    }
+}
+
+#[instrument(skip(client))]
+pub async fn subnets(client: &ec2::Client, vpc: &str) -> Fetched<Vec<Subnet>> {
+    let res = client
+        .describe_subnets()
+        .filters(filter("vpc-id", &[vpc.to_string()]))
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await;
+    res.map_or_else(
+        |e| Fetched::Failed(missing_in("ec2", "DescribeSubnets", &e)),
+        |pages| {
+            Fetched::Ok(
+                pages
+                    .iter()
+                    .flat_map(|p| p.subnets())
+                    .map(|s| Subnet {
+                        id: s.subnet_id().unwrap_or_default().into(),
+                        vpc_id: s.vpc_id().unwrap_or_default().into(),
+                        availability_zone: s.availability_zone().unwrap_or_default().into(),
+                        cidr: s.cidr_block().unwrap_or_default().into(),
+                    })
+                    .collect(),
+            )
+        },
+    )
+}
+
+#[instrument(skip(client))]
+pub async fn network_acls(client: &ec2::Client, vpc: &str) -> Fetched<Vec<NetworkAcl>> {
+    let res = client
+        .describe_network_acls()
+        .filters(filter("vpc-id", &[vpc.to_string()]))
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await;
+    res.map_or_else(
+        |e| Fetched::Failed(missing_in("ec2", "DescribeNetworkAcls", &e)),
+        |pages| {
+            Fetched::Ok(
+                pages
+                    .iter()
+                    .flat_map(|p| p.network_acls())
+                    .map(|a| NetworkAcl {
+                        id: a.network_acl_id().unwrap_or_default().into(),
+                        vpc_id: a.vpc_id().unwrap_or_default().into(),
+                        is_default: a.is_default().unwrap_or(false),
+                        subnet_ids: a.associations().iter().filter_map(|x| x.subnet_id().map(str::to_string)).collect(),
+                        entries: a
+                            .entries()
+                            .iter()
+                            .map(|e| NaclEntry {
+                                rule_number: e.rule_number().unwrap_or(32767),
+                                protocol: e.protocol().unwrap_or("-1").to_string(),
+                                action: e.rule_action().map(|r| r.as_str().to_string()).unwrap_or_else(|| "deny".into()),
+                                egress: e.egress().unwrap_or(false),
+                                cidr: e.cidr_block().map(str::to_string),
+                                port_from: e.port_range().and_then(|p| p.from()),
+                                port_to: e.port_range().and_then(|p| p.to()),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            )
+        },
+    )
+}
+
+#[instrument(skip(client))]
+pub async fn route_tables(client: &ec2::Client, vpc: &str) -> Fetched<Vec<RouteTable>> {
+    let res = client
+        .describe_route_tables()
+        .filters(filter("vpc-id", &[vpc.to_string()]))
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await;
+    res.map_or_else(
+        |e| Fetched::Failed(missing_in("ec2", "DescribeRouteTables", &e)),
+        |pages| {
+            Fetched::Ok(
+                pages
+                    .iter()
+                    .flat_map(|p| p.route_tables())
+                    .map(|t| RouteTable {
+                        id: t.route_table_id().unwrap_or_default().into(),
+                        vpc_id: t.vpc_id().unwrap_or_default().into(),
+                        main: t.associations().iter().any(|a| a.main().unwrap_or(false)),
+                        subnet_ids: t.associations().iter().filter_map(|a| a.subnet_id().map(str::to_string)).collect(),
+                        routes: t
+                            .routes()
+                            .iter()
+                            .filter_map(|r| {
+                                Some(Route {
+                                    destination: r.destination_cidr_block()?.to_string(),
+                                    target: r
+                                        .gateway_id()
+                                        .or(r.nat_gateway_id())
+                                        .or(r.network_interface_id())
+                                        .or(r.vpc_peering_connection_id())
+                                        .or(r.transit_gateway_id())
+                                        .or(r.instance_id())
+                                        .or(r.local_gateway_id())
+                                        .unwrap_or("none")
+                                        .to_string(),
+                                    state: r.state().map(|s| s.as_str().to_string()).unwrap_or_else(|| "active".into()),
+                                })
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            )
+        },
+    )
+}
+
+#[instrument(skip(client))]
+pub async fn vpcs(client: &ec2::Client, vpc: &str) -> Fetched<Vec<Vpc>> {
+    let res = client.describe_vpcs().vpc_ids(vpc).send().await;
+    res.map_or_else(
+        |e| Fetched::Failed(missing_in("ec2", "DescribeVpcs", &e)),
+        |out| {
+            Fetched::Ok(
+                out.vpcs()
+                    .iter()
+                    .map(|v| {
+                        let mut cidrs: Vec<String> = v.cidr_block().map(str::to_string).into_iter().collect();
+                        for a in v.cidr_block_association_set() {
+                            let associated = a
+                                .cidr_block_state()
+                                .and_then(|s| s.state())
+                                .is_none_or(|s| s.as_str() == "associated");
+                            if let Some(c) = a.cidr_block().filter(|_| associated) {
+                                if !cidrs.iter().any(|x| x == c) {
+                                    cidrs.push(c.to_string());
+                                }
+                            }
+                        }
+                        Vpc {
+                            id: v.vpc_id().unwrap_or_default().into(),
+                            cidrs,
+                        }
+                    })
+                    .collect(),
+            )
+        },
+    )
+}

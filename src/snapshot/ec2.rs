@@ -1,0 +1,147 @@
+//! EC2 evidence for the network checks: instances and their ENIs, security groups, subnets,
+//! network ACLs, route tables and VPC CIDRs, as plain data.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Fetched;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NetworkEvidence {
+    /// Instance targets, and the nodes' instances for ip targets.
+    pub instances: Fetched<Vec<Instance>>,
+    /// ENIs whose primary or secondary IP is an ip target (branch ENIs of security groups for pods).
+    pub target_interfaces: Fetched<Vec<NetworkInterface>>,
+    pub security_groups: Fetched<Vec<SecurityGroup>>,
+    /// Subnets of the target group's VPC.
+    pub subnets: Fetched<Vec<Subnet>>,
+    pub network_acls: Fetched<Vec<NetworkAcl>>,
+    pub route_tables: Fetched<Vec<RouteTable>>,
+    pub vpcs: Fetched<Vec<Vpc>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Instance {
+    pub id: String,
+    /// pending | running | stopping | stopped | shutting-down | terminated
+    pub state: String,
+    pub availability_zone: Option<String>,
+    pub subnet_id: Option<String>,
+    pub vpc_id: Option<String>,
+    pub private_ip: Option<String>,
+    pub interfaces: Vec<NetworkInterface>,
+}
+
+impl Instance {
+    /// The ENI the load balancer reaches an instance target on (device index 0).
+    pub fn primary_interface(&self) -> Option<&NetworkInterface> {
+        self.interfaces
+            .iter()
+            .find(|i| i.device_index == Some(0))
+            .or(self.interfaces.first())
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkInterface {
+    pub id: String,
+    pub subnet_id: Option<String>,
+    pub availability_zone: Option<String>,
+    /// interface, branch, trunk, …
+    pub interface_type: Option<String>,
+    pub device_index: Option<i32>,
+    pub instance_id: Option<String>,
+    pub groups: Vec<String>,
+    /// Primary first, then secondary IPs (VPC CNI pod IPs live here).
+    pub private_ips: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityGroup {
+    pub id: String,
+    pub name: String,
+    pub vpc_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub ingress: Vec<SgRule>,
+    pub egress: Vec<SgRule>,
+}
+
+/// One permission of a security group: who may send what.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SgRule {
+    /// `-1` (all), `tcp`, `udp`, `icmp`, or a protocol number.
+    pub protocol: String,
+    pub from_port: Option<i32>,
+    pub to_port: Option<i32>,
+    pub cidrs: Vec<String>,
+    pub groups: Vec<String>,
+    pub prefix_lists: Vec<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Subnet {
+    pub id: String,
+    pub vpc_id: String,
+    pub availability_zone: String,
+    pub cidr: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkAcl {
+    pub id: String,
+    pub vpc_id: String,
+    pub is_default: bool,
+    pub subnet_ids: Vec<String>,
+    pub entries: Vec<NaclEntry>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NaclEntry {
+    pub rule_number: i32,
+    /// `-1` (all) or a protocol number (`6` TCP, `17` UDP).
+    pub protocol: String,
+    /// allow | deny
+    pub action: String,
+    pub egress: bool,
+    pub cidr: Option<String>,
+    pub port_from: Option<i32>,
+    pub port_to: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteTable {
+    pub id: String,
+    pub vpc_id: String,
+    pub main: bool,
+    pub subnet_ids: Vec<String>,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Route {
+    pub destination: String,
+    /// `local`, or the gateway / NAT / ENI / peering / transit gateway id the route sends to.
+    pub target: String,
+    /// active | blackhole
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Vpc {
+    pub id: String,
+    /// Primary and secondary IPv4 CIDR blocks.
+    pub cidrs: Vec<String>,
+}

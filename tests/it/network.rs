@@ -1,0 +1,148 @@
+//! The AWS network side on the local stack: for each network check, a scenario seeded through
+//! the real EC2/ELBv2 APIs (moto) and the API server in which it is the root cause.
+
+use serde_json::json;
+
+use crate::harness::{failing, finding, stack};
+
+#[test]
+fn second_node_group_without_alb_rule_is_security_groups_for_its_instance_only() {
+    // GIVEN node group B's instance carrying a group that allows only SSH
+    let s = stack();
+    let seed = s.seed("second-node-group");
+    let (a, b) = (seed["instances"][0].as_str().unwrap(), seed["instances"][1].as_str().unwrap());
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN security-groups explains exactly B, names the difference, and authorizes the ALB's group
+    assert_eq!(d["verdict"]["rootCause"], "security-groups", "{:#}", d["verdict"]);
+    assert_eq!(failing(&d), ["target-health", "security-groups"]);
+    let f = finding(&d, "security-groups");
+    let blocked = f["evidence"]["blocked"].as_array().unwrap();
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(blocked[0]["target"], b);
+    assert!(blocked.iter().all(|x| x["target"] != a));
+    assert_eq!(
+        f["evidence"]["healthyVsUnhealthy"]["onlyOnHealthy"],
+        json!([seed["groups"]["nodes"]])
+    );
+    let sg_b = blocked[0]["groups"][0].as_str().unwrap();
+    assert_eq!(
+        f["remediation"][0],
+        format!(
+            "aws ec2 authorize-security-group-ingress --group-id {sg_b} --protocol tcp --port {} --source-group {}",
+            seed["nodePort"],
+            seed["groups"]["alb"].as_str().unwrap()
+        )
+    );
+}
+
+#[test]
+fn nacl_deny_numbered_below_the_allow_is_network_acls() {
+    let s = stack();
+    let seed = s.seed("nacl-deny");
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    assert_eq!(d["verdict"]["rootCause"], "network-acls", "{:#}", d["verdict"]);
+    assert_eq!(failing(&d), ["target-health", "network-acls"]);
+    let blocked = &finding(&d, "network-acls")["evidence"]["blocked"][0];
+    assert_eq!(blocked["subnet"], seed["subnets"]["us-east-1b"]);
+    assert_eq!(blocked["decision"], "rule 90 denies");
+    assert_eq!(blocked["direction"], "ingress");
+    assert_eq!(blocked["target"], seed["instances"][1]);
+}
+
+#[test]
+fn route_diverting_the_lb_subnet_is_route_tables() {
+    let s = stack();
+    let seed = s.seed("diverted-route");
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    assert_eq!(d["verdict"]["rootCause"], "route-tables", "{:#}", d["verdict"]);
+    assert_eq!(failing(&d), ["target-health", "route-tables"]);
+    let p = &finding(&d, "route-tables")["evidence"]["problems"][0];
+    assert_eq!(p["destination"], "10.0.101.0/24");
+    assert_eq!(p["subnet"], seed["subnets"]["us-east-1b"]);
+    assert!(p["problem"].as_str().unwrap().starts_with("10.0.101.0/24 → eni-"), "{p}");
+    assert!(finding(&d, "route-tables")["remediation"][0]
+        .as_str()
+        .unwrap()
+        .contains("delete-route"));
+}
+
+#[test]
+fn target_in_a_zone_the_alb_lacks_is_availability_zones() {
+    let s = stack();
+    let seed = s.seed("zone-missing");
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    assert_eq!(d["verdict"]["rootCause"], "availability-zones", "{:#}", d["verdict"]);
+    assert_eq!(failing(&d), ["target-health", "availability-zones"]);
+    let f = finding(&d, "availability-zones");
+    assert_eq!(f["evidence"]["targetsOutside"], json!({"us-east-1b": [seed["instances"][1]]}));
+    assert_eq!(f["evidence"]["enabled"], json!(["us-east-1a", "us-east-1c"]));
+    assert!(f["remediation"][0].as_str().unwrap().starts_with("aws elbv2 set-subnets"));
+    // the target carries its zone in the diagnosis
+    assert_eq!(d["targets"][1]["availabilityZone"], "us-east-1b");
+}
+
+#[test]
+fn not_ready_node_is_nodes() {
+    let s = stack();
+    let seed = s.seed("node-not-ready");
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    assert_eq!(d["verdict"]["rootCause"], "nodes", "{:#}", d["verdict"]);
+    assert_eq!(failing(&d), ["target-health", "nodes"]);
+    let n = &finding(&d, "nodes")["evidence"]["nodes"][0];
+    assert_eq!(n["node"], seed["nodes"][1]);
+    assert_eq!(n["ready"], "False");
+}
+
+#[test]
+fn stopped_instance_is_nodes_naming_the_instance_state() {
+    let s = stack();
+    let seed = s.seed("stopped-instance");
+    let stopped = seed["instances"][1].as_str().unwrap();
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    assert_eq!(d["verdict"]["rootCause"], "nodes", "{:#}", d["verdict"]);
+    assert_eq!(failing(&d), ["target-health", "nodes"]);
+    assert_eq!(finding(&d, "nodes")["evidence"]["nodes"][0]["instanceState"], "stopped");
+    assert_eq!(
+        finding(&d, "target-health")["evidence"]["reasons"][0]["reason"],
+        "Target.InvalidState"
+    );
+    assert!(finding(&d, "nodes")["remediation"][0]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("aws ec2 start-instances --instance-ids {stopped}")));
+}
+
+#[test]
+fn local_policy_with_one_pod_of_three_nodes_is_traffic_policy_exactly() {
+    let s = stack();
+    let seed = s.seed("local-policy");
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    assert_eq!(d["verdict"]["rootCause"], "traffic-policy", "{:#}", d["verdict"]);
+    assert_eq!(failing(&d), ["target-health", "traffic-policy"]);
+    let f = finding(&d, "traffic-policy");
+    assert_eq!(f["evidence"]["explainsExactly"], true);
+    assert_eq!(f["evidence"]["nodesWithReadyPods"], json!([seed["nodes"][0]]));
+    assert!(f["detail"]
+        .as_str()
+        .unwrap()
+        .contains("This explains exactly the unhealthy targets."));
+}
+
+#[test]
+fn healthy_scenario_passes_every_network_check() {
+    let s = stack();
+    let seed = s.seed("healthy");
+    let (d, code) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    assert_eq!(code, 0);
+    for check in [
+        "traffic-policy",
+        "security-groups",
+        "network-acls",
+        "route-tables",
+        "availability-zones",
+        "nodes",
+    ] {
+        assert_eq!(finding(&d, check)["status"], "pass", "{check}: {:#}", finding(&d, check));
+    }
+}
