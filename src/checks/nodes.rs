@@ -90,14 +90,19 @@ pub fn check(ctx: &Context) -> Finding {
         .explains(explains);
     }
     if seen == 0 {
-        let why = ctx
-            .snap
-            .kube
-            .nodes
-            .get()
-            .err()
-            .or(ctx.instances().err())
-            .unwrap_or_else(|| "no node or instance found for the targets".into());
+        // Both sources are missing: name both.
+        let why: Vec<String> = [
+            ctx.snap.kube.nodes.get().err().map(|e| format!("Kubernetes nodes: {e}")),
+            ctx.instances().err().map(|e| format!("instances: {e}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let why = if why.is_empty() {
+            "no node or instance found for the targets".to_string()
+        } else {
+            why.join("; ")
+        };
         return Finding::unknown(ID, why).evidence(evidence);
     }
     Finding::pass(

@@ -26,17 +26,12 @@ pub fn check(ctx: &Context) -> Finding {
         Ok(s) => s,
         Err(why) => return Finding::unknown(ID, why),
     };
-    let vpc_cidrs: Vec<Cidr> = ctx
-        .snap
-        .aws
-        .network
-        .vpcs
-        .ok()
-        .into_iter()
-        .flatten()
-        .flat_map(|v| v.cidrs.iter())
-        .filter_map(|c| Cidr::parse(c))
-        .collect();
+    // What lies inside the VPC: its CIDR blocks, or (without DescribeVpcs) its subnets.
+    let network = &ctx.snap.aws.network;
+    let vpc_cidrs: Vec<Cidr> = match network.vpcs.ok() {
+        Some(vpcs) => vpcs.iter().flat_map(|v| v.cidrs.iter()).filter_map(|c| Cidr::parse(c)).collect(),
+        None => ctx.subnets().iter().filter_map(|s| Cidr::parse(&s.cidr)).collect(),
+    };
     let targets = ctx.targets_to_check();
     let mut problems: Vec<Value> = Vec::new();
     let mut explains = Vec::new();

@@ -13,6 +13,8 @@
 pub mod aws;
 pub mod ec2;
 pub mod kube;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 
