@@ -96,6 +96,91 @@ pub fn node(name: &str, instance: &str, zone: &str) -> Node {
     }
 }
 
+/// A ready AWS Load Balancer Controller: Deployment (2/2) and two pods in kube-system, no error logs.
+pub fn controller() -> Controller {
+    use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+    let labels = BTreeMap::from([("app.kubernetes.io/name".to_string(), "aws-load-balancer-controller".to_string())]);
+    Controller {
+        deployments: vec![Deployment {
+            metadata: ObjectMeta {
+                namespace: Some("kube-system".into()),
+                name: Some("aws-load-balancer-controller".into()),
+                labels: Some(labels.clone()),
+                ..Default::default()
+            },
+            spec: Some(DeploymentSpec {
+                replicas: Some(2),
+                selector: LabelSelector {
+                    match_labels: Some(labels),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            status: Some(DeploymentStatus {
+                replicas: Some(2),
+                ready_replicas: Some(2),
+                available_replicas: Some(2),
+                updated_replicas: Some(2),
+                ..Default::default()
+            }),
+        }],
+        pods: vec![PodB::new("kube-system", "aws-load-balancer-controller-7d9c-abcde").ready().build()],
+        logs: Fetched::Ok(vec![PodLog {
+            pod: "aws-load-balancer-controller-7d9c-abcde".into(),
+            lines: vec![],
+        }]),
+    }
+}
+
+/// kube-proxy ready on node-a and node-b.
+pub fn kube_proxy() -> KubeProxy {
+    use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetStatus};
+    KubeProxy {
+        daemonset: Some(DaemonSet {
+            metadata: ObjectMeta {
+                namespace: Some("kube-system".into()),
+                name: Some("kube-proxy".into()),
+                ..Default::default()
+            },
+            spec: None,
+            status: Some(DaemonSetStatus {
+                desired_number_scheduled: 2,
+                number_ready: 2,
+                updated_number_scheduled: Some(2),
+                number_available: Some(2),
+                current_number_scheduled: 2,
+                number_misscheduled: 0,
+                ..Default::default()
+            }),
+        }),
+        pods: vec![
+            PodB::new("kube-system", "kube-proxy-aaaaa")
+                .labels(&[("k8s-app", "kube-proxy")])
+                .node("node-a")
+                .ready()
+                .build(),
+            PodB::new("kube-system", "kube-proxy-bbbbb")
+                .labels(&[("k8s-app", "kube-proxy")])
+                .node("node-b")
+                .ready()
+                .build(),
+        ],
+    }
+}
+
+pub fn readiness(path: &str) -> k8s_openapi::api::core::v1::Probe {
+    use k8s_openapi::api::core::v1::{HTTPGetAction, Probe};
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::Int(80),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 pub fn sg_rule(proto: &str, from: i32, to: i32, cidrs: &[&str], groups: &[&str]) -> SgRule {
     SgRule {
         protocol: proto.into(),
@@ -386,11 +471,31 @@ impl PodB {
     fn running(mut self, ready: bool, state: ContainerState) -> Self {
         let s = self.status();
         s.phase = Some("Running".into());
-        s.conditions = Some(vec![PodCondition {
-            type_: "Ready".into(),
-            status: if ready { "True" } else { "False" }.into(),
-            ..Default::default()
-        }]);
+        let gates: Vec<PodCondition> = s
+            .conditions
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.type_.starts_with("target-health"))
+            .collect();
+        let flag = if ready { "True" } else { "False" };
+        s.conditions = Some(
+            [
+                PodCondition {
+                    type_: "Ready".into(),
+                    status: flag.into(),
+                    ..Default::default()
+                },
+                PodCondition {
+                    type_: "ContainersReady".into(),
+                    status: flag.into(),
+                    ..Default::default()
+                },
+            ]
+            .into_iter()
+            .chain(gates)
+            .collect(),
+        );
         s.container_statuses = Some(vec![ContainerStatus {
             name: "app".into(),
             ready,
@@ -416,6 +521,30 @@ impl PodB {
             ..Default::default()
         };
         self.running(false, state)
+    }
+    /// A `target-health.elbv2.k8s.aws/<tg>` readiness gate with its condition.
+    pub fn gate(mut self, tg: &str, status: &str, reason: &str) -> Self {
+        let gate = format!("target-health.elbv2.k8s.aws/{tg}");
+        self.0.spec.as_mut().unwrap().readiness_gates = Some(vec![k8s_openapi::api::core::v1::PodReadinessGate {
+            condition_type: gate.clone(),
+        }]);
+        self.status().conditions.get_or_insert_with(Vec::new).push(PodCondition {
+            type_: gate,
+            status: status.into(),
+            reason: Some(reason.into()),
+            ..Default::default()
+        });
+        self
+    }
+    /// Containers ready, pod not Ready: held back by a readiness gate.
+    pub fn held_by_gate(self) -> Self {
+        let mut b = self.ready();
+        for c in b.status().conditions.iter_mut().flatten() {
+            if c.type_ == "Ready" {
+                c.status = "False".into();
+            }
+        }
+        b
     }
     pub fn restarts(mut self, n: i32) -> Self {
         for c in self.status().container_statuses.iter_mut().flatten() {
@@ -540,6 +669,7 @@ impl SnapshotB {
                 load_balancer_tags: Fetched::not_collected("fixture"),
                 listeners: Fetched::not_collected("fixture"),
                 network: network(target_type == "ip"),
+                target_group_attributes: Fetched::Ok(BTreeMap::new()),
             },
             kube: KubeEvidence {
                 source: Some("kubeconfig".into()),
@@ -551,6 +681,10 @@ impl SnapshotB {
                 endpoints: Fetched::Ok(eps),
                 events: Fetched::Ok(vec![]),
                 nodes: Fetched::Ok(vec![node("node-a", "i-0aaa", "us-east-1a"), node("node-b", "i-0bbb", "us-east-1b")]),
+                ingresses: Fetched::Ok(vec![]),
+                ingress_classes: Fetched::Ok(vec![]),
+                controller: Fetched::Ok(controller()),
+                kube_proxy: Fetched::Ok(kube_proxy()),
             },
         })
     }
@@ -839,7 +973,70 @@ impl SnapshotB {
         }
         self
     }
+    pub fn kube(&mut self) -> &mut KubeEvidence {
+        &mut self.0.kube
+    }
+    pub fn ingress(mut self, i: k8s_openapi::api::networking::v1::Ingress) -> Self {
+        if let Fetched::Ok(list) = &mut self.0.kube.ingresses {
+            list.push(i);
+        }
+        self
+    }
+    pub fn service_annotations(mut self, a: &[(&str, &str)]) -> Self {
+        if let Fetched::Ok(svc) = &mut self.0.kube.service {
+            svc.metadata
+                .annotations
+                .get_or_insert_with(Default::default)
+                .extend(a.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        }
+        self
+    }
+    pub fn health_check(mut self, f: impl FnOnce(&mut HealthCheck)) -> Self {
+        if let Fetched::Ok(tg) = &mut self.0.aws.target_group {
+            f(&mut tg.health_check);
+        }
+        self
+    }
     pub fn build(self) -> Snapshot {
         self.0
+    }
+}
+
+/// An ALB Ingress `front` in `ns` routing to `svc`, with annotations.
+pub fn alb_ingress(ns: &str, svc: &str, annotations: &[(&str, &str)]) -> k8s_openapi::api::networking::v1::Ingress {
+    use k8s_openapi::api::networking::v1::{
+        HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec, ServiceBackendPort,
+    };
+    Ingress {
+        metadata: ObjectMeta {
+            namespace: Some(ns.into()),
+            name: Some("front".into()),
+            annotations: Some(annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            ..Default::default()
+        },
+        spec: Some(IngressSpec {
+            ingress_class_name: Some("alb".into()),
+            rules: Some(vec![IngressRule {
+                host: None,
+                http: Some(HTTPIngressRuleValue {
+                    paths: vec![HTTPIngressPath {
+                        path: Some("/".into()),
+                        path_type: "Prefix".into(),
+                        backend: IngressBackend {
+                            service: Some(IngressServiceBackend {
+                                name: svc.into(),
+                                port: Some(ServiceBackendPort {
+                                    number: Some(80),
+                                    name: None,
+                                }),
+                            }),
+                            resource: None,
+                        },
+                    }],
+                }),
+            }]),
+            ..Default::default()
+        }),
+        status: None,
     }
 }

@@ -15,6 +15,7 @@
 //! - [`diagnosis`] ranks the root cause; [`render`] writes text or JSON.
 //! - [`handler`] is the Lambda's entry point; `src/bin/` holds two thin binaries.
 
+pub mod annotations;
 pub mod checks;
 pub mod collect;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod diagnosis;
 pub mod error;
 pub mod handler;
 pub mod mapping;
+pub mod matcher;
 pub mod net;
 pub mod render;
 pub mod snapshot;

@@ -82,6 +82,8 @@ pub fn check(ctx: &Context) -> Finding {
                 .unhealthy()
                 .iter()
                 .filter(|t| not_ready.iter().any(|a| a.ip == t.id))
+                // a pod held back by its readiness gate waits on the load balancer (readiness-gates)
+                .filter(|t| !ctx.pod_by_ip(&t.id).is_some_and(super::health::gate_blocked))
                 .map(|t| t.id.clone())
                 .collect();
             let unregistered: Vec<String> = ready

@@ -7,13 +7,20 @@
 mod availability_zones;
 mod context;
 mod endpoints;
+mod health;
+mod health_check_config;
+mod ingress_annotations;
+mod kube_proxy;
+pub mod lb_controller;
 mod network_acls;
 mod nodes;
 mod place;
 mod pod_status;
+mod readiness_gates;
 mod route_tables;
 mod security_groups;
 mod selector_match;
+mod service_annotations;
 mod service_mapping;
 mod target_health;
 mod target_port;
@@ -87,13 +94,13 @@ pub const CATALOGUE: [Spec; 19] = [
     spec(CheckId::NetworkAcls, "§10", 8, true, "NACLs allow the health check in and the ephemeral-port return traffic", "DescribeNetworkAcls, DescribeSubnets"),
     spec(CheckId::RouteTables, "§10", 9, true, "route tables hold the local route for every VPC CIDR in use", "DescribeRouteTables, DescribeVpcs"),
     spec(CheckId::AvailabilityZones, "—", 10, true, "every target's zone is enabled on the load balancer", "LB zones, targets"),
-    spec(CheckId::HealthCheckConfig, "§9", 12, false, "health-check settings are sane for the app (protocol, path, matcher, timeout)", "TG config, pods"),
+    spec(CheckId::HealthCheckConfig, "§9", 12, true, "health-check settings are sane for the app (protocol, path, matcher, timeout)", "TG config, pods"),
     spec(CheckId::HealthProbe, "§9", 13, false, "repeats the health check against unhealthy targets (off by default)", "network reach or pods/proxy"),
-    spec(CheckId::IngressAnnotations, "§7", 14, false, "alb.ingress.kubernetes.io/* health-check annotations agree with the TG and the app", "ingresses, events"),
-    spec(CheckId::ServiceAnnotations, "§8", 15, false, "service.beta.kubernetes.io/aws-load-balancer-* annotations are valid and agree with the TG", "service, events"),
-    spec(CheckId::LbController, "§6", 16, false, "the AWS Load Balancer Controller is ready and its logs/events show no permission errors", "deployment, pods/log, events"),
-    spec(CheckId::ReadinessGates, "—", 17, false, "target-health.elbv2.k8s.aws readiness gates report each pod's ELB reason", "pods"),
-    spec(CheckId::KubeProxy, "§11", 18, false, "kube-proxy is ready on the nodes of unhealthy targets", "daemonset, pods"),
+    spec(CheckId::IngressAnnotations, "§7", 14, true, "alb.ingress.kubernetes.io/* health-check annotations agree with the TG and the app", "ingresses, events"),
+    spec(CheckId::ServiceAnnotations, "§8", 15, true, "service.beta.kubernetes.io/aws-load-balancer-* annotations are valid and agree with the TG", "service, events"),
+    spec(CheckId::LbController, "§6", 16, true, "the AWS Load Balancer Controller is ready and its logs/events show no permission errors", "deployment, pods/log, events"),
+    spec(CheckId::ReadinessGates, "—", 17, true, "target-health.elbv2.k8s.aws readiness gates report each pod's ELB reason", "pods"),
+    spec(CheckId::KubeProxy, "§11", 18, true, "kube-proxy is ready on the nodes of unhealthy targets", "daemonset, pods"),
     spec(CheckId::Nodes, "—", 11, true, "nodes of unhealthy targets are Ready and running", "nodes, DescribeInstances"),
 ];
 
@@ -223,6 +230,12 @@ pub fn run(snapshot: &Snapshot) -> Vec<Finding> {
             CheckId::RouteTables => route_tables::check(&ctx),
             CheckId::AvailabilityZones => availability_zones::check(&ctx),
             CheckId::Nodes => nodes::check(&ctx),
+            CheckId::HealthCheckConfig => health_check_config::check(&ctx),
+            CheckId::IngressAnnotations => ingress_annotations::check(&ctx),
+            CheckId::ServiceAnnotations => service_annotations::check(&ctx),
+            CheckId::LbController => lb_controller::check(&ctx),
+            CheckId::ReadinessGates => readiness_gates::check(&ctx),
+            CheckId::KubeProxy => kube_proxy::check(&ctx),
             other => Finding::skipped(other, "not implemented yet"),
         })
         .collect()

@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::Pod;
 use serde_json::{json, Value};
 
 use super::context::{pod_name, pod_ready, workload_of, ServiceShape};
+use super::health::gate_blocked;
 use super::{CheckId, Context, Finding};
 
 const ID: CheckId = CheckId::PodStatus;
@@ -35,7 +36,10 @@ pub fn check(ctx: &Context) -> Finding {
     }
     let (ns, _) = ctx.service_name();
     let reports: Vec<PodReport> = ctx.selected.iter().map(|p| PodReport::of(p, ctx)).collect();
-    let not_ready: Vec<&PodReport> = reports.iter().filter(|r| !r.ready).collect();
+    // Pods held back only by their load-balancer readiness gate wait on the load balancer;
+    // readiness-gates reports them.
+    let gated: Vec<&str> = ctx.selected.iter().filter(|p| gate_blocked(p)).map(|p| pod_name(p)).collect();
+    let not_ready: Vec<&PodReport> = reports.iter().filter(|r| !r.ready && !gated.contains(&r.name.as_str())).collect();
     let evidence = json!({"pods": reports.iter().map(PodReport::json).collect::<Vec<_>>()});
     if not_ready.is_empty() {
         let restarting: Vec<&PodReport> = reports
@@ -67,7 +71,7 @@ pub fn check(ctx: &Context) -> Finding {
         )
         .evidence(evidence);
     }
-    let not_ready_pods: Vec<&Pod> = ctx.selected.iter().copied().filter(|p| !pod_ready(p)).collect();
+    let not_ready_pods: Vec<&Pod> = ctx.selected.iter().copied().filter(|p| !pod_ready(p) && !gate_blocked(p)).collect();
     // ip targets are the pods themselves; instance targets only fail for this when no pod at
     // all is ready (with Cluster policy a node forwards to any ready pod).
     let explains = if ctx.is_ip() {

@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{json, Value};
 
 use super::context::{pod_name, ServiceShape};
+use super::health::serving_problems;
 use super::{CheckId, Context, Finding};
 
 const ID: CheckId = CheckId::TargetPort;
@@ -131,36 +132,29 @@ pub fn check(ctx: &Context) -> Finding {
         }
     }
 
-    // An explicit health-check port must be something that is served.
-    if let (Ok(tg), Some(p)) = (&ctx.tg, ports.first()) {
-        if let Some(hc) = tg
-            .health_check
-            .port
-            .as_deref()
-            .filter(|s| *s != "traffic-port")
-            .and_then(|s| s.parse::<i32>().ok())
-        {
-            let hcnp = svc.spec.as_ref().and_then(|s| s.health_check_node_port);
-            if ctx.target_type() == Some("instance") {
-                if p.node_port != Some(hc) && hcnp != Some(hc) {
-                    problems.push((
-                        format!("the health check probes port {hc}, which is neither the NodePort ({}) nor the healthCheckNodePort of {ns}/{name}", p.node_port.map(|n| n.to_string()).unwrap_or("none".into())),
-                        ctx.unhealthy_ids(),
-                        vec![format!("aws elbv2 modify-target-group --target-group-arn {} --health-check-port traffic-port", tg.arn)],
-                    ));
-                }
-            } else if ctx.is_ip() && !ctx.selected.is_empty() {
-                let declared: Vec<i32> = ctx.selected.iter().flat_map(|p| container_ports(p)).map(|(_, n)| n).collect();
-                if !declared.is_empty() && !declared.contains(&hc) {
-                    problems.push((
-                        format!("the health check probes port {hc}, which no pod declares (they declare {declared:?})"),
-                        ctx.unhealthy_ids(),
-                        vec![format!(
-                            "aws elbv2 modify-target-group --target-group-arn {} --health-check-port traffic-port",
-                            tg.arn
-                        )],
-                    ));
-                }
+    // An explicit health-check port must be one something serves. When an annotation chose it,
+    // the annotation check explains the targets (that is where the fix goes).
+    if let Ok(tg) = &ctx.tg {
+        let port = tg.health_check.port.as_deref().unwrap_or("traffic-port");
+        let annotated = ctx
+            .requested_health_check()
+            .is_some_and(|(_, spec, _)| spec.port.annotated().is_some());
+        for p in serving_problems(ctx, "TCP", port, "/").into_iter().filter(|p| p.setting == "port") {
+            if annotated {
+                problems.push((
+                    format!("{} (set by an annotation: see the annotation checks)", p.sentence),
+                    vec![],
+                    vec![],
+                ));
+            } else {
+                problems.push((
+                    p.sentence,
+                    p.targets,
+                    vec![format!(
+                        "aws elbv2 modify-target-group --target-group-arn {} --health-check-port traffic-port",
+                        tg.arn
+                    )],
+                ));
             }
         }
     }

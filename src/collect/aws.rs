@@ -208,3 +208,16 @@ pub async fn listeners(client: &elbv2::Client, lb_arns: &[String]) -> Fetched<Ve
     }
     Fetched::Ok(all)
 }
+
+#[instrument(skip(client))]
+pub async fn target_group_attributes(client: &elbv2::Client, arn: &str) -> Fetched<BTreeMap<String, String>> {
+    match client.describe_target_group_attributes().target_group_arn(arn).send().await {
+        Ok(out) => Fetched::Ok(
+            out.attributes()
+                .iter()
+                .filter_map(|a| Some((a.key()?.to_string(), a.value().unwrap_or_default().to_string())))
+                .collect(),
+        ),
+        Err(e) => Fetched::Failed(missing("DescribeTargetGroupAttributes", &e)),
+    }
+}

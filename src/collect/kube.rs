@@ -435,3 +435,121 @@ mod tests {
         );
     }
 }
+
+/// Ingresses of one namespace (networking.k8s.io/v1).
+#[instrument(skip(client))]
+pub async fn ingresses(client: &kube::Client, ns: &str) -> Fetched<Vec<k8s_openapi::api::networking::v1::Ingress>> {
+    let api: Api<k8s_openapi::api::networking::v1::Ingress> = Api::namespaced(client.clone(), ns);
+    list_all(&api, ListParams::default())
+        .await
+        .map_or_else(|e| Fetched::Failed(missing("list", "ingresses.networking.k8s.io", &e)), Fetched::Ok)
+}
+
+#[instrument(skip(client))]
+pub async fn ingress_classes(client: &kube::Client) -> Fetched<Vec<k8s_openapi::api::networking::v1::IngressClass>> {
+    let api: Api<k8s_openapi::api::networking::v1::IngressClass> = Api::all(client.clone());
+    list_all(&api, ListParams::default()).await.map_or_else(
+        |e| Fetched::Failed(missing("list", "ingressclasses.networking.k8s.io", &e)),
+        Fetched::Ok,
+    )
+}
+
+/// The label the controller's Helm chart and manifests put on its Deployment and pods.
+pub const CONTROLLER_LABEL: &str = "app.kubernetes.io/name=aws-load-balancer-controller";
+/// Log lines kept per controller pod (only error lines are kept).
+const LOG_TAIL: i64 = 500;
+const LOG_KEEP: usize = 50;
+
+/// The AWS Load Balancer Controller, wherever it is installed: Deployments with its label,
+/// their pods, and the error lines of the pods' recent logs.
+#[instrument(skip(client))]
+pub async fn controller(client: &kube::Client) -> Fetched<crate::snapshot::Controller> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let api: Api<Deployment> = Api::all(client.clone());
+    let deployments = match list_all(&api, ListParams::default().labels(CONTROLLER_LABEL)).await {
+        Ok(d) => d,
+        Err(e) => return Fetched::Failed(missing("list", "deployments.apps", &e)),
+    };
+    let mut pods = Vec::new();
+    for d in &deployments {
+        let ns = d.metadata.namespace.as_deref().unwrap_or("kube-system");
+        let selector = d
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.as_ref())
+            .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+            .unwrap_or_else(|| CONTROLLER_LABEL.to_string());
+        let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+        match list_all(&api, ListParams::default().labels(&selector)).await {
+            Ok(p) => pods.extend(p),
+            Err(e) => return Fetched::Failed(missing("list", "pods", &e)),
+        }
+    }
+    let logs = controller_logs(client, &pods).await;
+    Fetched::Ok(crate::snapshot::Controller { deployments, pods, logs })
+}
+
+async fn controller_logs(client: &kube::Client, pods: &[Pod]) -> Fetched<Vec<crate::snapshot::PodLog>> {
+    if pods.is_empty() {
+        return Fetched::not_collected("no controller pod");
+    }
+    let reads = pods.iter().map(|p| async move {
+        let ns = p.metadata.namespace.as_deref().unwrap_or("kube-system");
+        let name = p.metadata.name.clone().unwrap_or_default();
+        let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+        let lp = kube::api::LogParams {
+            tail_lines: Some(LOG_TAIL),
+            ..Default::default()
+        };
+        api.logs(&name, &lp).await.map(|text| crate::snapshot::PodLog {
+            pod: name,
+            lines: error_lines(&text),
+        })
+    });
+    let mut out = Vec::new();
+    for res in futures::future::join_all(reads).await {
+        match res {
+            Ok(l) => out.push(l),
+            // No kubelet answering (or no pods/log permission): the events still count.
+            Err(e) => return Fetched::Failed(missing("get", "pods/log", &e)),
+        }
+    }
+    Fetched::Ok(out)
+}
+
+/// The lines worth keeping: errors (the controller logs JSON with "level":"error").
+fn error_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| {
+            let lower = l.to_ascii_lowercase();
+            lower.contains("\"level\":\"error\"")
+                || lower.contains("error")
+                || lower.contains("accessdenied")
+                || lower.contains("not authorized")
+        })
+        .map(str::to_string)
+        .collect();
+    let skip = lines.len().saturating_sub(LOG_KEEP);
+    lines.drain(..skip);
+    lines
+}
+
+/// kube-proxy's DaemonSet and pods in kube-system.
+#[instrument(skip(client))]
+pub async fn kube_proxy(client: &kube::Client) -> Fetched<crate::snapshot::KubeProxy> {
+    use k8s_openapi::api::apps::v1::DaemonSet;
+    let ds_api: Api<DaemonSet> = Api::namespaced(client.clone(), "kube-system");
+    let daemonset = match ds_api.get_opt("kube-proxy").await {
+        Ok(d) => d.map(|mut d| {
+            d.metadata.managed_fields = None;
+            d
+        }),
+        Err(e) => return Fetched::Failed(missing("get", "daemonsets.apps", &e)),
+    };
+    let api: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    match list_all(&api, ListParams::default().labels("k8s-app=kube-proxy")).await {
+        Ok(pods) => Fetched::Ok(crate::snapshot::KubeProxy { daemonset, pods }),
+        Err(e) => Fetched::Failed(missing("list", "pods", &e)),
+    }
+}

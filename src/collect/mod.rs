@@ -80,21 +80,24 @@ struct ServiceEvidence {
     pods: Fetched<Vec<Pod>>,
     endpoints: Fetched<EndpointsView>,
     events: Fetched<Vec<EventView>>,
+    ingresses: Fetched<Vec<k8s_openapi::api::networking::v1::Ingress>>,
 }
 
 async fn service_round(access: &KubeAccess, svc: &ServiceRef) -> ServiceEvidence {
     let (ns, name) = (svc.namespace.as_str(), svc.name.as_str());
-    let (service, pods, endpoints, events) = tokio::join!(
+    let (service, pods, endpoints, events, ingresses) = tokio::join!(
         kube_call(access, |c| kube::service(c, ns, name)),
         kube_call(access, |c| kube::pods(c, ns)),
         kube_call(access, |c| kube::endpoints(c, ns, name)),
         kube_call(access, |c| kube::events(c, ns)),
+        kube_call(access, |c| kube::ingresses(c, ns)),
     );
     ServiceEvidence {
         service,
         pods,
         endpoints,
         events,
+        ingresses,
     }
 }
 
@@ -105,6 +108,7 @@ fn unmapped_round() -> ServiceEvidence {
         pods: Fetched::not_collected(reason),
         endpoints: Fetched::not_collected(reason),
         events: Fetched::not_collected(reason),
+        ingresses: Fetched::not_collected(reason),
     }
 }
 
@@ -116,12 +120,21 @@ pub async fn collect(clients: &Clients, req: &Request, default_cluster: Option<&
 
     // Round 1: everything that needs only the ARN.
     let tg_arns = [arn.to_string()];
-    let (tg, target_health, tg_tags, bindings, nodes) = tokio::join!(
+    let (tg, target_health, tg_tags, target_group_attributes, bindings, nodes, (ingress_classes, controller, kube_proxy)) = tokio::join!(
         aws::target_group(elb, arn, &req.region),
         aws::target_health(elb, arn),
         aws::tags(elb, &tg_arns),
+        aws::target_group_attributes(elb, arn),
         kube_call(access, |c| kube::target_group_bindings(c)),
         kube_call(access, |c| kube::nodes(c)),
+        // Cluster-wide pieces, independent of the Service.
+        async {
+            tokio::join!(
+                kube_call(access, |c| kube::ingress_classes(c)),
+                kube_call(access, |c| kube::controller(c)),
+                kube_call(access, |c| kube::kube_proxy(c)),
+            )
+        },
     );
     let target_group = tg?;
     let target_group_tags = match tg_tags {
@@ -267,6 +280,7 @@ pub async fn collect(clients: &Clients, req: &Request, default_cluster: Option<&
             load_balancers,
             load_balancer_tags,
             listeners,
+            target_group_attributes,
             network,
         },
         kube: KubeEvidence {
@@ -279,6 +293,10 @@ pub async fn collect(clients: &Clients, req: &Request, default_cluster: Option<&
             endpoints: evidence.endpoints,
             events: evidence.events,
             nodes,
+            ingresses: evidence.ingresses,
+            ingress_classes,
+            controller,
+            kube_proxy,
         },
     })
 }

@@ -89,6 +89,8 @@ fn elbv2_rules(n: usize) -> Vec<Rule> {
         }),
         mock!(elbv2::Client::describe_listeners)
             .then_output(|| elbv2::operation::describe_listeners::DescribeListenersOutput::builder().build()),
+        mock!(elbv2::Client::describe_target_group_attributes)
+            .then_output(|| elbv2::operation::describe_target_group_attributes::DescribeTargetGroupAttributesOutput::builder().build()),
     ]
 }
 
@@ -328,8 +330,8 @@ async fn thousand_targets_cost_a_fixed_handful_of_calls() {
     let elb_calls: usize = elb.iter().map(Rule::num_calls).sum();
     let ec2_calls: Vec<usize> = ec2.iter().map(Rule::num_calls).collect();
     // DescribeTargetGroups, DescribeTargetHealth, DescribeTags (TG), DescribeLoadBalancers,
-    // DescribeListeners, DescribeTags (LB)
-    assert_eq!(elb_calls, 6);
+    // DescribeListeners, DescribeTags (LB), DescribeTargetGroupAttributes
+    assert_eq!(elb_calls, 7);
     // DescribeInstances: 1,000 ids / 200 per filter = 5; the rest once each.
     assert_eq!(ec2_calls, vec![5, 1, 1, 1, 1, 1]);
 }

@@ -17,11 +17,14 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::{Deserialize, Serialize};
 
 use crate::trigger::Request;
 
+mod cluster;
 mod ec2;
+pub use cluster::*;
 pub use ec2::*;
 
 /// Bumped when a field changes meaning; `replay` refuses other versions.
@@ -104,6 +107,9 @@ pub struct AwsEvidence {
     /// Tags per load balancer ARN.
     pub load_balancer_tags: Fetched<BTreeMap<String, BTreeMap<String, String>>>,
     pub listeners: Fetched<Vec<Listener>>,
+    /// DescribeTargetGroupAttributes (proxy protocol, deregistration delay, …).
+    #[serde(default)]
+    pub target_group_attributes: Fetched<BTreeMap<String, String>>,
     /// EC2: instances, ENIs, security groups, subnets, NACLs, routes, VPCs.
     #[serde(default)]
     pub network: NetworkEvidence,
@@ -209,6 +215,15 @@ pub struct KubeEvidence {
     /// Events of the Service, its endpoints and its namespace's pods.
     pub events: Fetched<Vec<EventView>>,
     pub nodes: Fetched<Vec<Node>>,
+    /// Ingresses of the Service's namespace (the ALB's configuration lives in their annotations).
+    #[serde(default)]
+    pub ingresses: Fetched<Vec<Ingress>>,
+    #[serde(default)]
+    pub ingress_classes: Fetched<Vec<IngressClass>>,
+    #[serde(default)]
+    pub controller: Fetched<Controller>,
+    #[serde(default)]
+    pub kube_proxy: Fetched<KubeProxy>,
 }
 
 /// The parts of an `elbv2.k8s.aws/v1beta1` TargetGroupBinding the mapping needs.

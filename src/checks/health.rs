@@ -1,0 +1,424 @@
+//! What the configuration checks share: the health check the controller was asked for (from
+//! annotations), the events it left, and whether a health check can work against the pods.
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::networking::v1::Ingress;
+
+use super::context::pod_ready;
+use super::Context;
+use crate::annotations::{self, HealthCheckSpec, Invalid, NlbOwner, Setting};
+use crate::snapshot::{EventView, HealthCheck};
+
+/// The controller's event reasons that mean it could not do its job.
+pub const CONTROLLER_FAILURES: [&str; 6] = [
+    "FailedBuildModel",
+    "FailedDeployModel",
+    "FailedNetworkReconcile",
+    "BackendNotFound",
+    "FailedAddFinalizers",
+    "FailedUpdateStatus",
+];
+
+/// Where the annotations that shaped this target group live.
+pub enum Origin<'a> {
+    Ingress(&'a Ingress),
+    Nlb(NlbOwner),
+}
+
+impl Context<'_> {
+    fn lb_kind(&self) -> Option<&str> {
+        self.snap.aws.load_balancers.ok()?.first().map(|l| l.kind.as_str())
+    }
+
+    /// ALB Ingresses of the namespace that route to the Service.
+    pub fn alb_ingresses(&self) -> Vec<&Ingress> {
+        let (_, name) = self.service_name();
+        let classes: Vec<String> = self
+            .snap
+            .kube
+            .ingress_classes
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter(|c| c.spec.as_ref().and_then(|s| s.controller.as_deref()) == Some("ingress.k8s.aws/alb"))
+            .filter_map(|c| c.metadata.name.clone())
+            .collect();
+        self.snap
+            .kube
+            .ingresses
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter(|i| annotations::routes_to(i, &name) && annotations::is_alb(i, &classes))
+            .collect()
+    }
+
+    /// The health check the annotations ask for, and where they are: the ALB Ingress for an
+    /// application load balancer, the Service for a network load balancer.
+    pub fn requested_health_check(&self) -> Option<(Origin<'_>, HealthCheckSpec, Vec<Invalid>)> {
+        let svc = self.service.as_ref().ok()?;
+        match self.lb_kind() {
+            Some("network") => annotations::nlb(svc).map(|(owner, spec, invalid)| (Origin::Nlb(owner), spec, invalid)),
+            _ => self.alb_ingresses().first().map(|i| {
+                let (spec, invalid) = annotations::alb(i, svc);
+                (Origin::Ingress(i), spec, invalid)
+            }),
+        }
+    }
+
+    /// Warning events the controller left on an object of the Service's namespace.
+    pub fn controller_events(&self, kind: &str, name: &str) -> Vec<&EventView> {
+        self.events()
+            .iter()
+            .filter(|e| e.kind == kind && e.name == name && e.event_type == "Warning" && CONTROLLER_FAILURES.contains(&e.reason.as_str()))
+            .collect()
+    }
+
+    /// Paths the selected pods' readiness probes use (HTTP GET), deduplicated.
+    pub fn readiness_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self
+            .selected
+            .iter()
+            .flat_map(|p| p.spec.iter().flat_map(|s| s.containers.iter()))
+            .filter_map(|c| c.readiness_probe.as_ref()?.http_get.as_ref()?.path.clone())
+            .collect();
+        paths.sort();
+        paths.dedup();
+        paths
+    }
+}
+
+/// A setting that cannot work against these pods.
+pub struct ServingProblem {
+    /// `path`, `port` or `protocol`.
+    pub setting: &'static str,
+    pub sentence: String,
+    pub targets: Vec<String>,
+    /// The value that would work, when one can be named.
+    pub suggestion: Option<String>,
+}
+
+/// HTTP codes ELB reports in a ResponseCodeMismatch description ("… with these codes: [404]").
+fn codes(description: Option<&str>) -> Option<String> {
+    let d = description?;
+    let start = d.find('[')?;
+    let end = d[start..].find(']')? + start;
+    Some(d[start + 1..end].to_string())
+}
+
+/// Checks a health check (protocol, port, path) against what the pods serve and what the load
+/// balancer saw.
+pub fn serving_problems(ctx: &Context, protocol: &str, port: &str, path: &str) -> Vec<ServingProblem> {
+    let mut out = Vec::new();
+    let unhealthy = ctx.unhealthy();
+    let http = protocol.eq_ignore_ascii_case("HTTP") || protocol.eq_ignore_ascii_case("HTTPS");
+    if http {
+        let mismatched: Vec<_> = unhealthy
+            .iter()
+            .filter(|t| t.reason.as_deref() == Some("Target.ResponseCodeMismatch"))
+            .collect();
+        if !mismatched.is_empty() {
+            let got = mismatched
+                .iter()
+                .find_map(|t| codes(t.description.as_deref()))
+                .map(|c| format!(" (it answers {c})"))
+                .unwrap_or_default();
+            let probes = ctx.readiness_paths();
+            let (sentence, suggestion) = match probes.iter().find(|p| p.as_str() != path) {
+                Some(p) => (
+                    format!("the health check asks {path}{got}, while the pods' readinessProbe uses {p}"),
+                    Some(p.clone()),
+                ),
+                None => (
+                    format!("the health check asks {path}{got}, which the pods do not answer with a success code"),
+                    None,
+                ),
+            };
+            out.push(ServingProblem {
+                setting: "path",
+                sentence,
+                targets: mismatched.iter().map(|t| t.id.clone()).collect(),
+                suggestion,
+            });
+        }
+    }
+    if let Ok(n) = port.parse::<i32>() {
+        let svc_port = ctx.service_port();
+        let hcnp = ctx.service.as_ref().ok().and_then(|s| s.spec.as_ref()?.health_check_node_port);
+        let declared: Vec<i32> = ctx.selected.iter().flat_map(|p| container_ports(p)).collect();
+        let served = if ctx.is_ip() {
+            declared.is_empty() || declared.contains(&n)
+        } else {
+            svc_port.and_then(|p| p.node_port) == Some(n) || hcnp == Some(n)
+        };
+        if !served {
+            let what = if ctx.is_ip() {
+                format!("no pod declares it (they declare {declared:?})")
+            } else {
+                "it is neither the Service's NodePort nor its healthCheckNodePort".into()
+            };
+            out.push(ServingProblem {
+                setting: "port",
+                sentence: format!("the health check probes port {n}, and {what}"),
+                targets: ctx.unhealthy_ids(),
+                suggestion: Some("traffic-port".into()),
+            });
+        }
+    }
+    // Protocol against the port's name (http, https, grpc): an HTTPS check on an HTTP port fails TLS.
+    if let Some(name) = ctx.service_port().and_then(|p| target_port_name(ctx, p)) {
+        let serves_tls = name.contains("https") || name.contains("tls") || name.contains("ssl");
+        let serves_http = name.starts_with("http") && !serves_tls;
+        if protocol.eq_ignore_ascii_case("HTTPS") && serves_http || protocol.eq_ignore_ascii_case("HTTP") && serves_tls {
+            out.push(ServingProblem {
+                setting: "protocol",
+                sentence: format!("the health check speaks {protocol} to a port the pods name {name:?}"),
+                targets: ctx.unhealthy_ids(),
+                suggestion: Some(if serves_tls { "HTTPS" } else { "HTTP" }.into()),
+            });
+        }
+    }
+    out
+}
+
+fn container_ports(p: &Pod) -> Vec<i32> {
+    p.spec
+        .iter()
+        .flat_map(|s| &s.containers)
+        .flat_map(|c| c.ports.iter().flatten())
+        .map(|p| p.container_port)
+        .collect()
+}
+
+/// The name of the container port a Service port sends to (a named targetPort, or the name of
+/// the numbered containerPort).
+fn target_port_name(ctx: &Context, p: &k8s_openapi::api::core::v1::ServicePort) -> Option<String> {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    match p.target_port.as_ref()? {
+        IntOrString::String(s) => Some(s.clone()),
+        IntOrString::Int(n) => ctx
+            .selected
+            .iter()
+            .flat_map(|p| p.spec.iter().flat_map(|s| &s.containers))
+            .flat_map(|c| c.ports.iter().flatten())
+            .find(|cp| cp.container_port == *n)
+            .and_then(|cp| cp.name.clone()),
+    }
+}
+
+/// One setting the controller was asked for that the target group does not have.
+pub struct Mismatch {
+    pub setting: &'static str,
+    pub wanted: String,
+    pub actual: String,
+    pub from: String,
+}
+
+/// Compares the requested health check with the target group's (NLB timeouts are ignored by
+/// the controller, so they are not compared).
+pub fn mismatches(spec: &HealthCheckSpec, tg: &HealthCheck, nlb: bool) -> Vec<Mismatch> {
+    let http = spec.protocol.value.starts_with("HTTP");
+    let mut pairs: Vec<(&'static str, &Setting, Option<String>)> = vec![
+        ("protocol", &spec.protocol, tg.protocol.clone()),
+        ("port", &spec.port, tg.port.clone()),
+        ("interval", &spec.interval, tg.interval_seconds.map(|v| v.to_string())),
+        (
+            "healthy threshold",
+            &spec.healthy_threshold,
+            tg.healthy_threshold.map(|v| v.to_string()),
+        ),
+        (
+            "unhealthy threshold",
+            &spec.unhealthy_threshold,
+            tg.unhealthy_threshold.map(|v| v.to_string()),
+        ),
+    ];
+    if http {
+        pairs.push(("path", &spec.path, tg.path.clone()));
+        pairs.push(("success codes", &spec.success_codes, tg.matcher.clone()));
+    }
+    if !nlb {
+        pairs.push(("timeout", &spec.timeout, tg.timeout_seconds.map(|v| v.to_string())));
+    }
+    pairs
+        .into_iter()
+        .filter_map(|(setting, want, actual)| {
+            let actual = actual?;
+            (!want.value.eq_ignore_ascii_case(&actual)).then(|| Mismatch {
+                setting,
+                wanted: want.value.clone(),
+                actual,
+                from: want
+                    .annotated()
+                    .map(|(o, k)| format!("{k} on {o}"))
+                    .unwrap_or_else(|| "the controller's default".into()),
+            })
+        })
+        .collect()
+}
+
+/// Pods held back only by an unmet `target-health.elbv2.k8s.aws` readiness gate: their
+/// containers are ready, the pod is not. They wait on the load balancer, they do not cause it.
+pub fn gate_blocked(p: &Pod) -> bool {
+    let gated = p
+        .spec
+        .as_ref()
+        .and_then(|s| s.readiness_gates.as_ref())
+        .is_some_and(|g| g.iter().any(|g| g.condition_type.starts_with("target-health.elbv2.k8s.aws/")));
+    let containers_ready = p
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "ContainersReady" && c.status == "True"));
+    gated && containers_ready && !pod_ready(p)
+}
+
+/// The judgement both annotation checks make: invalid values, settings the target group does
+/// not have (the controller failed to apply them), and settings that cannot work against the pods.
+pub struct AnnotationJudgement<'a> {
+    pub id: super::CheckId,
+    /// `Ingress ns/name` or `Service ns/name`: where to annotate by default.
+    pub object: String,
+    pub prefix: &'static str,
+    /// Annotation names (after the prefix) of the health-check path, port and protocol.
+    pub keys: [&'static str; 3],
+    pub spec: &'a HealthCheckSpec,
+    pub invalid: &'a [Invalid],
+    pub nlb: bool,
+}
+
+pub fn judge(ctx: &Context, j: AnnotationJudgement) -> super::Finding {
+    use super::Finding;
+    use serde_json::json;
+    let Ok(tg) = &ctx.tg else {
+        return Finding::unknown(j.id, ctx.tg.as_ref().err().cloned().unwrap_or_default());
+    };
+    let (kind, obj) = j.object.split_once(' ').unwrap_or(("", ""));
+    let (ns, name) = obj.split_once('/').unwrap_or(("", obj));
+    let events: Vec<&EventView> = ctx.controller_events(kind, name);
+    let mismatched = mismatches(j.spec, &tg.health_check, j.nlb);
+    let settings = [
+        ("path", &j.spec.path, j.keys[0]),
+        ("port", &j.spec.port, j.keys[1]),
+        ("protocol", &j.spec.protocol, j.keys[2]),
+    ];
+    // Serving problems count here only for settings an annotation chose; defaults are
+    // health-check-config's to explain.
+    let problems: Vec<ServingProblem> = serving_problems(ctx, &j.spec.protocol.value, &j.spec.port.value, &j.spec.path.value)
+        .into_iter()
+        .filter(|p| {
+            settings
+                .iter()
+                .any(|(s, setting, _)| *s == p.setting && setting.annotated().is_some())
+        })
+        .collect();
+    let evidence = json!({
+        "object": j.object,
+        "requested": j.spec,
+        "invalid": j.invalid,
+        "notApplied": mismatched.iter().map(|m| json!({"setting": m.setting, "wanted": m.wanted, "actual": m.actual, "from": m.from})).collect::<Vec<_>>(),
+        "controllerEvents": events.iter().map(|e| json!({"reason": e.reason, "message": e.message, "count": e.count})).collect::<Vec<_>>(),
+        "servingProblems": problems.iter().map(|p| json!({"setting": p.setting, "problem": p.sentence, "targets": p.targets})).collect::<Vec<_>>(),
+    });
+    let annotate = |setting: &Setting, key: &str, value: &str| {
+        let (k, o) = match setting.annotated() {
+            Some((o, k)) => (k.to_string(), o.to_string()),
+            None => (format!("{}{key}", j.prefix), j.object.clone()),
+        };
+        let (okind, oname) = o.split_once(' ').unwrap_or(("", ""));
+        let (ons, oname) = oname.split_once('/').unwrap_or(("", oname));
+        format!("kubectl annotate {} {oname} -n {ons} {k}={value} --overwrite", okind.to_lowercase())
+    };
+    if !problems.is_empty() {
+        let mut fixes = Vec::new();
+        for p in &problems {
+            if let (Some((_, setting, key)), Some(v)) = (settings.iter().find(|(s, _, _)| *s == p.setting), &p.suggestion) {
+                fixes.push(annotate(setting, key, v));
+            }
+        }
+        let mut explains: Vec<String> = problems.iter().flat_map(|p| p.targets.clone()).collect();
+        explains.sort();
+        explains.dedup();
+        let sentences: Vec<&str> = problems.iter().map(|p| p.sentence.as_str()).collect();
+        return Finding::fail(
+            j.id,
+            "Annotated health check cannot work",
+            format!("On {}: {}.", j.object, sentences.join("; ")),
+        )
+        .evidence(evidence)
+        .remediation(fixes)
+        .explains(explains);
+    }
+    if !j.invalid.is_empty() {
+        let list: Vec<String> = j
+            .invalid
+            .iter()
+            .map(|i| format!("{}={:?} on {} ({})", i.key, i.value, i.object, i.why))
+            .collect();
+        let ev = events
+            .first()
+            .map(|e| format!(" The controller reports {}: {}", e.reason, e.message))
+            .unwrap_or_default();
+        return Finding::fail(
+            j.id,
+            "Invalid annotations",
+            format!("The controller rejects {}.{ev}", list.join("; ")),
+        )
+        .evidence(evidence)
+        .remediation(
+            j.invalid
+                .iter()
+                .map(|i| {
+                    format!(
+                        "kubectl annotate {} -n {ns} {}-   # then set a valid value",
+                        kind_name(&i.object),
+                        i.key
+                    )
+                })
+                .collect(),
+        );
+    }
+    if !mismatched.is_empty() {
+        let list: Vec<String> = mismatched
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {} (wanted by {}) but the target group has {}",
+                    m.setting, m.wanted, m.from, m.actual
+                )
+            })
+            .collect();
+        let ev = events
+            .first()
+            .map(|e| format!(" The controller reports {}: {}", e.reason, e.message))
+            .unwrap_or_else(|| " The controller left no event explaining it.".into());
+        let f = if events.is_empty() {
+            Finding::warn(j.id, "Annotations not applied", "")
+        } else {
+            Finding::fail(j.id, "Annotations not applied", "")
+        };
+        return Finding {
+            detail: format!("The target group differs from what {} asks: {}.{ev}", j.object, list.join("; ")),
+            ..f
+        }
+        .evidence(evidence)
+        .remediation(vec![
+            format!("kubectl describe {} -n {ns}", kind_name(&j.object)),
+            "kubectl logs -n kube-system deployment/aws-load-balancer-controller".into(),
+        ]);
+    }
+    let _ = name;
+    Finding::pass(
+        j.id,
+        "Annotations valid and applied",
+        format!("The health check {} asks for is valid and is what the target group has.", j.object),
+    )
+    .evidence(evidence)
+}
+
+/// `Ingress ns/name` → `ingress name`.
+fn kind_name(object: &str) -> String {
+    let (kind, rest) = object.split_once(' ').unwrap_or(("", object));
+    let name = rest.split_once('/').map(|(_, n)| n).unwrap_or(rest);
+    format!("{} {name}", kind.to_lowercase())
+}

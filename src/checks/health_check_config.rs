@@ -1,0 +1,259 @@
+/// `health-check-config` (article §9): the target group's health-check settings make sense for
+/// the app: protocol against what the pod serves, path against its readinessProbe and what the
+/// path answered, success codes, timeout shorter than the interval, thresholds, proxy protocol.
+///
+/// Problems with a setting an annotation chose are explained by the annotation checks (that is
+/// where the fix goes); this check explains the ones that come from defaults or from a target
+/// group configured by hand.
+use serde_json::json;
+
+use super::health::serving_problems;
+use super::{CheckId, Context, Finding};
+
+const ID: CheckId = CheckId::HealthCheckConfig;
+
+pub fn check(ctx: &Context) -> Finding {
+    let tg = match &ctx.tg {
+        Ok(t) => *t,
+        Err(why) => return Finding::unknown(ID, why.clone()),
+    };
+    let hc = &tg.health_check;
+    let evidence =
+        json!({"healthCheck": hc, "readinessPaths": ctx.readiness_paths(), "attributes": ctx.snap.aws.target_group_attributes.ok()});
+    if !hc.enabled {
+        return Finding::warn(
+            ID,
+            "Health checks disabled",
+            "Health checks are disabled on the target group: every target counts as healthy.",
+        )
+        .evidence(evidence);
+    }
+    let protocol = hc.protocol.clone().unwrap_or_else(|| "HTTP".into());
+    let port = hc.port.clone().unwrap_or_else(|| "traffic-port".into());
+    let path = hc.path.clone().unwrap_or_else(|| "/".into());
+    let requested = ctx.requested_health_check().map(|(_, spec, _)| spec);
+    let annotated = |setting: &str| {
+        requested.as_ref().is_some_and(|s| match setting {
+            "path" => s.path.annotated().is_some(),
+            "port" => s.port.annotated().is_some(),
+            _ => s.protocol.annotated().is_some(),
+        })
+    };
+    let mut problems: Vec<String> = Vec::new();
+    let mut explains: Vec<String> = Vec::new();
+    let mut fixes: Vec<String> = Vec::new();
+    let mut config_problems = 0;
+    if ctx.service.is_ok() {
+        // The port is target-port's to judge; path and protocol are judged here.
+        for p in serving_problems(ctx, &protocol, &port, &path)
+            .into_iter()
+            .filter(|p| p.setting != "port")
+        {
+            if annotated(p.setting) {
+                problems.push(format!("{} (set by an annotation: see the annotation checks)", p.sentence));
+                continue;
+            }
+            explains.extend(p.targets.clone());
+            if let Some(v) = &p.suggestion {
+                let flag = match p.setting {
+                    "path" => "--health-check-path",
+                    "port" => "--health-check-port",
+                    _ => "--health-check-protocol",
+                };
+                fixes.push(format!("aws elbv2 modify-target-group --target-group-arn {} {flag} {v}", tg.arn));
+            }
+            problems.push(p.sentence);
+            config_problems += 1;
+        }
+    }
+    if let (Some(t), Some(i)) = (hc.timeout_seconds, hc.interval_seconds) {
+        if t >= i {
+            problems.push(format!("the timeout ({t}s) is not shorter than the interval ({i}s)"));
+            fixes.push(format!(
+                "aws elbv2 modify-target-group --target-group-arn {} --health-check-timeout-seconds {}",
+                tg.arn,
+                (i - 1).max(2)
+            ));
+            config_problems += 1;
+        }
+    }
+    if let Some(m) = hc
+        .matcher
+        .as_deref()
+        .filter(|m| protocol.starts_with("HTTP") && crate::matcher::parse(m).is_none())
+    {
+        problems.push(format!("the success codes {m:?} are not a valid matcher"));
+        config_problems += 1;
+    }
+    let proxy = ctx
+        .snap
+        .aws
+        .target_group_attributes
+        .ok()
+        .and_then(|a| a.get("proxy_protocol_v2.enabled"))
+        .is_some_and(|v| v == "true");
+    if proxy && protocol.starts_with("HTTP") {
+        problems.push(format!(
+            "proxy protocol v2 is on, but {protocol} health checks carry no PROXY header: a pod that requires it rejects them"
+        ));
+        explains.extend(
+            ctx.unhealthy()
+                .iter()
+                .filter(|t| t.reason.as_deref() != Some("Target.Timeout"))
+                .map(|t| t.id.clone()),
+        );
+        fixes.push(format!(
+            "aws elbv2 modify-target-group --target-group-arn {} --health-check-protocol TCP",
+            tg.arn
+        ));
+        config_problems += 1;
+    }
+    explains.sort();
+    explains.dedup();
+    if config_problems > 0 {
+        return Finding::fail(
+            ID,
+            "Health check does not fit the app",
+            format!("{}.", capitalise(&problems.join("; "))),
+        )
+        .evidence(evidence)
+        .remediation(fixes)
+        .explains(explains);
+    }
+    if !problems.is_empty() {
+        return Finding::warn(
+            ID,
+            "Health check set by annotations does not fit",
+            format!("{}.", capitalise(&problems.join("; "))),
+        )
+        .evidence(evidence);
+    }
+    Finding::pass(
+        ID,
+        "Health check settings sane",
+        format!(
+            "{protocol} {port} {}, timeout {}s every {}s.",
+            if protocol.starts_with("HTTP") { path.as_str() } else { "" },
+            opt(hc.timeout_seconds),
+            opt(hc.interval_seconds)
+        ),
+    )
+    .evidence(evidence)
+}
+
+fn opt(v: Option<i32>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "?".into())
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Status;
+    use crate::fixtures::*;
+    use crate::snapshot::Fetched;
+
+    fn with_probe(mut b: SnapshotB, path: &str) -> SnapshotB {
+        if let Fetched::Ok(pods) = &mut b.kube().pods {
+            for p in pods.iter_mut() {
+                p.spec.as_mut().unwrap().containers[0].readiness_probe = Some(readiness(path));
+            }
+        }
+        b
+    }
+
+    #[test]
+    fn sane_settings_pass() {
+        assert_eq!(check(&Context::new(&SnapshotB::instance().build())).status, Status::Pass);
+    }
+
+    #[test]
+    fn default_path_answering_404_while_readiness_uses_healthz_fails_with_modify_command() {
+        // GIVEN no annotations, the TG checks "/" and gets 404; the pods are ready on /healthz
+        let b = SnapshotB::ip().targets(vec![target("10.0.1.10", 8080, "healthy"), {
+            let mut t = target_r("10.0.2.11", 8080, "unhealthy", "Target.ResponseCodeMismatch");
+            t.description = Some("Health checks failed with these codes: [404]".into());
+            t
+        }]);
+        let f = check(&Context::new(&with_probe(b, "/healthz").build()));
+        assert_eq!(f.status, Status::Fail, "{f:?}");
+        assert!(
+            f.detail
+                .starts_with("The health check asks / (it answers 404), while the pods' readinessProbe uses /healthz"),
+            "{}",
+            f.detail
+        );
+        assert_eq!(
+            f.remediation,
+            vec![format!(
+                "aws elbv2 modify-target-group --target-group-arn {TG_ARN} --health-check-path /healthz"
+            )]
+        );
+        assert_eq!(f.explains, vec!["10.0.2.11"]);
+    }
+
+    #[test]
+    fn annotated_path_problem_is_left_to_the_annotation_check() {
+        let b = SnapshotB::instance()
+            .ingress(alb_ingress(
+                "default",
+                "alb-instance",
+                &[("alb.ingress.kubernetes.io/healthcheck-path", "/healthz")],
+            ))
+            .health_check(|h| h.path = Some("/healthz".into()))
+            .targets(vec![target_r("i-0aaa", 32663, "unhealthy", "Target.ResponseCodeMismatch")]);
+        let f = check(&Context::new(&with_probe(b, "/ready").build()));
+        assert_eq!(f.status, Status::Warn, "{f:?}");
+        assert!(f.explains.is_empty());
+    }
+
+    #[test]
+    fn https_check_on_an_http_port_fails() {
+        let snap = SnapshotB::ip()
+            .health_check(|h| h.protocol = Some("HTTPS".into()))
+            .service(
+                ServiceB::new("shop", "web")
+                    .selector(&[("app", "web")])
+                    .named_target(80, "http")
+                    .build(),
+            )
+            .build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail, "{f:?}");
+        assert!(
+            f.detail.contains("The health check speaks HTTPS to a port the pods name \"http\""),
+            "{}",
+            f.detail
+        );
+    }
+
+    #[test]
+    fn timeout_not_below_interval_and_proxy_protocol_with_http_fail() {
+        let mut snap = SnapshotB::instance()
+            .health_check(|h| {
+                h.timeout_seconds = Some(10);
+                h.interval_seconds = Some(10);
+            })
+            .build();
+        snap.aws.target_group_attributes = Fetched::Ok([("proxy_protocol_v2.enabled".to_string(), "true".to_string())].into());
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail);
+        assert!(
+            f.detail.contains("The timeout (10s) is not shorter than the interval (10s)"),
+            "{}",
+            f.detail
+        );
+        assert!(
+            f.detail
+                .contains("proxy protocol v2 is on, but HTTP health checks carry no PROXY header"),
+            "{}",
+            f.detail
+        );
+    }
+}

@@ -1,0 +1,126 @@
+/// `kube-proxy` (article §11): the kube-proxy DaemonSet is fully rolled out and ready, and its
+/// pod runs and is ready on the node behind each unhealthy instance target.
+///
+/// With instance targets the load balancer reaches a NodePort, which only kube-proxy's rules
+/// forward to the pods; a node whose kube-proxy is down drops the health check. The fix the
+/// article gives: `kubectl rollout restart daemonset/kube-proxy -n kube-system` (run by
+/// eks-lb-doctor only with `--remediate kube-proxy`).
+use serde_json::json;
+
+use super::context::pod_ready;
+use super::{CheckId, Context, Finding};
+
+const ID: CheckId = CheckId::KubeProxy;
+pub const RESTART: &str = "kubectl rollout restart daemonset/kube-proxy -n kube-system";
+
+pub fn check(ctx: &Context) -> Finding {
+    if ctx.is_ip() {
+        return Finding::skipped(ID, "ip targets reach the pods directly, without kube-proxy");
+    }
+    let kp = match ctx.snap.kube.kube_proxy.get() {
+        Ok(k) => k,
+        Err(why) => return Finding::unknown(ID, why),
+    };
+    let Some(ds) = &kp.daemonset else {
+        return Finding::warn(
+            ID,
+            "No kube-proxy DaemonSet",
+            "kube-system has no kube-proxy DaemonSet: the cluster may use a replacement (Cilium, …); check that it serves NodePorts.",
+        );
+    };
+    let st = ds.status.as_ref();
+    let (desired, ready, updated) = (
+        st.map(|s| s.desired_number_scheduled).unwrap_or(0),
+        st.map(|s| s.number_ready).unwrap_or(0),
+        st.and_then(|s| s.updated_number_scheduled).unwrap_or(0),
+    );
+    let mut broken = Vec::new();
+    for t in ctx.unhealthy() {
+        let Some(node) = ctx.node_by_instance(&t.id).and_then(|n| n.metadata.name.as_deref()) else {
+            continue;
+        };
+        let pod = kp
+            .pods
+            .iter()
+            .find(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node));
+        match pod {
+            Some(p) if pod_ready(p) => {}
+            Some(p) => broken.push((
+                t.id.clone(),
+                node.to_string(),
+                format!("{} not ready", p.metadata.name.as_deref().unwrap_or("kube-proxy")),
+            )),
+            None => broken.push((t.id.clone(), node.to_string(), "no kube-proxy pod".into())),
+        }
+    }
+    let evidence = json!({
+        "daemonset": {"desired": desired, "ready": ready, "updated": updated},
+        "unhealthyNodes": broken.iter().map(|(t, n, w)| json!({"target": t, "node": n, "kubeProxy": w})).collect::<Vec<_>>(),
+    });
+    if !broken.is_empty() {
+        let list: Vec<String> = broken.iter().map(|(_, n, w)| format!("{n}: {w}")).collect();
+        return Finding::fail(
+            ID,
+            "kube-proxy down on unhealthy nodes",
+            format!(
+                "kube-proxy is not serving on the nodes of unhealthy targets ({}); DaemonSet {ready}/{desired} ready, {updated} updated.",
+                list.join(", ")
+            ),
+        )
+        .evidence(evidence)
+        .remediation(vec![
+            RESTART.into(),
+            "kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide".into(),
+        ])
+        .explains(broken.into_iter().map(|(t, _, _)| t).collect());
+    }
+    if ready < desired || updated < desired {
+        return Finding::warn(
+            ID,
+            "kube-proxy partly ready",
+            format!("DaemonSet kube-proxy: {ready}/{desired} ready, {updated} updated; the nodes of unhealthy targets are served."),
+        )
+        .evidence(evidence);
+    }
+    Finding::pass(
+        ID,
+        "kube-proxy ready",
+        format!("DaemonSet kube-proxy: {ready}/{desired} ready and updated."),
+    )
+    .evidence(evidence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Status;
+    use crate::fixtures::*;
+    use crate::snapshot::Fetched;
+
+    #[test]
+    fn ready_kube_proxy_passes_and_ip_targets_skip() {
+        assert_eq!(check(&Context::new(&SnapshotB::instance().build())).status, Status::Pass);
+        assert_eq!(check(&Context::new(&SnapshotB::ip().build())).status, Status::Skipped);
+    }
+
+    #[test]
+    fn kube_proxy_not_ready_on_the_unhealthy_node_fails_with_the_restart() {
+        let mut b = SnapshotB::instance().targets(vec![
+            target("i-0aaa", 32663, "healthy"),
+            target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout"),
+        ]);
+        if let Fetched::Ok(kp) = &mut b.kube().kube_proxy {
+            kp.pods[1] = PodB::new("kube-system", "kube-proxy-bbbbb")
+                .labels(&[("k8s-app", "kube-proxy")])
+                .node("node-b")
+                .waiting("CrashLoopBackOff")
+                .build();
+            kp.daemonset.as_mut().unwrap().status.as_mut().unwrap().number_ready = 1;
+        }
+        let f = check(&Context::new(&b.build()));
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(f.explains, vec!["i-0bbb"]);
+        assert!(f.detail.contains("node-b: kube-proxy-bbbbb not ready"), "{}", f.detail);
+        assert_eq!(f.remediation[0], RESTART);
+    }
+}

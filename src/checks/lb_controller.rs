@@ -1,0 +1,316 @@
+/// `lb-controller` (article §6): the AWS Load Balancer Controller is running, ready, and not
+/// failing: its recent logs and the events it left show no AccessDenied ("is not authorized to
+/// perform: X", naming the IAM action and role), no WebIdentityErr (IRSA broken), no "expected
+/// exactly one securityGroup tagged …", no "unable to find port". Without logs (no permission,
+/// no kubelet) the events still count, and the finding says the logs were unavailable.
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::health::CONTROLLER_FAILURES;
+use super::{CheckId, Context, Finding};
+
+const ID: CheckId = CheckId::LbController;
+
+/// One error the controller reported, classified by what fixes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum ControllerError {
+    AccessDenied {
+        action: String,
+        role: Option<String>,
+        text: String,
+    },
+    WebIdentity {
+        text: String,
+    },
+    SecurityGroupTag {
+        text: String,
+    },
+    PortNotFound {
+        text: String,
+    },
+    Other {
+        text: String,
+    },
+}
+
+/// Classifies one log line (the controller logs JSON; the `error` field holds the cause) or
+/// event message.
+pub fn classify(line: &str) -> ControllerError {
+    let text = serde_json::from_str::<Value>(line)
+        .ok()
+        .and_then(|v| v.get("error").or_else(|| v.get("msg")).and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| line.to_string());
+    let short: String = text.lines().next().unwrap_or("").chars().take(400).collect();
+    if let Some(i) = text.find("is not authorized to perform: ") {
+        let rest = &text[i + "is not authorized to perform: ".len()..];
+        let action: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+        let role = text
+            .find("assumed-role/")
+            .map(|j| text[j + "assumed-role/".len()..].split('/').next().unwrap_or("").to_string());
+        return ControllerError::AccessDenied { action, role, text: short };
+    }
+    if text.contains("WebIdentityErr") || text.contains("AssumeRoleWithWebIdentity") {
+        return ControllerError::WebIdentity { text: short };
+    }
+    if text.contains("expected exactly one securityGroup tagged with") {
+        return ControllerError::SecurityGroupTag { text: short };
+    }
+    if text.contains("unable to find port") || text.contains("unable to find service port") {
+        return ControllerError::PortNotFound { text: short };
+    }
+    ControllerError::Other { text: short }
+}
+
+impl ControllerError {
+    fn sentence(&self) -> String {
+        match self {
+            ControllerError::AccessDenied { action, role, .. } => {
+                format!(
+                    "the controller's IAM role{} is not allowed {action}",
+                    role.as_ref().map(|r| format!(" {r}")).unwrap_or_default()
+                )
+            }
+            ControllerError::WebIdentity { .. } => "the controller cannot assume its IAM role (WebIdentityErr: IRSA is broken)".into(),
+            ControllerError::SecurityGroupTag { text } => {
+                format!("a node ENI does not have exactly one security group tagged for the cluster ({text})")
+            }
+            ControllerError::PortNotFound { text } => format!("the controller cannot find the port ({text})"),
+            ControllerError::Other { text } => text.clone(),
+        }
+    }
+
+    fn fix(&self) -> String {
+        match self {
+            ControllerError::AccessDenied { action, role, .. } => format!(
+                "add {action} to the policy of role {} (the controller's reference IAM policy has it): aws iam put-role-policy --role-name {} --policy-name lbc-missing --policy-document '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":\"{action}\",\"Resource\":\"*\"}}]}}'",
+                role.as_deref().unwrap_or("<controller role>"),
+                role.as_deref().unwrap_or("<controller role>")
+            ),
+            ControllerError::WebIdentity { .. } => "check the controller's service account annotation eks.amazonaws.com/role-arn, the role's trust policy, and the cluster's IAM OIDC provider: kubectl -n kube-system get sa aws-load-balancer-controller -o yaml".into(),
+            ControllerError::SecurityGroupTag { .. } => "keep exactly one security group per node ENI tagged kubernetes.io/cluster/<cluster> (see security-groups)".into(),
+            ControllerError::PortNotFound { .. } => "make the Ingress backend / binding port name a port of the Service, and the Service's targetPort a port of the pods (see target-port)".into(),
+            ControllerError::Other { .. } => "kubectl logs -n kube-system deployment/aws-load-balancer-controller".into(),
+        }
+    }
+
+    /// Errors that stop target registration: the controller cannot keep targets right.
+    fn blocks_registration(&self) -> bool {
+        match self {
+            ControllerError::AccessDenied { action, .. } => {
+                action.contains("RegisterTargets") || action.contains("DeregisterTargets") || action.contains("DescribeTargetHealth")
+            }
+            ControllerError::WebIdentity { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+pub fn check(ctx: &Context) -> Finding {
+    let controller = match ctx.snap.kube.controller.get() {
+        Ok(c) => c,
+        Err(why) => return Finding::unknown(ID, format!("the controller could not be looked up: {why}")),
+    };
+    let managed = ctx
+        .snap
+        .kube
+        .target_group_bindings
+        .ok()
+        .is_some_and(|b| b.iter().any(|b| b.target_group_arn == ctx.snap.request.target_group_arn))
+        || ctx
+            .snap
+            .aws
+            .target_group_tags
+            .ok()
+            .is_some_and(|t| t.contains_key(crate::mapping::TAG_CLUSTER));
+    if controller.deployments.is_empty() {
+        if !managed {
+            return Finding::skipped(
+                ID,
+                "the target group is not managed by the AWS Load Balancer Controller, and none is installed",
+            );
+        }
+        return Finding::fail(ID, "Controller not found", format!("The target group is managed by the AWS Load Balancer Controller, but no Deployment labelled {} exists.", crate::collect::kube::CONTROLLER_LABEL))
+            .remediation(vec!["helm upgrade --install aws-load-balancer-controller eks/aws-load-balancer-controller -n kube-system --set clusterName=<cluster>".into(), "kubectl get deployments -A -l app.kubernetes.io/name=aws-load-balancer-controller".into()]);
+    }
+    let mut errors: Vec<ControllerError> = Vec::new();
+    let logs_note = match &controller.logs.get() {
+        Ok(logs) => {
+            errors.extend(logs.iter().flat_map(|l| l.lines.iter()).map(|l| classify(l)));
+            String::new()
+        }
+        Err(why) => format!(" Logs were unavailable ({why}); judged on events only."),
+    };
+    let events: Vec<&crate::snapshot::EventView> = ctx
+        .events()
+        .iter()
+        .filter(|e| {
+            e.event_type == "Warning"
+                && (CONTROLLER_FAILURES.contains(&e.reason.as_str()) || e.message.contains("is not authorized to perform"))
+        })
+        .collect();
+    errors.extend(events.iter().map(|e| classify(&e.message)));
+    // One of each: the same error repeats on every reconcile.
+    let mut unique: Vec<ControllerError> = Vec::new();
+    for e in errors {
+        if !unique.iter().any(|u| u.sentence() == e.sentence()) {
+            unique.push(e);
+        }
+    }
+    let ready: Vec<Value> = controller
+        .deployments
+        .iter()
+        .map(|d| {
+            let st = d.status.as_ref();
+            json!({"deployment": format!("{}/{}", d.metadata.namespace.as_deref().unwrap_or(""), d.metadata.name.as_deref().unwrap_or("")),
+                   "desired": d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1), "ready": st.and_then(|s| s.ready_replicas).unwrap_or(0)})
+        })
+        .collect();
+    let not_ready: Vec<&Value> = ready
+        .iter()
+        .filter(|r| r["ready"].as_i64() < r["desired"].as_i64() || r["ready"] == 0)
+        .collect();
+    let evidence = json!({"deployments": ready, "errors": unique, "events": events.iter().map(|e| json!({"object": format!("{} {}", e.kind, e.name), "reason": e.reason, "message": e.message})).collect::<Vec<_>>(), "logsAvailable": controller.logs.ok().is_some()});
+    if !unique.is_empty() {
+        let explains = if unique.iter().any(ControllerError::blocks_registration) {
+            ctx.unhealthy_ids()
+        } else {
+            vec![]
+        };
+        let sentences: Vec<String> = unique.iter().map(ControllerError::sentence).collect();
+        let mut fixes: Vec<String> = unique.iter().map(ControllerError::fix).collect();
+        fixes.dedup();
+        return Finding::fail(
+            ID,
+            "Controller reports errors",
+            format!("{}.{logs_note}", capitalise(&sentences.join("; "))),
+        )
+        .evidence(evidence)
+        .remediation(fixes)
+        .explains(explains);
+    }
+    if !not_ready.is_empty() {
+        return Finding::fail(
+            ID,
+            "Controller not ready",
+            format!(
+                "The AWS Load Balancer Controller is not ready ({}).{logs_note}",
+                not_ready
+                    .iter()
+                    .map(|r| format!("{} {}/{}", r["deployment"].as_str().unwrap_or(""), r["ready"], r["desired"]))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .evidence(evidence)
+        .remediation(vec![
+            "kubectl -n kube-system describe deployment aws-load-balancer-controller".into(),
+            "kubectl -n kube-system get pods -l app.kubernetes.io/name=aws-load-balancer-controller".into(),
+        ]);
+    }
+    Finding::pass(
+        ID,
+        "Controller ready",
+        format!("The AWS Load Balancer Controller is ready and reports no errors.{logs_note}"),
+    )
+    .evidence(evidence)
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Status;
+    use crate::fixtures::*;
+    use crate::snapshot::{EventView, Fetched, Missing};
+
+    /// Controller log lines as it writes them (zap JSON), one per error family.
+    #[test]
+    fn log_lines_are_classified_by_family() {
+        let access = r#"{"level":"error","ts":"2026-11-27T03:10:11Z","msg":"Reconciler error","controller":"targetGroupBinding","object":{"name":"k8s-shop-web-5b1e","namespace":"shop"},"namespace":"shop","name":"k8s-shop-web-5b1e","reconcileID":"2b6e","error":"operation error Elastic Load Balancing v2: RegisterTargets, https response error StatusCode: 403, RequestID: 7c1f, api error AccessDenied: User: arn:aws:sts::111122223333:assumed-role/eks-lbc-role/1732677000000000000 is not authorized to perform: elasticloadbalancing:RegisterTargets on resource: arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/k8s-shop-web/1111 because no identity-based policy allows the elasticloadbalancing:RegisterTargets action"}"#;
+        let irsa = r#"{"level":"error","ts":"2026-11-27T03:10:12Z","msg":"Reconciler error","controller":"ingress","error":"WebIdentityErr: failed to retrieve credentials\ncaused by: InvalidIdentityToken: No OpenIDConnect provider found in your account for https://oidc.eks.us-east-1.amazonaws.com/id/ABC"}"#;
+        let sg = r#"{"level":"error","ts":"2026-11-27T03:10:13Z","msg":"Reconciler error","controller":"targetGroupBinding","error":"expected exactly one securityGroup tagged with kubernetes.io/cluster/demo for eni eni-0abc, got: [sg-1 sg-2] (clusterName: demo)"}"#;
+        let port = r#"{"level":"error","ts":"2026-11-27T03:10:14Z","msg":"Reconciler error","controller":"targetGroupBinding","error":"unable to find port http on pod shop/web-1"}"#;
+        let other = r#"{"level":"error","ts":"2026-11-27T03:10:15Z","msg":"Reconciler error","error":"context deadline exceeded"}"#;
+        assert_eq!(
+            classify(access),
+            ControllerError::AccessDenied {
+                action: "elasticloadbalancing:RegisterTargets".into(),
+                role: Some("eks-lbc-role".into()),
+                // the first 400 characters of the `error` field
+                text: serde_json::from_str::<Value>(access).unwrap()["error"]
+                    .as_str()
+                    .unwrap()
+                    .chars()
+                    .take(400)
+                    .collect()
+            }
+        );
+        assert!(matches!(classify(irsa), ControllerError::WebIdentity { .. }));
+        assert!(matches!(classify(sg), ControllerError::SecurityGroupTag { .. }));
+        assert!(matches!(classify(port), ControllerError::PortNotFound { .. }));
+        assert_eq!(
+            classify(other),
+            ControllerError::Other {
+                text: "context deadline exceeded".into()
+            }
+        );
+        // plain text (an event message) works too
+        assert!(
+            matches!(classify("Failed deploy model due to AccessDenied: User: arn:aws:sts::1:assumed-role/r/s is not authorized to perform: ec2:AuthorizeSecurityGroupIngress"), ControllerError::AccessDenied { ref action, .. } if action == "ec2:AuthorizeSecurityGroupIngress")
+        );
+    }
+
+    #[test]
+    fn ready_controller_without_errors_passes() {
+        assert_eq!(check(&Context::new(&SnapshotB::ip().build())).status, Status::Pass);
+    }
+
+    #[test]
+    fn access_denied_in_events_names_the_action_and_role_even_without_logs() {
+        // GIVEN logs unreadable (no kubelet) and a FailedDeployModel event with AccessDenied
+        let mut b = SnapshotB::ip().events(vec![EventView {
+            kind: "TargetGroupBinding".into(),
+            name: "k8s-shop-web".into(),
+            namespace: "shop".into(),
+            event_type: "Warning".into(),
+            reason: "FailedDeployModel".into(),
+            message: "AccessDenied: User: arn:aws:sts::111122223333:assumed-role/eks-lbc-role/123 is not authorized to perform: elasticloadbalancing:RegisterTargets".into(),
+            count: 7,
+            last_seen: None,
+        }]);
+        if let Fetched::Ok(c) = &mut b.kube().controller {
+            c.logs = Fetched::Failed(Missing {
+                api: "get pods/log".into(),
+                permission: "RBAC get pods/log".into(),
+                error: "ServiceUnavailable (503): no kubelet".into(),
+            });
+        }
+        let f = check(&Context::new(&b.build()));
+        // THEN it fails naming the action and role, says logs were unavailable, and explains the targets
+        assert_eq!(f.status, Status::Fail);
+        assert!(
+            f.detail
+                .starts_with("The controller's IAM role eks-lbc-role is not allowed elasticloadbalancing:RegisterTargets."),
+            "{}",
+            f.detail
+        );
+        assert!(f.detail.contains("Logs were unavailable"), "{}", f.detail);
+        assert!(f.remediation[0].contains("aws iam put-role-policy --role-name eks-lbc-role"));
+        assert_eq!(f.explains, vec!["10.0.2.11"]);
+    }
+
+    #[test]
+    fn controller_missing_for_a_managed_target_group_fails() {
+        let mut b = SnapshotB::ip();
+        b.kube().controller = Fetched::Ok(Default::default());
+        let f = check(&Context::new(&b.build()));
+        assert_eq!((f.status, f.title.as_str()), (Status::Fail, "Controller not found"));
+    }
+}

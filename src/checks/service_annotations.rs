@@ -1,0 +1,174 @@
+/// `service-annotations` (article §8): the `service.beta.kubernetes.io/aws-load-balancer-*`
+/// annotations of a `type: LoadBalancer` Service are valid, applied to its NLB's target group,
+/// and can work against the pods; says whether the controller or the legacy provider owns it.
+use serde_json::json;
+
+use super::health::{judge, AnnotationJudgement, Origin};
+use super::{CheckId, Context, Finding};
+use crate::annotations::{NlbOwner, NLB};
+
+const ID: CheckId = CheckId::ServiceAnnotations;
+
+pub fn check(ctx: &Context) -> Finding {
+    let svc = match ctx.require_service(ID) {
+        Ok(s) => s,
+        Err(f) => return f,
+    };
+    let (ns, name) = ctx.service_name();
+    let object = format!("Service {ns}/{name}");
+    match ctx.requested_health_check() {
+        Some((Origin::Nlb(NlbOwner::Legacy), spec, _)) => Finding::pass(
+            ID,
+            "NLB of the legacy cloud provider",
+            format!("{object} gets its load balancer from the in-tree cloud provider; the controller's annotations do not apply to it."),
+        )
+        .evidence(json!({"owner": "legacy", "requested": spec})),
+        Some((Origin::Nlb(NlbOwner::Controller), spec, invalid)) => {
+            // Proxy protocol: what the annotation asks against the target group's attribute.
+            let attr = ctx
+                .snap
+                .aws
+                .target_group_attributes
+                .ok()
+                .and_then(|a| a.get("proxy_protocol_v2.enabled"))
+                .map(|v| v == "true");
+            if let Some(actual) = attr.filter(|a| *a != spec.proxy_protocol) {
+                let f = judge(
+                    ctx,
+                    AnnotationJudgement {
+                        id: ID,
+                        object: object.clone(),
+                        prefix: NLB,
+                        keys: ["healthcheck-path", "healthcheck-port", "healthcheck-protocol"],
+                        spec: &spec,
+                        invalid: &invalid,
+                        nlb: true,
+                    },
+                );
+                if f.status != super::Status::Pass {
+                    return f;
+                }
+                return Finding::warn(
+                    ID,
+                    "Proxy protocol not applied",
+                    format!(
+                        "{object} asks proxy protocol v2 {}, the target group has it {}.",
+                        on(spec.proxy_protocol),
+                        on(actual)
+                    ),
+                )
+                .evidence(json!({"requested": spec, "targetGroupProxyProtocol": actual}));
+            }
+            judge(
+                ctx,
+                AnnotationJudgement {
+                    id: ID,
+                    object,
+                    prefix: NLB,
+                    keys: ["healthcheck-path", "healthcheck-port", "healthcheck-protocol"],
+                    spec: &spec,
+                    invalid: &invalid,
+                    nlb: true,
+                },
+            )
+        }
+        Some((Origin::Ingress(_), ..)) => Finding::skipped(
+            ID,
+            "the target group belongs to an application load balancer: its settings come from the Ingress (see ingress-annotations)",
+        ),
+        None => {
+            let kind = svc.spec.as_ref().and_then(|s| s.type_.as_deref()).unwrap_or("ClusterIP");
+            Finding::skipped(
+                ID,
+                format!("{object} is of type {kind}: it has no network load balancer of its own"),
+            )
+        }
+    }
+}
+
+fn on(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Status;
+    use crate::fixtures::*;
+    use crate::snapshot::Fetched;
+
+    fn nlb_snapshot(annotations: &[(&str, &str)]) -> SnapshotB {
+        let mut b = SnapshotB::ip().service_annotations(annotations);
+        b.lb().kind = "network".into();
+        if let Fetched::Ok(svc) = &mut b.kube().service {
+            svc.spec.as_mut().unwrap().type_ = Some("LoadBalancer".into());
+        }
+        b
+    }
+
+    #[test]
+    fn node_port_service_is_skipped() {
+        assert_eq!(check(&Context::new(&SnapshotB::instance().build())).status, Status::Skipped);
+    }
+
+    #[test]
+    fn health_check_port_nothing_listens_on_fails_and_resets_it() {
+        // GIVEN an NLB Service (ip targets) whose health-check port annotation is 8081; pods declare 8080
+        let snap = nlb_snapshot(&[
+            ("service.beta.kubernetes.io/aws-load-balancer-type", "external"),
+            ("service.beta.kubernetes.io/aws-load-balancer-nlb-target-type", "ip"),
+            ("service.beta.kubernetes.io/aws-load-balancer-healthcheck-port", "8081"),
+        ])
+        .health_check(|h| {
+            h.protocol = Some("TCP".into());
+            h.port = Some("8081".into());
+        })
+        .build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Fail, "{f:?}");
+        assert!(
+            f.detail
+                .contains("the health check probes port 8081, and no pod declares it (they declare [8080, 8080])"),
+            "{}",
+            f.detail
+        );
+        assert_eq!(f.remediation, vec!["kubectl annotate service web -n shop service.beta.kubernetes.io/aws-load-balancer-healthcheck-port=traffic-port --overwrite"]);
+        assert_eq!(f.explains, vec!["10.0.2.11"]);
+    }
+
+    #[test]
+    fn legacy_nlb_passes_saying_who_owns_it() {
+        let snap = nlb_snapshot(&[("service.beta.kubernetes.io/aws-load-balancer-type", "nlb")]).build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Pass);
+        assert!(f.detail.contains("in-tree cloud provider"));
+    }
+
+    #[test]
+    fn proxy_protocol_requested_but_off_warns() {
+        let snap = nlb_snapshot(&[
+            ("service.beta.kubernetes.io/aws-load-balancer-type", "external"),
+            ("service.beta.kubernetes.io/aws-load-balancer-proxy-protocol", "*"),
+        ])
+        .health_check(|h| {
+            h.protocol = Some("TCP".into());
+            h.interval_seconds = Some(10);
+            h.healthy_threshold = Some(3);
+            h.unhealthy_threshold = Some(3);
+        })
+        .build();
+        let mut snap = snap;
+        snap.aws.target_group_attributes = Fetched::Ok([("proxy_protocol_v2.enabled".to_string(), "false".to_string())].into());
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Warn, "{f:?}");
+        assert!(
+            f.detail.contains("asks proxy protocol v2 on, the target group has it off"),
+            "{}",
+            f.detail
+        );
+    }
+}
