@@ -235,7 +235,7 @@ def up():
     wait_for("moto", moto_ready, timeout=60, name="moto")
     kubeconfig(STATE / "kubeconfig", ADMIN_TOKEN, "admin")
     import scenarios
-    scenarios.install_crds(kube)
+    scenarios.install_cluster(kube)
     env = {**AWS_ENV, "KUBECONFIG": str(STATE / "kubeconfig")}
     (STATE / "env").write_text("".join(f"export {k}={v}\n" for k, v in env.items()))
     (STATE / "env.json").write_text(json.dumps(env, indent=2))

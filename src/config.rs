@@ -14,6 +14,8 @@ pub struct Config {
     /// Region for target group ARNs that do not name one (never: ARNs do) and for the SDK's
     /// own calls; `AWS_REGION` / `--region`.
     pub region: Option<String>,
+    /// Opt-in remediation (`REMEDIATE=kube-proxy`, `REMEDIATE_DRY_RUN=true`); off by default.
+    pub remediate: crate::remediate::Remediation,
 }
 
 impl Config {
@@ -29,10 +31,18 @@ impl Config {
         // KUBECONFIG may hold a list (a:b); kube reads the first file we pass it.
         let kubeconfig = non_empty("KUBECONFIG").map(|k| PathBuf::from(k.split(':').next().unwrap_or(&k)));
         let region = non_empty("AWS_REGION").or_else(|| non_empty("AWS_DEFAULT_REGION"));
+        let dry_run = match non_empty("REMEDIATE_DRY_RUN").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => return Err(Error::Config(format!("REMEDIATE_DRY_RUN={other:?}: expected true or false"))),
+        };
+        let remediate = crate::remediate::Remediation::parse(&non_empty("REMEDIATE").unwrap_or_default(), dry_run)
+            .map_err(|e| Error::Config(format!("REMEDIATE: {e}")))?;
         Ok(Config {
             default_cluster,
             kubeconfig,
             region,
+            remediate,
         })
     }
 }
@@ -80,6 +90,21 @@ mod tests {
         let e = cfg(&[("DEFAULT_CLUSTER", "-bad name")]).unwrap_err();
         assert!(e.to_string().contains("not a valid EKS cluster name"), "{e}");
         assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn remediation_is_off_unless_named() {
+        assert_eq!(cfg(&[]).unwrap().remediate, crate::remediate::Remediation::default());
+        let c = cfg(&[("REMEDIATE", "kube-proxy"), ("REMEDIATE_DRY_RUN", "true")]).unwrap();
+        assert!(c.remediate.kube_proxy && c.remediate.dry_run);
+        assert!(cfg(&[("REMEDIATE", "everything")])
+            .unwrap_err()
+            .to_string()
+            .contains("unknown remediation"));
+        assert!(cfg(&[("REMEDIATE_DRY_RUN", "maybe")])
+            .unwrap_err()
+            .to_string()
+            .contains("expected true or false"));
     }
 
     #[test]

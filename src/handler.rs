@@ -45,7 +45,8 @@ impl Handler {
         let mut errors = Vec::new();
         for (req, res) in requests.iter().zip(results) {
             match res {
-                Ok((_, d)) => {
+                Ok((_, mut d)) => {
+                    crate::remediate::run(&self.kube, &mut d, &self.config.remediate).await;
                     let line = serde_json::to_string(&d)?;
                     let root_cause = d.verdict.root_cause.map(|c| c.as_str()).unwrap_or("none");
                     info!(target_group = %req.target_group_arn, status = ?d.verdict.status, root_cause, diagnosis = %line, "diagnosis");

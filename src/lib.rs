@@ -13,10 +13,13 @@
 //! - [`mapping`] maps a target group to its Service (pure; `collect` drives it).
 //! - [`checks`] run over the snapshot, one [`checks::Finding`] each, in catalogue order.
 //! - [`diagnosis`] ranks the root cause; [`render`] writes text or JSON.
-//! - [`handler`] is the Lambda's entry point; `src/bin/` holds two thin binaries.
+//! - [`remediate`] is the only write, opt-in: restarting kube-proxy when its check failed.
+//! - [`handler`] is the Lambda's entry point, [`cli`] the command line's; `src/bin/` holds two
+//!   thin binaries over them.
 
 pub mod annotations;
 pub mod checks;
+pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod diagnosis;
@@ -25,6 +28,7 @@ pub mod handler;
 pub mod mapping;
 pub mod matcher;
 pub mod net;
+pub mod remediate;
 pub mod render;
 pub mod snapshot;
 pub mod trigger;

@@ -75,27 +75,33 @@ def instances(net, zones, groups=None):
     return out
 
 
-def load_balancer(ns, net, svc, port, target_type, tg_port, tags, lb_tags=None):
-    """An ALB with an HTTP listener forwarding to a new target group; returns both ARNs."""
+def load_balancer(ns, net, svc, port, target_type, tg_port, tags, lb_tags=None, nlb=False, hc=None):
+    """An ALB (or NLB) with a listener forwarding to a new target group; returns both ARNs.
+    `hc` overrides target-group health-check parameters (HealthCheckPort, HealthCheckPath, …)."""
     elb = aws("elbv2")
     suffix = uuid.uuid4().hex[:8]
     lb_tags = {"elbv2.k8s.aws/cluster": CLUSTER} if lb_tags is None else lb_tags
     # An empty Tags list is invalid: leave the parameter out instead.
     tagged = lambda tags: {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]} if tags else {}
-    lb = elb.create_load_balancer(Name=elb_name("k8s", ns[:12], suffix), Subnets=list(net["lb_subnets"].values()), SecurityGroups=[net["sg_lb"]],
-                                  Scheme="internet-facing", Type="application", **tagged(lb_tags))["LoadBalancers"][0]["LoadBalancerArn"]
-    tg = elb.create_target_group(Name=elb_name("k8s", ns[:10], svc[:8], suffix), Protocol="HTTP", Port=tg_port, VpcId=net["vpc"], TargetType=target_type,
-                                 HealthCheckProtocol="HTTP", HealthCheckPort="traffic-port", HealthCheckPath="/",
-                                 HealthCheckIntervalSeconds=15, HealthCheckTimeoutSeconds=5, HealthyThresholdCount=2,
-                                 UnhealthyThresholdCount=2, Matcher={"HttpCode": "200"}, **tagged(tags))["TargetGroups"][0]["TargetGroupArn"]
-    elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    groups = {} if nlb else {"SecurityGroups": [net["sg_lb"]]}
+    lb = elb.create_load_balancer(Name=elb_name("k8s", ns[:12], suffix), Subnets=list(net["lb_subnets"].values()), Scheme="internet-facing",
+                                  Type="network" if nlb else "application", **groups, **tagged(lb_tags))["LoadBalancers"][0]["LoadBalancerArn"]
+    checks = {"HealthCheckProtocol": "TCP", "HealthCheckPort": "traffic-port", "HealthCheckIntervalSeconds": 10, "HealthyThresholdCount": 3,
+              "UnhealthyThresholdCount": 3} if nlb else {
+              "HealthCheckProtocol": "HTTP", "HealthCheckPort": "traffic-port", "HealthCheckPath": "/", "HealthCheckIntervalSeconds": 15,
+              "HealthCheckTimeoutSeconds": 5, "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2, "Matcher": {"HttpCode": "200"}}
+    checks.update(hc or {})
+    tg = elb.create_target_group(Name=elb_name("k8s", ns[:10], svc[:8], suffix), Protocol="TCP" if nlb else "HTTP", Port=tg_port, VpcId=net["vpc"],
+                                 TargetType=target_type, **checks, **tagged(tags))["TargetGroups"][0]["TargetGroupArn"]
+    elb.create_listener(LoadBalancerArn=lb, Protocol="TCP" if nlb else "HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
     return lb, tg
 
 
 def register(tg, targets, health):
     """Registers `targets` [(id, port)]; `health` maps an id to an override (state, reason, description)."""
     elb = aws("elbv2")
-    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": i, "Port": p} for i, p in targets])
+    if targets:
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": i, "Port": p} for i, p in targets])
     if health:
         elb.add_tags(ResourceArns=[tg], Tags=[{"Key": f"moto:health:{i}", "Value": "|".join(h)} for i, h in health.items()])
 
@@ -119,18 +125,39 @@ TGB_CRD = {
 }
 
 
-def install_crds(kube):
+CONTROLLER_LABELS = {"app.kubernetes.io/name": "aws-load-balancer-controller", "app.kubernetes.io/instance": "aws-load-balancer-controller"}
+
+
+def install_cluster(kube):
+    """What every EKS cluster of these scenarios has: the TargetGroupBinding CRD, the AWS Load
+    Balancer Controller (a ready Deployment and pod in kube-system) and the kube-proxy DaemonSet
+    (its pods come with each node)."""
     kube.apply("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", TGB_CRD)
     kube.wait("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/targetgroupbindings.elbv2.k8s.aws",
               lambda c: any(x["type"] == "Established" and x["status"] == "True" for x in c.get("status", {}).get("conditions", [])),
               "the TargetGroupBinding CRD")
+    image = {"name": "controller", "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.7.1"}
+    d = kube.apply("/apis/apps/v1/namespaces/kube-system/deployments", {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "aws-load-balancer-controller", "namespace": "kube-system", "labels": CONTROLLER_LABELS},
+        "spec": {"replicas": 1, "selector": {"matchLabels": CONTROLLER_LABELS}, "template": {"metadata": {"labels": CONTROLLER_LABELS}, "spec": {"containers": [image]}}}})
+    kube.patch_status("/apis/apps/v1/namespaces/kube-system/deployments/aws-load-balancer-controller",
+                      {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1, "observedGeneration": 1})
+    d["kind"] = "Deployment"
+    pod(kube, "kube-system", "aws-load-balancer-controller-6b7f9c-x2x9v", CONTROLLER_LABELS, "system-node", "10.0.0.10", image, owner=d)
+    kp = {"k8s-app": "kube-proxy"}
+    kube.apply("/apis/apps/v1/namespaces/kube-system/daemonsets", {
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kube-proxy", "namespace": "kube-system", "labels": kp},
+        "spec": {"selector": {"matchLabels": kp}, "template": {"metadata": {"labels": kp}, "spec": {"containers": [
+            {"name": "kube-proxy", "image": "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.20.4"}]}}}})
+    recount_kube_proxy(kube)
 
 
 def namespace(kube, ns):
     kube.apply("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
 
 
-def node(kube, name, inst, ready=True):
+def node(kube, name, inst, ready=True, kube_proxy="ready"):
     kube.apply("/api/v1/nodes", {"apiVersion": "v1", "kind": "Node",
                                  "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": inst["zone"], "kubernetes.io/hostname": name}},
                                  "spec": {"providerID": f"aws:///{inst['zone']}/{inst['id']}"}})
@@ -140,12 +167,26 @@ def node(kube, name, inst, ready=True):
         "conditions": [{"type": "Ready", "status": "True" if ready else "False", "reason": "KubeletReady" if ready else "KubeletNotReady",
                         "message": "kubelet is posting ready status" if ready else "PLEG is not healthy", "lastHeartbeatTime": now(), "lastTransitionTime": now()}],
     })
+    # Every node runs kube-proxy, as on EKS (owned by the DaemonSet `up` creates).
+    ds = {**kube.get("/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy"), "kind": "DaemonSet"}
+    kp = {"name": "kube-proxy", "image": "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.20.4"}
+    pod(kube, "kube-system", f"kube-proxy-{name}"[:63], {"k8s-app": "kube-proxy"}, name, inst["ip"], kp, owner=ds, state=kube_proxy)
+    recount_kube_proxy(kube)
 
 
-def container(port_name="http", port=80):
+def recount_kube_proxy(kube):
+    """The DaemonSet's status from its pods (no DaemonSet controller runs here)."""
+    pods = kube.get("/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3Dkube-proxy")["items"]
+    ready = sum(1 for p in pods if any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", [])))
+    kube.patch_status("/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy", {
+        "desiredNumberScheduled": len(pods), "currentNumberScheduled": len(pods), "numberReady": ready, "updatedNumberScheduled": len(pods),
+        "numberAvailable": ready, "numberMisscheduled": 0, "observedGeneration": 1})
+
+
+def container(port_name="http", port=80, probe="/"):
     return {"name": "app", "image": "public.ecr.aws/nginx/nginx:1.25",
             "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
-            "readinessProbe": {"httpGet": {"path": "/", "port": port}, "periodSeconds": 5}}
+            "readinessProbe": {"httpGet": {"path": probe, "port": port}, "periodSeconds": 5}}
 
 
 def workload(kube, ns, name, labels, ctr):
@@ -164,23 +205,34 @@ def workload(kube, ns, name, labels, ctr):
     return rs, rs_labels
 
 
-def pod(kube, ns, name, labels, node_name, ip, ctr, rs=None, state="ready"):
+def pod(kube, ns, name, labels, node_name, ip, ctr, rs=None, state="ready", owner=None, gate=None):
+    """A pod bound to a node, its status set as a kubelet would: ready, crashloop, or gated
+    (containers ready, held back by a target-health readiness gate whose reason is `gate`)."""
     meta = {"name": name, "namespace": ns, "labels": labels}
-    if rs:
-        meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs["metadata"]["name"], "uid": rs["metadata"]["uid"], "controller": True}]
-    p = kube.apply(f"/api/v1/namespaces/{ns}/pods", {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {"nodeName": node_name, "containers": [ctr]}})
-    ready = state == "ready"
+    owner = owner or rs
+    if owner:
+        meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": owner["kind"] if "kind" in owner else "ReplicaSet", "name": owner["metadata"]["name"],
+                                    "uid": owner["metadata"]["uid"], "controller": True}]
+    spec = {"nodeName": node_name, "containers": [ctr]}
+    gate_type = f"target-health.elbv2.k8s.aws/k8s-{ns}"[:63]
+    if gate:
+        spec["readinessGates"] = [{"conditionType": gate_type}]
+    p = kube.apply(f"/api/v1/namespaces/{ns}/pods", {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
+    ready = state == "ready" and not gate
+    containers_ready = ready or bool(gate)
     cstate = {"running": {"startedAt": now()}}
     extra = {}
     if state == "crashloop":
-        cstate = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container=app"}}
+        cstate = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container=" + ctr["name"]}}
         extra = {"restartCount": 12, "lastState": {"terminated": {"reason": "Error", "exitCode": 1, "startedAt": now(), "finishedAt": now()}}}
-    cond = lambda t, ok: {"type": t, "status": "True" if ok else "False", "lastTransitionTime": now()}
+    cond = lambda t, ok, **kw: {"type": t, "status": "True" if ok else "False", "lastTransitionTime": now(), **kw}
+    conditions = [cond("Initialized", True), cond("Ready", ready), cond("ContainersReady", containers_ready), cond("PodScheduled", True)]
+    if gate:
+        conditions.append(cond(gate_type, False, reason=gate, message="Target health is unhealthy"))
     kube.patch_status(f"/api/v1/namespaces/{ns}/pods/{name}", {
-        "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "startTime": now(),
-        "conditions": [cond("Initialized", True), cond("Ready", ready), cond("ContainersReady", ready), cond("PodScheduled", True)],
-        "containerStatuses": [{"name": "app", "ready": ready, "restartCount": 0, "image": ctr["image"], "imageID": "", "started": ready,
-                               "state": cstate, **extra}],
+        "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "startTime": now(), "conditions": conditions,
+        "containerStatuses": [{"name": ctr["name"], "ready": containers_ready, "restartCount": 0, "image": ctr["image"], "imageID": "",
+                               "started": containers_ready, "state": cstate, **extra}],
     })
     return p
 
@@ -207,6 +259,13 @@ def event(kube, ns, kind, obj, reason, message, count=5):
         "firstTimestamp": now(), "lastTimestamp": now(), "source": {"component": "kubelet"}})
 
 
+def alb_ingress(kube, ns, name, svc, annotations):
+    return kube.apply(f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses", {
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name, "namespace": ns, "annotations": annotations},
+        "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix",
+                                                                            "backend": {"service": {"name": svc, "port": {"number": 80}}}}]}}]}})
+
+
 def wait_endpoints(kube, ns, svc, ready):
     kube.wait(f"/api/v1/namespaces/{ns}/endpoints/{svc}",
               lambda e: sum(len(s.get("addresses", [])) for s in e.get("subsets", [])) == ready,
@@ -217,7 +276,7 @@ def wait_endpoints(kube, ns, svc, ready):
 
 def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_name="http", health=None, pod_state="ready",
                      bind=True, tg_tags=None, lb_tags=None, expect_ready=None, zones=("us-east-1a", "us-east-1b"), lb_zones=None,
-                     pods_on=None, node_ready=None, groups=None, local=False, network_hook=None):
+                     pods_on=None, node_ready=None, groups=None, local=False, network_hook=None, ingress=None, probe="/", kube_proxy=None):
     """Nodes (one per zone) with one pod each behind a NodePort Service and an ALB with instance
     targets on the NodePort: the article's shape. `pods_on` limits the pods to some nodes,
     `groups` gives instances other security groups, `network_hook(net, insts)` changes the VPC."""
@@ -228,7 +287,7 @@ def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_nam
     insts = instances(net, zones, groups)
     nodes = [f"{ns}-node-{z[-1]}" for z in zones]
     for k, (n, i) in enumerate(zip(nodes, insts)):
-        node(kube, n, i, ready=True if node_ready is None else node_ready[k])
+        node(kube, n, i, ready=True if node_ready is None else node_ready[k], kube_proxy="ready" if kube_proxy is None else kube_proxy[k])
     svc_name = "alb-instance"
     service(kube, ns, svc_name, selector, 80, target_port)
     # Let the API server allocate the NodePort, then register the instances on it.
@@ -236,7 +295,7 @@ def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_nam
     kube.request("PATCH", f"/api/v1/namespaces/{ns}/services/{svc_name}", patch, "application/merge-patch+json")
     svc = kube.get(f"/api/v1/namespaces/{ns}/services/{svc_name}")
     node_port = svc["spec"]["ports"][0]["nodePort"]
-    ctr = container(port_name)
+    ctr = container(port_name, probe=probe)
     rs, labels = workload(kube, ns, "alb-instance", pod_labels, ctr)
     octet3 = octet(ns)
     for k, n in enumerate(nodes):
@@ -244,8 +303,11 @@ def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_nam
             pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[k]}", labels, n, f"192.168.{octet3}.{10 + k}", ctr, rs, pod_state)
     if network_hook:
         network_hook(net, insts)
-    lb, tg = load_balancer(ns, net, svc_name, 80, "instance", node_port, tg_tags if tg_tags is not None else controller_tags(ns, svc_name, 80), lb_tags)
+    hc = {"HealthCheckPath": ingress["alb.ingress.kubernetes.io/healthcheck-path"]} if ingress and "alb.ingress.kubernetes.io/healthcheck-path" in ingress else None
+    lb, tg = load_balancer(ns, net, svc_name, 80, "instance", node_port, tg_tags if tg_tags is not None else controller_tags(ns, svc_name, 80), lb_tags, hc=hc)
     register(tg, [(i["id"], node_port) for i in insts], {insts[k]["id"]: h for k, h in (health or {}).items()})
+    if ingress is not None:
+        alb_ingress(kube, ns, "front", svc_name, ingress)
     if bind:
         binding(kube, ns, f"k8s-{ns}-alb-instance", tg, svc_name, 80, "instance")
     if expect_ready is not None:
@@ -258,8 +320,10 @@ def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_nam
 POD_SUFFIXES = ["prnxw", "x7k2p", "q9m4d"]
 
 
-def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect_ready=None, bind=True, tg_tags=None, lb_tags=None):
-    """A ClusterIP Service shop-style `web` (80 → 8080) with two pods and ip targets."""
+def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect_ready=None, bind=True, tg_tags=None, lb_tags=None,
+               probe="/", gate=None, register_targets=True, nlb_annotations=None, hc=None):
+    """A ClusterIP Service `web` (80 → 8080) with two pods and ip targets behind an ALB; with
+    `nlb_annotations`, a `type: LoadBalancer` Service behind an NLB instead."""
     namespace(kube, ns)
     zones = ("us-east-1a", "us-east-1b")
     net = network(ns, zones, zones)
@@ -267,16 +331,20 @@ def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect
     nodes = [f"{ns}-node-{z[-1]}" for z in zones]
     for n, i in zip(nodes, insts):
         node(kube, n, i)
-    service(kube, ns, "web", {"app": "web"}, 80, 8080)
-    ctr = container("http", 8080)
+    svc = service(kube, ns, "web", {"app": "web"}, 80, 8080)
+    if nlb_annotations is not None:
+        kube.request("PATCH", f"/api/v1/namespaces/{ns}/services/web", {"metadata": {"annotations": nlb_annotations}, "spec": {"type": "LoadBalancer"}},
+                     "application/merge-patch+json")
+    ctr = container("http", 8080, probe=probe)
     rs, labels = workload(kube, ns, "web", {"app": "web"}, ctr)
     o = octet(ns)
     # The VPC CNI gives pods addresses of their node's subnet.
     ips = [f"10.0.{k + 1}.{o}" for k in range(2)]
-    pods = [pod(kube, ns, f"{rs['metadata']['name']}-{s}", labels, n, ip, ctr, rs, pod_state) for s, n, ip in zip(("a1b2c", "d3e4f"), nodes, ips)]
+    pods = [pod(kube, ns, f"{rs['metadata']['name']}-{s}", labels, n, ip, ctr, rs, pod_state, gate=gate) for s, n, ip in zip(("a1b2c", "d3e4f"), nodes, ips)]
     targets = targets(ips, o) if targets else ips
-    lb, tg = load_balancer(ns, net, "web", 80, "ip", 8080, controller_tags(ns, "web", 80) if tg_tags is None else tg_tags, lb_tags)
-    register(tg, [(t, 8080) for t in targets], {targets[k]: h for k, h in (health or {}).items()})
+    tags = controller_tags(ns, "web", 80) if tg_tags is None else tg_tags
+    lb, tg = load_balancer(ns, net, "web", 80, "ip", 8080, tags, lb_tags, nlb=nlb_annotations is not None, hc=hc)
+    register(tg, [(t, 8080) for t in targets] if register_targets else [], {targets[k]: h for k, h in (health or {}).items()})
     if bind:
         binding(kube, ns, f"k8s-{ns}-web", tg, "web", 80, "ip")
     if expect_ready is not None:
@@ -420,7 +488,66 @@ def elb_internal_error(kube, ns):
                             health={1: ("unhealthy", "Elb.InternalError", "Health checks failed due to an internal error")}, expect_ready=2)
 
 
+MISMATCH_404 = ("unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [404]")
+
+
+def ingress_404(kube, ns):
+    """The Ingress asks healthcheck-path /healthz, which answers 404; the pods are ready on /ready (ingress-annotations)."""
+    return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, probe="/ready",
+                            ingress={"alb.ingress.kubernetes.io/healthcheck-path": "/healthz", "alb.ingress.kubernetes.io/scheme": "internet-facing"},
+                            health={0: MISMATCH_404, 1: MISMATCH_404}, expect_ready=2)
+
+
+def readiness_path(kube, ns):
+    """A hand-made binding: the target group checks "/", which answers 404; the pods are ready on /healthz (health-check-config)."""
+    return ip_cluster(kube, ns, probe="/healthz", health={0: MISMATCH_404, 1: MISMATCH_404}, expect_ready=2)
+
+
+def nlb_hc_port(kube, ns):
+    """An NLB Service (ip targets) whose health-check-port annotation is 8081, where nothing listens (service-annotations)."""
+    annotations = {"service.beta.kubernetes.io/aws-load-balancer-type": "external", "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+                   "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing", "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port": "8081"}
+    failed = ("unhealthy", "Target.FailedHealthChecks", "Health checks failed")
+    tags = {"elbv2.k8s.aws/cluster": CLUSTER, "service.k8s.aws/stack": f"{ns}/web", "service.k8s.aws/resource": f"{ns}/web:80"}
+    out = ip_cluster(kube, ns, nlb_annotations=annotations, hc={"HealthCheckPort": "8081"}, tg_tags=tags, health={0: failed, 1: failed}, expect_ready=2)
+    # What the controller does for an NLB without security groups: let its subnets reach the
+    # traffic port and the health-check port on the nodes' group.
+    ec2 = aws("ec2")
+    group = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"{ns}-nodes"]}])["SecurityGroups"][0]["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": p, "ToPort": p, "IpRanges": [{"CidrIp": LB_CIDRS[z], "Description": "NLB subnet"} for z in ("us-east-1a", "us-east-1b")]}
+        for p in (8080, 8081)])
+    return out
+
+
+def controller_denied(kube, ns):
+    """The controller's role may not RegisterTargets: the target group stays empty; events say why (lb-controller)."""
+    out = ip_cluster(kube, ns, register_targets=False, expect_ready=2)
+    ing = alb_ingress(kube, ns, "front", "web", {"alb.ingress.kubernetes.io/target-type": "ip"})
+    event(kube, ns, "Ingress", ing, "FailedDeployModel",
+          "Failed deploy model due to AccessDenied: User: arn:aws:sts::123456789012:assumed-role/eks-lbc-role/1732677000 is not authorized to perform: "
+          f"elasticloadbalancing:RegisterTargets on resource: {out['targetGroupArn']} because no identity-based policy allows the elasticloadbalancing:RegisterTargets action")
+    return out
+
+
+def gate_timeout(kube, ns):
+    """Pods ready but held by their target-health readiness gate: the ELB reports Target.Timeout (readiness-gates)."""
+    return ip_cluster(kube, ns, gate="Target.Timeout", health={0: TIMEOUT, 1: TIMEOUT})
+
+
+def kube_proxy_down(kube, ns):
+    """kube-proxy crash-loops on node B; its NodePort target times out (kube-proxy)."""
+    return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, kube_proxy=["ready", "crashloop"],
+                            health={1: TIMEOUT}, expect_ready=2)
+
+
 SCENARIOS = {
+    "ingress-404": ingress_404,
+    "readiness-path": readiness_path,
+    "nlb-hc-port": nlb_hc_port,
+    "controller-denied": controller_denied,
+    "gate-timeout": gate_timeout,
+    "kube-proxy-down": kube_proxy_down,
     "second-node-group": second_node_group,
     "nacl-deny": nacl_deny,
     "diverted-route": diverted_route,

@@ -46,6 +46,15 @@ pub fn check(ctx: &Context) -> Finding {
         // Ready pods that are selected yet absent: the targetPort does not resolve in them, which
         // target-port explains; the missing endpoints are its consequence, not the cause.
         let ready_pods = ctx.selected.iter().filter(|p| super::context::pod_ready(p)).count();
+        // Pods whose containers are ready but whose load-balancer readiness gate is not: they
+        // wait on the load balancer (readiness-gates), they do not cause it.
+        let gated = ctx.selected.iter().filter(|p| super::health::gate_blocked(p)).count();
+        if gated > 0 && ready_pods == 0 {
+            let detail = format!("{detail} All {gated} selected pods wait on their target-health readiness gate (see readiness-gates).");
+            return Finding::fail(ID, "No ready endpoints", detail)
+                .evidence(evidence)
+                .remediation(vec![format!("kubectl get endpoints {name} -n {ns}")]);
+        }
         if ready_pods > 0 {
             let detail = format!(
                 "{detail} Yet {ready_pods} selected pods are ready: the Service's targetPort does not resolve in them (see target-port)."

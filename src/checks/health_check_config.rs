@@ -66,8 +66,16 @@ pub fn check(ctx: &Context) -> Finding {
             config_problems += 1;
         }
     }
+    // An ALB needs the timeout below the interval; an NLB's TCP check may take the whole interval.
+    let nlb = ctx
+        .snap
+        .aws
+        .load_balancers
+        .ok()
+        .and_then(|l| l.first())
+        .is_some_and(|l| l.kind == "network");
     if let (Some(t), Some(i)) = (hc.timeout_seconds, hc.interval_seconds) {
-        if t >= i {
+        if t > i || (t == i && !nlb) {
             problems.push(format!("the timeout ({t}s) is not shorter than the interval ({i}s)"));
             fixes.push(format!(
                 "aws elbv2 modify-target-group --target-group-arn {} --health-check-timeout-seconds {}",

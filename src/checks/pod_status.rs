@@ -40,7 +40,19 @@ pub fn check(ctx: &Context) -> Finding {
     // readiness-gates reports them.
     let gated: Vec<&str> = ctx.selected.iter().filter(|p| gate_blocked(p)).map(|p| pod_name(p)).collect();
     let not_ready: Vec<&PodReport> = reports.iter().filter(|r| !r.ready && !gated.contains(&r.name.as_str())).collect();
-    let evidence = json!({"pods": reports.iter().map(PodReport::json).collect::<Vec<_>>()});
+    let evidence = json!({"pods": reports.iter().map(PodReport::json).collect::<Vec<_>>(), "waitingOnReadinessGate": gated});
+    if not_ready.is_empty() && !gated.is_empty() {
+        return Finding::warn(
+            ID,
+            format!("{} pods wait on their readiness gate", gated.len()),
+            format!(
+                "{} pods have ready containers but wait on their target-health readiness gate: {} (see readiness-gates).",
+                gated.len(),
+                gated.join(", ")
+            ),
+        )
+        .evidence(evidence);
+    }
     if not_ready.is_empty() {
         let restarting: Vec<&PodReport> = reports
             .iter()
@@ -323,6 +335,22 @@ mod tests {
         );
         // instance targets and no ready pod at all: every unhealthy target is explained
         assert_eq!(f.explains, vec!["i-0aaa", "i-0bbb"]);
+    }
+
+    #[test]
+    fn pods_held_by_their_readiness_gate_warn_and_explain_nothing() {
+        let snap = SnapshotB::ip()
+            .pods(vec![PodB::new("shop", "web-1")
+                .labels(&[("app", "web")])
+                .ip("10.0.1.10")
+                .gate("tg", "False", "Target.Timeout")
+                .held_by_gate()
+                .build()])
+            .build();
+        let f = check(&Context::new(&snap));
+        assert_eq!(f.status, Status::Warn, "{f:?}");
+        assert!(f.explains.is_empty());
+        assert!(f.detail.contains("see readiness-gates"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! One binary for all of them keeps link time down.
 
 mod bad_payloads;
+mod config;
 mod harness;
 mod lambda;
 mod network;

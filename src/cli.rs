@@ -1,0 +1,176 @@
+//! The command line: `diagnose`, `replay`, `checks`, parsed once into [`Cli`] and run by
+//! [`run`], which returns the report and the exit code of DESIGN §4 (0 nothing wrong, 1 problems
+//! found, 2 bad input, 3 could not diagnose). The binary prints; this module does not.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::render::{self, Format};
+use crate::{checks, collect::KubeAccess, config, trigger, Config, Error};
+
+#[derive(Parser)]
+#[command(
+    name = "eks-lb-doctor",
+    version,
+    about = "Diagnoses failing load-balancer health checks on Amazon EKS"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Collect evidence for a target group (or an alarm event) and name the root cause.
+    Diagnose {
+        #[arg(long, required_unless_present = "event", conflicts_with = "event")]
+        target_group_arn: Option<String>,
+        /// Any payload the Lambda accepts: alarm event, SNS alarm notification, manual payload.
+        #[arg(long)]
+        event: Option<PathBuf>,
+        #[arg(long)]
+        cluster: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        /// Use this kubeconfig instead of the default one (also KUBECONFIG).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Format,
+        /// Save the evidence for `replay`.
+        #[arg(long)]
+        save_snapshot: Option<PathBuf>,
+        /// Fix what may be fixed automatically when its check fails (only: kube-proxy).
+        #[arg(long, value_name = "WHAT")]
+        remediate: Option<String>,
+        /// With --remediate: have the API server validate the change without applying it.
+        #[arg(long, requires = "remediate")]
+        dry_run: bool,
+    },
+    /// Re-run the checks on a saved snapshot (no network).
+    Replay {
+        snapshot: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Format,
+    },
+    /// List the check catalogue.
+    Checks,
+}
+
+/// Runs one command; `color` adds ANSI colours to text reports (the binary decides: a TTY).
+pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
+    let mut out = String::new();
+    match cli.command {
+        Command::Checks => {
+            for s in &checks::CATALOGUE {
+                let state = if s.implemented { "" } else { " (not implemented yet)" };
+                out.push_str(&format!(
+                    "{:<20} {:<5} {}{state}\n{:<26}needs: {}\n",
+                    s.id.as_str(),
+                    s.section,
+                    s.verifies,
+                    "",
+                    s.needs
+                ));
+            }
+            Ok((out, 0))
+        }
+        Command::Replay { snapshot, output } => {
+            let snap = crate::read_snapshot(&snapshot)?;
+            let d = crate::Diagnosis::from_snapshot(&snap);
+            Ok((with_newline(render::render(&d, output, color)), d.exit_code() as u8))
+        }
+        Command::Diagnose {
+            target_group_arn,
+            event,
+            cluster,
+            region,
+            kubeconfig,
+            output,
+            save_snapshot,
+            remediate,
+            dry_run,
+        } => {
+            let mut config = Config::from_env()?;
+            if let Some(list) = remediate {
+                config.remediate =
+                    crate::remediate::Remediation::parse(&list, dry_run).map_err(|e| Error::Config(format!("--remediate: {e}")))?;
+            }
+            if let Some(k) = kubeconfig {
+                config.kubeconfig = Some(k);
+            }
+            if region.is_some() {
+                config.region = region;
+            }
+            let payload = match (&target_group_arn, &event) {
+                (Some(arn), _) => serde_json::json!({"targetGroupArn": arn, "cluster": cluster}),
+                (None, Some(path)) => {
+                    let bytes = std::fs::read(path).map_err(|source| Error::ReadFile {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    serde_json::from_slice(&bytes)
+                        .map_err(|e| Error::Trigger(trigger::TriggerError::NotJson(format!("{}: {e}", path.display()))))?
+                }
+                (None, None) => unreachable!("clap requires one"),
+            };
+            if let Some(c) = &cluster {
+                config::validate_cluster(c)?;
+            }
+            let requests = match trigger::parse_value(&payload)? {
+                trigger::Trigger::Acknowledge(a) => {
+                    return Ok((format!("Alarm {} is {}: nothing to diagnose.\n", a.name, a.state), 0));
+                }
+                trigger::Trigger::Diagnose(mut reqs) => {
+                    for r in &mut reqs {
+                        r.cluster = cluster.clone().or(r.cluster.take());
+                    }
+                    reqs
+                }
+            };
+            let sdk = crate::aws_sdk_config(config.region.as_deref()).await;
+            let kube = KubeAccess::from_kubeconfig(config.kubeconfig.as_deref()).await;
+            let mut worst = 0u8;
+            let many = requests.len() > 1;
+            for (i, req) in requests.iter().enumerate() {
+                // With several target groups, one that cannot be diagnosed must not hide the others.
+                let (snap, mut d) = match crate::diagnose(&sdk, &kube, req, &config).await {
+                    Ok(r) => r,
+                    Err(e) if many => {
+                        tracing::error!(target_group = %req.target_group_arn, error = %e, "could not diagnose");
+                        worst = worst.max(e.exit_code() as u8);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                crate::remediate::run(&kube, &mut d, &config.remediate).await;
+                if let Some(path) = &save_snapshot {
+                    let path = if many { numbered(path, i + 1) } else { path.clone() };
+                    crate::write_snapshot(&path, &snap)?;
+                }
+                out.push_str(&with_newline(render::render(&d, output, color)));
+                worst = worst.max(d.exit_code() as u8);
+            }
+            Ok((out, worst))
+        }
+    }
+}
+
+fn with_newline(mut s: String) -> String {
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+/// `snap.json` → `snap-2.json` when an alarm names several target groups.
+fn numbered(path: &std::path::Path, n: usize) -> PathBuf {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("snapshot");
+    let ext = path
+        .extension()
+        .and_then(|s| s.to_str())
+        .map(|e| format!(".{e}"))
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}-{n}{ext}"))
+}
