@@ -47,6 +47,9 @@ enum Command {
         /// With --remediate: have the API server validate the change without applying it.
         #[arg(long, requires = "remediate")]
         dry_run: bool,
+        /// Repeat the health check against the unhealthy targets (default: off, or PROBE_MODE).
+        #[arg(long, value_enum)]
+        probe: Option<crate::collect::probe::ProbeMode>,
     },
     /// Re-run the checks on a saved snapshot (no network).
     Replay {
@@ -91,8 +94,12 @@ pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
             save_snapshot,
             remediate,
             dry_run,
+            probe,
         } => {
             let mut config = Config::from_env()?;
+            if let Some(p) = probe {
+                config.probe = p;
+            }
             if let Some(list) = remediate {
                 config.remediate =
                     crate::remediate::Remediation::parse(&list, dry_run).map_err(|e| Error::Config(format!("--remediate: {e}")))?;

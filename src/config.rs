@@ -16,6 +16,8 @@ pub struct Config {
     pub region: Option<String>,
     /// Opt-in remediation (`REMEDIATE=kube-proxy`, `REMEDIATE_DRY_RUN=true`); off by default.
     pub remediate: crate::remediate::Remediation,
+    /// The health probe (`PROBE_MODE`: off | direct | apiserver-proxy); off by default.
+    pub probe: crate::collect::probe::ProbeMode,
 }
 
 impl Config {
@@ -38,11 +40,16 @@ impl Config {
         };
         let remediate = crate::remediate::Remediation::parse(&non_empty("REMEDIATE").unwrap_or_default(), dry_run)
             .map_err(|e| Error::Config(format!("REMEDIATE: {e}")))?;
+        let probe = match non_empty("PROBE_MODE") {
+            None => Default::default(),
+            Some(m) => crate::collect::probe::ProbeMode::parse(&m).map_err(|e| Error::Config(format!("PROBE_MODE={e}")))?,
+        };
         Ok(Config {
             default_cluster,
             kubeconfig,
             region,
             remediate,
+            probe,
         })
     }
 }
@@ -105,6 +112,17 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("expected true or false"));
+    }
+
+    #[test]
+    fn probe_is_off_unless_asked() {
+        use crate::collect::probe::ProbeMode;
+        assert_eq!(cfg(&[]).unwrap().probe, ProbeMode::Off);
+        assert_eq!(cfg(&[("PROBE_MODE", "apiserver-proxy")]).unwrap().probe, ProbeMode::ApiserverProxy);
+        assert!(cfg(&[("PROBE_MODE", "ping")])
+            .unwrap_err()
+            .to_string()
+            .contains("expected off, direct or apiserver-proxy"));
     }
 
     #[test]

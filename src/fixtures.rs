@@ -686,6 +686,7 @@ impl SnapshotB {
                 controller: Fetched::Ok(controller()),
                 kube_proxy: Fetched::Ok(kube_proxy()),
             },
+            probe: Fetched::not_collected("the probe is off"),
         })
     }
 
@@ -995,6 +996,16 @@ impl SnapshotB {
         if let Fetched::Ok(tg) = &mut self.0.aws.target_group {
             f(&mut tg.health_check);
         }
+        self
+    }
+    pub fn probe(mut self, results: Vec<ProbeResult>) -> Self {
+        self.0.probe = Fetched::Ok(ProbeRun {
+            mode: "direct".into(),
+            origin: "directly".into(),
+            cap: 20,
+            unhealthy_total: results.iter().filter(|r| !r.healthy_in_elb).count(),
+            results,
+        });
         self
     }
     pub fn build(self) -> Snapshot {

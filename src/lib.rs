@@ -71,7 +71,7 @@ pub async fn diagnose(sdk: &SdkConfig, kube: &KubeAccess, req: &Request, config:
         ec2: aws_sdk_ec2::Client::from_conf(ec2_conf),
         kube: kube.clone(),
     };
-    let snapshot = collect::collect(&clients, req, config.default_cluster.as_deref()).await?;
+    let snapshot = collect::collect(&clients, req, config).await?;
     let diagnosis = Diagnosis::from_snapshot(&snapshot);
     Ok((snapshot, diagnosis))
 }

@@ -541,7 +541,23 @@ def kube_proxy_down(kube, ns):
                             health={1: TIMEOUT}, expect_ready=2)
 
 
+def probe_targets(kube, ns):
+    """Two target groups whose ip targets are the loopback servers of probe_targets.py: HTTP
+    (200, 404, 503, slow, reset, refused) and HTTPS (a TLS server, and a plain HTTP one)."""
+    zones = ("us-east-1a", "us-east-1b")
+    net = network(ns, zones, zones)
+    hc = {"HealthCheckTimeoutSeconds": 2, "HealthCheckIntervalSeconds": 5}
+    lb, http_tg = load_balancer(ns, net, "http", 80, "ip", 18080, {"elbv2.k8s.aws/cluster": CLUSTER}, hc=hc)
+    register(http_tg, [(f"127.0.0.{k}", 18080) for k in range(2, 8)], {
+        "127.0.0.2": TIMEOUT, "127.0.0.3": MISMATCH_404, "127.0.0.4": ("unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [503]"),
+        "127.0.0.5": TIMEOUT, "127.0.0.6": ("unhealthy", "Target.FailedHealthChecks", "Health checks failed"), "127.0.0.7": TIMEOUT})
+    _, https_tg = load_balancer(ns, net, "https", 443, "ip", 18443, {"elbv2.k8s.aws/cluster": CLUSTER}, hc={**hc, "HealthCheckProtocol": "HTTPS"})
+    register(https_tg, [("127.0.0.8", 18443), ("127.0.0.2", 18080)], {"127.0.0.8": TIMEOUT, "127.0.0.2": TIMEOUT})
+    return {"namespace": ns, "cluster": CLUSTER, "targetGroupArn": http_tg, "httpsTargetGroupArn": https_tg, "loadBalancerArn": lb}
+
+
 SCENARIOS = {
+    "probe-targets": probe_targets,
     "ingress-404": ingress_404,
     "readiness-path": readiness_path,
     "nlb-hc-port": nlb_hc_port,

@@ -11,7 +11,9 @@ use eks_lb_doctor::cli::{run, Cli};
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,kube_client::client::builder=off".into()),
+        )
         .init();
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     match run(Cli::parse(), color).await {

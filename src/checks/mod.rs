@@ -9,6 +9,7 @@ mod context;
 mod endpoints;
 mod health;
 mod health_check_config;
+mod health_probe;
 mod ingress_annotations;
 mod kube_proxy;
 pub mod lb_controller;
@@ -95,7 +96,7 @@ pub const CATALOGUE: [Spec; 19] = [
     spec(CheckId::RouteTables, "§10", 9, true, "route tables hold the local route for every VPC CIDR in use", "DescribeRouteTables, DescribeVpcs"),
     spec(CheckId::AvailabilityZones, "—", 10, true, "every target's zone is enabled on the load balancer", "LB zones, targets"),
     spec(CheckId::HealthCheckConfig, "§9", 12, true, "health-check settings are sane for the app (protocol, path, matcher, timeout)", "TG config, pods"),
-    spec(CheckId::HealthProbe, "§9", 13, false, "repeats the health check against unhealthy targets (off by default)", "network reach or pods/proxy"),
+    spec(CheckId::HealthProbe, "§9", 13, true, "repeats the health check against unhealthy targets (off by default)", "network reach or pods/proxy"),
     spec(CheckId::IngressAnnotations, "§7", 14, true, "alb.ingress.kubernetes.io/* health-check annotations agree with the TG and the app", "ingresses, events"),
     spec(CheckId::ServiceAnnotations, "§8", 15, true, "service.beta.kubernetes.io/aws-load-balancer-* annotations are valid and agree with the TG", "service, events"),
     spec(CheckId::LbController, "§6", 16, true, "the AWS Load Balancer Controller is ready and its logs/events show no permission errors", "deployment, pods/log, events"),
@@ -236,7 +237,7 @@ pub fn run(snapshot: &Snapshot) -> Vec<Finding> {
             CheckId::LbController => lb_controller::check(&ctx),
             CheckId::ReadinessGates => readiness_gates::check(&ctx),
             CheckId::KubeProxy => kube_proxy::check(&ctx),
-            other => Finding::skipped(other, "not implemented yet"),
+            CheckId::HealthProbe => health_probe::check(&ctx),
         })
         .collect()
 }

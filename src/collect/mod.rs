@@ -13,6 +13,7 @@
 pub mod aws;
 pub mod ec2;
 pub mod kube;
+pub mod probe;
 #[cfg(test)]
 mod tests;
 
@@ -114,7 +115,8 @@ fn unmapped_round() -> ServiceEvidence {
 
 /// Collects every piece of evidence for one request.
 #[instrument(skip_all, fields(target_group = %req.target_group_arn))]
-pub async fn collect(clients: &Clients, req: &Request, default_cluster: Option<&str>) -> Result<Snapshot> {
+pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -> Result<Snapshot> {
+    let default_cluster = config.default_cluster.as_deref();
     let (elb, access) = (&clients.elbv2, &clients.kube);
     let arn = req.target_group_arn.as_str();
 
@@ -268,7 +270,7 @@ pub async fn collect(clients: &Clients, req: &Request, default_cluster: Option<&
         .unwrap_or_else(|| "none".into());
     info!(service, cluster = res.cluster.as_deref().unwrap_or("unknown"), "collected");
 
-    Ok(Snapshot {
+    let mut snapshot = Snapshot {
         snapshot_version: SNAPSHOT_VERSION,
         collected_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         request: req.clone(),
@@ -298,7 +300,11 @@ pub async fn collect(clients: &Clients, req: &Request, default_cluster: Option<&
             controller,
             kube_proxy,
         },
-    })
+        probe: Fetched::not_collected("the probe is off"),
+    };
+    // The probe needs the rest of the evidence (addresses, pods, nodes): it runs last.
+    snapshot.probe = probe::run(config.probe, access, &snapshot).await;
+    Ok(snapshot)
 }
 
 /// Instances to describe: the instance targets, or for ip targets the cluster's nodes (their

@@ -24,8 +24,10 @@ use crate::trigger::Request;
 
 mod cluster;
 mod ec2;
+mod probe;
 pub use cluster::*;
 pub use ec2::*;
+pub use probe::*;
 
 /// Bumped when a field changes meaning; `replay` refuses other versions.
 pub const SNAPSHOT_VERSION: u32 = 1;
@@ -39,6 +41,9 @@ pub struct Snapshot {
     pub resolution: Resolution,
     pub aws: AwsEvidence,
     pub kube: KubeEvidence,
+    /// The health probe (off unless PROBE_MODE / --probe asks for it).
+    #[serde(default)]
+    pub probe: Fetched<ProbeRun>,
 }
 
 /// One piece of evidence: collected, failed (and why), or deliberately not collected.

@@ -8,5 +8,6 @@ mod config;
 mod harness;
 mod lambda;
 mod network;
+mod probe;
 mod replay;
 mod root_causes;

@@ -1,0 +1,364 @@
+//! The health probe: repeats the target group's own health check against the unhealthy targets
+//! (bounded concurrency, capped count) and one healthy target for comparison, the way the load
+//! balancer does it: same protocol, port, path, timeout and success codes, HTTPS without
+//! certificate verification, no redirects followed, the load balancer's User-Agent.
+//!
+//! `direct` dials the targets from where eks-lb-doctor runs (a Lambda in the VPC, a bastion);
+//! `apiserver-proxy` goes through the API server's pod (ip targets) or node (instance targets)
+//! proxy, which needs no VPC access but starts from the control plane. Off unless asked for.
+
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+
+use super::KubeAccess;
+use crate::checks::Context;
+use crate::snapshot::{FailureKind, Fetched, ProbeOutcome, ProbeResult, ProbeRun, Snapshot, TargetHealth};
+
+/// Unhealthy targets probed at most (the rest are counted, not probed).
+pub const CAP: usize = 20;
+const CONCURRENCY: usize = 8;
+pub const USER_AGENT: &str = "ELB-HealthChecker/2.0";
+/// Headers kept from an answer.
+const HEADERS: usize = 6;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeMode {
+    #[default]
+    Off,
+    Direct,
+    ApiserverProxy,
+}
+
+impl ProbeMode {
+    pub fn parse(s: &str) -> Result<ProbeMode, String> {
+        match s {
+            "off" => Ok(ProbeMode::Off),
+            "direct" => Ok(ProbeMode::Direct),
+            "apiserver-proxy" => Ok(ProbeMode::ApiserverProxy),
+            other => Err(format!("{other:?}: expected off, direct or apiserver-proxy")),
+        }
+    }
+}
+
+/// One probe to make.
+struct Plan {
+    target: TargetHealth,
+    healthy: bool,
+    protocol: String,
+    port: u16,
+    path: String,
+    /// direct: the address to dial; proxy: the API path prefix (`/api/v1/namespaces/…/pods/…`).
+    dest: Result<String, String>,
+}
+
+pub async fn run(mode: ProbeMode, kube: &KubeAccess, snap: &Snapshot) -> Fetched<ProbeRun> {
+    if mode == ProbeMode::Off {
+        return Fetched::not_collected("the probe is off (PROBE_MODE or --probe: direct | apiserver-proxy)");
+    }
+    let ctx = Context::new(snap);
+    let (Ok(tg), Ok(targets)) = (&ctx.tg, &ctx.targets) else {
+        return Fetched::not_collected("the target group or its targets are unknown");
+    };
+    let hc = &tg.health_check;
+    let protocol = hc.protocol.clone().unwrap_or_else(|| "HTTP".into()).to_uppercase();
+    let path = hc.path.clone().unwrap_or_else(|| "/".into());
+    let timeout = Duration::from_secs(hc.timeout_seconds.unwrap_or(5).max(1) as u64);
+    let matcher = hc.matcher.clone().unwrap_or_else(|| "200".into());
+    let unhealthy: Vec<&TargetHealth> = targets.iter().filter(|t| t.is_unhealthy()).collect();
+    let chosen = unhealthy
+        .iter()
+        .take(CAP)
+        .copied()
+        .chain(targets.iter().find(|t| t.state == "healthy"));
+    let plans: Vec<Plan> = chosen
+        .map(|t| {
+            let port = ctx.health_check_port(t).unwrap_or(0);
+            let dest = match mode {
+                ProbeMode::Direct => ctx
+                    .place(t)
+                    .address
+                    .or_else(|| ctx.is_ip().then(|| t.id.clone()))
+                    .ok_or_else(|| format!("no address known for {}", t.id)),
+                _ => proxy_path(&ctx, t, &protocol, port),
+            };
+            Plan {
+                target: t.clone(),
+                healthy: !t.is_unhealthy(),
+                protocol: protocol.clone(),
+                port,
+                path: path.clone(),
+                dest,
+            }
+        })
+        .collect();
+    let http = match reqwest::Client::builder()
+        .danger_accept_invalid_certs(true) // as the load balancer: no certificate verification
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(USER_AGENT)
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return Fetched::not_collected(format!("cannot build the probe's HTTP client: {e}")),
+    };
+    let client = match (mode, kube) {
+        (ProbeMode::ApiserverProxy, KubeAccess::Client { client, .. }) => Some(client.clone()),
+        (ProbeMode::ApiserverProxy, KubeAccess::Unavailable(why)) => {
+            return Fetched::not_collected(format!("apiserver-proxy needs the cluster: {why}"))
+        }
+        _ => None,
+    };
+    let results = stream::iter(plans)
+        .map(|p| {
+            let (http, client, matcher) = (&http, client.clone(), matcher.as_str());
+            async move {
+                let (via, outcome) = match (&p.dest, &client) {
+                    (Err(why), _) => (String::new(), ProbeOutcome::NotProbed { reason: why.clone() }),
+                    (Ok(path_prefix), Some(c)) => {
+                        let via = format!(
+                            "{path_prefix}{}",
+                            if p.protocol.starts_with("HTTP") { p.path.as_str() } else { "/" }
+                        );
+                        (
+                            via.clone(),
+                            through_proxy(c, &via, &p.protocol, matcher, timeout + Duration::from_secs(2)).await,
+                        )
+                    }
+                    (Ok(addr), None) => direct(http, addr, &p, matcher, timeout).await,
+                };
+                ProbeResult {
+                    target: p.target.id.clone(),
+                    healthy_in_elb: p.healthy,
+                    protocol: p.protocol.clone(),
+                    port: p.port,
+                    via,
+                    outcome,
+                }
+            }
+        })
+        .buffered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    let origin = match mode {
+        ProbeMode::Direct => "directly from where eks-lb-doctor runs (inside the VPC only if it runs there)".to_string(),
+        _ => "through the Kubernetes API server's proxy: from the control plane, not from the load balancer's subnets".to_string(),
+    };
+    let mode = if mode == ProbeMode::Direct { "direct" } else { "apiserver-proxy" };
+    Fetched::Ok(ProbeRun {
+        mode: mode.into(),
+        origin,
+        cap: CAP,
+        unhealthy_total: unhealthy.len(),
+        results,
+    })
+}
+
+/// `/api/v1/namespaces/NS/pods/[https:]POD:PORT/proxy` (ip targets) or the node's (instance).
+fn proxy_path(ctx: &Context, t: &TargetHealth, protocol: &str, port: u16) -> Result<String, String> {
+    let scheme = if protocol == "HTTPS" { "https:" } else { "" };
+    if ctx.is_ip() {
+        let pod = ctx.pod_by_ip(&t.id).ok_or_else(|| format!("no pod has IP {}", t.id))?;
+        let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+        let name = pod.metadata.name.as_deref().unwrap_or("");
+        Ok(format!("/api/v1/namespaces/{ns}/pods/{scheme}{name}:{port}/proxy"))
+    } else {
+        let node = ctx
+            .node_by_instance(&t.id)
+            .and_then(|n| n.metadata.name.clone())
+            .ok_or_else(|| format!("no Node has instance {}", t.id))?;
+        Ok(format!("/api/v1/nodes/{scheme}{node}:{port}/proxy"))
+    }
+}
+
+async fn direct(http: &reqwest::Client, addr: &str, p: &Plan, matcher: &str, timeout: Duration) -> (String, ProbeOutcome) {
+    let start = Instant::now();
+    let host = if addr.contains(':') {
+        format!("[{addr}]")
+    } else {
+        addr.to_string()
+    };
+    if p.protocol == "TCP" || p.protocol == "TLS" || p.protocol == "UDP" {
+        let via = format!("tcp://{host}:{}", p.port);
+        let res = tokio::time::timeout(timeout, tokio::net::TcpStream::connect((addr, p.port))).await;
+        let ms = start.elapsed().as_millis() as u64;
+        return match res {
+            Ok(Ok(_)) => (via, ProbeOutcome::Connected { latency_ms: ms }),
+            Ok(Err(e)) => (
+                via,
+                ProbeOutcome::Failed {
+                    kind: io_kind(&e),
+                    error: e.to_string(),
+                    latency_ms: ms,
+                },
+            ),
+            Err(_) => (
+                via,
+                ProbeOutcome::Failed {
+                    kind: FailureKind::Timeout,
+                    error: format!("no connection within {}s", timeout.as_secs()),
+                    latency_ms: ms,
+                },
+            ),
+        };
+    }
+    let scheme = if p.protocol == "HTTPS" { "https" } else { "http" };
+    let via = format!("{scheme}://{host}:{}{}", p.port, p.path);
+    match http.get(&via).send().await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let headers = resp
+                .headers()
+                .iter()
+                .take(HEADERS)
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect();
+            (
+                via,
+                ProbeOutcome::Answered {
+                    status,
+                    matched: crate::matcher::matches(matcher, status),
+                    latency_ms: start.elapsed().as_millis() as u64,
+                    headers,
+                },
+            )
+        }
+        Err(e) => {
+            let ms = start.elapsed().as_millis() as u64;
+            (
+                via,
+                ProbeOutcome::Failed {
+                    kind: reqwest_kind(&e),
+                    error: chain(&e),
+                    latency_ms: ms,
+                },
+            )
+        }
+    }
+}
+
+async fn through_proxy(client: &kube::Client, path: &str, protocol: &str, matcher: &str, timeout: Duration) -> ProbeOutcome {
+    let start = Instant::now();
+    let req = match http::Request::get(path).header("User-Agent", USER_AGENT).body(Vec::new()) {
+        Ok(r) => r,
+        Err(e) => return ProbeOutcome::NotProbed { reason: e.to_string() },
+    };
+    let res = tokio::time::timeout(timeout, client.send(req.map(kube::client::Body::from))).await;
+    let ms = start.elapsed().as_millis() as u64;
+    let resp = match res {
+        Err(_) => {
+            return ProbeOutcome::Failed {
+                kind: FailureKind::Timeout,
+                error: format!("no answer through the API server within {}s", timeout.as_secs()),
+                latency_ms: ms,
+            }
+        }
+        Ok(Err(e)) => {
+            return ProbeOutcome::Failed {
+                kind: FailureKind::Unreachable,
+                error: format!("the API server proxy failed: {e}"),
+                latency_ms: ms,
+            }
+        }
+        Ok(Ok(r)) => r,
+    };
+    let status = resp.status().as_u16();
+    let headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .take(HEADERS)
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let body = resp.into_body().collect_bytes().await.unwrap_or_default();
+    // The API server's own failures come as a Status object: it did not reach the target.
+    if let Ok(s) = serde_json::from_slice::<serde_json::Value>(&body) {
+        if s.get("kind").and_then(|k| k.as_str()) == Some("Status") && s.get("status").and_then(|k| k.as_str()) == Some("Failure") {
+            let message = s.get("message").and_then(|m| m.as_str()).unwrap_or("").to_string();
+            let kind = if message.contains("connection refused") {
+                FailureKind::Refused
+            } else if message.contains("i/o timeout") || message.contains("deadline") {
+                FailureKind::Timeout
+            } else if message.contains("connection reset") {
+                FailureKind::Reset
+            } else {
+                FailureKind::Unreachable
+            };
+            return ProbeOutcome::Failed {
+                kind,
+                error: format!("API server: {message}"),
+                latency_ms: ms,
+            };
+        }
+    }
+    if protocol == "TCP" {
+        // The pod answered something: a connection was made.
+        return ProbeOutcome::Connected { latency_ms: ms };
+    }
+    ProbeOutcome::Answered {
+        status,
+        matched: crate::matcher::matches(matcher, status),
+        latency_ms: ms,
+        headers,
+    }
+}
+
+fn io_kind(e: &std::io::Error) -> FailureKind {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => FailureKind::Refused,
+        ConnectionReset | ConnectionAborted | UnexpectedEof | BrokenPipe => FailureKind::Reset,
+        TimedOut => FailureKind::Timeout,
+        _ => FailureKind::Other,
+    }
+}
+
+/// Classifies a reqwest error by walking its sources down to the I/O or TLS error.
+fn reqwest_kind(e: &reqwest::Error) -> FailureKind {
+    if e.is_timeout() {
+        return FailureKind::Timeout;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            let k = io_kind(io);
+            if k != FailureKind::Other {
+                return k;
+            }
+            if io.to_string().to_lowercase().contains("tls")
+                || io
+                    .get_ref()
+                    .is_some_and(|i| i.to_string().contains("InvalidContentType") || i.to_string().contains("CorruptMessage"))
+            {
+                return FailureKind::Tls;
+            }
+        }
+        let text = s.to_string().to_lowercase();
+        if text.contains("tls")
+            || text.contains("certificate")
+            || text.contains("handshake")
+            || text.contains("corrupt message")
+            || text.contains("invalidcontenttype")
+        {
+            return FailureKind::Tls;
+        }
+        if text.contains("connection closed before message completed") || text.contains("connection reset") {
+            return FailureKind::Reset;
+        }
+        source = s.source();
+    }
+    FailureKind::Other
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
