@@ -600,6 +600,7 @@ impl SnapshotB {
             name: "k8s-default-albinsta-6f3b2c1d0e".into(),
             target_type: target_type.into(),
             protocol: Some("HTTP".into()),
+            protocol_version: Some("HTTP1".into()),
             port: Some(port),
             vpc_id: Some("vpc-0a1b2c3d".into()),
             load_balancer_arns: vec![

@@ -83,6 +83,7 @@ fn convert_tg(tg: &elbv2::types::TargetGroup) -> TargetGroup {
             .map(|t| t.as_str().to_string())
             .unwrap_or_else(|| "instance".into()),
         protocol: tg.protocol().map(|p| p.as_str().to_string()),
+        protocol_version: tg.protocol_version().map(str::to_string),
         port: tg.port(),
         vpc_id: tg.vpc_id().map(str::to_string),
         load_balancer_arns: tg.load_balancer_arns().to_vec(),

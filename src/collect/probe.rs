@@ -76,7 +76,9 @@ pub async fn run(mode: ProbeMode, kube: &KubeAccess, snap: &Snapshot) -> Fetched
     let plans: Vec<Plan> = chosen
         .map(|t| {
             let port = ctx.health_check_port(t).unwrap_or(0);
+            let grpc = tg.protocol_version.as_deref() == Some("GRPC");
             let dest = match mode {
+                _ if grpc => Err("gRPC health checks are not repeated by the probe".to_string()),
                 ProbeMode::Direct => ctx
                     .place(t)
                     .address
@@ -361,4 +363,42 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::*;
+
+    #[tokio::test]
+    async fn off_collects_nothing() {
+        let snap = SnapshotB::ip().build();
+        let run = run(ProbeMode::Off, &KubeAccess::Unavailable("none".into()), &snap).await;
+        assert!(matches!(run, Fetched::NotCollected { ref reason } if reason.starts_with("the probe is off")));
+    }
+
+    #[tokio::test]
+    async fn grpc_target_groups_are_not_probed_and_nothing_is_dialled() {
+        // GIVEN a gRPC target group (10.x addresses: must never be dialled)
+        let mut snap = SnapshotB::ip().build();
+        if let Fetched::Ok(tg) = &mut snap.aws.target_group {
+            tg.protocol_version = Some("GRPC".into());
+        }
+        let Fetched::Ok(run) = run(ProbeMode::Direct, &KubeAccess::Unavailable("none".into()), &snap).await else {
+            panic!()
+        };
+        // THEN the unhealthy and the healthy target are reported as not probed, with the reason
+        assert_eq!(run.results.len(), 2);
+        assert!(run.results.iter().all(|r| r.outcome
+            == ProbeOutcome::NotProbed {
+                reason: "gRPC health checks are not repeated by the probe".into()
+            }));
+    }
+
+    #[tokio::test]
+    async fn apiserver_proxy_needs_the_cluster() {
+        let snap = SnapshotB::ip().build();
+        let run = run(ProbeMode::ApiserverProxy, &KubeAccess::Unavailable("no kubeconfig".into()), &snap).await;
+        assert!(matches!(run, Fetched::NotCollected { ref reason } if reason.contains("no kubeconfig")));
+    }
 }

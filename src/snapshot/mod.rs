@@ -128,6 +128,9 @@ pub struct TargetGroup {
     /// `instance`, `ip`, `lambda` or `alb`.
     pub target_type: String,
     pub protocol: Option<String>,
+    /// HTTP1, HTTP2 or GRPC (application load balancers).
+    #[serde(default)]
+    pub protocol_version: Option<String>,
     pub port: Option<i32>,
     pub vpc_id: Option<String>,
     pub load_balancer_arns: Vec<String>,
