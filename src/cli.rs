@@ -47,6 +47,9 @@ enum Command {
         /// With --remediate: have the API server validate the change without applying it.
         #[arg(long, requires = "remediate")]
         dry_run: bool,
+        /// Publish to SNS_TOPIC_ARN and/or the Slack webhook in SLACK_WEBHOOK_SECRET_ARN.
+        #[arg(long)]
+        publish: bool,
         /// Repeat the health check against the unhealthy targets (default: off, or PROBE_MODE).
         #[arg(long, value_enum)]
         probe: Option<crate::collect::probe::ProbeMode>,
@@ -95,6 +98,7 @@ pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
             remediate,
             dry_run,
             probe,
+            publish,
         } => {
             let mut config = Config::from_env()?;
             if let Some(p) = probe {
@@ -136,12 +140,26 @@ pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
                     reqs
                 }
             };
-            let sdk = crate::aws_sdk_config(config.region.as_deref()).await;
-            let kube = KubeAccess::from_kubeconfig(config.kubeconfig.as_deref()).await;
+            let base = crate::aws_sdk_config(config.region.as_deref()).await;
+            // A usable kubeconfig (flag, KUBECONFIG, ~/.kube/config) wins; without one, EKS with IAM.
+            let kube = match KubeAccess::from_kubeconfig(config.kubeconfig.as_deref()).await {
+                k @ KubeAccess::Client { .. } => Some(k),
+                KubeAccess::Unavailable(_) => None,
+            };
+            let access = crate::collect::access::Access::new(base.clone(), kube, config.clone());
+            let publisher = crate::publish::Publisher::new(&base, &config);
+            if publish && !publisher.is_configured() {
+                return Err(Error::Config(
+                    "--publish needs SNS_TOPIC_ARN and/or SLACK_WEBHOOK_SECRET_ARN".into(),
+                ));
+            }
+            let mut publish_failures = Vec::new();
             let mut worst = 0u8;
             let many = requests.len() > 1;
             for (i, req) in requests.iter().enumerate() {
                 // With several target groups, one that cannot be diagnosed must not hide the others.
+                let sdk = access.sdk_for(req).await?;
+                let kube = access.kube_for(&sdk, req).await;
                 let (snap, mut d) = match crate::diagnose(&sdk, &kube, req, &config).await {
                     Ok(r) => r,
                     Err(e) if many => {
@@ -157,7 +175,14 @@ pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
                     crate::write_snapshot(&path, &snap)?;
                 }
                 out.push_str(&with_newline(render::render(&d, output, color)));
+                if publish {
+                    let lbs = snap.aws.target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
+                    publish_failures.extend(publisher.diagnosis(&d, req, &lbs).await);
+                }
                 worst = worst.max(d.exit_code() as u8);
+            }
+            if !publish_failures.is_empty() {
+                return Err(Error::Publish(publish_failures));
             }
             Ok((out, worst))
         }

@@ -18,6 +18,16 @@ pub struct Config {
     pub remediate: crate::remediate::Remediation,
     /// The health probe (`PROBE_MODE`: off | direct | apiserver-proxy); off by default.
     pub probe: crate::collect::probe::ProbeMode,
+    /// A role to read through (`ASSUME_ROLE_ARN`), or one per alarm account
+    /// (`ASSUME_ROLE_ARN_TEMPLATE`, `{account}` filled in), with `ASSUME_ROLE_EXTERNAL_ID`.
+    pub assume_role_arn: Option<String>,
+    pub assume_role_arn_template: Option<String>,
+    pub assume_role_external_id: Option<String>,
+    /// Where diagnoses are published (`SNS_TOPIC_ARN`, `SLACK_WEBHOOK_SECRET_ARN`).
+    pub sns_topic_arn: Option<String>,
+    pub slack_webhook_secret_arn: Option<String>,
+    /// Send a short "recovered" notice when an alarm returns to OK (`NOTIFY_ON_OK`).
+    pub notify_on_ok: bool,
 }
 
 impl Config {
@@ -44,12 +54,44 @@ impl Config {
             None => Default::default(),
             Some(m) => crate::collect::probe::ProbeMode::parse(&m).map_err(|e| Error::Config(format!("PROBE_MODE={e}")))?,
         };
+        let arn = |key: &str, service: &str| -> Result<Option<String>> {
+            match non_empty(key) {
+                Some(v) if !v.starts_with("arn:aws") || v.split(':').nth(2) != Some(service) => {
+                    // Never echo what was given: it may be the secret itself (a webhook URL).
+                    Err(Error::Config(format!("{key} is not an {service} ARN (arn:aws:{service}:…)")))
+                }
+                other => Ok(other),
+            }
+        };
+        let assume_role_arn = arn("ASSUME_ROLE_ARN", "iam")?;
+        let assume_role_arn_template = non_empty("ASSUME_ROLE_ARN_TEMPLATE");
+        if let Some(t) = &assume_role_arn_template {
+            if !t.contains("{account}") || !t.starts_with("arn:aws") {
+                return Err(Error::Config(format!(
+                    "ASSUME_ROLE_ARN_TEMPLATE={t:?} must be a role ARN containing {{account}}, e.g. arn:aws:iam::{{account}}:role/eks-lb-doctor"
+                )));
+            }
+            if assume_role_arn.is_some() {
+                return Err(Error::Config("set ASSUME_ROLE_ARN or ASSUME_ROLE_ARN_TEMPLATE, not both".into()));
+            }
+        }
+        let notify_on_ok = match non_empty("NOTIFY_ON_OK").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => return Err(Error::Config(format!("NOTIFY_ON_OK={other:?}: expected true or false"))),
+        };
         Ok(Config {
             default_cluster,
             kubeconfig,
             region,
             remediate,
             probe,
+            assume_role_arn,
+            assume_role_arn_template,
+            assume_role_external_id: non_empty("ASSUME_ROLE_EXTERNAL_ID"),
+            sns_topic_arn: arn("SNS_TOPIC_ARN", "sns")?,
+            slack_webhook_secret_arn: arn("SLACK_WEBHOOK_SECRET_ARN", "secretsmanager")?,
+            notify_on_ok,
         })
     }
 }
@@ -123,6 +165,43 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("expected off, direct or apiserver-proxy"));
+    }
+
+    #[test]
+    fn publishing_and_roles_are_validated_once() {
+        let c = cfg(&[
+            ("SNS_TOPIC_ARN", "arn:aws:sns:us-east-1:111122223333:alerts"),
+            (
+                "SLACK_WEBHOOK_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:111122223333:secret:slack-AbCdEf",
+            ),
+            ("ASSUME_ROLE_ARN_TEMPLATE", "arn:aws:iam::{account}:role/eks-lb-doctor"),
+            ("NOTIFY_ON_OK", "true"),
+        ])
+        .unwrap();
+        assert!(c.notify_on_ok && c.sns_topic_arn.is_some() && c.slack_webhook_secret_arn.is_some());
+        for (k, v, msg) in [
+            ("SNS_TOPIC_ARN", "alerts", "is not an sns ARN"),
+            (
+                "SLACK_WEBHOOK_SECRET_ARN",
+                "https://hooks.slack.com/services/T/B/X",
+                "is not an secretsmanager ARN",
+            ),
+            (
+                "ASSUME_ROLE_ARN_TEMPLATE",
+                "arn:aws:iam::111122223333:role/x",
+                "must be a role ARN containing {account}",
+            ),
+            ("ASSUME_ROLE_ARN", "role/x", "is not an iam ARN"),
+        ] {
+            let e = cfg(&[(k, v)]).unwrap_err().to_string();
+            assert!(e.contains(msg), "{k}: {e}");
+        }
+        // a webhook URL put where the secret's ARN belongs is never echoed
+        assert!(!cfg(&[("SLACK_WEBHOOK_SECRET_ARN", "https://hooks.slack.com/services/T/B/X")])
+            .unwrap_err()
+            .to_string()
+            .contains("hooks.slack.com"));
     }
 
     #[test]

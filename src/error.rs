@@ -46,6 +46,10 @@ pub enum Error {
 
     #[error("cannot serialise: {0}")]
     Serialise(#[from] serde_json::Error),
+
+    /// The diagnosis was made (and logged) but a channel failed: the event should be retried.
+    #[error("publishing failed: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Publish(Vec<crate::publish::PublishError>),
 }
 
 impl Error {

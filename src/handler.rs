@@ -1,32 +1,43 @@
 //! The Lambda handler, kept free of the runtime so tests drive it directly: payload in,
-//! response JSON out. Every diagnosis is logged as one JSON line before it is returned.
+//! response JSON out. Each diagnosis is logged (one summary line, then the full diagnosis as one
+//! JSON line) before anything is published; a channel that fails does not stop the others, and
+//! makes the invocation fail so that the event is retried or lands in the failure destination.
 
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
+use crate::collect::access::Access;
 use crate::collect::KubeAccess;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::trigger::{self, Trigger};
+use crate::publish::Publisher;
+use crate::trigger::{self, Request, Trigger};
 
 pub struct Handler {
-    sdk: SdkConfig,
-    kube: KubeAccess,
+    access: Access,
+    publisher: Publisher,
     config: Config,
 }
 
 impl Handler {
-    /// Builds the clients once per container.
+    /// Builds the clients once per container: Kubernetes through KUBECONFIG if set, else EKS.
     pub async fn new(config: Config) -> Handler {
         let sdk = crate::aws_sdk_config(config.region.as_deref()).await;
-        let kube = KubeAccess::from_kubeconfig(config.kubeconfig.as_deref()).await;
-        Handler { sdk, kube, config }
+        let kube = match &config.kubeconfig {
+            Some(path) => Some(KubeAccess::from_kubeconfig(Some(path)).await),
+            None => None,
+        };
+        Self::with_clients(sdk, kube, config)
     }
 
     /// With clients built elsewhere (tests point them at the local stack explicitly).
-    pub fn with_clients(sdk: SdkConfig, kube: KubeAccess, config: Config) -> Handler {
-        Handler { sdk, kube, config }
+    pub fn with_clients(sdk: SdkConfig, kube: Option<KubeAccess>, config: Config) -> Handler {
+        Handler {
+            publisher: Publisher::new(&sdk, &config),
+            access: Access::new(sdk, kube, config.clone()),
+            config,
+        }
     }
 
     /// One invocation. A manual payload or a one-target-group alarm returns the diagnosis JSON;
@@ -35,28 +46,35 @@ impl Handler {
         let requests = match trigger::parse_value(payload)? {
             Trigger::Acknowledge(alarm) => {
                 info!(alarm = %alarm.name, state = %alarm.state, "alarm is not in ALARM: nothing to diagnose");
-                return Ok(json!({"acknowledged": true, "alarm": alarm.name, "state": alarm.state}));
+                let notify = self.config.notify_on_ok && alarm.state == "OK";
+                if notify {
+                    let failed = self.publisher.recovered(&alarm.name).await;
+                    if !failed.is_empty() {
+                        return Err(Error::Publish(failed));
+                    }
+                }
+                return Ok(json!({"acknowledged": true, "alarm": alarm.name, "state": alarm.state, "notified": notify}));
             }
             Trigger::Diagnose(reqs) => reqs,
         };
-        let runs = requests.iter().map(|req| crate::diagnose(&self.sdk, &self.kube, req, &self.config));
-        let results = futures::future::join_all(runs).await;
+        let results = futures::future::join_all(requests.iter().map(|r| self.one(r))).await;
         let mut diagnoses = Vec::new();
         let mut errors = Vec::new();
+        let mut publish_failures = Vec::new();
         for (req, res) in requests.iter().zip(results) {
             match res {
-                Ok((_, mut d)) => {
-                    crate::remediate::run(&self.kube, &mut d, &self.config.remediate).await;
-                    let line = serde_json::to_string(&d)?;
-                    let root_cause = d.verdict.root_cause.map(|c| c.as_str()).unwrap_or("none");
-                    info!(target_group = %req.target_group_arn, status = ?d.verdict.status, root_cause, diagnosis = %line, "diagnosis");
-                    diagnoses.push(serde_json::to_value(&d)?);
+                Ok((d, failed)) => {
+                    diagnoses.push(d);
+                    publish_failures.extend(failed);
                 }
                 Err(e) => {
                     warn!(target_group = %req.target_group_arn, error = %e, "could not diagnose");
                     errors.push((req.target_group_arn.clone(), e));
                 }
             }
+        }
+        if !publish_failures.is_empty() {
+            return Err(Error::Publish(publish_failures));
         }
         if diagnoses.is_empty() {
             // Nothing to return: surface the (first) error so the invocation fails visibly.
@@ -71,13 +89,37 @@ impl Handler {
             .collect();
         Ok(json!({"diagnoses": diagnoses, "errors": errors}))
     }
+
+    /// Diagnose, remediate (if enabled), log, publish (if asked): the diagnosis JSON and the
+    /// channels that failed.
+    async fn one(&self, req: &Request) -> Result<(Value, Vec<crate::publish::PublishError>)> {
+        let sdk = self.access.sdk_for(req).await?;
+        let kube = self.access.kube_for(&sdk, req).await;
+        let (snap, mut d) = crate::diagnose(&sdk, &kube, req, &self.config).await?;
+        crate::remediate::run(&kube, &mut d, &self.config.remediate).await;
+        let root_cause = d.verdict.root_cause.map(|c| c.as_str()).unwrap_or("none");
+        let service = crate::publish::subject_of(&d);
+        info!(target_group = %req.target_group_arn, status = crate::publish::status_word(&d), root_cause, service = %service, cluster = d.cluster.as_deref().unwrap_or("unknown"), summary = %d.verdict.summary, "summary");
+        info!(diagnosis = %serde_json::to_string(&d)?, "diagnosis");
+        let failed = if req.publish {
+            let lbs = snap.aws.target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
+            self.publisher.diagnosis(&d, req, &lbs).await
+        } else {
+            vec![]
+        };
+        for f in &failed {
+            warn!(error = %f, "a channel failed; the others published");
+        }
+        Ok((serde_json::to_value(&d)?, failed))
+    }
 }
 
 /// Lambda error types: bad payloads are not worth retrying; the rest may be.
 impl From<Error> for lambda_runtime::Diagnostic {
     fn from(e: Error) -> Self {
-        let error_type = match e.exit_code() {
-            2 => "InvalidPayload",
+        let error_type = match &e {
+            Error::Publish(_) => "PublishFailed",
+            _ if e.exit_code() == 2 => "InvalidPayload",
             _ => "DiagnosisFailed",
         };
         lambda_runtime::Diagnostic {

@@ -28,6 +28,7 @@ pub mod handler;
 pub mod mapping;
 pub mod matcher;
 pub mod net;
+pub mod publish;
 pub mod remediate;
 pub mod render;
 pub mod snapshot;

@@ -10,8 +10,10 @@
 //! ```
 //! Failed calls are stored as data (`Fetched::Failed`), so one denied API never stops the rest.
 
+pub mod access;
 pub mod aws;
 pub mod ec2;
+pub mod eks;
 pub mod kube;
 pub mod probe;
 #[cfg(test)]

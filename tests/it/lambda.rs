@@ -20,7 +20,7 @@ async fn handler(s: &Stack, kubeconfig: Option<&str>) -> Handler {
         .await;
     let kubeconfig = kubeconfig.map(String::from).unwrap_or_else(|| s.env["KUBECONFIG"].clone());
     let kube = KubeAccess::from_kubeconfig(Some(std::path::Path::new(&kubeconfig))).await;
-    Handler::with_clients(sdk, kube, Config::default())
+    Handler::with_clients(sdk, Some(kube), Config::default())
 }
 
 /// The sample alarm event, pointed at a seeded target group.
