@@ -40,6 +40,8 @@ ETCD_PORT = int(os.environ.get("STACK_ETCD_PORT", "23790"))
 REGION = "us-east-1"
 ADMIN_TOKEN = "eks-lb-doctor-admin-token"
 CM_TOKEN = "eks-lb-doctor-controller-manager-token"
+NOBODY_TOKEN = "eks-lb-doctor-nobody-token"
+READER_TOKEN = "eks-lb-doctor-reader-token"
 AWS_ENV = {
     "AWS_ENDPOINT_URL": f"http://{HOST}:{MOTO_PORT}",
     "AWS_ACCESS_KEY_ID": "testing",
@@ -183,6 +185,9 @@ def up():
     (STATE / "tokens.csv").write_text(
         f'{ADMIN_TOKEN},admin,admin,"system:masters"\n'
         f'{CM_TOKEN},system:kube-controller-manager,cm,"system:masters"\n'
+        # Test users: one with no permission at all, one in the group infra/rbac.yaml binds.
+        f'{NOBODY_TOKEN},nobody,nobody\n'
+        f'{READER_TOKEN},reader,reader,"eks-lb-doctor-readers"\n'
     )
     # etcd's data on tmpfs when there is one: fsync is what makes it slow, and this is test data.
     shm = Path("/dev/shm")
@@ -234,8 +239,12 @@ def up():
             return False
     wait_for("moto", moto_ready, timeout=60, name="moto")
     kubeconfig(STATE / "kubeconfig", ADMIN_TOKEN, "admin")
+    kubeconfig(STATE / "kubeconfig-nobody", NOBODY_TOKEN, "nobody")
+    kubeconfig(STATE / "kubeconfig-reader", READER_TOKEN, "reader")
     import scenarios
     scenarios.install_cluster(kube)
+    # The read-only RBAC users are asked to apply: the reader test user is in its group.
+    scenarios.apply_rbac(kube, REPO / "infra" / "rbac.yaml")
     env = {**AWS_ENV, "KUBECONFIG": str(STATE / "kubeconfig")}
     (STATE / "env").write_text("".join(f"export {k}={v}\n" for k, v in env.items()))
     (STATE / "env.json").write_text(json.dumps(env, indent=2))

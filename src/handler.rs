@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 use crate::publish::Publisher;
 use crate::trigger::{self, Request, Trigger};
 
+/// Time kept after collection for remediation, logging and publishing.
+pub const PUBLISH_MARGIN: std::time::Duration = std::time::Duration::from_secs(3);
+
 pub struct Handler {
     access: Access,
     publisher: Publisher,
@@ -43,6 +46,13 @@ impl Handler {
     /// One invocation. A manual payload or a one-target-group alarm returns the diagnosis JSON;
     /// an alarm over several target groups returns `{"diagnoses": [...], "errors": [...]}`.
     pub async fn handle(&self, payload: &Value) -> Result<Value> {
+        self.handle_until(payload, None).await
+    }
+
+    /// The same, bounded by the invocation's deadline: collection stops `PUBLISH_MARGIN` before
+    /// it, and what is known is published rather than timing out with nothing.
+    pub async fn handle_until(&self, payload: &Value, deadline: Option<tokio::time::Instant>) -> Result<Value> {
+        let collect_by = deadline.map(|d| d.checked_sub(PUBLISH_MARGIN).unwrap_or_else(tokio::time::Instant::now));
         let requests = match trigger::parse_value(payload)? {
             Trigger::Acknowledge(alarm) => {
                 info!(alarm = %alarm.name, state = %alarm.state, "alarm is not in ALARM: nothing to diagnose");
@@ -57,7 +67,7 @@ impl Handler {
             }
             Trigger::Diagnose(reqs) => reqs,
         };
-        let results = futures::future::join_all(requests.iter().map(|r| self.one(r))).await;
+        let results = futures::future::join_all(requests.iter().map(|r| Box::pin(self.one(r, collect_by)))).await;
         let mut diagnoses = Vec::new();
         let mut errors = Vec::new();
         let mut publish_failures = Vec::new();
@@ -92,10 +102,10 @@ impl Handler {
 
     /// Diagnose, remediate (if enabled), log, publish (if asked): the diagnosis JSON and the
     /// channels that failed.
-    async fn one(&self, req: &Request) -> Result<(Value, Vec<crate::publish::PublishError>)> {
+    async fn one(&self, req: &Request, deadline: Option<tokio::time::Instant>) -> Result<(Value, Vec<crate::publish::PublishError>)> {
         let sdk = self.access.sdk_for(req).await?;
         let kube = self.access.kube_for(&sdk, req).await;
-        let (snap, mut d) = crate::diagnose(&sdk, &kube, req, &self.config).await?;
+        let (snap, mut d) = crate::diagnose_until(&sdk, &kube, req, &self.config, deadline).await?;
         crate::remediate::run(&kube, &mut d, &self.config.remediate).await;
         let root_cause = d.verdict.root_cause.map(|c| c.as_str()).unwrap_or("none");
         let service = crate::publish::subject_of(&d);

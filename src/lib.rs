@@ -60,6 +60,17 @@ pub async fn aws_sdk_config(region: Option<&str>) -> SdkConfig {
 
 /// The whole pipeline for one request: collect → snapshot → checks → diagnosis.
 pub async fn diagnose(sdk: &SdkConfig, kube: &KubeAccess, req: &Request, config: &Config) -> Result<(Snapshot, Diagnosis)> {
+    diagnose_until(sdk, kube, req, config, None).await
+}
+
+/// The same, with collection bounded by `deadline`: evidence not in by then is `unknown`.
+pub async fn diagnose_until(
+    sdk: &SdkConfig,
+    kube: &KubeAccess,
+    req: &Request,
+    config: &Config,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<(Snapshot, Diagnosis)> {
     // The target group's own region wins: an alarm from eu-west-1 is about eu-west-1.
     let elb_conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
         .region(Region::new(req.region.clone()))
@@ -71,8 +82,10 @@ pub async fn diagnose(sdk: &SdkConfig, kube: &KubeAccess, req: &Request, config:
         elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_conf),
         ec2: aws_sdk_ec2::Client::from_conf(ec2_conf),
         kube: kube.clone(),
+        deadline,
     };
-    let snapshot = collect::collect(&clients, req, config).await?;
+    // Boxed: the collection future is large (many concurrent calls); keep it off the stack.
+    let snapshot = Box::pin(collect::collect(&clients, req, config)).await?;
     let diagnosis = Diagnosis::from_snapshot(&snapshot);
     Ok((snapshot, diagnosis))
 }

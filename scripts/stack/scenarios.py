@@ -153,6 +153,17 @@ def install_cluster(kube):
     recount_kube_proxy(kube)
 
 
+def apply_rbac(kube, path):
+    """Applies infra/rbac.yaml (a ClusterRole and its binding) as users would with kubectl."""
+    import yaml
+    for doc in yaml.safe_load_all(path.read_text()):
+        kind = doc["kind"]
+        plural = {"ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings", "Role": "roles", "RoleBinding": "rolebindings"}[kind]
+        ns = doc["metadata"].get("namespace")
+        base = "/apis/rbac.authorization.k8s.io/v1" + (f"/namespaces/{ns}" if ns else "") + f"/{plural}"
+        kube.apply(base, doc)
+
+
 def namespace(kube, ns):
     kube.apply("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
 

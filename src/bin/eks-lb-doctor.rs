@@ -7,8 +7,17 @@ use std::process::ExitCode;
 use clap::Parser;
 use eks_lb_doctor::cli::{run, Cli};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Diagnosis futures are deep (many concurrent calls): give every runtime thread 8 MiB.
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 << 20)
+        .build()
+        .expect("a tokio runtime")
+        .block_on(run_main())
+}
+
+async fn run_main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

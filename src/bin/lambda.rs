@@ -3,8 +3,17 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+fn main() -> Result<(), lambda_runtime::Error> {
+    // Diagnosis futures are deep (many concurrent calls): give every runtime thread 8 MiB.
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 << 20)
+        .build()
+        .expect("a tokio runtime")
+        .block_on(run_main())
+}
+
+async fn run_main() -> Result<(), lambda_runtime::Error> {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
@@ -15,7 +24,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let handler = eks_lb_doctor::handler::Handler::new(config).await;
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler.handle(&event.payload).await
+        // The invocation's deadline (ms since the epoch) as a monotonic instant.
+        let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
+        let left = std::time::Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
+        handler.handle_until(&event.payload, Some(tokio::time::Instant::now() + left)).await
     }))
     .await
 }

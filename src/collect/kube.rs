@@ -68,6 +68,17 @@ impl KubeAccess {
 /// A failed Kubernetes call, with the RBAC permission it needs (`verb resource`).
 pub fn missing(verb: &str, resource: &str, err: &kube::Error) -> Missing {
     let error = match err {
+        // 401/403 say how to get the permission, not only that it is missing.
+        kube::Error::Api(s) if s.code == 403 => format!(
+            "Forbidden (403): {}; grant it with the ClusterRole in infra/rbac.yaml, bound to the group the function's role maps to \
+             (aws eks create-access-entry --cluster-name CLUSTER --principal-arn ROLE_ARN --kubernetes-groups eks-lb-doctor-readers)",
+            s.message
+        ),
+        kube::Error::Api(s) if s.code == 401 => format!(
+            "Unauthorized (401): {}; the cluster does not know this identity: give the function's role an EKS access entry \
+             (aws eks create-access-entry --cluster-name CLUSTER --principal-arn ROLE_ARN --kubernetes-groups eks-lb-doctor-readers)",
+            s.message
+        ),
         kube::Error::Api(s) => format!(
             "{} ({}): {}",
             if s.reason.is_empty() { "Error" } else { &s.reason },

@@ -36,16 +36,33 @@ pub struct Clients {
     pub elbv2: elbv2::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub kube: KubeAccess,
+    /// Collection stops here (the Lambda's deadline less the time publishing needs): whatever
+    /// has not answered by then becomes `unknown`, and the diagnosis is still published.
+    pub deadline: Option<tokio::time::Instant>,
+}
+
+/// A piece of evidence, or `Failed` when it did not arrive before the deadline.
+async fn bound<T>(deadline: Option<tokio::time::Instant>, api: &str, fut: impl Future<Output = Fetched<T>>) -> Fetched<T> {
+    match deadline {
+        None => fut.await,
+        Some(at) => tokio::time::timeout_at(at, fut).await.unwrap_or_else(|_| {
+            Fetched::Failed(Missing {
+                api: api.into(),
+                permission: "time".into(),
+                error: "not answered before the invocation's deadline".into(),
+            })
+        }),
+    }
 }
 
 /// Runs a Kubernetes call, or records why the cluster could not be asked.
-async fn kube_call<'a, T, F, Fut>(access: &'a KubeAccess, f: F) -> Fetched<T>
+async fn kube_call<'a, T, F, Fut>(access: &'a KubeAccess, deadline: Option<tokio::time::Instant>, f: F) -> Fetched<T>
 where
     F: FnOnce(&'a ::kube::Client) -> Fut,
     Fut: Future<Output = Fetched<T>>,
 {
     match access {
-        KubeAccess::Client { client, .. } => f(client).await,
+        KubeAccess::Client { client, .. } => bound(deadline, "Kubernetes API", f(client)).await,
         KubeAccess::Unavailable(reason) => Fetched::not_collected(reason.clone()),
     }
 }
@@ -86,14 +103,14 @@ struct ServiceEvidence {
     ingresses: Fetched<Vec<k8s_openapi::api::networking::v1::Ingress>>,
 }
 
-async fn service_round(access: &KubeAccess, svc: &ServiceRef) -> ServiceEvidence {
+async fn service_round(access: &KubeAccess, deadline: Option<tokio::time::Instant>, svc: &ServiceRef) -> ServiceEvidence {
     let (ns, name) = (svc.namespace.as_str(), svc.name.as_str());
     let (service, pods, endpoints, events, ingresses) = tokio::join!(
-        kube_call(access, |c| kube::service(c, ns, name)),
-        kube_call(access, |c| kube::pods(c, ns)),
-        kube_call(access, |c| kube::endpoints(c, ns, name)),
-        kube_call(access, |c| kube::events(c, ns)),
-        kube_call(access, |c| kube::ingresses(c, ns)),
+        kube_call(access, deadline, |c| kube::service(c, ns, name)),
+        kube_call(access, deadline, |c| kube::pods(c, ns)),
+        kube_call(access, deadline, |c| kube::endpoints(c, ns, name)),
+        kube_call(access, deadline, |c| kube::events(c, ns)),
+        kube_call(access, deadline, |c| kube::ingresses(c, ns)),
     );
     ServiceEvidence {
         service,
@@ -119,24 +136,37 @@ fn unmapped_round() -> ServiceEvidence {
 #[instrument(skip_all, fields(target_group = %req.target_group_arn))]
 pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -> Result<Snapshot> {
     let default_cluster = config.default_cluster.as_deref();
-    let (elb, access) = (&clients.elbv2, &clients.kube);
+    let (elb, access, deadline) = (&clients.elbv2, &clients.kube, clients.deadline);
     let arn = req.target_group_arn.as_str();
 
     // Round 1: everything that needs only the ARN.
     let tg_arns = [arn.to_string()];
     let (tg, target_health, tg_tags, target_group_attributes, bindings, nodes, (ingress_classes, controller, kube_proxy)) = tokio::join!(
-        aws::target_group(elb, arn, &req.region),
-        aws::target_health(elb, arn),
-        aws::tags(elb, &tg_arns),
-        aws::target_group_attributes(elb, arn),
-        kube_call(access, |c| kube::target_group_bindings(c)),
-        kube_call(access, |c| kube::nodes(c)),
+        async {
+            match deadline {
+                None => aws::target_group(elb, arn, &req.region).await,
+                Some(at) => tokio::time::timeout_at(at, aws::target_group(elb, arn, &req.region))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Ok(Fetched::Failed(Missing {
+                            api: "DescribeTargetGroups".into(),
+                            permission: "time".into(),
+                            error: "not answered before the invocation's deadline".into(),
+                        }))
+                    }),
+            }
+        },
+        bound(deadline, "DescribeTargetHealth", aws::target_health(elb, arn)),
+        bound(deadline, "DescribeTags", aws::tags(elb, &tg_arns)),
+        bound(deadline, "DescribeTargetGroupAttributes", aws::target_group_attributes(elb, arn)),
+        kube_call(access, deadline, |c| kube::target_group_bindings(c)),
+        kube_call(access, deadline, |c| kube::nodes(c)),
         // Cluster-wide pieces, independent of the Service.
         async {
             tokio::join!(
-                kube_call(access, |c| kube::ingress_classes(c)),
-                kube_call(access, |c| kube::controller(c)),
-                kube_call(access, |c| kube::kube_proxy(c)),
+                kube_call(access, deadline, |c| kube::ingress_classes(c)),
+                kube_call(access, deadline, |c| kube::controller(c)),
+                kube_call(access, deadline, |c| kube::kube_proxy(c)),
             )
         },
     );
@@ -161,7 +191,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
     if service.is_none() {
         let step = match step_or_miss(&target_group_tags, mapping::by_tags) {
             Step::NeedServices { namespace, rest, port } => {
-                all_services = kube_call(access, |c| kube::services(c, Some(&namespace))).await;
+                all_services = kube_call(access, deadline, |c| kube::services(c, Some(&namespace))).await;
                 step_or_miss(&all_services, |s| mapping::ingress_service(&namespace, &rest, &port, s))
             }
             other => other,
@@ -180,29 +210,41 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
     let ec2c = &clients.ec2;
     let aws_round = async {
         let lb_round = async {
-            tokio::join!(aws::load_balancers(elb, &lb_arns), aws::listeners(elb, &lb_arns), async {
-                if lb_arns.is_empty() {
-                    Fetched::not_collected("the target group is not attached to a load balancer")
-                } else {
-                    aws::tags(elb, &lb_arns).await
-                }
-            },)
+            tokio::join!(
+                bound(deadline, "DescribeLoadBalancers", aws::load_balancers(elb, &lb_arns)),
+                bound(deadline, "DescribeListeners", aws::listeners(elb, &lb_arns)),
+                async {
+                    if lb_arns.is_empty() {
+                        Fetched::not_collected("the target group is not attached to a load balancer")
+                    } else {
+                        bound(deadline, "DescribeTags", aws::tags(elb, &lb_arns)).await
+                    }
+                },
+            )
         };
         let network_round = async {
             match &vpc {
                 Some(v) => tokio::join!(
-                    ec2::instances(ec2c, instance_ids.clone()),
-                    ec2::interfaces_by_ip(ec2c, target_ips.clone()),
-                    ec2::subnets(ec2c, v),
-                    ec2::network_acls(ec2c, v),
-                    ec2::route_tables(ec2c, v),
-                    ec2::vpcs(ec2c, v),
+                    bound(deadline, "DescribeInstances", ec2::instances(ec2c, instance_ids.clone())),
+                    bound(
+                        deadline,
+                        "DescribeNetworkInterfaces",
+                        ec2::interfaces_by_ip(ec2c, target_ips.clone())
+                    ),
+                    bound(deadline, "DescribeSubnets", ec2::subnets(ec2c, v)),
+                    bound(deadline, "DescribeNetworkAcls", ec2::network_acls(ec2c, v)),
+                    bound(deadline, "DescribeRouteTables", ec2::route_tables(ec2c, v)),
+                    bound(deadline, "DescribeVpcs", ec2::vpcs(ec2c, v)),
                 ),
                 None => {
                     let why = "the target group (and so its VPC) is unknown";
                     tokio::join!(
-                        ec2::instances(ec2c, instance_ids.clone()),
-                        ec2::interfaces_by_ip(ec2c, target_ips.clone()),
+                        bound(deadline, "DescribeInstances", ec2::instances(ec2c, instance_ids.clone())),
+                        bound(
+                            deadline,
+                            "DescribeNetworkInterfaces",
+                            ec2::interfaces_by_ip(ec2c, target_ips.clone())
+                        ),
                         async { Fetched::not_collected(why) },
                         async { Fetched::not_collected(why) },
                         async { Fetched::not_collected(why) },
@@ -212,7 +254,12 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
             }
         };
         let (lb, (instances, target_interfaces, subnets, network_acls, route_tables, vpcs)) = tokio::join!(lb_round, network_round);
-        let security_groups = ec2::security_groups(ec2c, group_ids(&lb.0, &instances, &target_interfaces)).await;
+        let security_groups = bound(
+            deadline,
+            "DescribeSecurityGroups",
+            ec2::security_groups(ec2c, group_ids(&lb.0, &instances, &target_interfaces)),
+        )
+        .await;
         let network = NetworkEvidence {
             instances,
             target_interfaces,
@@ -226,21 +273,21 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
     };
     let (((load_balancers, listeners, load_balancer_tags), network), evidence) = match service.clone() {
         // Already mapped: the AWS side and the Service are independent.
-        Some(svc) => tokio::join!(aws_round, async move { service_round(access, &svc).await }),
+        Some(svc) => tokio::join!(aws_round, async move { service_round(access, deadline, &svc).await }),
         None => {
             let (lb, network) = aws_round.await;
             service = attempt(&mut res, mapping::BY_LEGACY_TAGS, step_or_miss(&lb.2, mapping::by_legacy_tags));
             if service.is_none() {
                 let targets = target_health.ok().cloned().unwrap_or_default();
                 if target_group.ok().is_some_and(|t| t.target_type == "ip") {
-                    all_endpoints = kube_call(access, |c| kube::all_endpoints(c)).await;
+                    all_endpoints = kube_call(access, deadline, |c| kube::all_endpoints(c)).await;
                     service = attempt(
                         &mut res,
                         mapping::BY_ENDPOINT_IPS,
                         step_or_miss(&all_endpoints, |e| mapping::by_endpoint_ips(&targets, e)),
                     );
                 } else {
-                    all_services = kube_call(access, |c| kube::services(c, None)).await;
+                    all_services = kube_call(access, deadline, |c| kube::services(c, None)).await;
                     service = attempt(
                         &mut res,
                         mapping::BY_NODE_PORT,
@@ -249,7 +296,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
                 }
             }
             let evidence = match &service {
-                Some(svc) => service_round(access, svc).await,
+                Some(svc) => service_round(access, deadline, svc).await,
                 None => unmapped_round(),
             };
             ((lb, network), evidence)
@@ -305,7 +352,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
         probe: Fetched::not_collected("the probe is off"),
     };
     // The probe needs the rest of the evidence (addresses, pods, nodes): it runs last.
-    snapshot.probe = probe::run(config.probe, access, &snapshot).await;
+    snapshot.probe = bound(deadline, "health probe", probe::run(config.probe, access, &snapshot)).await;
     Ok(snapshot)
 }
 

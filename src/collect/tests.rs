@@ -257,6 +257,7 @@ async fn diagnose(n: usize, deny: Option<&'static str>) -> (Diagnosis, Vec<Rule>
         elbv2: mock_client!(elbv2, RuleMode::MatchAny, elb_rules.iter()),
         ec2: mock_client!(ec2, RuleMode::MatchAny, ec2_rules.iter()),
         kube: KubeAccess::Unavailable("no cluster in this test".into()),
+        deadline: None,
     };
     let snap = collect(&clients, &request(), &crate::Config::default()).await.expect("collects");
     (Diagnosis::from_snapshot(&snap), elb_rules, ec2_rules)

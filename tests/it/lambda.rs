@@ -84,7 +84,7 @@ async fn ok_alarm_is_acknowledged() {
     let out = handler(s, None).await.handle(&event).await.unwrap();
     assert_eq!(
         out,
-        json!({"acknowledged": true, "alarm": "alb-instance-unhealthy-hosts", "state": "OK"})
+        json!({"acknowledged": true, "alarm": "alb-instance-unhealthy-hosts", "state": "OK", "notified": false})
     );
 }
 
@@ -119,6 +119,91 @@ async fn unreachable_cluster_degrades_kubernetes_checks_to_unknown() {
         finding(&d, "service-mapping")["detail"].as_str().unwrap().contains("127.0.0.1:1"),
         "{}",
         finding(&d, "service-mapping")["detail"]
+    );
+    assert_eq!(d["verdict"]["status"], "inconclusive");
+}
+
+/// RBAC: a user with no permission gets `unknown` findings that name the missing permission and
+/// how to grant it; a user holding exactly infra/rbac.yaml diagnoses everything.
+#[tokio::test]
+async fn rbac_restricted_user_gets_unknown_naming_the_permission_and_rbac_yaml_is_enough() {
+    let s = stack();
+    let seed = s.seed("article");
+    let dir = std::path::Path::new(&s.env["KUBECONFIG"]).parent().unwrap().to_path_buf();
+    // GIVEN a user without any RBAC permission
+    let nobody = dir.join("kubeconfig-nobody");
+    let d = handler(s, Some(nobody.to_str().unwrap()))
+        .await
+        .handle(&json!({"targetGroupArn": seed["targetGroupArn"]}))
+        .await
+        .unwrap();
+    // THEN the Kubernetes side is unknown, naming the verb and resource and how to grant them
+    let f = finding(&d, "service-mapping");
+    assert_eq!(f["status"], "unknown");
+    let detail = f["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("RBAC list targetgroupbindings.elbv2.k8s.aws") && detail.contains("Forbidden (403)"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("infra/rbac.yaml") && detail.contains("create-access-entry"),
+        "{detail}"
+    );
+    assert_eq!(finding(&d, "target-health")["status"], "fail", "the AWS side still runs");
+    // GIVEN a user in the group infra/rbac.yaml binds THEN the same diagnosis as the admin's
+    let reader = dir.join("kubeconfig-reader");
+    let d = handler(s, Some(reader.to_str().unwrap()))
+        .await
+        .handle(&json!({"targetGroupArn": seed["targetGroupArn"]}))
+        .await
+        .unwrap();
+    assert_eq!(d["verdict"]["rootCause"], "selector-match");
+    let unknown: Vec<&Value> = d["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "unknown")
+        .collect();
+    assert!(unknown.is_empty(), "infra/rbac.yaml must cover every read: {unknown:#?}");
+}
+
+/// A cluster that never answers, and an invocation with little time left: the handler publishes
+/// what it has, with the Kubernetes side unknown for the deadline, instead of timing out.
+#[tokio::test]
+async fn short_deadline_returns_a_partial_diagnosis() {
+    // GIVEN an API server on loopback that accepts connections and never answers
+    let s = stack();
+    let seed = s.seed("article");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().take(64) {
+            held.push(conn); // keep them open, silent
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(&kc, format!(r#"{{"apiVersion":"v1","kind":"Config","current-context":"x","clusters":[{{"name":"x","cluster":{{"server":"https://127.0.0.1:{port}","insecure-skip-tls-verify":true}}}}],
+        "users":[{{"name":"x","user":{{"token":"t"}}}}],"contexts":[{{"name":"x","context":{{"cluster":"x","user":"x"}}}}]}}"#)).unwrap();
+    // WHEN handled with the deadline 5 s away (collection stops 3 s before it)
+    let h = handler(s, Some(kc.to_str().unwrap())).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let d = h
+        .handle_until(&json!({"targetGroupArn": seed["targetGroupArn"]}), Some(deadline))
+        .await
+        .unwrap();
+    // THEN the AWS side is there and the Kubernetes side says it ran out of time
+    assert_eq!(finding(&d, "target-health")["status"], "fail");
+    let mapping = finding(&d, "service-mapping");
+    assert_eq!(mapping["status"], "unknown", "{mapping:#}");
+    assert!(
+        mapping["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not answered before the invocation's deadline"),
+        "{}",
+        mapping["detail"]
     );
     assert_eq!(d["verdict"]["status"], "inconclusive");
 }

@@ -9,5 +9,6 @@ mod harness;
 mod lambda;
 mod network;
 mod probe;
+mod publish;
 mod replay;
 mod root_causes;

@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""AWS set-up and read-back for the publishing tests, against the stack's moto (AWS_* env).
+
+    aws_helper.py sns-queue NAME        → {"topic": ARN, "queue": URL, "envelopeQueue": URL}
+                                          (the raw queue gets the machine message; the other
+                                          the SNS envelope with Subject)
+    aws_helper.py receive QUEUE_URL     → the messages, with their attributes, as JSON
+    aws_helper.py secret NAME VALUE     → {"arn": ARN}
+"""
+import json
+import sys
+
+import boto3
+
+REGION = "us-east-1"
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "sns-queue":
+        name = sys.argv[2]
+        sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
+        topic = sns.create_topic(Name=name)["TopicArn"]
+        out = {"topic": topic}
+        for key, raw in (("queue", "true"), ("envelopeQueue", "false")):
+            url = sqs.create_queue(QueueName=f"{name}-{key}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": raw})
+            out[key] = url
+        print(json.dumps(out))
+    elif cmd == "receive":
+        sqs = boto3.client("sqs", region_name=REGION)
+        msgs = sqs.receive_message(QueueUrl=sys.argv[2], MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=1).get("Messages", [])
+        print(json.dumps([{"body": m["Body"], "attributes": {k: v.get("StringValue") for k, v in m.get("MessageAttributes", {}).items()}} for m in msgs]))
+    elif cmd == "secret":
+        sm = boto3.client("secretsmanager", region_name=REGION)
+        print(json.dumps({"arn": sm.create_secret(Name=sys.argv[2], SecretString=sys.argv[3])["ARN"]}))
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+//! Publishing on the local stack: SNS read back through SQS subscriptions (moto), Slack through
+//! a local webhook receiver on 127.0.0.1, the webhook URL from Secrets Manager (moto).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use aws_config::{BehaviorVersion, Region};
+use eks_lb_doctor::collect::KubeAccess;
+use eks_lb_doctor::handler::Handler;
+use eks_lb_doctor::Config;
+use serde_json::{json, Value};
+
+use crate::harness::{repo, stack, unique_namespace, Stack};
+
+fn helper(s: &Stack, args: &[&str]) -> Value {
+    let out = Command::new("python3")
+        .arg(repo().join("scripts/stack/aws_helper.py"))
+        .args(args)
+        .envs(&s.env)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The local webhook; its requests are read back after the test's invocation.
+struct Receiver {
+    child: Child,
+    port: u16,
+}
+
+impl Receiver {
+    fn start(plan: &str) -> Receiver {
+        let mut child = Command::new("python3")
+            .arg(repo().join("scripts/stack/slack_receiver.py"))
+            .arg(plan)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().strip_prefix("ready ").expect("ready PORT").parse().unwrap();
+        Receiver { child, port }
+    }
+
+    /// Stops the receiver and returns what it received.
+    fn received(mut self) -> Vec<Value> {
+        drop(self.child.stdin.take());
+        let out = self.child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+async fn handler(s: &Stack, config: Config) -> Handler {
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&s.env["AWS_ENDPOINT_URL"])
+        .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await;
+    let kube = KubeAccess::from_kubeconfig(Some(std::path::Path::new(&s.env["KUBECONFIG"]))).await;
+    Handler::with_clients(sdk, Some(kube), config)
+}
+
+fn alarm_for(tg: &str) -> Value {
+    let mut ev: Value = serde_json::from_slice(&std::fs::read(repo().join("events/alarm-state-change.json")).unwrap()).unwrap();
+    ev["account"] = json!("123456789012");
+    ev["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["TargetGroup"] =
+        json!(tg.rsplit(':').next().unwrap());
+    ev
+}
+
+#[tokio::test]
+async fn alarm_publishes_to_sns_per_protocol_and_to_slack_after_a_429() {
+    // GIVEN the article scenario, an SNS topic with two SQS subscriptions, and a Slack webhook
+    // that first answers 429
+    let s = stack();
+    let seed = s.seed("article");
+    let q = helper(s, &["sns-queue", &unique_namespace("diag")]);
+    let receiver = Receiver::start("429,200");
+    let secret = helper(
+        s,
+        &[
+            "secret",
+            &unique_namespace("slack"),
+            &json!({"url": format!("http://127.0.0.1:{}/services/T0/B0/secret", receiver.port)}).to_string(),
+        ],
+    );
+    let config = Config {
+        sns_topic_arn: q["topic"].as_str().map(String::from),
+        slack_webhook_secret_arn: secret["arn"].as_str().map(String::from),
+        ..Default::default()
+    };
+    // WHEN the alarm event is handled
+    let d = handler(s, config)
+        .await
+        .handle(&alarm_for(seed["targetGroupArn"].as_str().unwrap()))
+        .await
+        .expect("published");
+    assert_eq!(d["verdict"]["rootCause"], "selector-match");
+    // THEN the raw SQS subscriber got the diagnosis JSON with filterable attributes
+    let raw = helper(s, &["receive", q["queue"].as_str().unwrap()]);
+    let body: Value = serde_json::from_str(raw[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["verdict"]["rootCause"], "selector-match");
+    assert_eq!(body["schemaVersion"], 1);
+    assert_eq!(raw[0]["attributes"]["status"], "problem");
+    assert_eq!(raw[0]["attributes"]["rootCause"], "selector-match");
+    assert_eq!(raw[0]["attributes"]["namespace"], seed["namespace"]);
+    assert_eq!(raw[0]["attributes"]["service"], "alb-instance");
+    // AND the envelope names the verdict in its Subject
+    let env = helper(s, &["receive", q["envelopeQueue"].as_str().unwrap()]);
+    let envelope: Value = serde_json::from_str(env[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        envelope["Subject"],
+        format!(
+            "PROBLEM: selector-match on {}/alb-instance (demo)",
+            seed["namespace"].as_str().unwrap()
+        )
+    );
+    // AND Slack got the same Block Kit message twice: the 429, then the success
+    let posts = receiver.received();
+    assert_eq!(posts.iter().map(|p| p["status"].as_u64().unwrap()).collect::<Vec<_>>(), [429, 200]);
+    assert_eq!(posts[0]["body"], posts[1]["body"]);
+    let blocks = posts[1]["body"]["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    assert!(blocks[0]["text"]["text"].as_str().unwrap().starts_with("PROBLEM"), "{}", blocks[0]);
+    assert!(
+        blocks.iter().any(|b| b["text"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("kubectl patch service alb-instance"))),
+        "the fix is in a code block"
+    );
+}
+
+#[tokio::test]
+async fn slack_channel_not_found_fails_the_invocation_while_sns_still_publishes() {
+    let s = stack();
+    let seed = s.seed("article");
+    let q = helper(s, &["sns-queue", &unique_namespace("diag")]);
+    let receiver = Receiver::start("404:channel_not_found");
+    let secret = helper(
+        s,
+        &[
+            "secret",
+            &unique_namespace("slack"),
+            &format!("http://127.0.0.1:{}/services/T0/B0/secret", receiver.port),
+        ],
+    );
+    let config = Config {
+        sns_topic_arn: q["topic"].as_str().map(String::from),
+        slack_webhook_secret_arn: secret["arn"].as_str().map(String::from),
+        ..Default::default()
+    };
+    // WHEN handled
+    let err = handler(s, config)
+        .await
+        .handle(&alarm_for(seed["targetGroupArn"].as_str().unwrap()))
+        .await
+        .unwrap_err();
+    // THEN the invocation fails naming Slack's code (and never the URL), and SNS has the diagnosis
+    let text = err.to_string();
+    assert!(text.contains("channel_not_found"), "{text}");
+    assert!(!text.contains("/services/T0/B0/secret"), "the webhook URL must not leak: {text}");
+    let diag: lambda_runtime::Diagnostic = err.into();
+    assert_eq!(diag.error_type, "PublishFailed");
+    let raw = helper(s, &["receive", q["queue"].as_str().unwrap()]);
+    assert_eq!(raw.as_array().unwrap().len(), 1);
+    assert_eq!(receiver.received().len(), 1, "4xx is not retried");
+}
+
+#[tokio::test]
+async fn ok_alarm_sends_a_recovered_notice_when_asked() {
+    let s = stack();
+    let q = helper(s, &["sns-queue", &unique_namespace("ok")]);
+    let config = Config {
+        sns_topic_arn: q["topic"].as_str().map(String::from),
+        notify_on_ok: true,
+        ..Default::default()
+    };
+    let event: Value = serde_json::from_slice(&std::fs::read(repo().join("events/alarm-ok.json")).unwrap()).unwrap();
+    let out = handler(s, config).await.handle(&event).await.unwrap();
+    assert_eq!(out["notified"], true);
+    let env = helper(s, &["receive", q["envelopeQueue"].as_str().unwrap()]);
+    let envelope: Value = serde_json::from_str(env[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(envelope["Subject"], "RECOVERED: alb-instance-unhealthy-hosts");
+}
+
+#[tokio::test]
+async fn manual_payload_does_not_publish_unless_asked() {
+    let s = stack();
+    let seed = s.seed("healthy");
+    let q = helper(s, &["sns-queue", &unique_namespace("manual")]);
+    let config = Config {
+        sns_topic_arn: q["topic"].as_str().map(String::from),
+        ..Default::default()
+    };
+    let h = handler(s, config).await;
+    h.handle(&json!({"targetGroupArn": seed["targetGroupArn"]})).await.unwrap();
+    assert_eq!(helper(s, &["receive", q["queue"].as_str().unwrap()]).as_array().unwrap().len(), 0);
+    h.handle(&json!({"targetGroupArn": seed["targetGroupArn"], "publish": true}))
+        .await
+        .unwrap();
+    assert_eq!(helper(s, &["receive", q["queue"].as_str().unwrap()]).as_array().unwrap().len(), 1);
+}
