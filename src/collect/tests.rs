@@ -336,3 +336,109 @@ async fn thousand_targets_cost_a_fixed_handful_of_calls() {
     // DescribeInstances: 1,000 ids / 200 per filter = 5; the rest once each.
     assert_eq!(ec2_calls, vec![5, 1, 1, 1, 1, 1]);
 }
+
+fn health_output(n: usize) -> elbv2::operation::describe_target_health::DescribeTargetHealthOutput {
+    let mut out = elbv2::operation::describe_target_health::DescribeTargetHealthOutput::builder();
+    for i in 0..n {
+        out = out.target_health_descriptions(
+            l::TargetHealthDescription::builder()
+                .target(l::TargetDescription::builder().id(instance_id(i)).port(32663).build())
+                .target_health(
+                    l::TargetHealth::builder()
+                        .state(l::TargetHealthStateEnum::Unhealthy)
+                        .reason(l::TargetHealthReasonEnum::Timeout)
+                        .build(),
+                )
+                .build(),
+        );
+    }
+    out.build()
+}
+
+/// Collects with DescribeTargetHealth answered by `health`, on clients that retry the way the
+/// production configuration does (standard mode, 3 attempts; backoff shortened for the test).
+async fn collect_with_health(health: Rule) -> (crate::snapshot::Snapshot, Rule) {
+    use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
+    use aws_smithy_types::retry::RetryConfig;
+    let mut elb_rules = elbv2_rules(2);
+    elb_rules[1] = health.clone();
+    let ec2_rules = ec2_rules(None);
+    let retry = RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(std::time::Duration::from_millis(1));
+    let clients = Clients {
+        elbv2: mock_client!(elbv2, RuleMode::MatchAny, elb_rules.iter(), |c| c
+            .retry_config(retry.clone())
+            .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))),
+        ec2: mock_client!(ec2, RuleMode::MatchAny, ec2_rules.iter()),
+        kube: KubeAccess::Unavailable("no cluster in this test".into()),
+        deadline: None,
+    };
+    (
+        collect(&clients, &request(), &crate::Config::default()).await.expect("collects"),
+        health,
+    )
+}
+
+#[tokio::test]
+async fn throttling_and_5xx_are_retried_until_they_pass() {
+    // GIVEN DescribeTargetHealth throttled once, then a 503, then answered
+    let health = mock!(elbv2::Client::describe_target_health)
+        .sequence()
+        .error(|| {
+            elbv2::operation::describe_target_health::DescribeTargetHealthError::generic(
+                ErrorMetadata::builder().code("Throttling").message("Rate exceeded").build(),
+            )
+        })
+        .http_status(503, None)
+        .output(|| health_output(2))
+        .build();
+    // WHEN collected
+    let (snap, rule) = collect_with_health(health).await;
+    // THEN the third attempt's answer is the evidence
+    assert_eq!(rule.num_calls(), 3);
+    assert_eq!(snap.aws.target_health.ok().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn persistent_throttling_becomes_unknown_evidence_not_a_failure() {
+    let health = mock!(elbv2::Client::describe_target_health)
+        .sequence()
+        .error(|| {
+            elbv2::operation::describe_target_health::DescribeTargetHealthError::generic(
+                ErrorMetadata::builder().code("Throttling").message("Rate exceeded").build(),
+            )
+        })
+        .times(3)
+        .build();
+    let (snap, rule) = collect_with_health(health).await;
+    assert_eq!(rule.num_calls(), 3, "retried to the limit");
+    let d = Diagnosis::from_snapshot(&snap);
+    let f = d.finding(CheckId::TargetHealth);
+    assert_eq!(f.status, Status::Unknown);
+    assert!(
+        f.detail.contains("Throttling") && f.detail.contains("elasticloadbalancing:DescribeTargetHealth"),
+        "{}",
+        f.detail
+    );
+    // the checks that need the targets say so, naming the same cause; the rest still ran
+    assert_eq!(d.finding(CheckId::SecurityGroups).status, Status::Unknown);
+    assert!(d.finding(CheckId::SecurityGroups).detail.contains("DescribeTargetHealth"));
+    assert_eq!(
+        d.finding(CheckId::HealthCheckConfig).status,
+        Status::Pass,
+        "{}",
+        d.finding(CheckId::HealthCheckConfig).detail
+    );
+}
+
+#[tokio::test]
+async fn access_denied_on_target_health_names_the_permission() {
+    let health = mock!(elbv2::Client::describe_target_health)
+        .then_error(|| elbv2::operation::describe_target_health::DescribeTargetHealthError::generic(denied("AccessDenied")));
+    let (snap, _) = collect_with_health(health).await;
+    let d = Diagnosis::from_snapshot(&snap);
+    assert_eq!(d.finding(CheckId::TargetHealth).status, Status::Unknown);
+    assert!(d.finding(CheckId::TargetHealth).detail.contains("AccessDenied"));
+    assert_eq!(d.verdict.status, crate::diagnosis::VerdictStatus::Inconclusive);
+}
