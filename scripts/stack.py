@@ -286,11 +286,13 @@ def status():
     return 0 if healthy() else 1
 
 
-def seed(name, namespace):
+def seed(name, namespace, account=None):
     if not healthy():
         raise SystemExit("stack: not running; run `scripts/stack.py up` first")
     for k, v in AWS_ENV.items():
         os.environ[k] = v
+    if account:
+        os.environ["SEED_ACCOUNT"] = account
     import scenarios
     out = scenarios.seed(name, namespace or name, kube_client())
     print(json.dumps(out, indent=2))
@@ -306,6 +308,7 @@ def main():
     s = sub.add_parser("seed")
     s.add_argument("scenario")
     s.add_argument("--namespace")
+    s.add_argument("--account", help="create the AWS resources in this (moto) account, through an assumed role")
     args = ap.parse_args()
     if args.cmd == "up":
         up()
@@ -318,7 +321,7 @@ def main():
         for n, f in scenarios.SCENARIOS.items():
             print(f"{n:<16} {(f.__doc__ or '').strip().splitlines()[0]}")
     elif args.cmd == "seed":
-        seed(args.scenario, args.namespace)
+        seed(args.scenario, args.namespace, args.account)
 
 
 if __name__ == "__main__":

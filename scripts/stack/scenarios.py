@@ -5,6 +5,7 @@ several can coexist in one stack. Pod and node IPs are data only: nothing ever d
 """
 import datetime
 import hashlib
+import os
 import re
 import uuid
 
@@ -32,8 +33,21 @@ def octet(ns):
 
 # ------------------------------------------------------------------ AWS
 
+_session = None
+
+
 def aws(service):
-    return boto3.client(service, region_name=REGION)
+    """A client in the default account, or (SEED_ACCOUNT set) in that account through an
+    assumed role, as resources of another account are made in moto."""
+    global _session
+    account = os.environ.get("SEED_ACCOUNT")
+    if not account:
+        return boto3.client(service, region_name=REGION)
+    if _session is None:
+        creds = boto3.client("sts", region_name=REGION).assume_role(RoleArn=f"arn:aws:iam::{account}:role/seeder", RoleSessionName="seed")["Credentials"]
+        _session = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                                 aws_session_token=creds["SessionToken"], region_name=REGION)
+    return _session.client(service)
 
 
 NODE_CIDRS = {"us-east-1a": "10.0.1.0/24", "us-east-1b": "10.0.2.0/24", "us-east-1c": "10.0.3.0/24"}

@@ -48,10 +48,19 @@ pub fn unique_namespace(scenario: &str) -> String {
 impl Stack {
     /// Seeds a named scenario through the real APIs; returns what it created.
     pub fn seed(&self, scenario: &str) -> Value {
+        self.seed_in(scenario, None)
+    }
+
+    /// The same, with the AWS resources in another account (`--account`).
+    pub fn seed_in(&self, scenario: &str, account: Option<&str>) -> Value {
         let ns = unique_namespace(scenario);
+        let mut args = vec!["seed", scenario, "--namespace", &ns];
+        if let Some(a) = account {
+            args.extend(["--account", a]);
+        }
         let out = Command::new("python3")
             .arg(repo().join("scripts/stack.py"))
-            .args(["seed", scenario, "--namespace", &ns])
+            .args(&args)
             .output()
             .expect("python3 runs");
         assert!(

@@ -207,3 +207,40 @@ async fn short_deadline_returns_a_partial_diagnosis() {
     );
     assert_eq!(d["verdict"]["status"], "inconclusive");
 }
+
+/// Organisations send alarms from many accounts: the role to read through is the template
+/// filled with the alarm's account.
+#[tokio::test]
+async fn alarm_from_another_account_is_read_through_the_templated_role() {
+    // GIVEN a healthy scenario whose AWS resources live in account 222233334444
+    let s = stack();
+    let seed = s.seed_in("healthy", Some("222233334444"));
+    let tg = seed["targetGroupArn"].as_str().unwrap();
+    assert!(tg.contains(":222233334444:"), "{tg}");
+    let mut event = alarm_for(&[tg]);
+    event["account"] = json!("222233334444");
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&s.env["AWS_ENDPOINT_URL"])
+        .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await;
+    let kube = KubeAccess::from_kubeconfig(Some(std::path::Path::new(&s.env["KUBECONFIG"]))).await;
+    // WHEN the function's own account is used THEN the target group is not there
+    let own = Handler::with_clients(sdk.clone(), Some(kube.clone()), Config::default())
+        .handle(&event)
+        .await
+        .unwrap_err();
+    assert!(own.to_string().contains("not found"), "{own}");
+    // WHEN the role template is configured THEN the role in 222233334444 is assumed and it diagnoses
+    let config = Config {
+        assume_role_arn_template: Some("arn:aws:iam::{account}:role/eks-lb-doctor".into()),
+        assume_role_external_id: Some("ext-1".into()),
+        ..Default::default()
+    };
+    let d = Handler::with_clients(sdk, Some(kube), config).handle(&event).await.unwrap();
+    assert_eq!(d["targetGroup"]["arn"], tg);
+    assert_eq!(d["verdict"]["status"], "healthy", "{:#}", d["verdict"]);
+}
