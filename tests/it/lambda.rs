@@ -186,11 +186,26 @@ async fn short_deadline_returns_a_partial_diagnosis() {
     let kc = dir.path().join("kubeconfig");
     std::fs::write(&kc, format!(r#"{{"apiVersion":"v1","kind":"Config","current-context":"x","clusters":[{{"name":"x","cluster":{{"server":"https://127.0.0.1:{port}","insecure-skip-tls-verify":true}}}}],
         "users":[{{"name":"x","user":{{"token":"t"}}}}],"contexts":[{{"name":"x","context":{{"cluster":"x","user":"x"}}}}]}}"#)).unwrap();
+    // AND an SNS topic to publish to
+    let q = crate::publish::helper(s, &["sns-queue", &crate::harness::unique_namespace("deadline")]);
     // WHEN handled with the deadline 5 s away (collection stops 3 s before it)
-    let h = handler(s, Some(kc.to_str().unwrap())).await;
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&s.env["AWS_ENDPOINT_URL"])
+        .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await;
+    let kube = KubeAccess::from_kubeconfig(Some(kc.as_path())).await;
+    let config = Config {
+        sns_topic_arn: q["topic"].as_str().map(String::from),
+        ..Default::default()
+    };
+    let h = Handler::with_clients(sdk, Some(kube), config);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     let d = h
-        .handle_until(&json!({"targetGroupArn": seed["targetGroupArn"]}), Some(deadline))
+        .handle_until(&json!({"targetGroupArn": seed["targetGroupArn"], "publish": true}), Some(deadline))
         .await
         .unwrap();
     // THEN the AWS side is there and the Kubernetes side says it ran out of time
@@ -206,6 +221,10 @@ async fn short_deadline_returns_a_partial_diagnosis() {
         mapping["detail"]
     );
     assert_eq!(d["verdict"]["status"], "inconclusive");
+    // AND the partial diagnosis was published
+    let got = crate::publish::helper(s, &["receive", q["queue"].as_str().unwrap()]);
+    let published: Value = serde_json::from_str(got[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(published["verdict"]["status"], "inconclusive");
 }
 
 /// Organisations send alarms from many accounts: the role to read through is the template

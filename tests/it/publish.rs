@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::harness::{repo, stack, unique_namespace, Stack};
 
-fn helper(s: &Stack, args: &[&str]) -> Value {
+pub fn helper(s: &Stack, args: &[&str]) -> Value {
     let out = Command::new("python3")
         .arg(repo().join("scripts/stack/aws_helper.py"))
         .args(args)
