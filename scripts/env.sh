@@ -6,8 +6,9 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Python packages of the local stack (moto server), pinned.
 install_python_deps() {
-  if ! python3 -c "import moto, boto3, cryptography, flask, yaml" 2>/dev/null || \
-     [ "$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "5.2.5" ]; then
+  if ! python3 -c "import moto, boto3, cryptography, flask, yaml, cfnlint" 2>/dev/null || \
+     [ "$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "5.2.5" ] || \
+     ! command -v cfn-lint >/dev/null; then
     echo "installing Python packages: $(tr '\n' ' ' < "$REPO/scripts/requirements.txt")" >&2
     python3 -m pip install -q -r "$REPO/scripts/requirements.txt" >&2
   fi

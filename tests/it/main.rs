@@ -5,6 +5,7 @@
 
 mod bad_payloads;
 mod config;
+mod deploy;
 mod harness;
 mod lambda;
 mod network;
