@@ -82,6 +82,19 @@ def ours(entry):
     return entry["marker"] in cmdline
 
 
+def starting_or_ours(entry):
+    """Like `ours`, but a process still between fork and exec (empty cmdline, not a zombie)
+    counts as alive: right after Popen its cmdline can still be empty."""
+    try:
+        stat = Path(f"/proc/{entry['pid']}/stat").read_text()
+        cmdline = Path(f"/proc/{entry['pid']}/cmdline").read_bytes()
+    except OSError:
+        return False
+    if stat.rsplit(")", 1)[1].split()[0] == "Z":
+        return False
+    return not cmdline or entry["marker"] in cmdline.decode(errors="replace")
+
+
 def start(name, argv, env=None, marker=None):
     logf = open(STATE / f"{name}.log", "ab")
     proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -101,7 +114,7 @@ def wait_for(what, check, timeout=60, name=None):
     while time.time() < deadline:
         if check():
             return
-        if name and not ours(pids().get(name, {"pid": -1, "marker": "-"})):
+        if name and not starting_or_ours(pids().get(name, {"pid": -1, "marker": "-"})):
             tail = (STATE / f"{name}.log").read_text(errors="replace")[-3000:]
             raise SystemExit(f"stack: {name} exited while waiting for {what}:\n{tail}")
         time.sleep(0.2)
@@ -182,6 +195,8 @@ def up():
             raise SystemExit(f"stack: port {port} on {HOST} is taken by something this script did not start")
     kube_bin = Path(subprocess.run([str(HERE / "build-kube.sh")], check=True, stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1])
     make_certs()
+    (STATE / "audit-policy.yaml").write_text(json.dumps({
+        "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived", "ResponseStarted"], "rules": [{"level": "Metadata"}]}))
     (STATE / "tokens.csv").write_text(
         f'{ADMIN_TOKEN},admin,admin,"system:masters"\n'
         f'{CM_TOKEN},system:kube-controller-manager,cm,"system:masters"\n'
@@ -211,6 +226,8 @@ def up():
         # No token controller race: pods need no service-account token here.
         "--disable-admission-plugins=ServiceAccount",
         "--enable-priority-and-fairness=false", "--profiling=false",
+        # One line per request: the benchmarks count the API calls a diagnosis makes.
+        f"--audit-log-path={STATE / 'audit.log'}", f"--audit-policy-file={STATE / 'audit-policy.yaml'}", "--audit-log-maxsize=200",
     ], marker=f"--secure-port={APISERVER_PORT}")
     kube = kube_client()
 

@@ -54,12 +54,12 @@ NODE_CIDRS = {"us-east-1a": "10.0.1.0/24", "us-east-1b": "10.0.2.0/24", "us-east
 LB_CIDRS = {"us-east-1a": "10.0.101.0/24", "us-east-1b": "10.0.102.0/24", "us-east-1c": "10.0.103.0/24"}
 
 
-def network(ns, node_zones, lb_zones):
+def network(ns, node_zones, lb_zones, node_cidrs=None):
     """A VPC with node subnets and load-balancer subnets per zone, the ALB's security group, and
     the nodes' group (tagged for the cluster) allowing NodePorts and 8080 from the ALB."""
     ec2 = aws("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = {z: ec2.create_subnet(VpcId=vpc, CidrBlock=NODE_CIDRS[z], AvailabilityZone=z)["Subnet"]["SubnetId"] for z in node_zones}
+    subnets = {z: ec2.create_subnet(VpcId=vpc, CidrBlock=(node_cidrs or NODE_CIDRS)[z], AvailabilityZone=z)["Subnet"]["SubnetId"] for z in node_zones}
     lb_subnets = {z: ec2.create_subnet(VpcId=vpc, CidrBlock=LB_CIDRS[z], AvailabilityZone=z)["Subnet"]["SubnetId"] for z in lb_zones}
     sg_lb = ec2.create_security_group(GroupName=f"{ns}-alb", Description="load balancer", VpcId=vpc)["GroupId"]
     sg_node = ec2.create_security_group(GroupName=f"{ns}-nodes", Description="nodes", VpcId=vpc)["GroupId"]
@@ -581,7 +581,48 @@ def probe_targets(kube, ns):
     return {"namespace": ns, "cluster": CLUSTER, "targetGroupArn": http_tg, "httpsTargetGroupArn": https_tg, "loadBalancerArn": lb}
 
 
+def scale(kube, ns, targets=1000, pods=5000, nodes=200):
+    """For benchmarks: 1,000 ip targets (100 timing out) of a Service whose namespace holds 5,000
+    pods, on 200 nodes."""
+    from concurrent.futures import ThreadPoolExecutor
+    namespace(kube, ns)
+    zones = ("us-east-1a", "us-east-1b")
+    net = network(ns, zones, zones, node_cidrs={"us-east-1a": "10.0.16.0/20", "us-east-1b": "10.0.32.0/20"})
+    ec2 = aws("ec2")
+    ami = ec2.describe_images()["Images"][0]["ImageId"]
+    insts = []
+    for zone in zones:
+        r = ec2.run_instances(ImageId=ami, MinCount=nodes // 2, MaxCount=nodes // 2, InstanceType="m5.large", SubnetId=net["subnets"][zone], SecurityGroupIds=[net["sg_node"]])
+        insts += [{"id": i["InstanceId"], "zone": zone, "ip": i["PrivateIpAddress"]} for i in r["Instances"]]
+    node_names = [f"{ns}-node-{k:03d}" for k in range(len(insts))]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda a: node(kube, a[0], a[1]), zip(node_names, insts)))
+    service(kube, ns, "web", {"app": "web"}, 80, 8080)
+    ctr = container("http", 8080)
+    rs, labels = workload(kube, ns, "web", {"app": "web"}, ctr)
+
+    def ip(k):  # pods of zone a in 10.0.16.0/20, of zone b in 10.0.32.0/20
+        base = 16 if k % 2 == 0 else 32
+        return f"10.0.{base + (k // 2) // 250}.{(k // 2) % 250 + 4}"
+
+    def make(k):
+        selected = k < targets
+        pod(kube, ns, f"{'web' if selected else 'other'}-{k:05d}", labels if selected else {"app": "other", "index": str(k)}, node_names[k % len(node_names)], ip(k), ctr,
+            rs if selected else None)
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(make, range(pods)))
+    lb, tg = load_balancer(ns, net, "web", 80, "ip", 8080, controller_tags(ns, "web", 80))
+    ips = [ip(k) for k in range(targets)]
+    elb = aws("elbv2")
+    for i in range(0, len(ips), 100):
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": t, "Port": 8080} for t in ips[i:i + 100]])
+    elb.add_tags(ResourceArns=[tg], Tags=[{"Key": f"moto:health:{t}", "Value": "|".join(TIMEOUT)} for t in ips[:100]])
+    binding(kube, ns, f"k8s-{ns}-web", tg, "web", 80, "ip")
+    return {"namespace": ns, "cluster": CLUSTER, "targetGroupArn": tg, "loadBalancerArn": lb, "targets": len(ips), "pods": pods, "nodes": len(insts)}
+
+
 SCENARIOS = {
+    "scale": scale,
     "probe-targets": probe_targets,
     "ingress-404": ingress_404,
     "readiness-path": readiness_path,
