@@ -197,6 +197,23 @@ fn convert_sg(g: &ec2::types::SecurityGroup) -> SecurityGroup {
     }
 }
 
+/// Every security group of the VPC: read beside the instances rather than after them, which
+/// saves a sequential round trip; a VPC holds hundreds of groups at most, in pages of 1,000.
+#[instrument(skip(client))]
+pub async fn security_groups_of_vpc(client: &ec2::Client, vpc: &str) -> Fetched<Vec<SecurityGroup>> {
+    let res = client
+        .describe_security_groups()
+        .filters(filter("vpc-id", &[vpc.to_string()]))
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await;
+    res.map_or_else(
+        |e| Fetched::Failed(missing_in("ec2", "DescribeSecurityGroups", &e)),
+        |pages| Fetched::Ok(pages.iter().flat_map(|p| p.security_groups()).map(convert_sg).collect()),
+    )
+}
+
 #[instrument(skip(client))]
 pub async fn subnets(client: &ec2::Client, vpc: &str) -> Fetched<Vec<Subnet>> {
     let res = client

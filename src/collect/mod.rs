@@ -235,6 +235,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
                     bound(deadline, "DescribeNetworkAcls", ec2::network_acls(ec2c, v)),
                     bound(deadline, "DescribeRouteTables", ec2::route_tables(ec2c, v)),
                     bound(deadline, "DescribeVpcs", ec2::vpcs(ec2c, v)),
+                    bound(deadline, "DescribeSecurityGroups", ec2::security_groups_of_vpc(ec2c, v)),
                 ),
                 None => {
                     let why = "the target group (and so its VPC) is unknown";
@@ -249,17 +250,25 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
                         async { Fetched::not_collected(why) },
                         async { Fetched::not_collected(why) },
                         async { Fetched::not_collected(why) },
+                        async { Fetched::not_collected(why) },
                     )
                 }
             }
         };
-        let (lb, (instances, target_interfaces, subnets, network_acls, route_tables, vpcs)) = tokio::join!(lb_round, network_round);
-        let security_groups = bound(
-            deadline,
-            "DescribeSecurityGroups",
-            ec2::security_groups(ec2c, group_ids(&lb.0, &instances, &target_interfaces)),
-        )
-        .await;
+        let (lb, (instances, target_interfaces, subnets, network_acls, route_tables, vpcs, vpc_groups)) =
+            tokio::join!(lb_round, network_round);
+        // Groups outside the VPC (referenced by id only) are rare; read them only when the VPC is unknown.
+        let security_groups = match vpc_groups {
+            Fetched::NotCollected { .. } => {
+                bound(
+                    deadline,
+                    "DescribeSecurityGroups",
+                    ec2::security_groups(ec2c, group_ids(&lb.0, &instances, &target_interfaces)),
+                )
+                .await
+            }
+            got => got,
+        };
         let network = NetworkEvidence {
             instances,
             target_interfaces,
