@@ -8,7 +8,7 @@
 use serde_json::json;
 
 use super::health::serving_problems;
-use super::{CheckId, Context, Finding};
+use super::{capitalise, CheckId, Context, Finding};
 
 const ID: CheckId = CheckId::HealthCheckConfig;
 
@@ -151,13 +151,6 @@ pub fn check(ctx: &Context) -> Finding {
 
 fn opt(v: Option<i32>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "?".into())
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::health::CONTROLLER_FAILURES;
-use super::{CheckId, Context, Finding};
+use super::{capitalise, CheckId, Context, Finding};
 
 const ID: CheckId = CheckId::LbController;
 
@@ -214,13 +214,6 @@ pub fn check(ctx: &Context) -> Finding {
         format!("The AWS Load Balancer Controller is ready and reports no errors.{logs_note}"),
     )
     .evidence(evidence)
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

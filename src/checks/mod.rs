@@ -213,6 +213,14 @@ impl Finding {
     }
 }
 
+/// "the timeout…" → "The timeout…": details are sentences.
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
 /// Runs the whole catalogue over a snapshot: one finding per check, in catalogue order.
 pub fn run(snapshot: &Snapshot) -> Vec<Finding> {
     let ctx = Context::new(snapshot);

@@ -117,3 +117,15 @@ pub fn failing(d: &Value) -> Vec<String> {
         .map(|f| f["check"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// AWS configuration pointed at the stack's moto explicitly (for driving the handler in-process).
+pub async fn stack_sdk(s: &Stack) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&s.env["AWS_ENDPOINT_URL"])
+        .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await
+}

@@ -1,7 +1,6 @@
 //! The Lambda handler driven directly with the sample events (retargeted at seeded target
 //! groups), with clients pointed at the stack explicitly.
 
-use aws_config::{BehaviorVersion, Region};
 use eks_lb_doctor::collect::KubeAccess;
 use eks_lb_doctor::handler::Handler;
 use eks_lb_doctor::Config;
@@ -10,14 +9,7 @@ use serde_json::{json, Value};
 use crate::harness::{finding, repo, stack, Stack};
 
 async fn handler(s: &Stack, kubeconfig: Option<&str>) -> Handler {
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&s.env["AWS_ENDPOINT_URL"])
-        .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
+    let sdk = crate::harness::stack_sdk(s).await;
     let kubeconfig = kubeconfig.map(String::from).unwrap_or_else(|| s.env["KUBECONFIG"].clone());
     let kube = KubeAccess::from_kubeconfig(Some(std::path::Path::new(&kubeconfig))).await;
     Handler::with_clients(sdk, Some(kube), Config::default())
@@ -189,14 +181,7 @@ async fn short_deadline_returns_a_partial_diagnosis() {
     // AND an SNS topic to publish to
     let q = crate::publish::helper(s, &["sns-queue", &crate::harness::unique_namespace("deadline")]);
     // WHEN handled with the deadline 5 s away (collection stops 3 s before it)
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&s.env["AWS_ENDPOINT_URL"])
-        .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
+    let sdk = crate::harness::stack_sdk(s).await;
     let kube = KubeAccess::from_kubeconfig(Some(kc.as_path())).await;
     let config = Config {
         sns_topic_arn: q["topic"].as_str().map(String::from),
@@ -238,14 +223,7 @@ async fn alarm_from_another_account_is_read_through_the_templated_role() {
     assert!(tg.contains(":222233334444:"), "{tg}");
     let mut event = alarm_for(&[tg]);
     event["account"] = json!("222233334444");
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&s.env["AWS_ENDPOINT_URL"])
-        .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
+    let sdk = crate::harness::stack_sdk(s).await;
     let kube = KubeAccess::from_kubeconfig(Some(std::path::Path::new(&s.env["KUBECONFIG"]))).await;
     // WHEN the function's own account is used THEN the target group is not there
     let own = Handler::with_clients(sdk.clone(), Some(kube.clone()), Config::default())

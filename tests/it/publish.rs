@@ -4,7 +4,6 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use aws_config::{BehaviorVersion, Region};
 use eks_lb_doctor::collect::KubeAccess;
 use eks_lb_doctor::handler::Handler;
 use eks_lb_doctor::Config;
@@ -56,14 +55,7 @@ impl Receiver {
 }
 
 async fn handler(s: &Stack, config: Config) -> Handler {
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&s.env["AWS_ENDPOINT_URL"])
-        .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
+    let sdk = crate::harness::stack_sdk(s).await;
     let kube = KubeAccess::from_kubeconfig(Some(std::path::Path::new(&s.env["KUBECONFIG"]))).await;
     Handler::with_clients(sdk, Some(kube), config)
 }
