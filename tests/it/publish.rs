@@ -69,13 +69,13 @@ fn alarm_for(tg: &str) -> Value {
 }
 
 #[tokio::test]
-async fn alarm_publishes_to_sns_per_protocol_and_to_slack_after_a_429() {
+async fn alarm_publishes_to_sns_per_protocol_and_to_slack_after_a_429_and_a_500() {
     // GIVEN the article scenario, an SNS topic with two SQS subscriptions, and a Slack webhook
-    // that first answers 429
+    // that first answers 429, then 500
     let s = stack();
     let seed = s.seed("article");
     let q = helper(s, &["sns-queue", &unique_namespace("diag")]);
-    let receiver = Receiver::start("429,200");
+    let receiver = Receiver::start("429,500,200");
     let secret = helper(
         s,
         &[
@@ -115,11 +115,11 @@ async fn alarm_publishes_to_sns_per_protocol_and_to_slack_after_a_429() {
             seed["namespace"].as_str().unwrap()
         )
     );
-    // AND Slack got the same Block Kit message twice: the 429, then the success
+    // AND Slack got the same Block Kit message three times: the 429, the 500, then the success
     let posts = receiver.received();
-    assert_eq!(posts.iter().map(|p| p["status"].as_u64().unwrap()).collect::<Vec<_>>(), [429, 200]);
-    assert_eq!(posts[0]["body"], posts[1]["body"]);
-    let blocks = posts[1]["body"]["blocks"].as_array().unwrap();
+    assert_eq!(posts.iter().map(|p| p["status"].as_u64().unwrap()).collect::<Vec<_>>(), [429, 500, 200]);
+    assert_eq!(posts[0]["body"], posts[2]["body"]);
+    let blocks = posts[2]["body"]["blocks"].as_array().unwrap();
     assert_eq!(blocks[0]["type"], "header");
     assert!(blocks[0]["text"]["text"].as_str().unwrap().starts_with("PROBLEM"), "{}", blocks[0]);
     assert!(
