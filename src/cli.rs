@@ -33,6 +33,9 @@ enum Command {
         cluster: Option<String>,
         #[arg(long)]
         region: Option<String>,
+        /// Read AWS through this role (as ASSUME_ROLE_ARN).
+        #[arg(long)]
+        role_arn: Option<String>,
         /// Use this kubeconfig instead of the default one (also KUBECONFIG).
         #[arg(long)]
         kubeconfig: Option<PathBuf>,
@@ -85,13 +88,14 @@ pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
         Command::Replay { snapshot, output } => {
             let snap = crate::read_snapshot(&snapshot)?;
             let d = crate::Diagnosis::from_snapshot(&snap);
-            Ok((with_newline(render::render(&d, output, color)), d.exit_code() as u8))
+            Ok((with_newline(render::render(&d, &snap, output, color)), d.exit_code() as u8))
         }
         Command::Diagnose {
             target_group_arn,
             event,
             cluster,
             region,
+            role_arn,
             kubeconfig,
             output,
             save_snapshot,
@@ -101,6 +105,12 @@ pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
             publish,
         } => {
             let mut config = Config::from_env()?;
+            if let Some(arn) = role_arn {
+                if !arn.starts_with("arn:aws") || arn.split(':').nth(2) != Some("iam") {
+                    return Err(Error::Config(format!("--role-arn {arn:?} is not an IAM role ARN")));
+                }
+                (config.assume_role_arn, config.assume_role_arn_template) = (Some(arn), None);
+            }
             if let Some(p) = probe {
                 config.probe = p;
             }
@@ -174,7 +184,7 @@ pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
                     let path = if many { numbered(path, i + 1) } else { path.clone() };
                     crate::write_snapshot(&path, &snap)?;
                 }
-                out.push_str(&with_newline(render::render(&d, output, color)));
+                out.push_str(&with_newline(render::render(&d, &snap, output, color)));
                 if publish {
                     let lbs = snap.aws.target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
                     publish_failures.extend(publisher.diagnosis(&d, req, &lbs).await);

@@ -11,6 +11,8 @@ use crate::diagnosis::Diagnosis;
 pub enum Format {
     Text,
     Json,
+    /// The Block Kit message the Slack channel would get.
+    Slack,
 }
 
 /// The diagnosis JSON contract (schemaVersion 1), pretty-printed.
@@ -18,10 +20,15 @@ pub fn json(d: &Diagnosis) -> String {
     serde_json::to_string_pretty(d).expect("a diagnosis always serialises")
 }
 
-pub fn render(d: &Diagnosis, format: Format, color: bool) -> String {
+/// Renders a diagnosis; the snapshot gives what Slack's message links to (region, load balancer).
+pub fn render(d: &Diagnosis, snap: &crate::snapshot::Snapshot, format: Format, color: bool) -> String {
     match format {
         Format::Text => text(d, color),
         Format::Json => json(d),
+        Format::Slack => {
+            let lbs = snap.aws.target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
+            serde_json::to_string_pretty(&crate::publish::slack::blocks(d, &snap.request, &lbs)).expect("blocks serialise")
+        }
     }
 }
 
@@ -87,6 +94,15 @@ mod tests {
                 insta::assert_snapshot!(text(&d, false));
             });
         }
+    }
+
+    #[test]
+    fn slack_output_is_the_block_kit_message() {
+        let snap = SnapshotB::article().build();
+        let d = Diagnosis::from_snapshot(&snap);
+        let v: serde_json::Value = serde_json::from_str(&render(&d, &snap, Format::Slack, false)).unwrap();
+        assert_eq!(v["blocks"][0]["type"], "header");
+        assert!(v["blocks"].as_array().unwrap().iter().any(|b| b["type"] == "actions"));
     }
 
     #[test]

@@ -117,7 +117,10 @@ async fn alarm_publishes_to_sns_per_protocol_and_to_slack_after_a_429_and_a_500(
     );
     // AND Slack got the same Block Kit message three times: the 429, the 500, then the success
     let posts = receiver.received();
-    assert_eq!(posts.iter().map(|p| p["status"].as_u64().unwrap()).collect::<Vec<_>>(), [429, 500, 200]);
+    assert_eq!(
+        posts.iter().map(|p| p["status"].as_u64().unwrap()).collect::<Vec<_>>(),
+        [429, 500, 200]
+    );
     assert_eq!(posts[0]["body"], posts[2]["body"]);
     let blocks = posts[2]["body"]["blocks"].as_array().unwrap();
     assert_eq!(blocks[0]["type"], "header");
