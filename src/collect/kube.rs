@@ -193,10 +193,70 @@ pub async fn services(client: &kube::Client, ns: Option<&str>) -> Fetched<Vec<Se
 
 #[instrument(skip(client))]
 pub async fn pods(client: &kube::Client, ns: &str) -> Fetched<Vec<Pod>> {
-    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-    list_all(&api, ListParams::default())
-        .await
-        .map_or_else(|e| Fetched::Failed(missing("list", "pods", &e)), Fetched::Ok)
+    // A namespace may hold thousands of pods: read them as `LeanPod`, which never parses the
+    // managed fields or annotations (the largest parts of a pod, unused here).
+    let request = kube::core::Request::new(format!("/api/v1/namespaces/{ns}/pods"));
+    let mut out = Vec::new();
+    let mut lp = ListParams::default().limit(PAGE);
+    loop {
+        let page: Result<kube::core::ObjectList<LeanPod>, kube::Error> = match request.list(&lp) {
+            Ok(req) => client.request(req).await,
+            Err(e) => {
+                return Fetched::Failed(Missing {
+                    api: "list pods".into(),
+                    permission: "RBAC list pods".into(),
+                    error: e.to_string(),
+                })
+            }
+        };
+        let page = match page {
+            Ok(p) => p,
+            Err(e) => return Fetched::Failed(missing("list", "pods", &e)),
+        };
+        out.extend(page.items.into_iter().map(Pod::from));
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+            _ => return Fetched::Ok(out),
+        }
+    }
+}
+
+/// What the checks read of a pod; everything else in the API's answer is skipped unparsed.
+#[derive(Clone, Debug, serde::Deserialize)]
+struct LeanPod {
+    metadata: LeanMeta,
+    spec: Option<k8s_openapi::api::core::v1::PodSpec>,
+    status: Option<k8s_openapi::api::core::v1::PodStatus>,
+}
+
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LeanMeta {
+    name: Option<String>,
+    namespace: Option<String>,
+    uid: Option<String>,
+    labels: Option<std::collections::BTreeMap<String, String>>,
+    owner_references: Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>,
+    deletion_timestamp: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+}
+
+impl From<LeanPod> for Pod {
+    fn from(p: LeanPod) -> Pod {
+        let m = p.metadata;
+        Pod {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: m.name,
+                namespace: m.namespace,
+                uid: m.uid,
+                labels: m.labels,
+                owner_references: m.owner_references,
+                deletion_timestamp: m.deletion_timestamp,
+                ..Default::default()
+            },
+            spec: p.spec,
+            status: p.status,
+        }
+    }
 }
 
 #[instrument(skip(client))]
