@@ -191,11 +191,20 @@ pub async fn services(client: &kube::Client, ns: Option<&str>) -> Fetched<Vec<Se
         .map_or_else(|e| Fetched::Failed(missing("list", "services", &e)), Fetched::Ok)
 }
 
-#[instrument(skip(client))]
-pub async fn pods(client: &kube::Client, ns: &str) -> Fetched<Vec<Pod>> {
-    // A namespace may hold thousands of pods: read them as `LeanPod`, which never parses the
-    // managed fields or annotations (the largest parts of a pod, unused here).
+/// The namespace's pods. A namespace may hold thousands: pods are read as `LeanPod` (never
+/// parsing managed fields or annotations, the largest parts of a pod), and pods the Service's
+/// selector does not match keep only what the checks read of them (name, labels, owner, node, IP,
+/// phase, conditions, readiness gates), page by page. `selector` resolves with the Service, which
+/// is fetched beside the first page, so it costs no round trip.
+#[instrument(skip(client, selector))]
+pub async fn pods(
+    client: &kube::Client,
+    ns: &str,
+    selector: impl std::future::Future<Output = Option<std::collections::BTreeMap<String, String>>>,
+) -> Fetched<Vec<Pod>> {
     let request = kube::core::Request::new(format!("/api/v1/namespaces/{ns}/pods"));
+    let mut selector = std::pin::pin!(selector);
+    let mut wanted: Option<Option<std::collections::BTreeMap<String, String>>> = None;
     let mut out = Vec::new();
     let mut lp = ListParams::default().limit(PAGE);
     loop {
@@ -213,7 +222,23 @@ pub async fn pods(client: &kube::Client, ns: &str) -> Fetched<Vec<Pod>> {
             Ok(p) => p,
             Err(e) => return Fetched::Failed(missing("list", "pods", &e)),
         };
-        out.extend(page.items.into_iter().map(Pod::from));
+        let sel = match &wanted {
+            Some(sel) => sel,
+            None => wanted.insert(selector.as_mut().await),
+        };
+        out.extend(page.items.into_iter().map(|p| {
+            let selected = sel.as_ref().is_some_and(|sel| {
+                !sel.is_empty()
+                    && sel
+                        .iter()
+                        .all(|(k, v)| p.metadata.labels.as_ref().and_then(|l| l.get(k)) == Some(v))
+            });
+            if selected {
+                Pod::from(p)
+            } else {
+                Pod::from(p.outline())
+            }
+        }));
         match page.metadata.continue_ {
             Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
             _ => return Fetched::Ok(out),
@@ -238,6 +263,29 @@ struct LeanMeta {
     labels: Option<std::collections::BTreeMap<String, String>>,
     owner_references: Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>,
     deletion_timestamp: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+}
+
+impl LeanPod {
+    /// What the checks read of a pod the Service does not select: `pod_by_ip` (node, gate and
+    /// readiness) and `selector-match` (name, labels, workload).
+    fn outline(self) -> LeanPod {
+        use k8s_openapi::api::core::v1::{PodSpec, PodStatus};
+        LeanPod {
+            metadata: self.metadata,
+            spec: self.spec.map(|s| PodSpec {
+                node_name: s.node_name,
+                readiness_gates: s.readiness_gates,
+                ..Default::default()
+            }),
+            status: self.status.map(|s| PodStatus {
+                phase: s.phase,
+                pod_ip: s.pod_ip,
+                pod_ips: s.pod_ips,
+                conditions: s.conditions,
+                ..Default::default()
+            }),
+        }
+    }
 }
 
 impl From<LeanPod> for Pod {

@@ -105,9 +105,13 @@ struct ServiceEvidence {
 
 async fn service_round(access: &KubeAccess, deadline: Option<tokio::time::Instant>, svc: &ServiceRef) -> ServiceEvidence {
     let (ns, name) = (svc.namespace.as_str(), svc.name.as_str());
+    use futures::FutureExt;
+    // The pods wait for the Service's selector (fetched at the same time) to know which to keep whole.
+    let service = kube_call(access, deadline, |c| kube::service(c, ns, name)).shared();
+    let selector = service.clone().map(|s| s.ok().and_then(|s| s.spec.as_ref()?.selector.clone()));
     let (service, pods, endpoints, events, ingresses) = tokio::join!(
-        kube_call(access, deadline, |c| kube::service(c, ns, name)),
-        kube_call(access, deadline, |c| kube::pods(c, ns)),
+        service,
+        kube_call(access, deadline, |c| kube::pods(c, ns, selector)),
         kube_call(access, deadline, |c| kube::endpoints(c, ns, name)),
         kube_call(access, deadline, |c| kube::events(c, ns)),
         kube_call(access, deadline, |c| kube::ingresses(c, ns)),

@@ -80,3 +80,43 @@ fn unreachable_aws_endpoint_exits_3() {
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot query AWS (elasticloadbalancing:DescribeTargetGroups)"));
 }
+
+#[test]
+fn pods_the_selector_misses_are_saved_in_outline_and_selected_pods_whole() {
+    // GIVEN the article (the selector matches none of the pods) and the healthy scenario (it matches both)
+    let s = stack();
+    let dir = tempfile::tempdir().unwrap();
+    let mut pods_of = |scenario: &str| {
+        let seed = s.seed(scenario);
+        let snap = dir.path().join(format!("{scenario}.json"));
+        // WHEN each is diagnosed with --save-snapshot
+        s.cli(&[
+            "diagnose",
+            "--target-group-arn",
+            seed["targetGroupArn"].as_str().unwrap(),
+            "--save-snapshot",
+            snap.to_str().unwrap(),
+        ]);
+        let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&snap).unwrap()).unwrap();
+        saved["kube"]["pods"]["ok"].as_array().expect("pods collected").clone()
+    };
+    let (missed, selected) = (pods_of("article"), pods_of("healthy"));
+    // THEN pods the selector misses keep what selector-match and the target lookups read
+    // (labels, owner, node, IP, conditions) and not their containers
+    assert_eq!(missed.len(), 2);
+    for p in &missed {
+        assert_eq!(p["metadata"]["labels"]["app"], "alb-instance", "{p}");
+        assert!(p["metadata"]["ownerReferences"][0]["name"].is_string(), "{p}");
+        assert!(p["spec"]["nodeName"].is_string(), "{p}");
+        assert!(p["status"]["podIP"].is_string(), "{p}");
+        assert!(p["status"]["conditions"].is_array(), "{p}");
+        assert_eq!(p["spec"]["containers"], serde_json::json!([]), "{p}");
+        assert!(p["status"].get("containerStatuses").is_none(), "{p}");
+    }
+    // AND selected pods keep their containers, ports and statuses
+    assert_eq!(selected.len(), 2);
+    for p in &selected {
+        assert_eq!(p["spec"]["containers"][0]["ports"][0]["containerPort"], 80, "{p}");
+        assert!(p["status"]["containerStatuses"].is_array(), "{p}");
+    }
+}
