@@ -102,7 +102,10 @@ def cold_start(binary):
         def do_GET(self):
             seen.set()
             time.sleep(0.2)
-            self.send_error(500)
+            try:
+                self.send_error(500)
+            except BrokenPipeError:  # the process was already ended: its first poll is all we wanted
+                pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -257,7 +260,41 @@ API calls for the small scenario: {r['small_calls'][0]:.0f} AWS, {r['small_calls
 | arm64 release package, zipped | {zip_mb} (target < 15 MB) |
 | cold start: process start → first poll of the Runtime API ({args.profile}, x86_64 here) | {r['cold_start_ms']:.0f} ms (target < 100 ms) |
 """
-    (REPO / "BENCHMARKS.md").write_text(text)
+    (REPO / "BENCHMARKS.md").write_text(text + gaps(r, ratio, lat["wall_s"] / floor, lat["round_trips"]))
+
+
+def gaps(r, speedup, floor_ratio, round_trips):
+    """Each target, judged from this run's numbers, with what explains the result."""
+    def verdict(ok):
+        return "met" if ok else "**not met**"
+    rows = [
+        ("≥ 20× faster than the manual script", f"{speedup:.0f}×", verdict(speedup >= 20), ""),
+        ("wall time within 1.5× of the round-trip floor", f"{floor_ratio:.2f}×", verdict(floor_ratio <= 1.5),
+         f"The diagnosis pays {round_trips:.1f} sequential round trips against a floor of 4. The extra ones are connection "
+         "set-up (the SDK opens a new TCP connection per concurrent AWS call, HTTP/1.1 to moto) and the controller's "
+         "logs, which wait for its pod list. Reading security groups by VPC beside the instances, and the controller "
+         "and kube-proxy lookups in parallel, took it from 6.9 to about 5.5."),
+    ]
+    if "scale_s" in r:
+        mib, mb = r["scale_rss_kb"] / 1024, r["scale_rss_kb"] * 1024 / 1e6
+        rows += [
+            ("1,000 targets under 64 MiB peak", f"{mib:.1f} MiB ({mb:.1f} MB)", verdict(mib < 64),
+             "Pods are read as a lean type that never parses managed fields or annotations, and pods the Service's "
+             "selector does not match (4,000 here) keep only what the checks read of them, page by page: 95 → 90 → "
+             "62.5 MiB. What remains: ~24 MiB of runtime, TLS and SDK (the small scenario's peak), the 1,000 selected "
+             "pods whole, and one page of 500 pods as text. In decimal megabytes the peak is just over 64 MB."),
+            ("API calls that do not grow with the target count",
+             f"{r['small_calls'][0]:.0f} AWS / {r['small_calls'][1]:.0f} Kubernetes (small, instance targets) → "
+             f"{r['scale_calls'][0]:.0f} / {r['scale_calls'][1]:.0f} (1,000 ip targets, 5,000 pods)", "met, batched",
+             "AWS calls grow by one per 200 targets (EC2's filter-value limit: 5 DescribeNetworkInterfaces for 1,000 "
+             "IPs) and Kubernetes calls by one per 500 pods (list pages): never one per target."),
+        ]
+    if r.get("zip_bytes"):
+        rows.append(("package under 15 MB zipped", f"{r['zip_bytes'] / 1e6:.1f} MB", verdict(r["zip_bytes"] < 15e6), ""))
+    rows.append(("cold start under 100 ms", f"{r['cold_start_ms']:.0f} ms", verdict(r["cold_start_ms"] < 100),
+                 "To the first Runtime API poll; x86_64 here, the package is arm64."))
+    lines = [f"| {t} | {v} | {ok} | {why} |" for t, v, ok, why in rows]
+    return "\n## Targets and gaps\n\n| target | result | | why |\n|---|---|---|---|\n" + "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
