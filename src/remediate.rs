@@ -65,8 +65,10 @@ async fn restart_kube_proxy(client: &kube::Client, dry_run: bool) -> Result<Stri
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let api: Api<DaemonSet> = Api::namespaced(client.clone(), "kube-system");
     let patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": at}}}}});
-    let mut pp = PatchParams::default();
-    pp.dry_run = dry_run;
+    let pp = PatchParams {
+        dry_run,
+        ..Default::default()
+    };
     match api.patch("kube-proxy", &pp, &Patch::Merge(&patch)).await {
         Ok(_) => {
             info!(dry_run, "restarted daemonset kube-system/kube-proxy");

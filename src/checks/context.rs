@@ -233,6 +233,7 @@ pub fn workload_of(pod: &Pod) -> String {
 impl Context<'_> {
     /// The Service for a Kubernetes check, or the finding that says why the check cannot run:
     /// `skipped` when nothing is mapped, `unknown` when the API failed.
+    #[allow(clippy::result_large_err)] // the Err is the check's own answer, returned once, never propagated
     pub fn require_service(&self, id: super::CheckId) -> Result<&Service, super::Finding> {
         match (&self.snap.resolution.service, &self.service) {
             (_, Ok(s)) => Ok(s),

@@ -26,8 +26,11 @@ pub struct Access {
     kubeconfig: Option<KubeAccess>,
     config: Config,
     roles: Mutex<HashMap<String, (SdkConfig, SystemTime)>>,
-    clusters: Mutex<HashMap<(String, String, String), (KubeAccess, Instant)>>,
+    clusters: Mutex<HashMap<ClusterKey, (KubeAccess, Instant)>>,
 }
+
+/// A cluster as reached: (role ARN, or empty for our own credentials; region; cluster name).
+type ClusterKey = (String, String, String);
 
 impl Access {
     pub fn new(base: SdkConfig, kubeconfig: Option<KubeAccess>, config: Config) -> Access {
@@ -134,7 +137,7 @@ async fn cluster_tag(sdk: &SdkConfig, req: &Request) -> Option<String> {
         .region(aws_config::Region::new(req.region.clone()))
         .build();
     let client = aws_sdk_elasticloadbalancingv2::Client::from_conf(conf);
-    let tags = super::aws::tags(&client, &[req.target_group_arn.clone()]).await;
+    let tags = super::aws::tags(&client, std::slice::from_ref(&req.target_group_arn)).await;
     tags.ok()?.get(&req.target_group_arn)?.get(crate::mapping::TAG_CLUSTER).cloned()
 }
 

@@ -468,93 +468,6 @@ fn from_endpoints(e: &Endpoints) -> EndpointsView {
     view
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use k8s_openapi::api::core::v1::{EndpointAddress as CoreAddress, EndpointSubset, ObjectReference};
-    use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
-    fn endpoint(ips: &[&str], ready: Option<bool>, pod: &str) -> Endpoint {
-        Endpoint {
-            addresses: ips.iter().map(|s| s.to_string()).collect(),
-            conditions: Some(EndpointConditions {
-                ready,
-                ..Default::default()
-            }),
-            target_ref: Some(ObjectReference {
-                name: Some(pod.into()),
-                ..Default::default()
-            }),
-            node_name: Some("node-a".into()),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn slices_merge_into_one_view_with_unset_ready_meaning_ready() {
-        // GIVEN two slices of one Service; `ready` unset on one endpoint, false on another
-        let s1 = EndpointSlice {
-            endpoints: vec![endpoint(&["10.0.0.2"], None, "a"), endpoint(&["10.0.0.1"], Some(false), "b")],
-            ..Default::default()
-        };
-        let s2 = EndpointSlice {
-            endpoints: vec![endpoint(&["10.0.0.3"], Some(true), "c")],
-            ..Default::default()
-        };
-        // WHEN merged
-        let v = from_slices("shop", "web", &[s1, s2]);
-        // THEN addresses are sorted, readiness follows the API contract, the source is named
-        let got: Vec<(&str, bool)> = v.addresses.iter().map(|a| (a.ip.as_str(), a.ready)).collect();
-        assert_eq!(got, [("10.0.0.1", false), ("10.0.0.2", true), ("10.0.0.3", true)]);
-        assert_eq!(v.source, "endpointslices/v1");
-        assert_eq!(v.addresses[0].pod.as_deref(), Some("b"));
-    }
-
-    #[test]
-    fn core_endpoints_keep_not_ready_addresses() {
-        let e = Endpoints {
-            metadata: ObjectMeta {
-                namespace: Some("shop".into()),
-                name: Some("web".into()),
-                ..Default::default()
-            },
-            subsets: Some(vec![EndpointSubset {
-                addresses: Some(vec![CoreAddress {
-                    ip: "10.0.0.1".into(),
-                    ..Default::default()
-                }]),
-                not_ready_addresses: Some(vec![CoreAddress {
-                    ip: "10.0.0.9".into(),
-                    ..Default::default()
-                }]),
-                ports: None,
-            }]),
-        };
-        let v = from_endpoints(&e);
-        assert_eq!(
-            (v.namespace.as_str(), v.service.as_str(), v.source.as_str()),
-            ("shop", "web", "endpoints/v1")
-        );
-        assert_eq!(v.addresses.iter().map(|a| a.ready).collect::<Vec<_>>(), [true, false]);
-    }
-
-    #[test]
-    fn binding_with_named_port_parses() {
-        let o: DynamicObject = serde_json::from_value(serde_json::json!({
-            "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
-            "metadata": {"name": "b", "namespace": "shop"},
-            "spec": {"targetGroupARN": "arn:tg", "targetType": "ip", "serviceRef": {"name": "web", "port": "http"}}
-        }))
-        .unwrap();
-        let b = parse_tgb(&o).unwrap();
-        assert_eq!(
-            (b.service_port, b.target_type.as_deref()),
-            (PortRef::Name("http".into()), Some("ip"))
-        );
-    }
-}
-
 /// Ingresses of one namespace (networking.k8s.io/v1).
 #[instrument(skip(client))]
 pub async fn ingresses(client: &kube::Client, ns: &str) -> Fetched<Vec<k8s_openapi::api::networking::v1::Ingress>> {
@@ -669,5 +582,92 @@ pub async fn kube_proxy(client: &kube::Client) -> Fetched<crate::snapshot::KubeP
     match pods {
         Ok(pods) => Fetched::Ok(crate::snapshot::KubeProxy { daemonset, pods }),
         Err(e) => Fetched::Failed(missing("list", "pods", &e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{EndpointAddress as CoreAddress, EndpointSubset, ObjectReference};
+    use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn endpoint(ips: &[&str], ready: Option<bool>, pod: &str) -> Endpoint {
+        Endpoint {
+            addresses: ips.iter().map(|s| s.to_string()).collect(),
+            conditions: Some(EndpointConditions {
+                ready,
+                ..Default::default()
+            }),
+            target_ref: Some(ObjectReference {
+                name: Some(pod.into()),
+                ..Default::default()
+            }),
+            node_name: Some("node-a".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn slices_merge_into_one_view_with_unset_ready_meaning_ready() {
+        // GIVEN two slices of one Service; `ready` unset on one endpoint, false on another
+        let s1 = EndpointSlice {
+            endpoints: vec![endpoint(&["10.0.0.2"], None, "a"), endpoint(&["10.0.0.1"], Some(false), "b")],
+            ..Default::default()
+        };
+        let s2 = EndpointSlice {
+            endpoints: vec![endpoint(&["10.0.0.3"], Some(true), "c")],
+            ..Default::default()
+        };
+        // WHEN merged
+        let v = from_slices("shop", "web", &[s1, s2]);
+        // THEN addresses are sorted, readiness follows the API contract, the source is named
+        let got: Vec<(&str, bool)> = v.addresses.iter().map(|a| (a.ip.as_str(), a.ready)).collect();
+        assert_eq!(got, [("10.0.0.1", false), ("10.0.0.2", true), ("10.0.0.3", true)]);
+        assert_eq!(v.source, "endpointslices/v1");
+        assert_eq!(v.addresses[0].pod.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn core_endpoints_keep_not_ready_addresses() {
+        let e = Endpoints {
+            metadata: ObjectMeta {
+                namespace: Some("shop".into()),
+                name: Some("web".into()),
+                ..Default::default()
+            },
+            subsets: Some(vec![EndpointSubset {
+                addresses: Some(vec![CoreAddress {
+                    ip: "10.0.0.1".into(),
+                    ..Default::default()
+                }]),
+                not_ready_addresses: Some(vec![CoreAddress {
+                    ip: "10.0.0.9".into(),
+                    ..Default::default()
+                }]),
+                ports: None,
+            }]),
+        };
+        let v = from_endpoints(&e);
+        assert_eq!(
+            (v.namespace.as_str(), v.service.as_str(), v.source.as_str()),
+            ("shop", "web", "endpoints/v1")
+        );
+        assert_eq!(v.addresses.iter().map(|a| a.ready).collect::<Vec<_>>(), [true, false]);
+    }
+
+    #[test]
+    fn binding_with_named_port_parses() {
+        let o: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
+            "metadata": {"name": "b", "namespace": "shop"},
+            "spec": {"targetGroupARN": "arn:tg", "targetType": "ip", "serviceRef": {"name": "web", "port": "http"}}
+        }))
+        .unwrap();
+        let b = parse_tgb(&o).unwrap();
+        assert_eq!(
+            (b.service_port, b.target_type.as_deref()),
+            (PortRef::Name("http".into()), Some("ip"))
+        );
     }
 }

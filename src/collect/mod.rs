@@ -163,14 +163,14 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
         bound(deadline, "DescribeTargetHealth", aws::target_health(elb, arn)),
         bound(deadline, "DescribeTags", aws::tags(elb, &tg_arns)),
         bound(deadline, "DescribeTargetGroupAttributes", aws::target_group_attributes(elb, arn)),
-        kube_call(access, deadline, |c| kube::target_group_bindings(c)),
-        kube_call(access, deadline, |c| kube::nodes(c)),
+        kube_call(access, deadline, kube::target_group_bindings),
+        kube_call(access, deadline, kube::nodes),
         // Cluster-wide pieces, independent of the Service.
         async {
             tokio::join!(
-                kube_call(access, deadline, |c| kube::ingress_classes(c)),
-                kube_call(access, deadline, |c| kube::controller(c)),
-                kube_call(access, deadline, |c| kube::kube_proxy(c)),
+                kube_call(access, deadline, kube::ingress_classes),
+                kube_call(access, deadline, kube::controller),
+                kube_call(access, deadline, kube::kube_proxy),
             )
         },
     );
@@ -293,7 +293,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
             if service.is_none() {
                 let targets = target_health.ok().cloned().unwrap_or_default();
                 if target_group.ok().is_some_and(|t| t.target_type == "ip") {
-                    all_endpoints = kube_call(access, deadline, |c| kube::all_endpoints(c)).await;
+                    all_endpoints = kube_call(access, deadline, kube::all_endpoints).await;
                     service = attempt(
                         &mut res,
                         mapping::BY_ENDPOINT_IPS,

@@ -86,7 +86,7 @@ fn pods_the_selector_misses_are_saved_in_outline_and_selected_pods_whole() {
     // GIVEN the article (the selector matches none of the pods) and the healthy scenario (it matches both)
     let s = stack();
     let dir = tempfile::tempdir().unwrap();
-    let mut pods_of = |scenario: &str| {
+    let pods_of = |scenario: &str| {
         let seed = s.seed(scenario);
         let snap = dir.path().join(format!("{scenario}.json"));
         // WHEN each is diagnosed with --save-snapshot
