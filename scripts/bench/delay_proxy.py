@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A TCP proxy on loopback that delays every chunk by DELAY_MS in each direction: latency for
+"""A TCP proxy on loopback that delays every chunk by DELAY_MS in each direction (from its arrival,
+so chunks in flight overlap as on a real link): latency for
 benchmarks where the kernel has no netem.   delay_proxy.py LISTEN_PORT TARGET_PORT DELAY_MS
 Prints "ready". Stops when stdin closes (or after 1 hour). Loopback only."""
 import asyncio
@@ -7,14 +8,33 @@ import sys
 
 
 async def pipe(reader, writer, delay):
+    """Each chunk leaves DELAY after it arrived, however many chunks are in flight: a link with
+    propagation delay, not a queue that makes a response split in two pay the delay twice."""
+    loop = asyncio.get_running_loop()
+    chunks = asyncio.Queue()
+
+    async def read():
+        try:
+            while data := await reader.read(65536):
+                chunks.put_nowait((loop.time() + delay, data))
+        except ConnectionError:
+            pass
+        finally:
+            chunks.put_nowait((loop.time() + delay, b""))
+
+    reading = asyncio.ensure_future(read())
     try:
-        while data := await reader.read(65536):
-            await asyncio.sleep(delay)
+        while True:
+            due, data = await chunks.get()
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if not data:
+                break
             writer.write(data)
             await writer.drain()
     except (ConnectionError, asyncio.CancelledError):
         pass
     finally:
+        reading.cancel()
         writer.close()
 
 
