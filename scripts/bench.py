@@ -282,7 +282,7 @@ def gaps(r, speedup, floor_ratio, round_trips):
             ("1,000 targets under 64 MiB peak", f"{mib:.1f} MiB ({mb:.1f} MB)", verdict(mib < 64),
              "Pods are read as a lean type that never parses managed fields or annotations, and pods the Service's "
              "selector does not match (4,000 here) keep only what the checks read of them, page by page: 95 → 90 → "
-             "62.5 MiB. What remains: ~24 MiB of runtime, TLS and SDK (the small scenario's peak), the 1,000 selected "
+             "about 63 MiB. What remains: ~24 MiB of runtime, TLS and SDK (the small scenario's peak), the 1,000 selected "
              "pods whole, and one page of 500 pods as text. In decimal megabytes the peak is just over 64 MB."),
             ("API calls that do not grow with the target count",
              f"{r['small_calls'][0]:.0f} AWS / {r['small_calls'][1]:.0f} Kubernetes (small, instance targets) → "
