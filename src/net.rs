@@ -221,21 +221,10 @@ pub fn route_lookup<'a>(routes: &'a [Route], dest: &Cidr) -> (Option<&'a Route>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::nacl_entry as entry;
 
     fn c(s: &str) -> Cidr {
         Cidr::parse(s).unwrap()
-    }
-
-    fn entry(n: i32, action: &str, proto: &str, cidr: &str, ports: Option<(i32, i32)>, egress: bool) -> NaclEntry {
-        NaclEntry {
-            rule_number: n,
-            protocol: proto.into(),
-            action: action.into(),
-            egress,
-            cidr: Some(cidr.into()),
-            port_from: ports.map(|p| p.0),
-            port_to: ports.map(|p| p.1),
-        }
     }
 
     fn sg(id: &str, rules: Vec<SgRule>) -> SecurityGroup {

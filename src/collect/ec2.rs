@@ -203,14 +203,16 @@ fn convert_sg(g: &ec2::types::SecurityGroup) -> SecurityGroup {
 pub async fn security_groups_of_vpc(client: &ec2::Client, vpc: &str) -> Fetched<Vec<SecurityGroup>> {
     let res = client
         .describe_security_groups()
-        .filters(filter("vpc-id", &[vpc.to_string()]))
+        .filters(vpc_filter(vpc))
         .into_paginator()
         .send()
         .try_collect()
         .await;
-    res.map_or_else(
-        |e| Fetched::Failed(missing_in("ec2", "DescribeSecurityGroups", &e)),
-        |pages| Fetched::Ok(pages.iter().flat_map(|p| p.security_groups()).map(convert_sg).collect()),
+    from_pages(
+        res,
+        |e| missing_in("ec2", "DescribeSecurityGroups", e),
+        |p| p.security_groups(),
+        convert_sg,
     )
 }
 
@@ -218,68 +220,28 @@ pub async fn security_groups_of_vpc(client: &ec2::Client, vpc: &str) -> Fetched<
 pub async fn subnets(client: &ec2::Client, vpc: &str) -> Fetched<Vec<Subnet>> {
     let res = client
         .describe_subnets()
-        .filters(filter("vpc-id", &[vpc.to_string()]))
+        .filters(vpc_filter(vpc))
         .into_paginator()
         .send()
         .try_collect()
         .await;
-    res.map_or_else(
-        |e| Fetched::Failed(missing_in("ec2", "DescribeSubnets", &e)),
-        |pages| {
-            Fetched::Ok(
-                pages
-                    .iter()
-                    .flat_map(|p| p.subnets())
-                    .map(|s| Subnet {
-                        id: s.subnet_id().unwrap_or_default().into(),
-                        vpc_id: s.vpc_id().unwrap_or_default().into(),
-                        availability_zone: s.availability_zone().unwrap_or_default().into(),
-                        cidr: s.cidr_block().unwrap_or_default().into(),
-                    })
-                    .collect(),
-            )
-        },
-    )
+    from_pages(res, |e| missing_in("ec2", "DescribeSubnets", e), |p| p.subnets(), convert_subnet)
 }
 
 #[instrument(skip(client))]
 pub async fn network_acls(client: &ec2::Client, vpc: &str) -> Fetched<Vec<NetworkAcl>> {
     let res = client
         .describe_network_acls()
-        .filters(filter("vpc-id", &[vpc.to_string()]))
+        .filters(vpc_filter(vpc))
         .into_paginator()
         .send()
         .try_collect()
         .await;
-    res.map_or_else(
-        |e| Fetched::Failed(missing_in("ec2", "DescribeNetworkAcls", &e)),
-        |pages| {
-            Fetched::Ok(
-                pages
-                    .iter()
-                    .flat_map(|p| p.network_acls())
-                    .map(|a| NetworkAcl {
-                        id: a.network_acl_id().unwrap_or_default().into(),
-                        vpc_id: a.vpc_id().unwrap_or_default().into(),
-                        is_default: a.is_default().unwrap_or(false),
-                        subnet_ids: a.associations().iter().filter_map(|x| x.subnet_id().map(str::to_string)).collect(),
-                        entries: a
-                            .entries()
-                            .iter()
-                            .map(|e| NaclEntry {
-                                rule_number: e.rule_number().unwrap_or(32767),
-                                protocol: e.protocol().unwrap_or("-1").to_string(),
-                                action: e.rule_action().map(|r| r.as_str().to_string()).unwrap_or_else(|| "deny".into()),
-                                egress: e.egress().unwrap_or(false),
-                                cidr: e.cidr_block().map(str::to_string),
-                                port_from: e.port_range().and_then(|p| p.from()),
-                                port_to: e.port_range().and_then(|p| p.to()),
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            )
-        },
+    from_pages(
+        res,
+        |e| missing_in("ec2", "DescribeNetworkAcls", e),
+        |p| p.network_acls(),
+        convert_nacl,
     )
 }
 
@@ -287,48 +249,94 @@ pub async fn network_acls(client: &ec2::Client, vpc: &str) -> Fetched<Vec<Networ
 pub async fn route_tables(client: &ec2::Client, vpc: &str) -> Fetched<Vec<RouteTable>> {
     let res = client
         .describe_route_tables()
-        .filters(filter("vpc-id", &[vpc.to_string()]))
+        .filters(vpc_filter(vpc))
         .into_paginator()
         .send()
         .try_collect()
         .await;
-    res.map_or_else(
-        |e| Fetched::Failed(missing_in("ec2", "DescribeRouteTables", &e)),
-        |pages| {
-            Fetched::Ok(
-                pages
-                    .iter()
-                    .flat_map(|p| p.route_tables())
-                    .map(|t| RouteTable {
-                        id: t.route_table_id().unwrap_or_default().into(),
-                        vpc_id: t.vpc_id().unwrap_or_default().into(),
-                        main: t.associations().iter().any(|a| a.main().unwrap_or(false)),
-                        subnet_ids: t.associations().iter().filter_map(|a| a.subnet_id().map(str::to_string)).collect(),
-                        routes: t
-                            .routes()
-                            .iter()
-                            .filter_map(|r| {
-                                Some(Route {
-                                    destination: r.destination_cidr_block()?.to_string(),
-                                    target: r
-                                        .gateway_id()
-                                        .or(r.nat_gateway_id())
-                                        .or(r.network_interface_id())
-                                        .or(r.vpc_peering_connection_id())
-                                        .or(r.transit_gateway_id())
-                                        .or(r.instance_id())
-                                        .or(r.local_gateway_id())
-                                        .unwrap_or("none")
-                                        .to_string(),
-                                    state: r.state().map(|s| s.as_str().to_string()).unwrap_or_else(|| "active".into()),
-                                })
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            )
-        },
+    from_pages(
+        res,
+        |e| missing_in("ec2", "DescribeRouteTables", e),
+        |p| p.route_tables(),
+        convert_route_table,
     )
+}
+
+fn vpc_filter(vpc: &str) -> Filter {
+    filter("vpc-id", &[vpc.to_string()])
+}
+
+/// A paginated EC2 answer as evidence: every page's items converted, or what the failure lacked.
+fn from_pages<P, I, T, E>(
+    res: Result<Vec<P>, E>,
+    failed: impl FnOnce(&E) -> crate::snapshot::Missing,
+    items: impl Fn(&P) -> &[I],
+    convert: impl Fn(&I) -> T,
+) -> Fetched<Vec<T>> {
+    match res {
+        Ok(pages) => Fetched::Ok(pages.iter().flat_map(items).map(convert).collect()),
+        Err(e) => Fetched::Failed(failed(&e)),
+    }
+}
+
+fn convert_subnet(s: &ec2::types::Subnet) -> Subnet {
+    Subnet {
+        id: s.subnet_id().unwrap_or_default().into(),
+        vpc_id: s.vpc_id().unwrap_or_default().into(),
+        availability_zone: s.availability_zone().unwrap_or_default().into(),
+        cidr: s.cidr_block().unwrap_or_default().into(),
+    }
+}
+
+fn convert_nacl(a: &ec2::types::NetworkAcl) -> NetworkAcl {
+    NetworkAcl {
+        id: a.network_acl_id().unwrap_or_default().into(),
+        vpc_id: a.vpc_id().unwrap_or_default().into(),
+        is_default: a.is_default().unwrap_or(false),
+        subnet_ids: a.associations().iter().filter_map(|x| x.subnet_id().map(str::to_string)).collect(),
+        entries: a
+            .entries()
+            .iter()
+            .map(|e| NaclEntry {
+                rule_number: e.rule_number().unwrap_or(32767),
+                protocol: e.protocol().unwrap_or("-1").to_string(),
+                action: e.rule_action().map(|r| r.as_str().to_string()).unwrap_or_else(|| "deny".into()),
+                egress: e.egress().unwrap_or(false),
+                cidr: e.cidr_block().map(str::to_string),
+                port_from: e.port_range().and_then(|p| p.from()),
+                port_to: e.port_range().and_then(|p| p.to()),
+            })
+            .collect(),
+    }
+}
+
+fn convert_route_table(t: &ec2::types::RouteTable) -> RouteTable {
+    RouteTable {
+        id: t.route_table_id().unwrap_or_default().into(),
+        vpc_id: t.vpc_id().unwrap_or_default().into(),
+        main: t.associations().iter().any(|a| a.main().unwrap_or(false)),
+        subnet_ids: t.associations().iter().filter_map(|a| a.subnet_id().map(str::to_string)).collect(),
+        routes: t
+            .routes()
+            .iter()
+            .filter_map(|r| {
+                Some(Route {
+                    destination: r.destination_cidr_block()?.to_string(),
+                    target: r
+                        .gateway_id()
+                        .or(r.nat_gateway_id())
+                        .or(r.network_interface_id())
+                        .or(r.vpc_peering_connection_id())
+                        .or(r.transit_gateway_id())
+                        .or(r.instance_id())
+                        .or(r.local_gateway_id())
+                        .unwrap_or("none")
+                        .to_string(),
+                    state: r.state().map(|s| s.as_str().to_string()).unwrap_or_else(|| "active".into()),
+                })
+            })
+            .collect(),
+    }
 }
 
 #[instrument(skip(client))]
