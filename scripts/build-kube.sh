@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a genuine kube-apiserver + kube-controller-manager (Kubernetes 1.20.2) from Debian
 # bookworm's `kubernetes` source package with Debian's Go 1.19, offline from its vendor/ tree,
-# and caches the binaries. See DESIGN §6 for why each step is needed.
+# and caches the binaries. ARCHITECTURE.md ("The local stack") says why each step is needed.
 #
 #   scripts/build-kube.sh            # prints the directory holding the binaries
 #

@@ -1,13 +1,15 @@
 //! The command line: `diagnose`, `replay`, `checks`, parsed once into [`Cli`] and run by
-//! [`run`], which returns the report and the exit code of DESIGN §4 (0 nothing wrong, 1 problems
+//! [`run`], which returns the report and the exit code of the contract in ARCHITECTURE.md (0 nothing wrong, 1 problems
 //! found, 2 bad input, 3 could not diagnose). The binary prints; this module does not.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::config::{self, ProbeMode, Remediation};
+use crate::pipeline::Pipeline;
 use crate::render::{self, Format};
-use crate::{checks, collect::KubeAccess, config, trigger, Config, Error};
+use crate::{checks, collect::KubeAccess, trigger, Config, Error};
 
 #[derive(Parser)]
 #[command(
@@ -39,7 +41,8 @@ enum Command {
         /// Use this kubeconfig instead of the default one (also KUBECONFIG).
         #[arg(long)]
         kubeconfig: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "text")]
+        /// text, json or slack (the Block Kit message).
+        #[arg(long, value_parser = Format::parse, default_value = "text")]
         output: Format,
         /// Save the evidence for `replay`.
         #[arg(long)]
@@ -54,33 +57,38 @@ enum Command {
         #[arg(long)]
         publish: bool,
         /// Repeat the health check against the unhealthy targets (default: off, or PROBE_MODE).
-        #[arg(long, value_enum)]
-        probe: Option<crate::collect::probe::ProbeMode>,
+        #[arg(long, value_parser = ProbeMode::parse, value_name = "off|direct|apiserver-proxy")]
+        probe: Option<ProbeMode>,
     },
     /// Re-run the checks on a saved snapshot (no network).
     Replay {
         snapshot: PathBuf,
-        #[arg(long, value_enum, default_value = "text")]
+        /// text, json or slack.
+        #[arg(long, value_parser = Format::parse, default_value = "text")]
         output: Format,
     },
     /// List the check catalogue.
-    Checks,
+    Checks {
+        /// Print the README's check table.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 /// Runs one command; `color` adds ANSI colours to text reports (the binary decides: a TTY).
 pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
     let mut out = String::new();
     match cli.command {
-        Command::Checks => {
-            for s in &checks::CATALOGUE {
-                let state = if s.implemented { "" } else { " (not implemented yet)" };
+        Command::Checks { markdown: true } => Ok((checks::markdown_table(), 0)),
+        Command::Checks { markdown: false } => {
+            for c in checks::CATALOGUE {
                 out.push_str(&format!(
-                    "{:<20} {:<5} {}{state}\n{:<26}needs: {}\n",
-                    s.id.as_str(),
-                    s.section,
-                    s.verifies,
+                    "{:<20} {:<5} {}\n{:<26}needs: {}\n",
+                    c.id.as_str(),
+                    c.section,
+                    c.verifies,
                     "",
-                    s.needs
+                    c.needs
                 ));
             }
             Ok((out, 0))
@@ -115,8 +123,7 @@ pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
                 config.probe = p;
             }
             if let Some(list) = remediate {
-                config.remediate =
-                    crate::remediate::Remediation::parse(&list, dry_run).map_err(|e| Error::Config(format!("--remediate: {e}")))?;
+                config.remediate = Remediation::parse(&list, dry_run).map_err(|e| Error::Config(format!("--remediate: {e}")))?;
             }
             if let Some(k) = kubeconfig {
                 config.kubeconfig = Some(k);
@@ -156,9 +163,8 @@ pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
                 k @ KubeAccess::Client { .. } => Some(k),
                 KubeAccess::Unavailable(_) => None,
             };
-            let access = crate::collect::access::Access::new(base.clone(), kube, config.clone());
-            let publisher = crate::publish::Publisher::new(&base, &config);
-            if publish && !publisher.is_configured() {
+            let pipeline = Pipeline::new(base, kube, config);
+            if publish && !pipeline.publisher().is_configured() {
                 return Err(Error::Config(
                     "--publish needs SNS_TOPIC_ARN and/or SLACK_WEBHOOK_SECRET_ARN".into(),
                 ));
@@ -168,10 +174,8 @@ pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
             let many = requests.len() > 1;
             for (i, req) in requests.iter().enumerate() {
                 // With several target groups, one that cannot be diagnosed must not hide the others.
-                let sdk = access.sdk_for(req).await?;
-                let kube = access.kube_for(&sdk, req).await;
-                let (snap, mut d) = match crate::diagnose(&sdk, &kube, req, &config).await {
-                    Ok(r) => r,
+                let outcome = match pipeline.run_request(req, None, publish).await {
+                    Ok(o) => o,
                     Err(e) if many => {
                         tracing::error!(target_group = %req.target_group_arn, error = %e, "could not diagnose");
                         worst = worst.max(e.exit_code() as u8);
@@ -179,17 +183,13 @@ pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
                     }
                     Err(e) => return Err(e),
                 };
-                crate::remediate::run(&kube, &mut d, &config.remediate).await;
                 if let Some(path) = &save_snapshot {
                     let path = if many { numbered(path, i + 1) } else { path.clone() };
-                    crate::write_snapshot(&path, &snap)?;
+                    crate::write_snapshot(&path, &outcome.snapshot)?;
                 }
-                out.push_str(&with_newline(render::render(&d, &snap, output, color)));
-                if publish {
-                    let lbs = snap.aws.target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
-                    publish_failures.extend(publisher.diagnosis(&d, req, &lbs).await);
-                }
-                worst = worst.max(d.exit_code() as u8);
+                out.push_str(&with_newline(render::render(&outcome.diagnosis, &outcome.snapshot, output, color)));
+                publish_failures.extend(outcome.publish_failures);
+                worst = worst.max(outcome.diagnosis.exit_code() as u8);
             }
             if !publish_failures.is_empty() {
                 return Err(Error::Publish(publish_failures));

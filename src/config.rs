@@ -15,9 +15,9 @@ pub struct Config {
     /// own calls; `AWS_REGION` / `--region`.
     pub region: Option<String>,
     /// Opt-in remediation (`REMEDIATE=kube-proxy`, `REMEDIATE_DRY_RUN=true`); off by default.
-    pub remediate: crate::remediate::Remediation,
+    pub remediate: Remediation,
     /// The health probe (`PROBE_MODE`: off | direct | apiserver-proxy); off by default.
-    pub probe: crate::collect::probe::ProbeMode,
+    pub probe: ProbeMode,
     /// A role to read through (`ASSUME_ROLE_ARN`), or one per alarm account
     /// (`ASSUME_ROLE_ARN_TEMPLATE`, `{account}` filled in), with `ASSUME_ROLE_EXTERNAL_ID`.
     pub assume_role_arn: Option<String>,
@@ -48,11 +48,11 @@ impl Config {
             Some("true") | Some("1") => true,
             Some(other) => return Err(Error::Config(format!("REMEDIATE_DRY_RUN={other:?}: expected true or false"))),
         };
-        let remediate = crate::remediate::Remediation::parse(&non_empty("REMEDIATE").unwrap_or_default(), dry_run)
+        let remediate = Remediation::parse(&non_empty("REMEDIATE").unwrap_or_default(), dry_run)
             .map_err(|e| Error::Config(format!("REMEDIATE: {e}")))?;
         let probe = match non_empty("PROBE_MODE") {
             None => Default::default(),
-            Some(m) => crate::collect::probe::ProbeMode::parse(&m).map_err(|e| Error::Config(format!("PROBE_MODE={e}")))?,
+            Some(m) => ProbeMode::parse(&m).map_err(|e| Error::Config(format!("PROBE_MODE={e}")))?,
         };
         let arn = |key: &str, service: &str| -> Result<Option<String>> {
             match non_empty(key) {
@@ -93,6 +93,52 @@ impl Config {
             slack_webhook_secret_arn: arn("SLACK_WEBHOOK_SECRET_ARN", "secretsmanager")?,
             notify_on_ok,
         })
+    }
+}
+
+/// The health probe (`PROBE_MODE`, `--probe`): off unless asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProbeMode {
+    #[default]
+    Off,
+    /// Dial the targets from where eks-lb-doctor runs.
+    Direct,
+    /// Through the API server's pod / node proxy.
+    ApiserverProxy,
+}
+
+impl ProbeMode {
+    pub fn parse(s: &str) -> Result<ProbeMode, String> {
+        match s {
+            "off" => Ok(ProbeMode::Off),
+            "direct" => Ok(ProbeMode::Direct),
+            "apiserver-proxy" => Ok(ProbeMode::ApiserverProxy),
+            other => Err(format!("{other:?}: expected off, direct or apiserver-proxy")),
+        }
+    }
+}
+
+/// What remediation is allowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Remediation {
+    pub kube_proxy: bool,
+    pub dry_run: bool,
+}
+
+impl Remediation {
+    /// Parses `kube-proxy` (a comma-separated list, for the ones to come).
+    pub fn parse(list: &str, dry_run: bool) -> Result<Remediation, String> {
+        let mut r = Remediation {
+            dry_run,
+            ..Default::default()
+        };
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match item {
+                "kube-proxy" => r.kube_proxy = true,
+                other => return Err(format!("unknown remediation {other:?}; known: kube-proxy")),
+            }
+        }
+        Ok(r)
     }
 }
 
@@ -143,7 +189,7 @@ mod tests {
 
     #[test]
     fn remediation_is_off_unless_named() {
-        assert_eq!(cfg(&[]).unwrap().remediate, crate::remediate::Remediation::default());
+        assert_eq!(cfg(&[]).unwrap().remediate, Remediation::default());
         let c = cfg(&[("REMEDIATE", "kube-proxy"), ("REMEDIATE_DRY_RUN", "true")]).unwrap();
         assert!(c.remediate.kube_proxy && c.remediate.dry_run);
         assert!(cfg(&[("REMEDIATE", "everything")])
@@ -158,7 +204,6 @@ mod tests {
 
     #[test]
     fn probe_is_off_unless_asked() {
-        use crate::collect::probe::ProbeMode;
         assert_eq!(cfg(&[]).unwrap().probe, ProbeMode::Off);
         assert_eq!(cfg(&[("PROBE_MODE", "apiserver-proxy")]).unwrap().probe, ProbeMode::ApiserverProxy);
         assert!(cfg(&[("PROBE_MODE", "ping")])

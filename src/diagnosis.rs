@@ -1,10 +1,10 @@
-//! The diagnosis: the verdict, every finding, and the targets (DESIGN §4, schemaVersion 1).
+//! The diagnosis: the verdict, every finding, and the targets (ARCHITECTURE.md, "Contracts", schemaVersion 1).
 //! Built from a snapshot and the findings; pure.
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::{self, CheckId, Context, Finding, Status};
-use crate::snapshot::{PortRef, Snapshot};
+use crate::checks::{self, CheckId, Finding, Status};
+use crate::snapshot::{PortRef, Snapshot, View};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -82,8 +82,8 @@ pub struct TargetInfo {
 impl Diagnosis {
     /// Runs the catalogue over the snapshot and ranks the verdict.
     pub fn from_snapshot(snap: &Snapshot) -> Diagnosis {
-        let findings = checks::run(snap);
-        let ctx = Context::new(snap);
+        let ctx = View::new(snap);
+        let findings = checks::run(&ctx);
         let tg = ctx.tg.as_ref().ok();
         Diagnosis {
             schema_version: SCHEMA_VERSION,
@@ -122,21 +122,36 @@ impl Diagnosis {
         }
     }
 
-    pub fn finding(&self, id: CheckId) -> &Finding {
-        &self.findings[id as usize]
+    /// The finding of a check, looked up by id: a diagnosis read from elsewhere (older, edited)
+    /// may lack one.
+    pub fn finding(&self, id: CheckId) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.check == id)
+    }
+
+    pub fn finding_mut(&mut self, id: CheckId) -> Option<&mut Finding> {
+        self.findings.iter_mut().find(|f| f.check == id)
     }
 }
 
 /// The root cause is the failing check that explains the most unhealthy targets; ties go to
 /// the earlier check in causal order. `target-health` is a candidate only for the targets whose
 /// reason code is a cause in itself (a stopped instance); otherwise it is the symptom.
-fn verdict(ctx: &Context, findings: &[Finding]) -> Verdict {
+fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
     let unhealthy = ctx.unhealthy().len();
     let total = ctx.targets.as_ref().map(|t| t.len()).unwrap_or(0);
     let root = findings
         .iter()
-        .filter(|f| f.status == Status::Fail && (f.check != CheckId::TargetHealth || !f.explains.is_empty()))
-        .max_by_key(|f| (f.explains.len(), std::cmp::Reverse(f.check.spec().causal_rank)));
+        .filter(|f| f.status == Status::Fail && (f.check != CheckId::TARGET_HEALTH || !f.explains.is_empty()))
+        .max_by_key(|f| {
+            (
+                f.explains.len(),
+                std::cmp::Reverse(
+                    f.check
+                        .check()
+                        .map_or((checks::Layer::Symptom, usize::MAX), |c| c.causal_position()),
+                ),
+            )
+        });
     let symptom = if ctx.targets.is_err() {
         "Target health is unknown".to_string()
     } else if total == 0 {
@@ -175,7 +190,7 @@ fn verdict(ctx: &Context, findings: &[Finding]) -> Verdict {
     }
 }
 
-fn targets(ctx: &Context) -> Vec<TargetInfo> {
+fn targets(ctx: &View) -> Vec<TargetInfo> {
     let Ok(targets) = &ctx.targets else {
         return vec![];
     };
@@ -237,8 +252,8 @@ mod tests {
         let d = Diagnosis::from_snapshot(&SnapshotB::article().build());
         // THEN selector-match wins the tie (earlier in causal order)
         assert_eq!(d.verdict.status, VerdictStatus::Problem);
-        assert_eq!(d.verdict.root_cause, Some(CheckId::SelectorMatch));
-        assert_eq!(d.finding(CheckId::Endpoints).status, Status::Fail);
+        assert_eq!(d.verdict.root_cause, Some(CheckId::SELECTOR_MATCH));
+        assert_eq!(d.finding(CheckId::ENDPOINTS).unwrap().status, Status::Fail);
         assert!(
             d.verdict
                 .summary
@@ -268,7 +283,7 @@ mod tests {
             .build();
         let d = Diagnosis::from_snapshot(&snap);
         // THEN endpoints (stale + not ready = 2) outranks pod-status (1)
-        assert_eq!(d.verdict.root_cause, Some(CheckId::Endpoints));
+        assert_eq!(d.verdict.root_cause, Some(CheckId::ENDPOINTS));
     }
 
     #[test]
@@ -295,7 +310,7 @@ mod tests {
             ])
             .build();
         let d = Diagnosis::from_snapshot(&snap);
-        assert_eq!(d.verdict.root_cause, Some(CheckId::TargetHealth));
+        assert_eq!(d.verdict.root_cause, Some(CheckId::TARGET_HEALTH));
         assert!(d.verdict.summary.contains("Target.InvalidState"), "{}", d.verdict.summary);
     }
 
@@ -327,8 +342,8 @@ mod tests {
             .build();
         let d = Diagnosis::from_snapshot(&snap);
         // THEN pod-status fails too, but the NACL explains the unhealthy target
-        assert_eq!(d.finding(CheckId::PodStatus).status, Status::Fail);
-        assert_eq!(d.verdict.root_cause, Some(CheckId::NetworkAcls));
+        assert_eq!(d.finding(CheckId::POD_STATUS).unwrap().status, Status::Fail);
+        assert_eq!(d.verdict.root_cause, Some(CheckId::NETWORK_ACLS));
     }
 
     #[test]
@@ -354,16 +369,16 @@ mod tests {
             .instance_groups("i-0bbb", &["sg-b"])
             .build();
         let d = Diagnosis::from_snapshot(&snap);
-        assert_eq!(d.finding(CheckId::SecurityGroups).status, Status::Fail);
-        assert_eq!(d.verdict.root_cause, Some(CheckId::TrafficPolicy));
+        assert_eq!(d.finding(CheckId::SECURITY_GROUPS).unwrap().status, Status::Fail);
+        assert_eq!(d.verdict.root_cause, Some(CheckId::TRAFFIC_POLICY));
     }
 
     #[test]
     fn selector_explaining_all_beats_a_zone_problem_explaining_one() {
         let snap = SnapshotB::article().lb_zones(&[("us-east-1a", "subnet-lb-a")]).build();
         let d = Diagnosis::from_snapshot(&snap);
-        assert_eq!(d.finding(CheckId::AvailabilityZones).status, Status::Fail);
-        assert_eq!(d.verdict.root_cause, Some(CheckId::SelectorMatch));
+        assert_eq!(d.finding(CheckId::AVAILABILITY_ZONES).unwrap().status, Status::Fail);
+        assert_eq!(d.verdict.root_cause, Some(CheckId::SELECTOR_MATCH));
     }
 
     #[test]
@@ -376,7 +391,7 @@ mod tests {
             .instance_state("i-0bbb", "stopped")
             .build();
         let d = Diagnosis::from_snapshot(&snap);
-        assert_eq!(d.verdict.root_cause, Some(CheckId::Nodes));
+        assert_eq!(d.verdict.root_cause, Some(CheckId::NODES));
     }
 
     #[test]
@@ -394,7 +409,7 @@ mod tests {
         let ids: Vec<CheckId> = d.findings.iter().map(|f| f.check).collect();
         let expected: Vec<CheckId> = checks::CATALOGUE.iter().map(|s| s.id).collect();
         assert_eq!(ids, expected);
-        assert!(d.finding(CheckId::HealthProbe).detail.starts_with("the probe is off"));
+        assert!(d.finding(CheckId::HEALTH_PROBE).unwrap().detail.starts_with("the probe is off"));
     }
 
     #[test]

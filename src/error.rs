@@ -41,7 +41,7 @@ pub enum Error {
     Snapshot {
         path: PathBuf,
         #[source]
-        source: serde_json::Error,
+        source: crate::snapshot::SnapshotError,
     },
 
     #[error("cannot serialise: {0}")]
@@ -49,11 +49,26 @@ pub enum Error {
 
     /// The diagnosis was made (and logged) but a channel failed: the event should be retried.
     #[error("publishing failed: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
-    Publish(Vec<crate::publish::PublishError>),
+    Publish(Vec<PublishError>),
+}
+
+/// One channel that failed to publish (SNS, Slack). Declared here, beside [`Error`] that
+/// carries it, so that the error type depends on no module that does I/O.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("SNS Publish to {topic} failed: {message}")]
+    Sns { topic: String, message: String },
+    #[error("cannot read the Slack webhook from Secrets Manager ({secret}): {message}")]
+    SlackSecret { secret: String, message: String },
+    /// Slack answered with an error code (invalid_payload, channel_not_found, …).
+    #[error("Slack rejected the message: HTTP {status} {code}")]
+    SlackRejected { status: u16, code: String },
+    #[error("Slack could not be reached after {attempts} attempts: {message}")]
+    SlackUnreachable { attempts: u32, message: String },
 }
 
 impl Error {
-    /// The CLI exit code of DESIGN §4: 2 bad input, 3 could not diagnose.
+    /// The CLI exit code (ARCHITECTURE.md, "Contracts"): 2 bad input, 3 could not diagnose.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Trigger(_) | Error::Config(_) | Error::Snapshot { .. } | Error::ReadFile { .. } => 2,

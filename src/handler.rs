@@ -7,20 +7,17 @@ use aws_config::SdkConfig;
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
-use crate::collect::access::Access;
 use crate::collect::KubeAccess;
 use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::publish::Publisher;
+use crate::error::{Error, PublishError, Result};
+use crate::pipeline::Pipeline;
 use crate::trigger::{self, Request, Trigger};
 
 /// Time kept after collection for remediation, logging and publishing.
 pub const PUBLISH_MARGIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 pub struct Handler {
-    access: Access,
-    publisher: Publisher,
-    config: Config,
+    pipeline: Pipeline,
 }
 
 impl Handler {
@@ -37,9 +34,7 @@ impl Handler {
     /// With clients built elsewhere (tests point them at the local stack explicitly).
     pub fn with_clients(sdk: SdkConfig, kube: Option<KubeAccess>, config: Config) -> Handler {
         Handler {
-            publisher: Publisher::new(&sdk, &config),
-            access: Access::new(sdk, kube, config.clone()),
-            config,
+            pipeline: Pipeline::new(sdk, kube, config),
         }
     }
 
@@ -56,9 +51,9 @@ impl Handler {
         let requests = match trigger::parse_value(payload)? {
             Trigger::Acknowledge(alarm) => {
                 info!(alarm = %alarm.name, state = %alarm.state, "alarm is not in ALARM: nothing to diagnose");
-                let notify = self.config.notify_on_ok && alarm.state == "OK";
+                let notify = self.pipeline.config().notify_on_ok && alarm.state == "OK";
                 if notify {
-                    let failed = self.publisher.recovered(&alarm.name).await;
+                    let failed = self.pipeline.publisher().recovered(&alarm.name).await;
                     if !failed.is_empty() {
                         return Err(Error::Publish(failed));
                     }
@@ -100,27 +95,10 @@ impl Handler {
         Ok(json!({"diagnoses": diagnoses, "errors": errors}))
     }
 
-    /// Diagnose, remediate (if enabled), log, publish (if asked): the diagnosis JSON and the
-    /// channels that failed.
-    async fn one(&self, req: &Request, deadline: Option<tokio::time::Instant>) -> Result<(Value, Vec<crate::publish::PublishError>)> {
-        let sdk = self.access.sdk_for(req).await?;
-        let kube = self.access.kube_for(&sdk, req).await;
-        let (snap, mut d) = crate::diagnose_until(&sdk, &kube, req, &self.config, deadline).await?;
-        crate::remediate::run(&kube, &mut d, &self.config.remediate).await;
-        let root_cause = d.verdict.root_cause.map(|c| c.as_str()).unwrap_or("none");
-        let service = crate::publish::subject_of(&d);
-        info!(target_group = %req.target_group_arn, status = crate::publish::status_word(&d), root_cause, service = %service, cluster = d.cluster.as_deref().unwrap_or("unknown"), summary = %d.verdict.summary, "summary");
-        info!(diagnosis = %serde_json::to_string(&d)?, "diagnosis");
-        let failed = if req.publish {
-            let lbs = snap.aws.target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
-            self.publisher.diagnosis(&d, req, &lbs).await
-        } else {
-            vec![]
-        };
-        for f in &failed {
-            warn!(error = %f, "a channel failed; the others published");
-        }
-        Ok((serde_json::to_value(&d)?, failed))
+    /// One request through the shared pipeline: the diagnosis JSON and the channels that failed.
+    async fn one(&self, req: &Request, deadline: Option<tokio::time::Instant>) -> Result<(Value, Vec<PublishError>)> {
+        let outcome = self.pipeline.run_request(req, deadline, req.publish).await?;
+        Ok((serde_json::to_value(&outcome.diagnosis)?, outcome.publish_failures))
     }
 }
 

@@ -1,24 +1,29 @@
 //! eks-lb-doctor: diagnoses failing load-balancer health checks on Amazon EKS.
 //!
 //! ```text
-//!  trigger ──► request ──► collect ──────────► snapshot ──► checks ──► diagnosis ──► render
-//!  (alarm      (TG ARN,    (ELBv2 ‖ Kubernetes,  (plain data,  (pure fns,  (verdict,     (text,
-//!   event,      cluster,    concurrent; errors    saved and     one file    ranked root   json)
-//!   SNS,        region)     become data)          replayed)     each)       cause)
-//!   manual)
+//!  trigger ──► request ──► collect ──────────► snapshot ──► checks ──► diagnosis ──► render ──► publish
+//!  (alarm      (TG ARN,    (ELBv2 ‖ EC2 ‖         (plain data,  (pure fns,  (verdict,     (text,     (SNS,
+//!   event,      cluster,    Kubernetes,           saved and     one file    ranked root   json,      Slack)
+//!   SNS,        region)     concurrent; errors    replayed)     each)       cause)        slack,
+//!   manual)                 become data)                                                  sns)
 //! ```
 //!
 //! - [`trigger`] turns any accepted payload into [`trigger::Request`]s (no I/O).
-//! - [`collect`] is the only module that talks to AWS and Kubernetes; it returns a [`snapshot::Snapshot`].
-//! - [`mapping`] maps a target group to its Service (pure; `collect` drives it).
+//! - [`pipeline`] runs one request end to end for both binaries: credentials, the cluster
+//!   (chosen once), [`diagnose`], [`remediate`], publishing.
+//! - [`collect`] gathers the evidence into a [`snapshot::Snapshot`]; [`mapping`] maps a target
+//!   group to its Service (pure; `collect` drives it).
 //! - [`checks`] run over the snapshot, one [`checks::Finding`] each, in catalogue order.
-//! - [`diagnosis`] ranks the root cause; [`render`] writes text or JSON.
-//! - [`remediate`] is the only write, opt-in: restarting kube-proxy when its check failed.
-//! - [`handler`] is the Lambda's entry point, [`cli`] the command line's; `src/bin/` holds two
-//!   thin binaries over them.
+//! - [`diagnosis`] ranks the root cause; [`render`] writes text, JSON and the Slack/SNS messages.
+//! - [`publish`] sends them; [`remediate`] is the only write, opt-in (restarting kube-proxy).
+//! - Only `collect`, `publish` and `remediate` do I/O. [`handler`] (Lambda) and [`cli`] are the
+//!   two entry points; `src/bin/` holds two thin binaries over them. ARCHITECTURE.md has the
+//!   module rules and how to add a check, a collector or a channel.
 
 pub mod annotations;
+pub mod aws_error;
 pub mod checks;
+pub mod cidr;
 pub mod cli;
 pub mod collect;
 pub mod config;
@@ -28,12 +33,15 @@ pub mod handler;
 pub mod mapping;
 pub mod matcher;
 pub mod net;
+pub mod pipeline;
 pub mod publish;
 pub mod remediate;
 pub mod render;
 pub mod snapshot;
 pub mod trigger;
 
+#[cfg(test)]
+mod architecture;
 #[cfg(test)]
 mod fixtures;
 
@@ -47,6 +55,7 @@ pub use error::{Error, Result};
 pub use snapshot::Snapshot;
 
 use collect::{Clients, KubeAccess};
+use mapping::ClusterChoice;
 use trigger::Request;
 
 /// The shared AWS configuration (credentials chain, `AWS_ENDPOINT_URL`, retries); built once.
@@ -58,31 +67,29 @@ pub async fn aws_sdk_config(region: Option<&str>) -> SdkConfig {
     loader.load().await
 }
 
-/// The whole pipeline for one request: collect → snapshot → checks → diagnosis.
-pub async fn diagnose(sdk: &SdkConfig, kube: &KubeAccess, req: &Request, config: &Config) -> Result<(Snapshot, Diagnosis)> {
-    diagnose_until(sdk, kube, req, config, None).await
-}
-
-/// The same, with collection bounded by `deadline`: evidence not in by then is `unknown`.
-pub async fn diagnose_until(
+/// collect → snapshot → checks → diagnosis, for one request. `cluster` is the cluster `kube`
+/// reads when it was chosen by name; collection stops at `deadline` (what is not in by then is
+/// `unknown`).
+pub async fn diagnose(
     sdk: &SdkConfig,
     kube: &KubeAccess,
+    cluster: Option<ClusterChoice>,
     req: &Request,
     config: &Config,
     deadline: Option<tokio::time::Instant>,
 ) -> Result<(Snapshot, Diagnosis)> {
     // The target group's own region wins: an alarm from eu-west-1 is about eu-west-1.
+    let region = Region::new(req.region.clone());
     let elb_conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
-        .region(Region::new(req.region.clone()))
+        .region(region.clone())
         .build();
-    let ec2_conf = aws_sdk_ec2::config::Builder::from(sdk)
-        .region(Region::new(req.region.clone()))
-        .build();
+    let ec2_conf = aws_sdk_ec2::config::Builder::from(sdk).region(region).build();
     let clients = Clients {
         elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_conf),
         ec2: aws_sdk_ec2::Client::from_conf(ec2_conf),
         kube: kube.clone(),
         deadline,
+        cluster,
     };
     // Boxed: the collection future is large (many concurrent calls); keep it off the stack.
     let snapshot = Box::pin(collect::collect(&clients, req, config)).await?;
@@ -90,10 +97,10 @@ pub async fn diagnose_until(
     Ok((snapshot, diagnosis))
 }
 
-/// Reads a snapshot saved by `diagnose --save-snapshot`.
+/// Reads a snapshot saved by `diagnose --save-snapshot`, refusing one of another version.
 pub fn read_snapshot(path: &Path) -> Result<Snapshot> {
     let bytes = std::fs::read(path).map_err(|source| Error::ReadFile { path: path.into(), source })?;
-    serde_json::from_slice(&bytes).map_err(|source| Error::Snapshot { path: path.into(), source })
+    snapshot::from_json(&bytes).map_err(|source| Error::Snapshot { path: path.into(), source })
 }
 
 /// Saves a snapshot for `replay`.

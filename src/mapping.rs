@@ -1,4 +1,4 @@
-//! Maps a target group to the Kubernetes Service behind it (DESIGN §3), as pure functions over
+//! Maps a target group to the Kubernetes Service behind it (ARCHITECTURE.md, "Mapping"), as pure functions over
 //! evidence already collected. `collect` calls the steps in order and stops at the first hit;
 //! every step reports what it tried, so a miss can say so.
 
@@ -160,7 +160,36 @@ pub fn by_endpoint_ips(targets: &[TargetHealth], endpoints: &[EndpointsView]) ->
     }
 }
 
-/// The cluster name from the tags, in DESIGN §3 order after the request.
+/// The cluster a request is about, and where its name came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterChoice {
+    pub name: String,
+    /// `request`, `tag elbv2.k8s.aws/cluster`, `tag kubernetes.io/cluster/<name>`, `configuration`.
+    pub source: String,
+}
+
+/// The documented order, in one place: the request, then the tags, then `DEFAULT_CLUSTER`.
+/// Both the connection (`collect::access`) and the report (`collect`) decide with this.
+pub fn resolve_cluster(
+    request: Option<&str>,
+    tg_tags: Option<&BTreeMap<String, String>>,
+    lb_tags: Option<&BTreeMap<String, BTreeMap<String, String>>>,
+    default: Option<&str>,
+) -> Option<ClusterChoice> {
+    let choice = |name: &str, source: &str| ClusterChoice {
+        name: name.to_string(),
+        source: source.to_string(),
+    };
+    if let Some(c) = request {
+        return Some(choice(c, "request"));
+    }
+    if let Some((name, source)) = cluster_from_tags(tg_tags, lb_tags) {
+        return Some(ClusterChoice { name, source });
+    }
+    default.map(|c| choice(c, "configuration"))
+}
+
+/// The cluster name from the tags, in the documented order (ARCHITECTURE.md, "Mapping") after the request.
 pub fn cluster_from_tags(
     tg_tags: Option<&BTreeMap<String, String>>,
     lb_tags: Option<&BTreeMap<String, BTreeMap<String, String>>>,
@@ -308,5 +337,17 @@ mod tests {
         )]);
         assert_eq!(cluster_from_tags(Some(&tg), Some(&lb)).unwrap().0, "prod");
         assert_eq!(cluster_from_tags(None, Some(&lb)).unwrap().0, "old");
+    }
+
+    #[test]
+    fn cluster_order_is_request_then_tags_then_default() {
+        // GIVEN a target group tagged for "tagged" and a default of "fallback"
+        let tg = BTreeMap::from([(TAG_CLUSTER.to_string(), "tagged".to_string())]);
+        let pick = |request, tags| resolve_cluster(request, tags, None, Some("fallback")).map(|c| (c.name, c.source));
+        // THEN the request wins, then the tag, then the default
+        assert_eq!(pick(Some("asked"), Some(&tg)), Some(("asked".into(), "request".into())));
+        assert_eq!(pick(None, Some(&tg)), Some(("tagged".into(), format!("tag {TAG_CLUSTER}"))));
+        assert_eq!(pick(None, None), Some(("fallback".into(), "configuration".into())));
+        assert_eq!(resolve_cluster(None, None, None, None), None);
     }
 }

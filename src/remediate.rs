@@ -11,43 +11,22 @@ use tracing::{info, warn};
 
 use crate::checks::{CheckId, Status};
 use crate::collect::KubeAccess;
+use crate::config::Remediation;
 use crate::diagnosis::Diagnosis;
-
-/// What remediation is allowed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Remediation {
-    pub kube_proxy: bool,
-    pub dry_run: bool,
-}
-
-impl Remediation {
-    /// Parses `kube-proxy` (a comma-separated list, for the ones to come).
-    pub fn parse(list: &str, dry_run: bool) -> Result<Remediation, String> {
-        let mut r = Remediation {
-            dry_run,
-            ..Default::default()
-        };
-        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            match item {
-                "kube-proxy" => r.kube_proxy = true,
-                other => return Err(format!("unknown remediation {other:?}; known: kube-proxy")),
-            }
-        }
-        Ok(r)
-    }
-}
 
 /// Runs the enabled remediations whose check failed, and records each outcome in that
 /// finding's evidence and detail.
 pub async fn run(kube: &KubeAccess, d: &mut Diagnosis, r: &Remediation) {
-    if !r.kube_proxy || d.finding(CheckId::KubeProxy).status != Status::Fail {
+    if !r.kube_proxy || d.finding(CheckId::KUBE_PROXY).map(|f| f.status) != Some(Status::Fail) {
         return;
     }
     let outcome = match kube {
         KubeAccess::Client { client, .. } => restart_kube_proxy(client, r.dry_run).await,
         KubeAccess::Unavailable(why) => Err(format!("no cluster access: {why}")),
     };
-    let finding = &mut d.findings[CheckId::KubeProxy as usize];
+    let Some(finding) = d.finding_mut(CheckId::KUBE_PROXY) else {
+        return;
+    };
     let (sentence, ok) = match &outcome {
         Ok(at) if r.dry_run => (
             format!(" Dry run: the restart of daemonset kube-system/kube-proxy was validated by the API server and not applied ({at})."),

@@ -1,6 +1,6 @@
 //! Triggers: turns any payload the Lambda (or `diagnose --event`) accepts into requests.
 //!
-//! Accepted (DESIGN §4): EventBridge "CloudWatch Alarm State Change" (metric and metric-math
+//! Accepted (ARCHITECTURE.md, "Contracts"): EventBridge "CloudWatch Alarm State Change" (metric and metric-math
 //! alarms), "CloudWatch Alarm Contributor State Change", an SNS notification of a CloudWatch
 //! alarm, the bare alarm JSON such a notification carries, and the manual payload
 //! `{"targetGroupArn": "...", "cluster": "...", "publish": false}`. Everything else is a

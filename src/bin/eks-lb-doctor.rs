@@ -1,5 +1,5 @@
 //! The CLI binary: parse the command line, run it, print the report on stdout (logs go to
-//! stderr), and exit with the code DESIGN §4 names. Everything else lives in `eks_lb_doctor::cli`.
+//! stderr), and exit with the code the contract in ARCHITECTURE.md names. Everything else lives in `eks_lb_doctor::cli`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

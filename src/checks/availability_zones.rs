@@ -1,25 +1,36 @@
-/// `availability-zones`: every target's zone is enabled on the load balancer.
-///
-/// A load balancer only sends to targets in the zones of its subnets; a target elsewhere is
-/// `unused` with Target.NotInUse and never becomes healthy. Typical cause: a node group in a
-/// zone the load balancer's subnets (or the controller's subnet discovery) do not cover.
+//! `availability-zones`: every target's zone is enabled on the load balancer.
+//!
+//! A load balancer only sends to targets in the zones of its subnets; a target elsewhere is
+//! `unused` with Target.NotInUse and never becomes healthy. Typical cause: a node group in a
+//! zone the load balancer's subnets (or the controller's subnet discovery) do not cover.
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::{CheckId, Context, Finding};
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::{LoadBalancer, TargetHealth, View};
 
-const ID: CheckId = CheckId::AvailabilityZones;
+pub const CHECK: Check = Check {
+    id: CheckId::AVAILABILITY_ZONES,
+    section: "—",
+    layer: Layer::Network,
+    verifies: "every target's zone is enabled on the load balancer (Target.NotInUse), with the subnet to add",
+    needs: "LB AZs, targets",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
-pub fn check(ctx: &Context) -> Finding {
-    let targets = match &ctx.targets {
-        Ok(t) => *t,
-        Err(why) => return Finding::unknown(ID, why.clone()),
-    };
-    let lbs = match ctx.snap.aws.load_balancers.get() {
-        Ok(l) => l,
-        Err(why) => return Finding::unknown(ID, format!("the load balancer's zones are unknown: {why}")),
-    };
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    let targets = ctx.need_targets()?;
+    let lbs = ctx.need(&ctx.snap.aws.load_balancers, "the load balancer's zones")?;
+    if lbs.is_empty() {
+        return Err(ctx.skipped("the target group is not attached to a load balancer: no zones to compare"));
+    }
+    Ok(judge(ctx, targets, lbs))
+}
+
+fn judge(ctx: &View, targets: &[TargetHealth], lbs: &[LoadBalancer]) -> Finding {
     let enabled: BTreeSet<&str> = lbs.iter().flat_map(|l| l.zones.iter().map(|z| z.zone.as_str())).collect();
     let mut outside: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut unknown = Vec::new();
@@ -55,7 +66,9 @@ pub fn check(ctx: &Context) -> Finding {
         .filter(|id| ctx.unhealthy().iter().any(|t| &t.id == *id))
         .cloned()
         .collect();
-    let lb = &lbs[0];
+    let Some(lb) = lbs.first() else {
+        return Finding::unknown(ID, "no load balancer to compare the zones with");
+    };
     let current: Vec<&str> = lb.zones.iter().filter_map(|z| z.subnet_id.as_deref()).collect();
     let mut fixes = Vec::new();
     for zone in outside.keys() {
@@ -89,7 +102,7 @@ mod tests {
 
     #[test]
     fn targets_in_served_zones_pass() {
-        assert_eq!(check(&Context::new(&SnapshotB::instance().build())).status, Status::Pass);
+        assert_eq!(CHECK.on(&SnapshotB::instance().build()).status, Status::Pass);
     }
 
     #[test]
@@ -102,7 +115,7 @@ mod tests {
             ])
             .lb_zones(&[("us-east-1a", "subnet-lb-a")])
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.explains, vec!["i-0bbb"]);
         assert!(f.detail.contains("targets in us-east-1b (i-0bbb)"), "{}", f.detail);
@@ -114,7 +127,7 @@ mod tests {
 
     #[test]
     fn instances_denied_and_no_zone_in_target_health_is_unknown() {
-        let f = check(&Context::new(&SnapshotB::instance().ec2_denied("DescribeInstances").build()));
+        let f = CHECK.on(&SnapshotB::instance().ec2_denied("DescribeInstances").build());
         assert_eq!(f.status, Status::Unknown);
         assert!(f.detail.contains("ec2:DescribeInstances"), "{}", f.detail);
     }

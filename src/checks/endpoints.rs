@@ -1,28 +1,37 @@
-/// `endpoints` (article §3): the Service has ready endpoints, and for ip targets the registered
-/// targets are exactly the ready endpoint IPs.
-///
-/// No ready endpoint means nothing behind the NodePort or the pod IPs can answer. With ip
-/// targets, a registered IP that is no longer an endpoint (stale target) or is a not-ready one
-/// fails its health checks; a ready endpoint that is not registered gets no traffic.
+//! `endpoints` (article §3): the Service has ready endpoints, and for ip targets the registered
+//! targets are exactly the ready endpoint IPs.
+//!
+//! No ready endpoint means nothing behind the NodePort or the pod IPs can answer. With ip
+//! targets, a registered IP that is no longer an endpoint (stale target) or is a not-ready one
+//! fails its health checks; a ready endpoint that is not registered gets no traffic.
+
 use serde_json::json;
 
-use super::context::ServiceShape;
-use super::{CheckId, Context, Finding};
+use crate::snapshot::ServiceShape;
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::{EndpointsView, View};
 use crate::snapshot::EndpointAddress;
 
-const ID: CheckId = CheckId::Endpoints;
+pub const CHECK: Check = Check {
+    id: CheckId::ENDPOINTS,
+    section: "§3",
+    layer: Layer::Endpoints,
+    verifies: "ready endpoints exist; for ip targets, stale targets, not-ready targets, unregistered endpoints",
+    needs: "Endpoints / EndpointSlices, target health",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
-pub fn check(ctx: &Context) -> Finding {
-    if let Err(f) = ctx.require_service(ID) {
-        return f;
-    }
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    ctx.need_service()?;
     if ctx.service_shape() == Some(ServiceShape::ExternalName) {
-        return Finding::skipped(ID, "ExternalName Service: it has no endpoints");
+        return Err(ctx.skipped("ExternalName Service: it has no endpoints"));
     }
-    let eps = match ctx.endpoints() {
-        Ok(e) => e,
-        Err(why) => return Finding::unknown(ID, why),
-    };
+    let eps = ctx.endpoints().map_err(|why| ctx.unknown(why))?;
+    Ok(judge(ctx, eps))
+}
+
+fn judge(ctx: &View, eps: &EndpointsView) -> Finding {
     let (ns, name) = ctx.service_name();
     let ready: Vec<&EndpointAddress> = eps.addresses.iter().filter(|a| a.ready).collect();
     let not_ready: Vec<&EndpointAddress> = eps.addresses.iter().filter(|a| !a.ready).collect();
@@ -45,7 +54,7 @@ pub fn check(ctx: &Context) -> Finding {
         };
         // Ready pods that are selected yet absent: the targetPort does not resolve in them, which
         // target-port explains; the missing endpoints are its consequence, not the cause.
-        let ready_pods = ctx.selected.iter().filter(|p| super::context::pod_ready(p)).count();
+        let ready_pods = ctx.selected.iter().filter(|p| crate::snapshot::pod_ready(p)).count();
         // Pods whose containers are ready but whose load-balancer readiness gate is not: they
         // wait on the load balancer (readiness-gates), they do not cause it.
         let gated = ctx.selected.iter().filter(|p| super::health::gate_blocked(p)).count();
@@ -173,7 +182,7 @@ mod tests {
     #[test]
     fn no_endpoints_fails_explaining_every_unhealthy_target() {
         let snap = SnapshotB::article().build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(f.detail.contains("no endpoints at all"), "{}", f.detail);
         assert_eq!(f.explains, vec!["i-0aaa", "i-0bbb"]);
@@ -183,7 +192,7 @@ mod tests {
     fn no_endpoints_despite_ready_selected_pods_defers_to_target_port() {
         // GIVEN ready pods the selector matches, but an empty endpoints object (named port unresolved)
         let snap = SnapshotB::instance().endpoints(endpoints("default", "alb-instance", &[])).build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         // THEN it fails but explains nothing, pointing at target-port
         assert_eq!(f.status, Status::Fail);
         assert!(f.explains.is_empty());
@@ -195,7 +204,7 @@ mod tests {
         let snap = SnapshotB::instance()
             .endpoints(endpoints("default", "alb-instance", &[("10.0.1.10", true), ("10.0.2.11", false)]))
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!((f.status, f.title.as_str()), (Status::Warn, "1 of 2 endpoints ready"));
     }
 
@@ -210,11 +219,11 @@ mod tests {
             ])
             .endpoints(endpoints("shop", "web", &[("10.0.1.10", true), ("10.0.2.11", false)]))
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.evidence["staleTargets"], json!(["192.168.9.99"]));
         assert_eq!(f.evidence["notReadyTargets"], json!(["10.0.2.11"]));
-        assert_eq!(f.explains, vec!["192.168.9.99", "10.0.2.11"]);
+        assert_eq!(f.explains, vec!["10.0.2.11", "192.168.9.99"]);
     }
 
     #[test]
@@ -223,7 +232,7 @@ mod tests {
             .targets(vec![target("10.0.1.10", 8080, "healthy")])
             .endpoints(endpoints("shop", "web", &[("10.0.1.10", true), ("10.0.2.11", true)]))
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Warn);
         assert_eq!(f.evidence["unregisteredEndpoints"], json!(["10.0.2.11"]));
     }
@@ -234,7 +243,7 @@ mod tests {
             .service(ServiceB::new("shop", "web").port(80, 8080).build())
             .endpoints(endpoints("shop", "web", &[]))
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(f.remediation.iter().any(|r| r.contains("no selector")));
     }
@@ -242,7 +251,7 @@ mod tests {
     #[test]
     fn endpoints_api_denied_is_unknown_naming_the_permission() {
         let snap = SnapshotB::ip().endpoints_denied().build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Unknown);
         assert!(f.detail.contains("list endpoints"), "{}", f.detail);
     }

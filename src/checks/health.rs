@@ -4,9 +4,9 @@
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::Ingress;
 
-use super::context::pod_ready;
-use super::Context;
 use crate::annotations::{self, HealthCheckSpec, Invalid, NlbOwner, Setting};
+use crate::snapshot::pod_ready;
+use crate::snapshot::View;
 use crate::snapshot::{EventView, HealthCheck};
 
 /// The controller's event reasons that mean it could not do its job.
@@ -25,7 +25,7 @@ pub enum Origin<'a> {
     Nlb(NlbOwner),
 }
 
-impl Context<'_> {
+impl View<'_> {
     fn lb_kind(&self) -> Option<&str> {
         self.snap.aws.load_balancers.ok()?.first().map(|l| l.kind.as_str())
     }
@@ -108,7 +108,7 @@ fn codes(description: Option<&str>) -> Option<String> {
 
 /// Checks a health check (protocol, port, path) against what the pods serve and what the load
 /// balancer saw.
-pub fn serving_problems(ctx: &Context, protocol: &str, port: &str, path: &str) -> Vec<ServingProblem> {
+pub fn serving_problems(ctx: &View, protocol: &str, port: &str, path: &str) -> Vec<ServingProblem> {
     let mut out = Vec::new();
     let unhealthy = ctx.unhealthy();
     let http = protocol.eq_ignore_ascii_case("HTTP") || protocol.eq_ignore_ascii_case("HTTPS");
@@ -192,7 +192,7 @@ fn container_ports(p: &Pod) -> Vec<i32> {
 
 /// The name of the container port a Service port sends to (a named targetPort, or the name of
 /// the numbered containerPort).
-fn target_port_name(ctx: &Context, p: &k8s_openapi::api::core::v1::ServicePort) -> Option<String> {
+fn target_port_name(ctx: &View, p: &k8s_openapi::api::core::v1::ServicePort) -> Option<String> {
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
     match p.target_port.as_ref()? {
         IntOrString::String(s) => Some(s.clone()),
@@ -287,7 +287,7 @@ pub struct AnnotationJudgement<'a> {
     pub nlb: bool,
 }
 
-pub fn judge(ctx: &Context, j: AnnotationJudgement) -> super::Finding {
+pub fn judge_annotations(ctx: &View, j: AnnotationJudgement) -> super::Finding {
     use super::Finding;
     use serde_json::json;
     let Ok(tg) = &ctx.tg else {

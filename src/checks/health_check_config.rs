@@ -1,22 +1,33 @@
-/// `health-check-config` (article §9): the target group's health-check settings make sense for
-/// the app: protocol against what the pod serves, path against its readinessProbe and what the
-/// path answered, success codes, timeout shorter than the interval, thresholds, proxy protocol.
-///
-/// Problems with a setting an annotation chose are explained by the annotation checks (that is
-/// where the fix goes); this check explains the ones that come from defaults or from a target
-/// group configured by hand.
+//! `health-check-config` (article §9): the target group's health-check settings make sense for
+//! the app: protocol against what the pod serves, path against its readinessProbe and what the
+//! path answered, success codes, timeout shorter than the interval, thresholds, proxy protocol.
+//!
+//! Problems with a setting an annotation chose are explained by the annotation checks (that is
+//! where the fix goes); this check explains the ones that come from defaults or from a target
+//! group configured by hand.
+
 use serde_json::json;
 
 use super::health::serving_problems;
-use super::{capitalise, CheckId, Context, Finding};
+use super::{Check, CheckId, Finding, Layer, Scope, capitalise};
+use crate::snapshot::{TargetGroup, View};
 
-const ID: CheckId = CheckId::HealthCheckConfig;
+pub const CHECK: Check = Check {
+    id: CheckId::HEALTH_CHECK_CONFIG,
+    section: "§9",
+    layer: Layer::Config,
+    verifies: "the target group's health check fits the app: path vs the pods' readinessProbe and the codes the path answered, protocol vs the port the pods name, timeout below the interval, valid success codes, proxy protocol with HTTP checks; explains what defaults or hand-made target groups cause",
+    needs: "TG config, pods",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
-pub fn check(ctx: &Context) -> Finding {
-    let tg = match &ctx.tg {
-        Ok(t) => *t,
-        Err(why) => return Finding::unknown(ID, why.clone()),
-    };
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    let tg = ctx.need_target_group()?;
+    Ok(judge(ctx, tg))
+}
+
+fn judge(ctx: &View, tg: &TargetGroup) -> Finding {
     let hc = &tg.health_check;
     let evidence =
         json!({"healthCheck": hc, "readinessPaths": ctx.readiness_paths(), "attributes": ctx.snap.aws.target_group_attributes.ok()});
@@ -171,7 +182,7 @@ mod tests {
 
     #[test]
     fn sane_settings_pass() {
-        assert_eq!(check(&Context::new(&SnapshotB::instance().build())).status, Status::Pass);
+        assert_eq!(CHECK.on(&SnapshotB::instance().build()).status, Status::Pass);
     }
 
     #[test]
@@ -182,7 +193,7 @@ mod tests {
             t.description = Some("Health checks failed with these codes: [404]".into());
             t
         }]);
-        let f = check(&Context::new(&with_probe(b, "/healthz").build()));
+        let f = CHECK.on(&with_probe(b, "/healthz").build());
         assert_eq!(f.status, Status::Fail, "{f:?}");
         assert!(
             f.detail
@@ -209,7 +220,7 @@ mod tests {
             ))
             .health_check(|h| h.path = Some("/healthz".into()))
             .targets(vec![target_r("i-0aaa", 32663, "unhealthy", "Target.ResponseCodeMismatch")]);
-        let f = check(&Context::new(&with_probe(b, "/ready").build()));
+        let f = CHECK.on(&with_probe(b, "/ready").build());
         assert_eq!(f.status, Status::Warn, "{f:?}");
         assert!(f.explains.is_empty());
     }
@@ -225,7 +236,7 @@ mod tests {
                     .build(),
             )
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail, "{f:?}");
         assert!(
             f.detail.contains("The health check speaks HTTPS to a port the pods name \"http\""),
@@ -243,7 +254,7 @@ mod tests {
             })
             .build();
         snap.aws.target_group_attributes = Fetched::Ok([("proxy_protocol_v2.enabled".to_string(), "true".to_string())].into());
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(
             f.detail.contains("The timeout (10s) is not shorter than the interval (10s)"),

@@ -1,24 +1,38 @@
-/// `health-probe` (article §9): the load balancer's health check, repeated by eks-lb-doctor
-/// against the unhealthy targets (and one healthy one), and what the answer says.
-///
-/// The kind of failure points at the cause: refused → nothing listens on the port; timed out →
-/// something drops the packets (security group, NACL) or the app hangs; reset → the app closes
-/// the connection (wrong protocol, proxy protocol expected); TLS error → HTTPS against a plain
-/// port; a code outside the matcher → the path or the success codes. A probe that succeeds while
-/// the load balancer times out points at the network between the load balancer and the target.
+//! `health-probe` (article §9): the load balancer's health check, repeated by eks-lb-doctor
+//! against the unhealthy targets (and one healthy one), and what the answer says.
+//!
+//! The kind of failure points at the cause: refused → nothing listens on the port; timed out →
+//! something drops the packets (security group, NACL) or the app hangs; reset → the app closes
+//! the connection (wrong protocol, proxy protocol expected); TLS error → HTTPS against a plain
+//! port; a code outside the matcher → the path or the success codes. A probe that succeeds while
+//! the load balancer times out points at the network between the load balancer and the target.
+
 use serde_json::json;
 
-use super::{CheckId, Context, Finding};
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::{Fetched, ProbeRun, View};
 use crate::snapshot::{FailureKind, ProbeOutcome, ProbeResult};
 
-const ID: CheckId = CheckId::HealthProbe;
+pub const CHECK: Check = Check {
+    id: CheckId::HEALTH_PROBE,
+    section: "§9",
+    layer: Layer::Config,
+    verifies: "repeats the target group's own health check (protocol, port, path, timeout, success codes, no certificate verification) against up to 20 unhealthy targets and one healthy one, and reads the answer: refused, timed out, reset, TLS error or the code; off unless `--probe` / `PROBE_MODE`",
+    needs: "network reach or pods/proxy",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
-pub fn check(ctx: &Context) -> Finding {
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
     let run = match &ctx.snap.probe {
-        crate::snapshot::Fetched::Ok(r) => r,
-        crate::snapshot::Fetched::NotCollected { reason } => return Finding::skipped(ID, reason.clone()),
-        crate::snapshot::Fetched::Failed(m) => return Finding::unknown(ID, m.explain()),
+        Fetched::Ok(r) => r,
+        Fetched::NotCollected { reason } => return Err(ctx.skipped(reason.clone())),
+        Fetched::Failed(m) => return Err(ctx.unknown(m.explain())),
     };
+    Ok(judge(ctx, run))
+}
+
+fn judge(ctx: &View, run: &ProbeRun) -> Finding {
     let evidence =
         json!({"mode": run.mode, "origin": run.origin, "cap": run.cap, "unhealthyTotal": run.unhealthy_total, "results": run.results});
     let capped = if run.unhealthy_total > run.cap {
@@ -183,7 +197,7 @@ mod tests {
 
     #[test]
     fn off_by_default_is_skipped_saying_how_to_turn_it_on() {
-        let f = check(&Context::new(&SnapshotB::ip().build()));
+        let f = CHECK.on(&SnapshotB::ip().build());
         assert_eq!(f.status, Status::Skipped);
         assert!(f.detail.contains("the probe is off"), "{}", f.detail);
     }
@@ -214,7 +228,7 @@ mod tests {
                 ),
             ])
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(f.detail.contains("10.0.2.11 answers 200 to the probe"), "{}", f.detail);
         assert!(
@@ -283,7 +297,7 @@ mod tests {
             ),
         ] {
             let snap = SnapshotB::ip().probe(vec![result("10.0.2.11", false, outcome)]).build();
-            let f = check(&Context::new(&snap));
+            let f = CHECK.on(&snap);
             assert!(f.detail.contains(expect), "{expect}: {}", f.detail);
             assert_eq!(!f.explains.is_empty(), explained, "{expect}");
         }
@@ -302,7 +316,7 @@ mod tests {
                 },
             )])
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Unknown);
         assert!(f.detail.contains("no preferred addresses found"), "{}", f.detail);
     }

@@ -1,23 +1,33 @@
-/// `ingress-annotations` (article §7): the `alb.ingress.kubernetes.io/*` annotations of the
-/// Ingress routing to the Service (and the Service's own overrides) are valid, applied, and can
-/// work against the pods.
-///
-/// The ALB's health check is configured by annotations; an invalid value makes the controller
-/// fail (FailedBuildModel / FailedDeployModel events) and leave the target group as it was, and a
-/// valid one can still ask a path or port the pods do not serve.
-use super::health::{judge, AnnotationJudgement, Origin};
-use super::{CheckId, Context, Finding};
+//! `ingress-annotations` (article §7): the `alb.ingress.kubernetes.io/*` annotations of the
+//! Ingress routing to the Service (and the Service's own overrides) are valid, applied, and can
+//! work against the pods.
+//!
+//! The ALB's health check is configured by annotations; an invalid value makes the controller
+//! fail (FailedBuildModel / FailedDeployModel events) and leave the target group as it was, and a
+//! valid one can still ask a path or port the pods do not serve.
+
+use super::health::{judge_annotations, AnnotationJudgement, Origin};
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::View;
 use crate::annotations::ALB;
 
-const ID: CheckId = CheckId::IngressAnnotations;
+pub const CHECK: Check = Check {
+    id: CheckId::INGRESS_ANNOTATIONS,
+    section: "§7",
+    layer: Layer::Config,
+    verifies: "the `alb.ingress.kubernetes.io/*` annotations of the Ingress routing to the Service (the Service's own override them) are valid, applied to the target group (else the controller's FailedBuildModel/FailedDeployModel events), and can work against the pods; the `kubectl annotate` that fixes it",
+    needs: "ingresses, events",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
-pub fn check(ctx: &Context) -> Finding {
-    if let Err(f) = ctx.require_service(ID) {
-        return f;
-    }
-    if let Err(why) = ctx.snap.kube.ingresses.get() {
-        return Finding::unknown(ID, why);
-    }
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    ctx.need_service()?;
+    ctx.snap.kube.ingresses.get().map_err(|why| ctx.unknown(why))?;
+    Ok(judge(ctx))
+}
+
+fn judge(ctx: &View) -> Finding {
     let (ns, name) = ctx.service_name();
     match ctx.requested_health_check() {
         Some((Origin::Ingress(ing), spec, invalid)) => {
@@ -26,7 +36,7 @@ pub fn check(ctx: &Context) -> Finding {
                 ing.metadata.namespace.as_deref().unwrap_or(&ns),
                 ing.metadata.name.as_deref().unwrap_or("")
             );
-            judge(
+            judge_annotations(
                 ctx,
                 AnnotationJudgement {
                     id: ID,
@@ -55,7 +65,7 @@ mod tests {
 
     #[test]
     fn no_ingress_is_skipped() {
-        assert_eq!(check(&Context::new(&SnapshotB::instance().build())).status, Status::Skipped);
+        assert_eq!(CHECK.on(&SnapshotB::instance().build()).status, Status::Skipped);
     }
 
     #[test]
@@ -68,7 +78,7 @@ mod tests {
                 h.timeout_seconds = Some(5);
             })
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Pass, "{f:?}");
     }
 
@@ -91,7 +101,7 @@ mod tests {
                 p.spec.as_mut().unwrap().containers[0].readiness_probe = Some(readiness("/ready"));
             }
         }
-        let f = check(&Context::new(&b.build()));
+        let f = CHECK.on(&b.build());
         // THEN it fails, explains both targets, and annotates the Ingress with the probe's path
         assert_eq!(f.status, Status::Fail, "{f:?}");
         assert!(f.detail.contains("the health check asks /healthz"), "{}", f.detail);
@@ -122,7 +132,7 @@ mod tests {
                 last_seen: None,
             }])
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(
             f.detail.contains("alb.ingress.kubernetes.io/healthcheck-interval-seconds=\"2\""),
@@ -141,7 +151,7 @@ mod tests {
                 &[("alb.ingress.kubernetes.io/success-codes", "200-299")],
             ))
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Warn, "{f:?}");
         assert!(f.detail.contains("success codes 200-299 (wanted by alb.ingress.kubernetes.io/success-codes on Ingress default/front) but the target group has 200"), "{}", f.detail);
     }

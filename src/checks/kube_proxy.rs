@@ -1,26 +1,37 @@
-/// `kube-proxy` (article §11): the kube-proxy DaemonSet is fully rolled out and ready, and its
-/// pod runs and is ready on the node behind each unhealthy instance target.
-///
-/// With instance targets the load balancer reaches a NodePort, which only kube-proxy's rules
-/// forward to the pods; a node whose kube-proxy is down drops the health check. The fix the
-/// article gives: `kubectl rollout restart daemonset/kube-proxy -n kube-system` (run by
-/// eks-lb-doctor only with `--remediate kube-proxy`).
+//! `kube-proxy` (article §11): the kube-proxy DaemonSet is fully rolled out and ready, and its
+//! pod runs and is ready on the node behind each unhealthy instance target.
+//!
+//! With instance targets the load balancer reaches a NodePort, which only kube-proxy's rules
+//! forward to the pods; a node whose kube-proxy is down drops the health check. The fix the
+//! article gives: `kubectl rollout restart daemonset/kube-proxy -n kube-system` (run by
+//! eks-lb-doctor only with `--remediate kube-proxy`).
+
 use serde_json::json;
 
-use super::context::pod_ready;
-use super::{CheckId, Context, Finding};
+use crate::snapshot::pod_ready;
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::{KubeProxy, View};
 
-const ID: CheckId = CheckId::KubeProxy;
+pub const CHECK: Check = Check {
+    id: CheckId::KUBE_PROXY,
+    section: "§11",
+    layer: Layer::KubeProxy,
+    verifies: "the kube-proxy DaemonSet is rolled out and ready, and its pod is ready on the node of each unhealthy instance target; opt-in restart",
+    needs: "daemonset, pods",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 pub const RESTART: &str = "kubectl rollout restart daemonset/kube-proxy -n kube-system";
 
-pub fn check(ctx: &Context) -> Finding {
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
     if ctx.is_ip() {
-        return Finding::skipped(ID, "ip targets reach the pods directly, without kube-proxy");
+        return Err(ctx.skipped("ip targets reach the pods directly, without kube-proxy"));
     }
-    let kp = match ctx.snap.kube.kube_proxy.get() {
-        Ok(k) => k,
-        Err(why) => return Finding::unknown(ID, why),
-    };
+    let kp = ctx.snap.kube.kube_proxy.get().map_err(|why| ctx.unknown(why))?;
+    Ok(judge(ctx, kp))
+}
+
+fn judge(ctx: &View, kp: &KubeProxy) -> Finding {
     let Some(ds) = &kp.daemonset else {
         return Finding::warn(
             ID,
@@ -72,7 +83,7 @@ pub fn check(ctx: &Context) -> Finding {
             RESTART.into(),
             "kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide".into(),
         ])
-        .explains(broken.into_iter().map(|(t, _, _)| t).collect());
+        .explains(broken.into_iter().map(|(t, _, _)| t));
     }
     if ready < desired || updated < desired {
         return Finding::warn(
@@ -99,8 +110,8 @@ mod tests {
 
     #[test]
     fn ready_kube_proxy_passes_and_ip_targets_skip() {
-        assert_eq!(check(&Context::new(&SnapshotB::instance().build())).status, Status::Pass);
-        assert_eq!(check(&Context::new(&SnapshotB::ip().build())).status, Status::Skipped);
+        assert_eq!(CHECK.on(&SnapshotB::instance().build()).status, Status::Pass);
+        assert_eq!(CHECK.on(&SnapshotB::ip().build()).status, Status::Skipped);
     }
 
     #[test]
@@ -117,7 +128,7 @@ mod tests {
                 .build();
             kp.daemonset.as_mut().unwrap().status.as_mut().unwrap().number_ready = 1;
         }
-        let f = check(&Context::new(&b.build()));
+        let f = CHECK.on(&b.build());
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.explains, vec!["i-0bbb"]);
         assert!(f.detail.contains("node-b: kube-proxy-bbbbb not ready"), "{}", f.detail);

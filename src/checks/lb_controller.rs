@@ -1,15 +1,25 @@
-/// `lb-controller` (article §6): the AWS Load Balancer Controller is running, ready, and not
-/// failing: its recent logs and the events it left show no AccessDenied ("is not authorized to
-/// perform: X", naming the IAM action and role), no WebIdentityErr (IRSA broken), no "expected
-/// exactly one securityGroup tagged …", no "unable to find port". Without logs (no permission,
-/// no kubelet) the events still count, and the finding says the logs were unavailable.
+//! `lb-controller` (article §6): the AWS Load Balancer Controller is running, ready, and not
+//! failing: its recent logs and the events it left show no AccessDenied ("is not authorized to
+//! perform: X", naming the IAM action and role), no WebIdentityErr (IRSA broken), no "expected
+//! exactly one securityGroup tagged …", no "unable to find port". Without logs (no permission,
+//! no kubelet) the events still count, and the finding says the logs were unavailable.
+
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::health::CONTROLLER_FAILURES;
-use super::{capitalise, CheckId, Context, Finding};
+use super::{Check, CheckId, Finding, Layer, Scope, capitalise};
+use crate::snapshot::{Controller, View};
 
-const ID: CheckId = CheckId::LbController;
+pub const CHECK: Check = Check {
+    id: CheckId::LB_CONTROLLER,
+    section: "§6",
+    layer: Layer::Controller,
+    verifies: "the AWS Load Balancer Controller is installed and ready; its logs (when readable) and events show no AccessDenied (names the IAM action and role), WebIdentityErr, security-group tag or port errors",
+    needs: "deployment, pods/log, events",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
 /// One error the controller reported, classified by what fixes it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -106,11 +116,21 @@ impl ControllerError {
     }
 }
 
-pub fn check(ctx: &Context) -> Finding {
-    let controller = match ctx.snap.kube.controller.get() {
-        Ok(c) => c,
-        Err(why) => return Finding::unknown(ID, format!("the controller could not be looked up: {why}")),
-    };
+/// A controller Deployment's replicas: a row of the evidence.
+#[derive(Serialize)]
+struct Readiness {
+    deployment: String,
+    desired: i32,
+    ready: i32,
+}
+
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    let controller = (ctx.snap.kube.controller.get())
+        .map_err(|why| ctx.unknown(format!("the controller could not be looked up: {why}")))?;
+    Ok(judge(ctx, controller))
+}
+
+fn judge(ctx: &View, controller: &Controller) -> Finding {
     let managed = ctx
         .snap
         .kube
@@ -130,7 +150,7 @@ pub fn check(ctx: &Context) -> Finding {
                 "the target group is not managed by the AWS Load Balancer Controller, and none is installed",
             );
         }
-        return Finding::fail(ID, "Controller not found", format!("The target group is managed by the AWS Load Balancer Controller, but no Deployment labelled {} exists.", crate::collect::kube::CONTROLLER_LABEL))
+        return Finding::fail(ID, "Controller not found", format!("The target group is managed by the AWS Load Balancer Controller, but no Deployment labelled {} exists.", crate::snapshot::CONTROLLER_LABEL))
             .remediation(vec!["helm upgrade --install aws-load-balancer-controller eks/aws-load-balancer-controller -n kube-system --set clusterName=<cluster>".into(), "kubectl get deployments -A -l app.kubernetes.io/name=aws-load-balancer-controller".into()]);
     }
     let mut errors: Vec<ControllerError> = Vec::new();
@@ -157,19 +177,16 @@ pub fn check(ctx: &Context) -> Finding {
             unique.push(e);
         }
     }
-    let ready: Vec<Value> = controller
+    let ready: Vec<Readiness> = controller
         .deployments
         .iter()
-        .map(|d| {
-            let st = d.status.as_ref();
-            json!({"deployment": format!("{}/{}", d.metadata.namespace.as_deref().unwrap_or(""), d.metadata.name.as_deref().unwrap_or("")),
-                   "desired": d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1), "ready": st.and_then(|s| s.ready_replicas).unwrap_or(0)})
+        .map(|d| Readiness {
+            deployment: format!("{}/{}", d.metadata.namespace.as_deref().unwrap_or(""), d.metadata.name.as_deref().unwrap_or("")),
+            desired: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+            ready: d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0),
         })
         .collect();
-    let not_ready: Vec<&Value> = ready
-        .iter()
-        .filter(|r| r["ready"].as_i64() < r["desired"].as_i64() || r["ready"] == 0)
-        .collect();
+    let not_ready: Vec<&Readiness> = ready.iter().filter(|r| r.ready < r.desired || r.ready == 0).collect();
     let evidence = json!({"deployments": ready, "errors": unique, "events": events.iter().map(|e| json!({"object": format!("{} {}", e.kind, e.name), "reason": e.reason, "message": e.message})).collect::<Vec<_>>(), "logsAvailable": controller.logs.ok().is_some()});
     if !unique.is_empty() {
         let explains = if unique.iter().any(ControllerError::blocks_registration) {
@@ -197,7 +214,7 @@ pub fn check(ctx: &Context) -> Finding {
                 "The AWS Load Balancer Controller is not ready ({}).{logs_note}",
                 not_ready
                     .iter()
-                    .map(|r| format!("{} {}/{}", r["deployment"].as_str().unwrap_or(""), r["ready"], r["desired"]))
+                    .map(|r| format!("{} {}/{}", r.deployment, r.ready, r.desired))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -262,7 +279,7 @@ mod tests {
 
     #[test]
     fn ready_controller_without_errors_passes() {
-        assert_eq!(check(&Context::new(&SnapshotB::ip().build())).status, Status::Pass);
+        assert_eq!(CHECK.on(&SnapshotB::ip().build()).status, Status::Pass);
     }
 
     #[test]
@@ -285,7 +302,7 @@ mod tests {
                 error: "ServiceUnavailable (503): no kubelet".into(),
             });
         }
-        let f = check(&Context::new(&b.build()));
+        let f = CHECK.on(&b.build());
         // THEN it fails naming the action and role, says logs were unavailable, and explains the targets
         assert_eq!(f.status, Status::Fail);
         assert!(
@@ -303,7 +320,7 @@ mod tests {
     fn controller_missing_for_a_managed_target_group_fails() {
         let mut b = SnapshotB::ip();
         b.kube().controller = Fetched::Ok(Default::default());
-        let f = check(&Context::new(&b.build()));
+        let f = CHECK.on(&b.build());
         assert_eq!((f.status, f.title.as_str()), (Status::Fail, "Controller not found"));
     }
 }

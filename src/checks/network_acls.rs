@@ -1,19 +1,30 @@
-/// `network-acls` (article §10): the subnets' network ACLs let the health check through both ways.
-///
-/// NACLs are stateless and apply when traffic crosses a subnet boundary: the health check enters
-/// the target's subnet on the health-check port, and its answer leaves toward the load balancer's
-/// ephemeral port (1024–65535); the load balancer's subnets must let the same two flows out and
-/// back in. Rules are evaluated by number, the first match decides, and anything unmatched is
-/// denied (also when the API does not list the final `*` rule).
+//! `network-acls` (article §10): the subnets' network ACLs let the health check through both ways.
+//!
+//! NACLs are stateless and apply when traffic crosses a subnet boundary: the health check enters
+//! the target's subnet on the health-check port, and its answer leaves toward the load balancer's
+//! ephemeral port (1024–65535); the load balancer's subnets must let the same two flows out and
+//! back in. Rules are evaluated by number, the first match decides, and anything unmatched is
+//! denied (also when the API does not list the final `*` rule).
+
 use std::collections::BTreeSet;
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
 
-use super::{CheckId, Context, Finding};
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::{Subnet, TargetHealth, View};
 use crate::net::{self, Cidr, NaclDecision, EPHEMERAL, TCP};
 use crate::snapshot::NetworkAcl;
 
-const ID: CheckId = CheckId::NetworkAcls;
+pub const CHECK: Check = Check {
+    id: CheckId::NETWORK_ACLS,
+    section: "§10",
+    layer: Layer::Network,
+    verifies: "both subnets' NACLs allow the health check in and the answer back to ports 1024–65535, both ways; rules by number, first match, implicit deny",
+    needs: "DescribeNetworkAcls, DescribeSubnets",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
 /// One flow a NACL must allow.
 struct Flow<'a> {
@@ -25,22 +36,29 @@ struct Flow<'a> {
     what: &'static str,
 }
 
-pub fn check(ctx: &Context) -> Finding {
-    if let Err(why) = &ctx.targets {
-        return Finding::unknown(ID, why.clone());
-    }
-    if let Err(why) = ctx.snap.aws.network.network_acls.get() {
-        return Finding::unknown(ID, format!("the network ACLs are unknown: {why}"));
-    }
-    let (_, lb_subnets) = match ctx.lb_source() {
-        Ok(s) => s,
-        Err(why) => return Finding::unknown(ID, why),
-    };
-    let targets = ctx.targets_to_check();
-    if targets.is_empty() {
-        return Finding::skipped(ID, "no targets registered");
-    }
-    let mut blocked: Vec<Value> = Vec::new();
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    ctx.need_some_targets()?;
+    ctx.need(&ctx.snap.aws.network.network_acls, "the network ACLs")?;
+    let (_, lb_subnets) = ctx.lb_source().map_err(|why| ctx.unknown(why))?;
+    Ok(judge(ctx, &lb_subnets, ctx.targets_to_check()))
+}
+
+/// One flow a network ACL stops: a row of the evidence.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Blocked {
+    target: String,
+    acl: String,
+    subnet: String,
+    direction: &'static str,
+    peer: String,
+    port: u16,
+    flow: &'static str,
+    decision: String,
+}
+
+fn judge(ctx: &View, lb_subnets: &[&Subnet], targets: Vec<&TargetHealth>) -> Finding {
+    let mut blocked: Vec<Blocked> = Vec::new();
     let mut explains: Vec<String> = Vec::new();
     let mut fixes = BTreeSet::new();
     let mut checked = 0;
@@ -52,7 +70,7 @@ pub fn check(ctx: &Context) -> Finding {
             continue;
         };
         let target_peer = place.address.as_deref().and_then(Cidr::parse).or_else(|| Cidr::parse(&subnet.cidr));
-        for lb in &lb_subnets {
+        for lb in lb_subnets {
             if lb.id == subnet.id {
                 continue; // within one subnet, NACLs do not apply
             }
@@ -104,10 +122,16 @@ pub fn check(ctx: &Context) -> Finding {
                         NaclDecision::Deny { rule } => format!("rule {rule} denies"),
                         _ => "no rule allows it (implicit deny)".into(),
                     };
-                    blocked.push(json!({
-                        "target": t.id, "acl": f.acl.id, "subnet": f.subnet, "direction": if f.egress { "egress" } else { "ingress" },
-                        "peer": f.peer.to_string(), "port": p, "flow": f.what, "decision": rule,
-                    }));
+                    blocked.push(Blocked {
+                        target: t.id.clone(),
+                        acl: f.acl.id.clone(),
+                        subnet: f.subnet.to_string(),
+                        direction: if f.egress { "egress" } else { "ingress" },
+                        peer: f.peer.to_string(),
+                        port: p,
+                        flow: f.what,
+                        decision: rule,
+                    });
                     fixes.insert(fix(f.acl, f.egress, &f.peer, f.ports, &decision));
                     if t.is_unhealthy() {
                         explains.push(t.id.clone());
@@ -116,20 +140,17 @@ pub fn check(ctx: &Context) -> Finding {
             }
         }
     }
-    explains.sort();
-    explains.dedup();
     let evidence = json!({"lbSubnets": lb_subnets.iter().map(|s| json!({"id": s.id, "cidr": s.cidr})).collect::<Vec<_>>(), "blocked": blocked, "unknown": unknown});
-    if !blocked.is_empty() {
-        let first = &blocked[0];
+    if let Some(first) = blocked.first() {
         let detail = format!(
             "NACL {} on {} blocks the {} (TCP {} {} {}): {}{}.",
-            first["acl"].as_str().unwrap_or(""),
-            first["subnet"].as_str().unwrap_or(""),
-            first["flow"].as_str().unwrap_or(""),
-            first["port"],
-            if first["direction"] == "ingress" { "from" } else { "to" },
-            first["peer"].as_str().unwrap_or(""),
-            first["decision"].as_str().unwrap_or(""),
+            first.acl,
+            first.subnet,
+            first.flow,
+            first.port,
+            if first.direction == "ingress" { "from" } else { "to" },
+            first.peer,
+            first.decision,
             if blocked.len() > 1 {
                 format!("; {} more blocked flows in the evidence", blocked.len() - 1)
             } else {
@@ -188,7 +209,7 @@ mod tests {
 
     #[test]
     fn default_acl_allows_everything() {
-        let f = check(&Context::new(&SnapshotB::instance().build()));
+        let f = CHECK.on(&SnapshotB::instance().build());
         assert_eq!(f.status, Status::Pass, "{f:?}");
     }
 
@@ -207,7 +228,7 @@ mod tests {
             )
             .build();
         // WHEN checked
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         // THEN only the target in subnet-b is explained, naming the ACL and the rule
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.explains, vec!["i-0bbb"]);
@@ -230,7 +251,7 @@ mod tests {
         let snap = SnapshotB::instance()
             .nacl("acl-b", "subnet-b", vec![nacl_entry(100, "allow", "-1", "0.0.0.0/0", None, false)])
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.evidence["blocked"][0]["flow"], "answer out of the target's subnet");
         assert_eq!(f.evidence["blocked"][0]["port"], 1024);
@@ -253,7 +274,7 @@ mod tests {
                 ],
             )
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.evidence["blocked"][0]["flow"], "answer into the load balancer's subnet");
         assert_eq!(f.explains, vec!["i-0aaa", "i-0bbb"]);
@@ -261,7 +282,7 @@ mod tests {
 
     #[test]
     fn describe_network_acls_denied_is_unknown() {
-        let f = check(&Context::new(&SnapshotB::instance().ec2_denied("DescribeNetworkAcls").build()));
+        let f = CHECK.on(&SnapshotB::instance().ec2_denied("DescribeNetworkAcls").build());
         assert_eq!(f.status, Status::Unknown);
         assert!(f.detail.contains("ec2:DescribeNetworkAcls"));
     }

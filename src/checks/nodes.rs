@@ -1,21 +1,29 @@
-/// `nodes`: the nodes behind unhealthy targets are Ready in Kubernetes and running in EC2.
-///
-/// A NotReady node keeps its instance registered but its kube-proxy and pods stop answering; a
-/// stopped or terminated instance cannot answer at all. Either explains its targets.
+//! `nodes`: the nodes behind unhealthy targets are Ready in Kubernetes and running in EC2.
+//!
+//! A NotReady node keeps its instance registered but its kube-proxy and pods stop answering; a
+//! stopped or terminated instance cannot answer at all. Either explains its targets.
+
 use serde_json::{json, Value};
 
-use super::{CheckId, Context, Finding};
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::{TargetHealth, View};
 
-const ID: CheckId = CheckId::Nodes;
+pub const CHECK: Check = Check {
+    id: CheckId::NODES,
+    section: "—",
+    layer: Layer::Network,
+    verifies: "the nodes of unhealthy targets are Ready, their instances running",
+    needs: "nodes, DescribeInstances",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
-pub fn check(ctx: &Context) -> Finding {
-    if let Err(why) = &ctx.targets {
-        return Finding::unknown(ID, why.clone());
-    }
-    let targets = ctx.targets_to_check();
-    if targets.is_empty() {
-        return Finding::skipped(ID, "no targets registered");
-    }
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    ctx.need_some_targets()?;
+    Ok(judge(ctx, ctx.targets_to_check()))
+}
+
+fn judge(ctx: &View, targets: Vec<&TargetHealth>) -> Finding {
     let mut bad: Vec<Value> = Vec::new();
     let mut explains = Vec::new();
     let mut fixes = Vec::new();
@@ -121,13 +129,13 @@ mod tests {
 
     #[test]
     fn ready_nodes_pass() {
-        assert_eq!(check(&Context::new(&SnapshotB::instance().build())).status, Status::Pass);
+        assert_eq!(CHECK.on(&SnapshotB::instance().build()).status, Status::Pass);
     }
 
     #[test]
     fn not_ready_node_fails_its_target_with_the_kubelet_message() {
         let snap = SnapshotB::instance().node_not_ready("node-b").build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.explains, vec!["i-0bbb"]);
         assert!(
@@ -140,7 +148,7 @@ mod tests {
     #[test]
     fn stopped_instance_fails_with_start_command() {
         let snap = SnapshotB::instance().instance_state("i-0aaa", "stopped").build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.explains, vec!["i-0aaa"]);
         assert!(f.remediation[0].starts_with("aws ec2 start-instances --instance-ids i-0aaa"));
     }
@@ -148,7 +156,7 @@ mod tests {
     #[test]
     fn ip_target_reaches_its_node_through_the_pod() {
         let snap = SnapshotB::ip().node_not_ready("node-b").build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.explains, vec!["10.0.2.11"]);
     }
 }

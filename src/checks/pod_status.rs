@@ -1,39 +1,49 @@
-/// `pod-status` (article §1): the pods behind the Service are Running with every container ready.
-///
-/// A pod that is not ready is removed from the endpoints, so the load balancer's health checks
-/// to it (ip targets) or through its node (instance targets, when no other pod is ready) fail.
-/// Names the container state that explains it (CrashLoopBackOff, ImagePullBackOff, OOMKilled,
-/// unschedulable) and the readiness-probe failure message from the pod's events.
+//! `pod-status` (article §1): the pods behind the Service are Running with every container ready.
+//!
+//! A pod that is not ready is removed from the endpoints, so the load balancer's health checks
+//! to it (ip targets) or through its node (instance targets, when no other pod is ready) fail.
+//! Names the container state that explains it (CrashLoopBackOff, ImagePullBackOff, OOMKilled,
+//! unschedulable) and the readiness-probe failure message from the pod's events.
+
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{json, Value};
 
-use super::context::{pod_name, pod_ready, workload_of, ServiceShape};
+use crate::snapshot::{pod_name, pod_ready, workload_of, ServiceShape};
 use super::health::gate_blocked;
-use super::{CheckId, Context, Finding};
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::View;
 
-const ID: CheckId = CheckId::PodStatus;
+pub const CHECK: Check = Check {
+    id: CheckId::POD_STATUS,
+    section: "§1",
+    layer: Layer::Pods,
+    verifies: "selected pods Running and ready; CrashLoopBackOff, ImagePullBackOff, OOMKilled, unschedulable, restarts, Warning events (probe failures, back-offs)",
+    needs: "pods, events",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 /// Restarts above this are worth a warning even when the pod is ready now.
 const RESTART_WARN: i32 = 3;
 /// Warning events quoted per pod.
 const MAX_EVENTS: usize = 3;
 
-pub fn check(ctx: &Context) -> Finding {
-    if let Err(f) = ctx.require_service(ID) {
-        return f;
-    }
-    if let Err(why) = &ctx.pods {
-        return Finding::unknown(ID, why.clone());
-    }
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    ctx.need_service()?;
+    ctx.need_pods()?;
     match ctx.service_shape() {
-        Some(ServiceShape::ExternalName) => return Finding::skipped(ID, "ExternalName Service: it has no pods"),
+        Some(ServiceShape::ExternalName) => return Err(ctx.skipped("ExternalName Service: it has no pods")),
         Some(ServiceShape::NoSelector) => {
-            return Finding::skipped(ID, "the Service has no selector: its endpoints are managed by hand, not by pods")
+            return Err(ctx.skipped("the Service has no selector: its endpoints are managed by hand, not by pods"))
         }
         _ => {}
     }
     if ctx.selected.is_empty() {
-        return Finding::skipped(ID, "the Service's selector matches no pods (see selector-match)");
+        return Err(ctx.skipped("the Service's selector matches no pods (see selector-match)"));
     }
+    Ok(judge(ctx))
+}
+
+fn judge(ctx: &View) -> Finding {
     let (ns, _) = ctx.service_name();
     let reports: Vec<PodReport> = ctx.selected.iter().map(|p| PodReport::of(p, ctx)).collect();
     // Pods held back only by their load-balancer readiness gate wait on the load balancer;
@@ -122,7 +132,7 @@ struct PodReport {
 }
 
 impl PodReport {
-    fn of(pod: &Pod, ctx: &Context) -> Self {
+    fn of(pod: &Pod, ctx: &View) -> Self {
         let status = pod.status.as_ref();
         let phase = status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Unknown".into());
         let mut problems = Vec::new();
@@ -183,7 +193,7 @@ impl PodReport {
         for e in warnings.iter().rev().take(MAX_EVENTS).rev() {
             problems.push(format!("{}: {} (x{})", e.reason, e.message.trim(), e.count.max(1)));
         }
-        let ready = super::context::pod_ready(pod) && pod.metadata.deletion_timestamp.is_none();
+        let ready = crate::snapshot::pod_ready(pod) && pod.metadata.deletion_timestamp.is_none();
         if !ready && problems.is_empty() {
             problems.push("Ready condition is not True".into());
         }
@@ -246,7 +256,7 @@ mod tests {
     #[test]
     fn all_selected_pods_ready_passes() {
         let snap = SnapshotB::ip().build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Pass, "{f:?}");
     }
 
@@ -265,7 +275,7 @@ mod tests {
             ])
             .build();
         // WHEN checked
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         // THEN it fails naming the state, explains only that pod's target, and offers the logs
         assert_eq!(f.status, Status::Fail);
         assert!(f.detail.contains("web-2: container app CrashLoopBackOff"), "{}", f.detail);
@@ -288,7 +298,7 @@ mod tests {
                 "Readiness probe failed: HTTP probe failed with statuscode: 503",
             )])
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(
             f.detail.contains("Readiness probe failed: HTTP probe failed with statuscode: 503"),
@@ -305,7 +315,7 @@ mod tests {
                 .unscheduled("0/3 nodes are available: 3 Insufficient cpu.")
                 .build()])
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(
             f.detail
@@ -325,7 +335,7 @@ mod tests {
                 .oom_killed()
                 .build()])
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert!(
             f.remediation
                 .iter()
@@ -347,7 +357,7 @@ mod tests {
                 .held_by_gate()
                 .build()])
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Warn, "{f:?}");
         assert!(f.explains.is_empty());
         assert!(f.detail.contains("see readiness-gates"));
@@ -365,7 +375,7 @@ mod tests {
                     .build(),
             ])
             .build();
-        assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
+        assert_eq!(CHECK.on(&snap).status, Status::Pass);
     }
 
     #[test]
@@ -373,10 +383,10 @@ mod tests {
         let ext = SnapshotB::ip()
             .service(ServiceB::new("shop", "web").external_name("db.example.com").build())
             .build();
-        let f = check(&Context::new(&ext));
+        let f = CHECK.on(&ext);
         assert_eq!((f.status, f.detail.contains("ExternalName")), (Status::Skipped, true));
         let manual = SnapshotB::ip().service(ServiceB::new("shop", "web").port(80, 8080).build()).build();
-        let f = check(&Context::new(&manual));
+        let f = CHECK.on(&manual);
         assert_eq!((f.status, f.detail.contains("no selector")), (Status::Skipped, true));
     }
 }

@@ -1,26 +1,36 @@
-/// `readiness-gates`: pods with `target-health.elbv2.k8s.aws/*` readiness gates, each gate's
-/// condition and the ELB reason code in it, linked to the pod's target.
-///
-/// With readiness gates a pod only becomes Ready once its load-balancer target is healthy. A pod
-/// whose containers are ready but whose gate is not waits on the load balancer: the gate's reason
-/// (Target.Timeout, Target.ResponseCodeMismatch, …) says why, and a missing condition means the
-/// controller never reconciled the binding.
+//! `readiness-gates`: pods with `target-health.elbv2.k8s.aws/*` readiness gates, each gate's
+//! condition and the ELB reason code in it, linked to the pod's target.
+//!
+//! With readiness gates a pod only becomes Ready once its load-balancer target is healthy. A pod
+//! whose containers are ready but whose gate is not waits on the load balancer: the gate's reason
+//! (Target.Timeout, Target.ResponseCodeMismatch, …) says why, and a missing condition means the
+//! controller never reconciled the binding.
+
 use serde_json::{json, Value};
 
-use super::context::{pod_ip, pod_name};
+use crate::snapshot::{pod_ip, pod_name};
 use super::health::gate_blocked;
-use super::{CheckId, Context, Finding};
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::View;
 
-const ID: CheckId = CheckId::ReadinessGates;
+pub const CHECK: Check = Check {
+    id: CheckId::READINESS_GATES,
+    section: "—",
+    layer: Layer::Controller,
+    verifies: "pods with `target-health.elbv2.k8s.aws/*` readiness gates: each gate's ELB reason code, linked to the pod's target; pods held back only by their gate",
+    needs: "pods",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 const GATE: &str = "target-health.elbv2.k8s.aws/";
 
-pub fn check(ctx: &Context) -> Finding {
-    if let Err(f) = ctx.require_service(ID) {
-        return f;
-    }
-    if let Err(why) = &ctx.pods {
-        return Finding::unknown(ID, why.clone());
-    }
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    ctx.need_service()?;
+    ctx.need_pods()?;
+    Ok(judge(ctx))
+}
+
+fn judge(ctx: &View) -> Finding {
     let mut gated: Vec<Value> = Vec::new();
     let mut blocked = Vec::new();
     for p in &ctx.selected {
@@ -89,7 +99,7 @@ mod tests {
 
     #[test]
     fn no_gates_is_skipped() {
-        assert_eq!(check(&Context::new(&SnapshotB::ip().build())).status, Status::Skipped);
+        assert_eq!(CHECK.on(&SnapshotB::ip().build()).status, Status::Skipped);
     }
 
     #[test]
@@ -110,7 +120,7 @@ mod tests {
                     .build(),
             ])
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail, "{f:?}");
         assert!(f.detail.contains("web-2 (Target.Timeout)"), "{}", f.detail);
         assert_eq!(f.explains, vec!["10.0.2.11"]);

@@ -1,31 +1,54 @@
-/// `route-tables` (article §10): the target's and the load balancer's subnets route to each
-/// other locally.
-///
-/// Inside a VPC, traffic between subnets follows the `local` route of each VPC CIDR. A more
-/// specific route that sends part of that range elsewhere (a NAT gateway, an ENI, a peering, a
-/// blackhole) takes the health check or its answer away. Every VPC CIDR in use, including the
-/// secondary CIDRs pods get with custom networking, needs its local route.
+//! `route-tables` (article §10): the target's and the load balancer's subnets route to each
+//! other locally.
+//!
+//! Inside a VPC, traffic between subnets follows the `local` route of each VPC CIDR. A more
+//! specific route that sends part of that range elsewhere (a NAT gateway, an ENI, a peering, a
+//! blackhole) takes the health check or its answer away. Every VPC CIDR in use, including the
+//! secondary CIDRs pods get with custom networking, needs its local route.
+
 use std::collections::BTreeSet;
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
 
-use super::{CheckId, Context, Finding};
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::{Subnet, View};
 use crate::net::{self, Cidr};
 use crate::snapshot::RouteTable;
 
-const ID: CheckId = CheckId::RouteTables;
+pub const CHECK: Check = Check {
+    id: CheckId::ROUTE_TABLES,
+    section: "§10",
+    layer: Layer::Network,
+    verifies: "target and load-balancer subnets reach each other through `local` (longest prefix); more specific routes elsewhere and blackholes named; secondary CIDRs included",
+    needs: "DescribeRouteTables, DescribeVpcs",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
-pub fn check(ctx: &Context) -> Finding {
-    if let Err(why) = &ctx.targets {
-        return Finding::unknown(ID, why.clone());
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    ctx.need_targets()?;
+    ctx.need(&ctx.snap.aws.network.route_tables, "the route tables")?;
+    let (_, lb_subnets) = ctx.lb_source().map_err(|why| ctx.unknown(why))?;
+    if ctx.targets_to_check().is_empty() {
+        return Err(ctx.skipped("no targets registered"));
     }
-    if let Err(why) = ctx.snap.aws.network.route_tables.get() {
-        return Finding::unknown(ID, format!("the route tables are unknown: {why}"));
-    }
-    let (_, lb_subnets) = match ctx.lb_source() {
-        Ok(s) => s,
-        Err(why) => return Finding::unknown(ID, why),
-    };
+    Ok(judge(ctx, &lb_subnets))
+}
+
+/// A route that keeps the health check or its answer from going local: a row of the evidence.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Problem {
+    target: String,
+    subnet: String,
+    route_table: String,
+    destination: String,
+    flow: &'static str,
+    problem: String,
+}
+
+fn judge(ctx: &View, lb_subnets: &[&Subnet]) -> Finding {
     // What lies inside the VPC: its CIDR blocks, or (without DescribeVpcs) its subnets.
     let network = &ctx.snap.aws.network;
     let vpc_cidrs: Vec<Cidr> = match network.vpcs.ok() {
@@ -33,10 +56,7 @@ pub fn check(ctx: &Context) -> Finding {
         None => ctx.subnets().iter().filter_map(|s| Cidr::parse(&s.cidr)).collect(),
     };
     let targets = ctx.targets_to_check();
-    if targets.is_empty() {
-        return Finding::skipped(ID, "no targets registered");
-    }
-    let mut problems: Vec<Value> = Vec::new();
+    let mut problems: Vec<Problem> = Vec::new();
     let mut explains = Vec::new();
     let mut fixes = BTreeSet::new();
     let mut unknown = Vec::new();
@@ -53,7 +73,7 @@ pub fn check(ctx: &Context) -> Finding {
             unknown.push(format!("{}: address unknown ({})", t.id, place.via));
             continue;
         };
-        for lb in &lb_subnets {
+        for lb in lb_subnets {
             let Some(lb_cidr) = Cidr::parse(&lb.cidr) else { continue };
             // Both directions: LB subnet → target (the check) and, when the target's subnet is
             // known (it is in the VPC), target subnet → LB subnet (the answer).
@@ -67,9 +87,16 @@ pub fn check(ctx: &Context) -> Finding {
                     continue;
                 };
                 checked += 1;
-                for p in route_problems(table, &to, &vpc_cidrs) {
-                    fixes.insert(p.1.clone());
-                    problems.push(json!({"target": t.id, "subnet": from, "routeTable": table.id, "destination": to.to_string(), "flow": what, "problem": p.0}));
+                for (problem, fix) in route_problems(table, &to, &vpc_cidrs) {
+                    fixes.insert(fix);
+                    problems.push(Problem {
+                        target: t.id.clone(),
+                        subnet: from.to_string(),
+                        route_table: table.id.clone(),
+                        destination: to.to_string(),
+                        flow: what,
+                        problem,
+                    });
                     if t.is_unhealthy() {
                         explains.push(t.id.clone());
                     }
@@ -77,8 +104,6 @@ pub fn check(ctx: &Context) -> Finding {
             }
         }
     }
-    explains.sort();
-    explains.dedup();
     let evidence =
         json!({"vpcCidrs": vpc_cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(), "problems": problems, "unknown": unknown});
     if let Some(first) = problems.first() {
@@ -87,11 +112,7 @@ pub fn check(ctx: &Context) -> Finding {
             "Route diverts the health check",
             format!(
                 "Route table {} of {} does not send the {} ({}) locally: {}.",
-                first["routeTable"].as_str().unwrap_or(""),
-                first["subnet"].as_str().unwrap_or(""),
-                first["flow"].as_str().unwrap_or(""),
-                first["destination"].as_str().unwrap_or(""),
-                first["problem"].as_str().unwrap_or("")
+                first.route_table, first.subnet, first.flow, first.destination, first.problem
             ),
         )
         .evidence(evidence)
@@ -173,7 +194,7 @@ mod tests {
 
     #[test]
     fn main_table_with_local_route_passes() {
-        let f = check(&Context::new(&SnapshotB::instance().build()));
+        let f = CHECK.on(&SnapshotB::instance().build());
         assert_eq!(f.status, Status::Pass, "{f:?}");
     }
 
@@ -187,7 +208,7 @@ mod tests {
                 vec![route("10.0.0.0/16", "local"), route("10.0.101.0/24", "blackhole")],
             )
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.explains, vec!["i-0bbb"]);
         assert!(f.detail.contains("Route table rtb-b of subnet-b does not send the answer to the load balancer (10.0.101.0/24) locally: 10.0.101.0/24 → blackhole is a blackhole route"), "{}", f.detail);
@@ -206,7 +227,7 @@ mod tests {
                 vec![route("10.0.0.0/16", "local"), route("10.0.2.0/25", "nat-0abc")],
             )
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.explains, vec!["i-0bbb"]);
         assert_eq!(
@@ -230,7 +251,7 @@ mod tests {
         if let Fetched::Ok(vpcs) = &mut b.network().vpcs {
             vpcs[0].cidrs.push("100.64.0.0/16".into());
         }
-        let f = check(&Context::new(&b.build()));
+        let f = CHECK.on(&b.build());
         assert_eq!(f.status, Status::Fail, "{f:?}");
         assert!(
             f.evidence["problems"][0]["problem"]
@@ -248,12 +269,12 @@ mod tests {
         let snap = SnapshotB::ip()
             .targets(vec![target_r("172.20.0.9", 8080, "unhealthy", "Target.Timeout")])
             .build();
-        assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
+        assert_eq!(CHECK.on(&snap).status, Status::Pass);
     }
 
     #[test]
     fn describe_route_tables_denied_is_unknown() {
-        let f = check(&Context::new(&SnapshotB::instance().ec2_denied("DescribeRouteTables").build()));
+        let f = CHECK.on(&SnapshotB::instance().ec2_denied("DescribeRouteTables").build());
         assert_eq!(f.status, Status::Unknown);
         assert!(f.detail.contains("ec2:DescribeRouteTables"));
     }

@@ -1,35 +1,39 @@
-/// `security-groups` (article §4): the targets' security groups let the load balancer in.
-///
-/// A health check is a TCP connection from the load balancer's nodes (in its subnets, carrying
-/// its security groups) to the target's ENI on the health-check port. If no group on that ENI
-/// allows it, the check times out (Target.Timeout / FailedHealthChecks). The article's case:
-/// node groups with different security groups, where only one allows the ALB. Also flags node
-/// ENIs without exactly one group tagged `kubernetes.io/cluster/<cluster>` (the controller needs it).
+//! `security-groups` (article §4): the targets' security groups let the load balancer in.
+//!
+//! A health check is a TCP connection from the load balancer's nodes (in its subnets, carrying
+//! its security groups) to the target's ENI on the health-check port. If no group on that ENI
+//! allows it, the check times out (Target.Timeout / FailedHealthChecks). The article's case:
+//! node groups with different security groups, where only one allows the ALB. Also flags node
+//! ENIs without exactly one group tagged `kubernetes.io/cluster/<cluster>` (the controller needs it).
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use super::{CheckId, Context, Finding};
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::View;
 use crate::net::{self, Cidr, TCP};
 use crate::snapshot::{SecurityGroup, TargetHealth};
 
-const ID: CheckId = CheckId::SecurityGroups;
+pub const CHECK: Check = Check {
+    id: CheckId::SECURITY_GROUPS,
+    section: "§4",
+    layer: Layer::Network,
+    verifies: "the ENI of each target (instance primary ENI, branch ENI, or the node ENI holding the pod IP) allows the health-check and traffic ports from the load balancer's groups (or, for an NLB without groups, its subnets' CIDRs); healthy vs unhealthy group sets compared; exactly one group tagged `kubernetes.io/cluster/<name>` per node ENI",
+    needs: "DescribeLoadBalancers, DescribeInstances, DescribeSecurityGroups, DescribeNetworkInterfaces",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
-pub fn check(ctx: &Context) -> Finding {
-    if let Err(why) = &ctx.targets {
-        return Finding::unknown(ID, why.clone());
-    }
-    if let Err(why) = ctx.snap.aws.network.security_groups.get() {
-        return Finding::unknown(ID, format!("the security groups are unknown: {why}"));
-    }
-    let (source, _) = match ctx.lb_source() {
-        Ok(s) => s,
-        Err(why) => return Finding::unknown(ID, why),
-    };
-    let all = ctx.targets.as_ref().map(|t| t.to_vec()).unwrap_or_default();
-    if all.is_empty() {
-        return Finding::skipped(ID, "no targets registered");
-    }
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    ctx.need_targets()?;
+    ctx.need(&ctx.snap.aws.network.security_groups, "the security groups")?;
+    let (source, _) = ctx.lb_source().map_err(|why| ctx.unknown(why))?;
+    let all = ctx.need_some_targets()?;
+    Ok(judge(ctx, &source, all))
+}
+
+fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
     let lb_kind = if source.groups.is_empty() {
         format!("the load balancer's subnets {}", cidrs(&source.cidrs).join(", "))
     } else {
@@ -41,7 +45,7 @@ pub fn check(ctx: &Context) -> Finding {
     let mut unknown = Vec::new();
     let mut fixes: BTreeSet<String> = BTreeSet::new();
     let mut sets: BTreeMap<bool, BTreeSet<Vec<String>>> = BTreeMap::new();
-    for t in &all {
+    for t in all {
         let place = ctx.place(t);
         if place.groups.is_empty() {
             unknown.push(format!("{} ({})", t.id, place.via));
@@ -177,7 +181,7 @@ fn join(v: &[&String]) -> String {
 
 /// Node ENIs must carry exactly one group tagged for the cluster (the controller's
 /// "expected exactly one securityGroup tagged with kubernetes.io/cluster/…").
-fn cluster_tag_problems(ctx: &Context, targets: &[TargetHealth]) -> Vec<String> {
+fn cluster_tag_problems(ctx: &View, targets: &[TargetHealth]) -> Vec<String> {
     let Some(cluster) = ctx.snap.resolution.cluster.as_deref() else {
         return vec![];
     };
@@ -199,7 +203,7 @@ fn cluster_tag_problems(ctx: &Context, targets: &[TargetHealth]) -> Vec<String> 
     out.into_iter().collect()
 }
 
-fn fix(ctx: &Context, groups: &[String], source: &net::Source, port: u16, uncovered: &[Cidr]) -> String {
+fn fix(ctx: &View, groups: &[String], source: &net::Source, port: u16, uncovered: &[Cidr]) -> String {
     // Prefer the group the controller manages (tagged for the cluster), else the first.
     let cluster_key = ctx.snap.resolution.cluster.as_deref().map(|c| format!("kubernetes.io/cluster/{c}"));
     let target_group = groups
@@ -233,7 +237,7 @@ mod tests {
 
     #[test]
     fn groups_allowing_the_alb_pass() {
-        let f = check(&Context::new(&SnapshotB::instance().build()));
+        let f = CHECK.on(&SnapshotB::instance().build());
         assert_eq!(f.status, Status::Pass, "{f:?}");
     }
 
@@ -254,7 +258,7 @@ mod tests {
             .instance_groups("i-0bbb", &["sg-b"])
             .build();
         // WHEN checked
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         // THEN only i-0bbb is explained, the difference is named, and the fix adds the rule to sg-b
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.explains, vec!["i-0bbb"]);
@@ -276,7 +280,7 @@ mod tests {
         // GIVEN an NLB without security groups; sg-node allows only one of its two subnets
         let mut b = SnapshotB::instance().sg("sg-node", |g| g.ingress = vec![sg_rule("tcp", 0, 65535, &["10.0.101.0/24"], &[])]);
         b.lb().security_groups.clear();
-        let f = check(&Context::new(&b.build()));
+        let f = CHECK.on(&b.build());
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.evidence["blocked"][0]["uncoveredSources"], json!(["10.0.102.0/24"]));
         assert!(
@@ -289,11 +293,11 @@ mod tests {
     #[test]
     fn ip_targets_use_the_eni_holding_the_pod_ip() {
         // GIVEN ip targets whose node ENI allows 8080 from the ALB
-        let f = check(&Context::new(&SnapshotB::ip().build()));
+        let f = CHECK.on(&SnapshotB::ip().build());
         assert_eq!(f.status, Status::Pass, "{f:?}");
         // WHEN the rule for 8080 is removed THEN the unhealthy pod target is blocked
         let snap = SnapshotB::ip().sg("sg-node", |g| g.ingress.truncate(1)).build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!((f.status, f.explains.clone()), (Status::Fail, vec!["10.0.2.11".to_string()]));
         let blocked = f.evidence["blocked"].as_array().unwrap();
         assert_eq!(
@@ -313,7 +317,7 @@ mod tests {
             .add_group(tagged)
             .instance_groups("i-0aaa", &["sg-node", "sg-extra"])
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Warn, "{f:?}");
         assert!(
             f.detail.contains("eni-0aaa has 2 groups tagged kubernetes.io/cluster/demo"),
@@ -324,14 +328,14 @@ mod tests {
 
     #[test]
     fn describe_security_groups_denied_is_unknown_naming_the_action() {
-        let f = check(&Context::new(&SnapshotB::instance().ec2_denied("DescribeSecurityGroups").build()));
+        let f = CHECK.on(&SnapshotB::instance().ec2_denied("DescribeSecurityGroups").build());
         assert_eq!(f.status, Status::Unknown);
         assert!(f.detail.contains("ec2:DescribeSecurityGroups"), "{}", f.detail);
     }
 
     #[test]
     fn describe_instances_denied_leaves_targets_without_groups_unknown() {
-        let f = check(&Context::new(&SnapshotB::instance().ec2_denied("DescribeInstances").build()));
+        let f = CHECK.on(&SnapshotB::instance().ec2_denied("DescribeInstances").build());
         assert_eq!(f.status, Status::Unknown, "{f:?}");
         assert!(f.detail.contains("ec2:DescribeInstances"), "{}", f.detail);
     }

@@ -1,32 +1,40 @@
-/// `selector-match` (article §2): the Service's selector matches pods.
-///
-/// A selector that matches nothing leaves the Service without endpoints, so every health check
-/// fails. The article's own example: the Service selects `app=alb-instance-1` while the pods say
-/// `app=alb-instance`. When nothing matches, this check finds the nearest pods, names the label
-/// that differs, and writes the patch.
+//! `selector-match` (article §2): the Service's selector matches pods.
+//!
+//! A selector that matches nothing leaves the Service without endpoints, so every health check
+//! fails. The article's own example: the Service selects `app=alb-instance-1` while the pods say
+//! `app=alb-instance`. When nothing matches, this check finds the nearest pods, names the label
+//! that differs, and writes the patch.
+
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use serde_json::{json, Map, Value};
 
-use super::context::{labels, pod_name, selector, workload_of, ServiceShape};
-use super::{CheckId, Context, Finding};
+use crate::snapshot::{labels, pod_name, selector, workload_of, ServiceShape};
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::View;
 
-const ID: CheckId = CheckId::SelectorMatch;
+pub const CHECK: Check = Check {
+    id: CheckId::SELECTOR_MATCH,
+    section: "§2",
+    layer: Layer::Selector,
+    verifies: "the selector matches pods; else the nearest pods, the differing label, the patch",
+    needs: "service, pods in namespace",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
-pub fn check(ctx: &Context) -> Finding {
-    let svc = match ctx.require_service(ID) {
-        Ok(s) => s,
-        Err(f) => return f,
-    };
-    if let Err(why) = &ctx.pods {
-        return Finding::unknown(ID, why.clone());
-    }
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    let svc = ctx.need_service()?;
+    ctx.need_pods()?;
     match ctx.service_shape() {
-        Some(ServiceShape::ExternalName) => return Finding::skipped(ID, "ExternalName Service: it selects no pods"),
-        Some(ServiceShape::NoSelector) => return Finding::skipped(ID, "the Service has no selector: its endpoints are managed by hand"),
-        _ => {}
+        Some(ServiceShape::ExternalName) => Err(ctx.skipped("ExternalName Service: it selects no pods")),
+        Some(ServiceShape::NoSelector) => Err(ctx.skipped("the Service has no selector: its endpoints are managed by hand")),
+        _ => Ok(judge(ctx, svc)),
     }
+}
+
+fn judge(ctx: &View, svc: &Service) -> Finding {
     let sel = selector(svc).cloned().unwrap_or_default();
     let (ns, name) = ctx.service_name();
     let shown = show(&sel);
@@ -53,7 +61,9 @@ pub fn check(ctx: &Context) -> Finding {
         .explains(ctx.unhealthy_ids());
     }
     let nearest = nearest(&sel, &candidates);
-    let best = nearest[0];
+    let Some(&best) = nearest.first() else {
+        return Finding::unknown(ID, "no pod to compare the selector with");
+    };
     let best_labels = labels(best).cloned().unwrap_or_default();
     let group: Vec<&Pod> = candidates
         .iter()
@@ -166,7 +176,7 @@ mod tests {
         // and an unrelated nginx pod in the same namespace
         let snap = SnapshotB::article().build();
         // WHEN checked
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         // THEN it fails, points at the alb-instance pods and patches the selector to their label
         assert_eq!(f.status, Status::Fail);
         assert!(
@@ -193,7 +203,7 @@ mod tests {
                     .build(),
             )
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert!(f.detail.contains("the pods have no tier label"), "{}", f.detail);
         assert!(
             f.remediation[0].contains(r#"{"spec":{"selector":{"tier":null}}}"#),
@@ -205,14 +215,14 @@ mod tests {
     #[test]
     fn empty_namespace_fails_saying_so() {
         let snap = SnapshotB::ip().pods(vec![]).build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!((f.status, f.title.as_str()), (Status::Fail, "No pods in namespace shop"));
     }
 
     #[test]
     fn matching_pods_pass_and_are_listed() {
         let snap = SnapshotB::ip().build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Pass);
         assert_eq!(f.evidence["matchingPods"], json!(["web-1", "web-2"]));
     }
@@ -228,13 +238,13 @@ mod tests {
                     .build(),
             )
             .build();
-        assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
+        assert_eq!(CHECK.on(&snap).status, Status::Pass);
     }
 
     #[test]
     fn pods_list_denied_is_unknown() {
         let snap = SnapshotB::ip().pods_denied().build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Unknown);
         assert!(f.detail.contains("list pods"), "{}", f.detail);
     }

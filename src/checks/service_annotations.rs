@@ -1,19 +1,31 @@
-/// `service-annotations` (article §8): the `service.beta.kubernetes.io/aws-load-balancer-*`
-/// annotations of a `type: LoadBalancer` Service are valid, applied to its NLB's target group,
-/// and can work against the pods; says whether the controller or the legacy provider owns it.
+//! `service-annotations` (article §8): the `service.beta.kubernetes.io/aws-load-balancer-*`
+//! annotations of a `type: LoadBalancer` Service are valid, applied to its NLB's target group,
+//! and can work against the pods; says whether the controller or the legacy provider owns it.
+
+use k8s_openapi::api::core::v1::Service;
 use serde_json::json;
 
-use super::health::{judge, AnnotationJudgement, Origin};
-use super::{CheckId, Context, Finding};
+use super::health::{judge_annotations, AnnotationJudgement, Origin};
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::View;
 use crate::annotations::{NlbOwner, NLB};
 
-const ID: CheckId = CheckId::ServiceAnnotations;
+pub const CHECK: Check = Check {
+    id: CheckId::SERVICE_ANNOTATIONS,
+    section: "§8",
+    layer: Layer::Config,
+    verifies: "the `service.beta.kubernetes.io/aws-load-balancer-*` annotations of an NLB Service (controller or legacy provider, `loadBalancerClass`), with the controller's defaults and their `Local` variants, are valid, applied (health check, proxy protocol, target-group attributes) and can work",
+    needs: "service, events",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
-pub fn check(ctx: &Context) -> Finding {
-    let svc = match ctx.require_service(ID) {
-        Ok(s) => s,
-        Err(f) => return f,
-    };
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    let svc = ctx.need_service()?;
+    Ok(judge(ctx, svc))
+}
+
+fn judge(ctx: &View, svc: &Service) -> Finding {
     let (ns, name) = ctx.service_name();
     let object = format!("Service {ns}/{name}");
     match ctx.requested_health_check() {
@@ -33,7 +45,7 @@ pub fn check(ctx: &Context) -> Finding {
                 .and_then(|a| a.get("proxy_protocol_v2.enabled"))
                 .map(|v| v == "true");
             if let Some(actual) = attr.filter(|a| *a != spec.proxy_protocol) {
-                let f = judge(
+                let f = judge_annotations(
                     ctx,
                     AnnotationJudgement {
                         id: ID,
@@ -59,7 +71,7 @@ pub fn check(ctx: &Context) -> Finding {
                 )
                 .evidence(json!({"requested": spec, "targetGroupProxyProtocol": actual}));
             }
-            judge(
+            judge_annotations(
                 ctx,
                 AnnotationJudgement {
                     id: ID,
@@ -112,7 +124,7 @@ mod tests {
 
     #[test]
     fn node_port_service_is_skipped() {
-        assert_eq!(check(&Context::new(&SnapshotB::instance().build())).status, Status::Skipped);
+        assert_eq!(CHECK.on(&SnapshotB::instance().build()).status, Status::Skipped);
     }
 
     #[test]
@@ -128,7 +140,7 @@ mod tests {
             h.port = Some("8081".into());
         })
         .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail, "{f:?}");
         assert!(
             f.detail
@@ -143,7 +155,7 @@ mod tests {
     #[test]
     fn legacy_nlb_passes_saying_who_owns_it() {
         let snap = nlb_snapshot(&[("service.beta.kubernetes.io/aws-load-balancer-type", "nlb")]).build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Pass);
         assert!(f.detail.contains("in-tree cloud provider"));
     }
@@ -163,7 +175,7 @@ mod tests {
         .build();
         let mut snap = snap;
         snap.aws.target_group_attributes = Fetched::Ok([("proxy_protocol_v2.enabled".to_string(), "false".to_string())].into());
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Warn, "{f:?}");
         assert!(
             f.detail.contains("asks proxy protocol v2 on, the target group has it off"),

@@ -1,16 +1,30 @@
-/// `service-mapping`: the target group maps to a Kubernetes Service that exists.
-///
-/// Without the Service, none of the Kubernetes checks can run; a target group whose Service is
-/// gone (deleted, renamed, wrong binding) keeps failing health checks forever. The finding lists
-/// every way that was tried (DESIGN §3).
+//! `service-mapping`: the target group maps to a Kubernetes Service that exists.
+//!
+//! Without the Service, none of the Kubernetes checks can run; a target group whose Service is
+//! gone (deleted, renamed, wrong binding) keeps failing health checks forever. The finding lists
+//! every way that was tried (ARCHITECTURE.md, "Mapping").
+
 use serde_json::json;
 
-use super::{CheckId, Context, Finding};
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::View;
 use crate::snapshot::Fetched;
 
-const ID: CheckId = CheckId::ServiceMapping;
+pub const CHECK: Check = Check {
+    id: CheckId::SERVICE_MAPPING,
+    section: "—",
+    layer: Layer::Mapping,
+    verifies: "the target group maps to a Service that exists; lists every way tried",
+    needs: "TargetGroupBindings, TG/LB tags, services",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
-pub fn check(ctx: &Context) -> Finding {
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    Ok(judge(ctx))
+}
+
+fn judge(ctx: &View) -> Finding {
     let res = &ctx.snap.resolution;
     let evidence =
         json!({"cluster": res.cluster, "clusterSource": res.cluster_source, "attempts": res.attempts, "kubernetes": ctx.snap.kube.source});
@@ -84,7 +98,7 @@ mod tests {
     #[test]
     fn resolved_and_existing_service_passes_and_says_how() {
         let snap = SnapshotB::instance().build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Pass);
         assert!(f.detail.contains("target-group-binding"), "{}", f.detail);
     }
@@ -94,7 +108,7 @@ mod tests {
         // GIVEN a resolution that tried bindings and tags and found nothing
         let snap = SnapshotB::instance().unmapped().build();
         // WHEN checked
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         // THEN it fails, names the attempts and explains every unhealthy target
         assert_eq!(f.status, Status::Fail);
         assert!(
@@ -108,7 +122,7 @@ mod tests {
     #[test]
     fn bound_service_that_does_not_exist_fails() {
         let snap = SnapshotB::instance().service_missing().build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(f.title.contains("does not exist"));
     }
@@ -116,7 +130,7 @@ mod tests {
     #[test]
     fn unreachable_cluster_is_unknown_not_fail() {
         let snap = SnapshotB::instance().cluster_unreachable().build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Unknown, "{f:?}");
         assert!(f.detail.contains("connection refused"), "{}", f.detail);
     }

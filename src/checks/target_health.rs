@@ -1,16 +1,26 @@
-/// `target-health`: which targets are unhealthy and why, each ELB reason code explained.
-///
-/// Mostly this is the symptom the alarm reports, and the verdict looks for the check that
-/// explains it. Some reason codes are causes in themselves (a stopped instance, a target not
-/// registered, a zone not enabled): those targets are explained here, last in causal order, so a
-/// more specific check that explains them too wins. Source: all sections of the article.
+//! `target-health`: which targets are unhealthy and why, each ELB reason code explained.
+//!
+//! Mostly this is the symptom the alarm reports, and the verdict looks for the check that
+//! explains it. Some reason codes are causes in themselves (a stopped instance, a target not
+//! registered, a zone not enabled): those targets are explained here, last in causal order, so a
+//! more specific check that explains them too wins. Source: all sections of the article.
+
 use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{CheckId, Context, Finding};
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::{TargetHealth, View};
 
-const ID: CheckId = CheckId::TargetHealth;
+pub const CHECK: Check = Check {
+    id: CheckId::TARGET_HEALTH,
+    section: "all",
+    layer: Layer::Symptom,
+    verifies: "which targets are unhealthy and why, each ELB reason code explained; reason codes that are causes in themselves (Target.InvalidState, NotRegistered, NotInUse, …)",
+    needs: "DescribeTargetGroups, DescribeTargetHealth",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
 /// Reason codes that name their own cause; the rest (Timeout, ResponseCodeMismatch,
 /// FailedHealthChecks) are symptoms other checks must explain.
@@ -24,11 +34,12 @@ const SELF_EXPLAINING: [&str; 7] = [
     "Elb.InternalError",
 ];
 
-pub fn check(ctx: &Context) -> Finding {
-    let targets = match &ctx.targets {
-        Ok(t) => *t,
-        Err(why) => return Finding::unknown(ID, why.clone()),
-    };
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    let targets = ctx.need_targets()?;
+    Ok(judge(ctx, targets))
+}
+
+fn judge(ctx: &View, targets: &[TargetHealth]) -> Finding {
     let tg_name = ctx.tg.as_ref().map(|t| t.name.as_str()).unwrap_or("the target group");
     if targets.is_empty() {
         return Finding::fail(
@@ -151,7 +162,7 @@ mod tests {
             ])
             .build();
         // WHEN checked
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         // THEN it fails with each reason counted and explained
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.evidence["unhealthy"], 3);
@@ -170,26 +181,26 @@ mod tests {
             ])
             .build();
         // THEN only the stopped instance is explained by its reason code
-        assert_eq!(check(&Context::new(&snap)).explains, vec!["i-1"]);
+        assert_eq!(CHECK.on(&snap).explains, vec!["i-1"]);
     }
 
     #[test]
     fn all_healthy_passes() {
         let snap = SnapshotB::instance().targets(vec![target("i-1", 32663, "healthy")]).build();
-        assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
+        assert_eq!(CHECK.on(&snap).status, Status::Pass);
     }
 
     #[test]
     fn no_registered_targets_fails() {
         let snap = SnapshotB::instance().targets(vec![]).build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!((f.status, f.title.as_str()), (Status::Fail, "No targets registered"));
     }
 
     #[test]
     fn describe_target_health_denied_is_unknown_naming_the_permission() {
         let snap = SnapshotB::instance().target_health_denied().build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Unknown);
         assert!(f.detail.contains("elasticloadbalancing:DescribeTargetHealth"), "{}", f.detail);
     }

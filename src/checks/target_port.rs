@@ -1,29 +1,38 @@
-/// `target-port` (article §5): traffic sent to the Service port reaches a port the pods listen on.
-///
-/// The Service port's `targetPort` (a number, or a name looked up in each pod's containerPorts)
-/// must match a containerPort of every selected pod; instance targets must be registered on the
-/// Service's NodePort; an explicit health-check port must be one something serves.
-use k8s_openapi::api::core::v1::{Pod, ServicePort};
+//! `target-port` (article §5): traffic sent to the Service port reaches a port the pods listen on.
+//!
+//! The Service port's `targetPort` (a number, or a name looked up in each pod's containerPorts)
+//! must match a containerPort of every selected pod; instance targets must be registered on the
+//! Service's NodePort; an explicit health-check port must be one something serves.
+
+use k8s_openapi::api::core::v1::{Pod, Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{json, Value};
 
-use super::context::{pod_name, ServiceShape};
+use crate::snapshot::{pod_name, ServiceShape};
 use super::health::serving_problems;
-use super::{CheckId, Context, Finding};
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::View;
 
-const ID: CheckId = CheckId::TargetPort;
+pub const CHECK: Check = Check {
+    id: CheckId::TARGET_PORT,
+    section: "§5",
+    layer: Layer::Ports,
+    verifies: "targetPort (number or name) matches a containerPort; instance targets on the NodePort; explicit health-check port served",
+    needs: "service, pods",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
-pub fn check(ctx: &Context) -> Finding {
-    let svc = match ctx.require_service(ID) {
-        Ok(s) => s,
-        Err(f) => return f,
-    };
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    let svc = ctx.need_service()?;
     if ctx.service_shape() == Some(ServiceShape::ExternalName) {
-        return Finding::skipped(ID, "ExternalName Service: it has no ports to forward");
+        return Err(ctx.skipped("ExternalName Service: it has no ports to forward"));
     }
-    if let Err(why) = &ctx.pods {
-        return Finding::unknown(ID, why.clone());
-    }
+    ctx.need_pods()?;
+    Ok(judge(ctx, svc))
+}
+
+fn judge(ctx: &View, svc: &Service) -> Finding {
     let (ns, name) = ctx.service_name();
     let all_ports: &[ServicePort] = svc.spec.as_ref().and_then(|s| s.ports.as_deref()).unwrap_or(&[]);
     let ports: Vec<&ServicePort> = match ctx.service_port() {
@@ -234,7 +243,7 @@ mod tests {
                     .build(),
             )
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Pass, "{f:?}");
         assert_eq!(f.evidence["servicePorts"][0]["containerPorts"], json!([8080]));
     }
@@ -249,7 +258,7 @@ mod tests {
                     .build(),
             )
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(
             f.detail
@@ -271,7 +280,7 @@ mod tests {
         let snap = SnapshotB::ip()
             .service(ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 80).build())
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(f.remediation[0].contains(r#""value":8080"#), "{}", f.remediation[0]);
     }
@@ -285,7 +294,7 @@ mod tests {
             .port(9090, 9999)
             .build();
         let snap = SnapshotB::ip().service(svc).build();
-        assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
+        assert_eq!(CHECK.on(&snap).status, Status::Pass);
     }
 
     #[test]
@@ -299,7 +308,7 @@ mod tests {
                 .build()])
             .service(ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 3000).build())
             .build();
-        assert_eq!(check(&Context::new(&snap)).status, Status::Pass);
+        assert_eq!(CHECK.on(&snap).status, Status::Pass);
     }
 
     #[test]
@@ -307,7 +316,7 @@ mod tests {
         let snap = SnapshotB::instance()
             .targets(vec![target_r("i-0aaa", 31000, "unhealthy", "Target.Timeout")])
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(
             f.detail.contains("registered on port 31000 but the Service's NodePort is 32663"),
@@ -326,7 +335,7 @@ mod tests {
                     .build(),
             )
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(f.detail.contains("has no NodePort"), "{}", f.detail);
     }
@@ -334,7 +343,7 @@ mod tests {
     #[test]
     fn explicit_health_check_port_nothing_declares_fails() {
         let snap = SnapshotB::ip().health_check_port("9000").build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(f.detail.contains("probes port 9000"), "{}", f.detail);
     }
@@ -342,6 +351,6 @@ mod tests {
     #[test]
     fn no_selected_pods_is_skipped() {
         let snap = SnapshotB::ip().pods(vec![]).build();
-        assert_eq!(check(&Context::new(&snap)).status, Status::Skipped);
+        assert_eq!(CHECK.on(&snap).status, Status::Skipped);
     }
 }

@@ -1,44 +1,50 @@
-/// `traffic-policy` (article §4): `externalTrafficPolicy: Local` with instance targets.
-///
-/// With Local, a node answers on the NodePort only when it runs a ready pod of the Service; the
-/// load balancer health-checks every registered node, so nodes without such a pod fail by
-/// design. This says whether that explains the unhealthy targets exactly, and gives both fixes.
+//! `traffic-policy` (article §4): `externalTrafficPolicy: Local` with instance targets.
+//!
+//! With Local, a node answers on the NodePort only when it runs a ready pod of the Service; the
+//! load balancer health-checks every registered node, so nodes without such a pod fail by
+//! design. This says whether that explains the unhealthy targets exactly, and gives both fixes.
+
 use std::collections::BTreeSet;
 
 use serde_json::json;
 
-use super::context::pod_ready;
-use super::{CheckId, Context, Finding};
+use crate::snapshot::pod_ready;
+use super::{Check, CheckId, Finding, Layer, Scope};
+use crate::snapshot::{TargetHealth, View};
 
-const ID: CheckId = CheckId::TrafficPolicy;
+pub const CHECK: Check = Check {
+    id: CheckId::TRAFFIC_POLICY,
+    section: "§4",
+    layer: Layer::Policy,
+    verifies: "`externalTrafficPolicy: Local` with instance targets: nodes without a ready local pod fail by design; says whether that explains exactly the unhealthy targets; both fixes",
+    needs: "service, pods→nodes, targets",
+    run: check,
+};
+const ID: CheckId = CHECK.id;
 
-pub fn check(ctx: &Context) -> Finding {
-    let svc = match ctx.require_service(ID) {
-        Ok(s) => s,
-        Err(f) => return f,
-    };
+fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    let svc = ctx.need_service()?;
     let policy = svc
         .spec
         .as_ref()
         .and_then(|s| s.external_traffic_policy.as_deref())
         .unwrap_or("Cluster");
     if policy != "Local" {
-        return Finding::pass(
-            ID,
+        return Ok(ctx.pass(
             format!("externalTrafficPolicy {policy}"),
             format!("With {policy}, every node forwards the NodePort to any ready pod."),
-        );
+        ));
     }
     if ctx.is_ip() {
-        return Finding::skipped(ID, "ip targets reach the pods directly; externalTrafficPolicy does not apply");
+        return Err(ctx.skipped("ip targets reach the pods directly; externalTrafficPolicy does not apply"));
     }
-    let targets = match &ctx.targets {
-        Ok(t) => *t,
-        Err(why) => return Finding::unknown(ID, why.clone()),
-    };
-    if let Err(why) = &ctx.pods {
-        return Finding::unknown(ID, why.clone());
-    }
+    let targets = ctx.need_targets()?;
+    ctx.need_pods()?;
+    Ok(judge(ctx, targets))
+}
+
+/// `externalTrafficPolicy: Local` with instance targets: which nodes lack a ready local pod.
+fn judge(ctx: &View, targets: &[TargetHealth]) -> Finding {
     let pod_nodes: BTreeSet<&str> = ctx
         .selected
         .iter()
@@ -58,7 +64,7 @@ pub fn check(ctx: &Context) -> Finding {
     let without_ids: BTreeSet<String> = without.iter().map(|(t, _)| t.clone()).collect();
     let explains: Vec<String> = unhealthy.intersection(&without_ids).cloned().collect();
     let evidence = json!({
-        "policy": policy, "nodesWithReadyPods": pod_nodes,
+        "policy": "Local", "nodesWithReadyPods": pod_nodes,
         "targetsWithoutLocalPod": without.iter().map(|(t, n)| json!({"target": t, "node": n})).collect::<Vec<_>>(),
         "targetsWithoutNode": unknown,
         "explainsExactly": unhealthy == without_ids,
@@ -108,7 +114,7 @@ mod tests {
 
     #[test]
     fn cluster_policy_passes() {
-        assert_eq!(check(&Context::new(&SnapshotB::instance().build())).status, Status::Pass);
+        assert_eq!(CHECK.on(&SnapshotB::instance().build()).status, Status::Pass);
     }
 
     #[test]
@@ -127,7 +133,7 @@ mod tests {
                 target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout"),
             ])
             .build();
-        let f = check(&Context::new(&snap));
+        let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.explains, vec!["i-0bbb"]);
         assert_eq!(f.evidence["explainsExactly"], true);
@@ -138,6 +144,6 @@ mod tests {
     #[test]
     fn local_policy_with_ip_targets_is_skipped() {
         let snap = SnapshotB::ip().local_policy().build();
-        assert_eq!(check(&Context::new(&snap)).status, Status::Skipped);
+        assert_eq!(CHECK.on(&snap).status, Status::Skipped);
     }
 }

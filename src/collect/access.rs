@@ -2,7 +2,7 @@
 //! alarm's account, cached until they expire) and Kubernetes access (a kubeconfig, or the EKS
 //! cluster reached with an IAM token, rebuilt before the token is 14 minutes old).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
@@ -12,9 +12,11 @@ use aws_credential_types::Credentials;
 use tracing::info;
 
 use super::eks::{self, TOKEN_LIFETIME};
-use super::KubeAccess;
+use super::{aws, KubeAccess};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::mapping::{self, ClusterChoice};
+use crate::snapshot::Fetched;
 use crate::trigger::Request;
 
 /// Assumed-role credentials are renewed this long before they expire.
@@ -73,12 +75,9 @@ impl Access {
         if let Some(id) = &self.config.assume_role_external_id {
             call = call.external_id(id);
         }
-        let out = call.send().await.map_err(|e| {
-            let m = super::aws::missing_in("sts", "AssumeRole", &e);
-            Error::AwsUnavailable {
-                api: format!("sts:AssumeRole on {role}"),
-                message: m.error,
-            }
+        let out = call.send().await.map_err(|e| Error::AwsUnavailable {
+            api: format!("sts:AssumeRole on {role}"),
+            message: crate::aws_error::describe(&e),
         })?;
         let c = out.credentials().ok_or_else(|| Error::AwsUnavailable {
             api: "sts:AssumeRole".into(),
@@ -102,43 +101,66 @@ impl Access {
         Ok(sdk)
     }
 
-    /// Kubernetes access for a request: the kubeconfig, or the EKS cluster named by the request,
-    /// the configuration, or the target group's `elbv2.k8s.aws/cluster` tag (one extra call).
-    pub async fn kube_for(&self, sdk: &SdkConfig, req: &Request) -> KubeAccess {
+    /// Kubernetes access for a request, and the cluster it reads. With a kubeconfig, the cluster
+    /// is whatever it points at (`None`: collect reports the documented order from the tags it
+    /// reads). Otherwise the EKS cluster is chosen once, in the documented order (the request, the
+    /// target group's tags, then its load balancer's legacy tags, `DEFAULT_CLUSTER`), and that is
+    /// the cluster the diagnosis names.
+    pub async fn kube_for(&self, sdk: &SdkConfig, req: &Request) -> (KubeAccess, Option<ClusterChoice>) {
         if let Some(k) = &self.kubeconfig {
-            return k.clone();
+            return (k.clone(), None);
         }
-        let cluster = match req.cluster.clone().or_else(|| self.config.default_cluster.clone()) {
-            Some(c) => c,
-            None => match cluster_tag(sdk, req).await {
-                Some(c) => c,
-                None => return KubeAccess::Unavailable(
-                    "no cluster: the request names none, DEFAULT_CLUSTER is unset, and the target group has no elbv2.k8s.aws/cluster tag"
-                        .into(),
-                ),
-            },
+        let choice = match &req.cluster {
+            Some(c) => mapping::resolve_cluster(Some(c), None, None, None),
+            None => {
+                let (tg_tags, lb_tags) = cluster_tags(sdk, req).await;
+                mapping::resolve_cluster(None, tg_tags.as_ref(), lb_tags.as_ref(), self.config.default_cluster.as_deref())
+            }
         };
-        let key = (self.role_for(req).unwrap_or_default(), req.region.clone(), cluster.clone());
+        let Some(choice) = choice else {
+            let why = "no cluster: the request names none, the target group and its load balancer carry no cluster tag, and DEFAULT_CLUSTER is unset";
+            return (KubeAccess::Unavailable(why.into()), None);
+        };
+        let key = (self.role_for(req).unwrap_or_default(), req.region.clone(), choice.name.clone());
         if let Some((access, made)) = self.clusters.lock().expect("lock").get(&key) {
             if made.elapsed() < TOKEN_LIFETIME {
-                return access.clone();
+                return (access.clone(), Some(choice));
             }
         }
-        let access = eks::access(sdk, &req.region, &cluster).await;
+        let access = eks::access(sdk, &req.region, &choice.name).await;
         if matches!(access, KubeAccess::Client { .. }) {
             self.clusters.lock().expect("lock").insert(key, (access.clone(), Instant::now()));
         }
-        access
+        (access, Some(choice))
     }
 }
 
-async fn cluster_tag(sdk: &SdkConfig, req: &Request) -> Option<String> {
+type Tags = BTreeMap<String, String>;
+
+/// The tags that can name the cluster: the target group's; only when they name none, its load
+/// balancers' (the in-tree provider tags those), which costs two more calls.
+async fn cluster_tags(sdk: &SdkConfig, req: &Request) -> (Option<Tags>, Option<BTreeMap<String, Tags>>) {
     let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
         .region(aws_config::Region::new(req.region.clone()))
         .build();
     let client = aws_sdk_elasticloadbalancingv2::Client::from_conf(conf);
-    let tags = super::aws::tags(&client, std::slice::from_ref(&req.target_group_arn)).await;
-    tags.ok()?.get(&req.target_group_arn)?.get(crate::mapping::TAG_CLUSTER).cloned()
+    let arn = &req.target_group_arn;
+    let tg_tags = match aws::tags(&client, std::slice::from_ref(arn)).await {
+        Fetched::Ok(mut t) => t.remove(arn),
+        _ => None,
+    };
+    if mapping::cluster_from_tags(tg_tags.as_ref(), None).is_some() {
+        return (tg_tags, None);
+    }
+    let lbs = match aws::target_group(&client, arn, &req.region).await {
+        Ok(Fetched::Ok(tg)) => tg.load_balancer_arns,
+        _ => vec![],
+    };
+    let lb_tags = match lbs.is_empty() {
+        true => None,
+        false => aws::tags(&client, &lbs).await.ok().cloned(),
+    };
+    (tg_tags, lb_tags)
 }
 
 /// `eks-lb-doctor-<alarm or target group>`: what CloudTrail shows for the assumed role.

@@ -30,22 +30,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let error = match err {
-        SdkError::ServiceError(se) => {
-            let e = se.err();
-            format!("{}: {}", e.code().unwrap_or("ServiceError"), e.message().unwrap_or(""))
-        }
-        other => DisplayErrorContext(other).to_string(),
-    };
     Missing {
         api: api.to_string(),
         permission: format!("{service}:{api}"),
-        error,
+        error: crate::aws_error::describe(err),
     }
-}
-
-fn is_denied<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    matches!(err, SdkError::ServiceError(se) if matches!(se.err().code(), Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation")))
 }
 
 /// The one call a diagnosis cannot do without: a missing target group or unreachable AWS stops
@@ -66,7 +55,7 @@ pub async fn target_group(client: &elbv2::Client, arn: &str, region: &str) -> Re
             region: region.into(),
             message: missing("DescribeTargetGroups", &e).error,
         }),
-        Err(e) if is_denied(&e) => Ok(Fetched::Failed(missing("DescribeTargetGroups", &e))),
+        Err(e) if crate::aws_error::is_denied(&e) => Ok(Fetched::Failed(missing("DescribeTargetGroups", &e))),
         Err(e) => Err(Error::AwsUnavailable {
             api: "elasticloadbalancing:DescribeTargetGroups".into(),
             message: DisplayErrorContext(&e).to_string(),

@@ -486,8 +486,6 @@ pub async fn ingress_classes(client: &kube::Client) -> Fetched<Vec<k8s_openapi::
     )
 }
 
-/// The label the controller's Helm chart and manifests put on its Deployment and pods.
-pub const CONTROLLER_LABEL: &str = "app.kubernetes.io/name=aws-load-balancer-controller";
 /// Log lines kept per controller pod (only error lines are kept).
 const LOG_TAIL: i64 = 500;
 const LOG_KEEP: usize = 50;
@@ -501,8 +499,8 @@ pub async fn controller(client: &kube::Client) -> Fetched<crate::snapshot::Contr
     let deploy_api: Api<Deployment> = Api::all(client.clone());
     let pod_api: Api<Pod> = Api::all(client.clone());
     let (deployments, pods) = tokio::join!(
-        list_all(&deploy_api, ListParams::default().labels(CONTROLLER_LABEL)),
-        list_all(&pod_api, ListParams::default().labels(CONTROLLER_LABEL))
+        list_all(&deploy_api, ListParams::default().labels(crate::snapshot::CONTROLLER_LABEL)),
+        list_all(&pod_api, ListParams::default().labels(crate::snapshot::CONTROLLER_LABEL))
     );
     let deployments = match deployments {
         Ok(d) => d,

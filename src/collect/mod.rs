@@ -1,12 +1,16 @@
-//! Collection: the only module (with `publish`) that talks to the network. It gathers evidence
+//! Collection: every read (with `publish` and `remediate`, the only I/O). It gathers evidence
 //! along the data dependencies, concurrently, and returns a [`Snapshot`]:
 //!
 //! ```text
-//! round 1  DescribeTargetGroups ‖ DescribeTargetHealth ‖ DescribeTags(TG) ‖ TargetGroupBindings ‖ Nodes
-//!            └─ map by binding, then by TG tags
-//! round 2  DescribeLoadBalancers ‖ DescribeListeners ‖ DescribeTags(LBs)   ─┐ concurrent when
-//! round 3  Service ‖ Pods ‖ Endpoints(Slices) ‖ Events                     ─┘ already mapped
+//! round 1  DescribeTargetGroups ‖ DescribeTargetHealth ‖ DescribeTags(TG) ‖ TargetGroupAttributes
+//!          ‖ TargetGroupBindings ‖ Nodes ‖ IngressClasses ‖ the controller ‖ kube-proxy
+//!            └─ map by binding, then by the target group's tags
+//! round 2  DescribeLoadBalancers ‖ DescribeListeners ‖ DescribeTags(LBs)            ─┐ concurrent
+//!          DescribeInstances ‖ DescribeNetworkInterfaces ‖ Subnets ‖ NACLs ‖ Routes  │ when already
+//!            ‖ Vpcs ‖ SecurityGroups (read by VPC)                                   │ mapped
+//! round 3  Service ‖ Pods (waiting on the Service's selector) ‖ Endpoints ‖ Events  ─┘
 //!            (unmapped: legacy LB tags, then Services by NodePort / Endpoints by IP, then round 3)
+//! last     the health probe (off unless asked), which needs the rest
 //! ```
 //! Failed calls are stored as data (`Fetched::Failed`), so one denied API never stops the rest.
 
@@ -39,6 +43,9 @@ pub struct Clients {
     /// Collection stops here (the Lambda's deadline less the time publishing needs): whatever
     /// has not answered by then becomes `unknown`, and the diagnosis is still published.
     pub deadline: Option<tokio::time::Instant>,
+    /// The cluster `kube` reads, when it was chosen by name (EKS access); `None` with a
+    /// kubeconfig, and the cluster is then reported from the tags collected here, in the same order.
+    pub cluster: Option<mapping::ClusterChoice>,
 }
 
 /// A piece of evidence, or `Failed` when it did not arrive before the deadline.
@@ -139,7 +146,6 @@ fn unmapped_round() -> ServiceEvidence {
 /// Collects every piece of evidence for one request.
 #[instrument(skip_all, fields(target_group = %req.target_group_arn))]
 pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -> Result<Snapshot> {
-    let default_cluster = config.default_cluster.as_deref();
     let (elb, access, deadline) = (&clients.elbv2, &clients.kube, clients.deadline);
     let arn = req.target_group_arn.as_str();
 
@@ -186,7 +192,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
     let mut all_services = Fetched::not_collected("the target group was mapped without them");
     let mut all_endpoints = Fetched::not_collected("the target group was mapped without them");
 
-    // Mapping steps 1 and 2 (DESIGN §3) need only round-1 evidence.
+    // Mapping steps 1 and 2 (ARCHITECTURE.md, "Mapping") need only round-1 evidence.
     let mut service = attempt(
         &mut res,
         mapping::BY_BINDING,
@@ -317,14 +323,16 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
     };
     res.service = service;
 
-    // The cluster: the request, then the tags, then configuration.
-    let from_tags = mapping::cluster_from_tags(target_group_tags.ok(), load_balancer_tags.ok());
-    (res.cluster, res.cluster_source) = match (&req.cluster, from_tags, default_cluster) {
-        (Some(c), _, _) => (Some(c.clone()), Some("request".into())),
-        (None, Some((c, src)), _) => (Some(c), Some(src)),
-        (None, None, Some(c)) => (Some(c.to_string()), Some("configuration".into())),
-        _ => (None, None),
-    };
+    // The cluster actually read when access chose it by name; else the documented order.
+    let cluster = clients.cluster.clone().or_else(|| {
+        mapping::resolve_cluster(
+            req.cluster.as_deref(),
+            target_group_tags.ok(),
+            load_balancer_tags.ok(),
+            config.default_cluster.as_deref(),
+        )
+    });
+    (res.cluster, res.cluster_source) = cluster.map(|c| (Some(c.name), Some(c.source))).unwrap_or_default();
     let service = res
         .service
         .as_ref()

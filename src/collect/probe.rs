@@ -10,10 +10,10 @@
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
-use serde::{Deserialize, Serialize};
 
 use super::KubeAccess;
-use crate::checks::Context;
+use crate::config::ProbeMode;
+use crate::snapshot::View;
 use crate::snapshot::{FailureKind, Fetched, ProbeOutcome, ProbeResult, ProbeRun, Snapshot, TargetHealth};
 
 /// Unhealthy targets probed at most (the rest are counted, not probed).
@@ -22,26 +22,6 @@ const CONCURRENCY: usize = 8;
 pub const USER_AGENT: &str = "ELB-HealthChecker/2.0";
 /// Headers kept from an answer.
 const HEADERS: usize = 6;
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProbeMode {
-    #[default]
-    Off,
-    Direct,
-    ApiserverProxy,
-}
-
-impl ProbeMode {
-    pub fn parse(s: &str) -> Result<ProbeMode, String> {
-        match s {
-            "off" => Ok(ProbeMode::Off),
-            "direct" => Ok(ProbeMode::Direct),
-            "apiserver-proxy" => Ok(ProbeMode::ApiserverProxy),
-            other => Err(format!("{other:?}: expected off, direct or apiserver-proxy")),
-        }
-    }
-}
 
 /// One probe to make.
 struct Plan {
@@ -58,7 +38,7 @@ pub async fn run(mode: ProbeMode, kube: &KubeAccess, snap: &Snapshot) -> Fetched
     if mode == ProbeMode::Off {
         return Fetched::not_collected("the probe is off (PROBE_MODE or --probe: direct | apiserver-proxy)");
     }
-    let ctx = Context::new(snap);
+    let ctx = View::new(snap);
     let (Ok(tg), Ok(targets)) = (&ctx.tg, &ctx.targets) else {
         return Fetched::not_collected("the target group or its targets are unknown");
     };
@@ -160,7 +140,7 @@ pub async fn run(mode: ProbeMode, kube: &KubeAccess, snap: &Snapshot) -> Fetched
 }
 
 /// `/api/v1/namespaces/NS/pods/[https:]POD:PORT/proxy` (ip targets) or the node's (instance).
-fn proxy_path(ctx: &Context, t: &TargetHealth, protocol: &str, port: u16) -> Result<String, String> {
+fn proxy_path(ctx: &View, t: &TargetHealth, protocol: &str, port: u16) -> Result<String, String> {
     let scheme = if protocol == "HTTPS" { "https:" } else { "" };
     if ctx.is_ip() {
         let pod = ctx.pod_by_ip(&t.id).ok_or_else(|| format!("no pod has IP {}", t.id))?;

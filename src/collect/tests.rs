@@ -258,6 +258,7 @@ async fn diagnose(n: usize, deny: Option<&'static str>) -> (Diagnosis, Vec<Rule>
         ec2: mock_client!(ec2, RuleMode::MatchAny, ec2_rules.iter()),
         kube: KubeAccess::Unavailable("no cluster in this test".into()),
         deadline: None,
+        cluster: None,
     };
     let snap = collect(&clients, &request(), &crate::Config::default()).await.expect("collects");
     (Diagnosis::from_snapshot(&snap), elb_rules, ec2_rules)
@@ -269,33 +270,33 @@ async fn diagnose(n: usize, deny: Option<&'static str>) -> (Diagnosis, Vec<Rule>
 async fn each_denied_ec2_call_leaves_only_its_checks_unknown() {
     let (baseline, _, _) = diagnose(2, None).await;
     for c in [
-        CheckId::SecurityGroups,
-        CheckId::NetworkAcls,
-        CheckId::RouteTables,
-        CheckId::AvailabilityZones,
-        CheckId::Nodes,
+        CheckId::SECURITY_GROUPS,
+        CheckId::NETWORK_ACLS,
+        CheckId::ROUTE_TABLES,
+        CheckId::AVAILABILITY_ZONES,
+        CheckId::NODES,
     ] {
-        assert_eq!(baseline.finding(c).status, Status::Pass, "{c}: {:?}", baseline.finding(c));
+        assert_eq!(baseline.finding(c).unwrap().status, Status::Pass, "{c}: {:?}", baseline.finding(c));
     }
     let cases: [(&str, &[CheckId]); 6] = [
         // instance targets: their subnets and zones come from DescribeInstances
         (
             "DescribeInstances",
             &[
-                CheckId::SecurityGroups,
-                CheckId::NetworkAcls,
-                CheckId::RouteTables,
-                CheckId::AvailabilityZones,
-                CheckId::Nodes,
+                CheckId::SECURITY_GROUPS,
+                CheckId::NETWORK_ACLS,
+                CheckId::ROUTE_TABLES,
+                CheckId::AVAILABILITY_ZONES,
+                CheckId::NODES,
             ],
         ),
-        ("DescribeSecurityGroups", &[CheckId::SecurityGroups]),
+        ("DescribeSecurityGroups", &[CheckId::SECURITY_GROUPS]),
         (
             "DescribeSubnets",
-            &[CheckId::SecurityGroups, CheckId::NetworkAcls, CheckId::RouteTables],
+            &[CheckId::SECURITY_GROUPS, CheckId::NETWORK_ACLS, CheckId::ROUTE_TABLES],
         ),
-        ("DescribeNetworkAcls", &[CheckId::NetworkAcls]),
-        ("DescribeRouteTables", &[CheckId::RouteTables]),
+        ("DescribeNetworkAcls", &[CheckId::NETWORK_ACLS]),
+        ("DescribeRouteTables", &[CheckId::ROUTE_TABLES]),
         // route-tables falls back to the subnets' CIDRs to know what is inside the VPC
         ("DescribeVpcs", &[]),
     ];
@@ -313,7 +314,7 @@ async fn each_denied_ec2_call_leaves_only_its_checks_unknown() {
             } else {
                 assert_eq!(
                     f.status,
-                    baseline.finding(f.check).status,
+                    baseline.finding(f.check).unwrap().status,
                     "{api} denied changed {}: {}",
                     f.check,
                     f.detail
@@ -373,6 +374,7 @@ async fn collect_with_health(health: Rule) -> (crate::snapshot::Snapshot, Rule) 
         ec2: mock_client!(ec2, RuleMode::MatchAny, ec2_rules.iter()),
         kube: KubeAccess::Unavailable("no cluster in this test".into()),
         deadline: None,
+        cluster: None,
     };
     (
         collect(&clients, &request(), &crate::Config::default()).await.expect("collects"),
@@ -414,7 +416,7 @@ async fn persistent_throttling_becomes_unknown_evidence_not_a_failure() {
     let (snap, rule) = collect_with_health(health).await;
     assert_eq!(rule.num_calls(), 3, "retried to the limit");
     let d = Diagnosis::from_snapshot(&snap);
-    let f = d.finding(CheckId::TargetHealth);
+    let f = d.finding(CheckId::TARGET_HEALTH).unwrap();
     assert_eq!(f.status, Status::Unknown);
     assert!(
         f.detail.contains("Throttling") && f.detail.contains("elasticloadbalancing:DescribeTargetHealth"),
@@ -422,13 +424,13 @@ async fn persistent_throttling_becomes_unknown_evidence_not_a_failure() {
         f.detail
     );
     // the checks that need the targets say so, naming the same cause; the rest still ran
-    assert_eq!(d.finding(CheckId::SecurityGroups).status, Status::Unknown);
-    assert!(d.finding(CheckId::SecurityGroups).detail.contains("DescribeTargetHealth"));
+    assert_eq!(d.finding(CheckId::SECURITY_GROUPS).unwrap().status, Status::Unknown);
+    assert!(d.finding(CheckId::SECURITY_GROUPS).unwrap().detail.contains("DescribeTargetHealth"));
     assert_eq!(
-        d.finding(CheckId::HealthCheckConfig).status,
+        d.finding(CheckId::HEALTH_CHECK_CONFIG).unwrap().status,
         Status::Pass,
         "{}",
-        d.finding(CheckId::HealthCheckConfig).detail
+        d.finding(CheckId::HEALTH_CHECK_CONFIG).unwrap().detail
     );
 }
 
@@ -438,7 +440,7 @@ async fn access_denied_on_target_health_names_the_permission() {
         .then_error(|| elbv2::operation::describe_target_health::DescribeTargetHealthError::generic(denied("AccessDenied")));
     let (snap, _) = collect_with_health(health).await;
     let d = Diagnosis::from_snapshot(&snap);
-    assert_eq!(d.finding(CheckId::TargetHealth).status, Status::Unknown);
-    assert!(d.finding(CheckId::TargetHealth).detail.contains("AccessDenied"));
+    assert_eq!(d.finding(CheckId::TARGET_HEALTH).unwrap().status, Status::Unknown);
+    assert!(d.finding(CheckId::TARGET_HEALTH).unwrap().detail.contains("AccessDenied"));
     assert_eq!(d.verdict.status, crate::diagnosis::VerdictStatus::Inconclusive);
 }

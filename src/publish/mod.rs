@@ -1,57 +1,15 @@
-//! Publishing: the other module (with `collect`) that talks to the network. SNS for email and
-//! machines, Slack for people; each channel fails on its own, and a failure is an error the
-//! caller reports after the other channels have published.
+//! Publishing: sends what `render` builds to SNS (email and machines) and Slack (people). Each
+//! channel fails on its own, and a failure is an error the caller reports after the other
+//! channels have published. One of the three modules that do I/O (with `collect` and
+//! `remediate`).
 
 pub mod slack;
 pub mod sns;
 
-use crate::diagnosis::{Diagnosis, VerdictStatus};
+use crate::diagnosis::Diagnosis;
+pub use crate::error::PublishError;
+use crate::render;
 use crate::trigger::Request;
-
-#[derive(Debug, thiserror::Error)]
-pub enum PublishError {
-    #[error("SNS Publish to {topic} failed: {message}")]
-    Sns { topic: String, message: String },
-    #[error("cannot read the Slack webhook from Secrets Manager ({secret}): {message}")]
-    SlackSecret { secret: String, message: String },
-    /// Slack answered with an error code (invalid_payload, channel_not_found, …).
-    #[error("Slack rejected the message: HTTP {status} {code}")]
-    SlackRejected { status: u16, code: String },
-    #[error("Slack could not be reached after {attempts} attempts: {message}")]
-    SlackUnreachable { attempts: u32, message: String },
-}
-
-/// "PROBLEM", "HEALTHY", "INCONCLUSIVE".
-pub fn status_word(d: &Diagnosis) -> &'static str {
-    match d.verdict.status {
-        VerdictStatus::Healthy => "HEALTHY",
-        VerdictStatus::Problem => "PROBLEM",
-        VerdictStatus::Inconclusive => "INCONCLUSIVE",
-    }
-}
-
-/// `ns/name` of the Service, or the target group's name when there is none.
-pub fn subject_of(d: &Diagnosis) -> String {
-    d.service
-        .as_ref()
-        .map(|s| format!("{}/{}", s.namespace, s.name))
-        .unwrap_or_else(|| d.target_group.name.clone())
-}
-
-/// The AWS console page of a target group / load balancer.
-pub fn console_link(region: &str, kind: &str, arn: &str) -> String {
-    let anchor = if kind == "TargetGroup" {
-        format!("TargetGroup:targetGroupArn={arn}")
-    } else {
-        format!("LoadBalancer:loadBalancerArn={arn}")
-    };
-    format!("https://{region}.console.aws.amazon.com/ec2/home?region={region}#{anchor}")
-}
-
-/// The alarm name, when a request came from one.
-pub fn alarm_of(req: &Request) -> Option<&str> {
-    req.alarm.as_ref().map(|a| a.name.as_str())
-}
 
 /// The configured channels, with their clients built once (per container on Lambda).
 pub struct Publisher {
@@ -94,7 +52,7 @@ impl Publisher {
     pub async fn diagnosis(&self, d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Vec<PublishError> {
         let sns = async {
             match &self.sns {
-                Some((client, topic)) => sns::publish(client, topic, &sns::message(d, req))
+                Some((client, topic)) => sns::publish(client, topic, &render::sns::message(d, req))
                     .await
                     .map(|id| tracing::info!(message_id = %id, "published to SNS")),
                 None => Ok(()),
@@ -102,7 +60,7 @@ impl Publisher {
         };
         let slack = async {
             match self.slack_url().await? {
-                Some(url) => slack::post(&self.http, url, &slack::blocks(d, req, load_balancers)).await,
+                Some(url) => slack::post(&self.http, url, &render::slack::blocks(d, req, load_balancers)).await,
                 None => Ok(()),
             }
         };
@@ -114,13 +72,13 @@ impl Publisher {
     pub async fn recovered(&self, alarm: &str) -> Vec<PublishError> {
         let sns = async {
             match &self.sns {
-                Some((client, topic)) => sns::publish(client, topic, &sns::recovered(alarm)).await.map(|_| ()),
+                Some((client, topic)) => sns::publish(client, topic, &render::sns::recovered(alarm)).await.map(|_| ()),
                 None => Ok(()),
             }
         };
         let slack = async {
             match self.slack_url().await? {
-                Some(url) => slack::post(&self.http, url, &slack::recovered(alarm)).await,
+                Some(url) => slack::post(&self.http, url, &render::slack::recovered(alarm)).await,
                 None => Ok(()),
             }
         };

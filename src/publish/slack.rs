@@ -1,22 +1,14 @@
-//! Slack: an incoming webhook (its URL read from Secrets Manager, once per container, never
-//! logged) and a Block Kit message: a header with the verdict, a context line, the root cause
-//! with its evidence, the fix as code blocks, the other failing checks, console links. Within
-//! Slack's limits (50 blocks, 3,000 characters a text, 150 a header). Retries 429 (honouring
-//! Retry-After) and 5xx with backoff; Slack's error codes are reported, never retried.
+//! Slack: an incoming webhook, its URL read from Secrets Manager (once per container, never
+//! logged). Retries 429 (honouring Retry-After) and 5xx with backoff; Slack's error codes are
+//! reported, never retried. The message itself is built in `render::slack`.
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tracing::{info, warn};
 
-use super::{console_link, status_word, subject_of, PublishError};
-use crate::checks::Status;
-use crate::diagnosis::Diagnosis;
-use crate::trigger::Request;
+use crate::error::PublishError;
 
-const MAX_BLOCKS: usize = 50;
-const MAX_TEXT: usize = 3000;
-const MAX_HEADER: usize = 150;
 const ATTEMPTS: u32 = 4;
 
 /// The webhook URL from a Secrets Manager secret: the URL itself, or JSON with `url` /
@@ -31,7 +23,7 @@ pub async fn webhook_url(client: &aws_sdk_secretsmanager::Client, secret: &str) 
         .secret_id(secret)
         .send()
         .await
-        .map_err(|e| err(crate::collect::aws::missing_in("secretsmanager", "GetSecretValue", &e).error))?;
+        .map_err(|e| err(crate::aws_error::describe(&e)))?;
     let raw = out
         .secret_string()
         .ok_or_else(|| err("the secret has no string value".into()))?
@@ -51,82 +43,6 @@ pub async fn webhook_url(client: &aws_sdk_secretsmanager::Client, secret: &str) 
         return Err(err("the secret does not hold a URL".into()));
     }
     Ok(url)
-}
-
-fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
-
-fn section(text: &str) -> Value {
-    json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_TEXT)}})
-}
-
-/// The Block Kit message for a diagnosis.
-pub fn blocks(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value {
-    let icon = match status_word(d) {
-        "PROBLEM" => ":red_circle:",
-        "HEALTHY" => ":large_green_circle:",
-        _ => ":large_yellow_circle:",
-    };
-    let cause = d.verdict.root_cause.map(|c| format!(" — {c}")).unwrap_or_default();
-    let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": clip(&format!("{} {}{cause}", status_word(d), subject_of(d)), MAX_HEADER), "emoji": true}}),
-    ];
-    let mut context = vec![
-        format!("*cluster* {}", d.cluster.as_deref().unwrap_or("unknown")),
-        format!("*service* {}", subject_of(d)),
-        format!("*target group* {}", d.target_group.name),
-    ];
-    if let Some(a) = super::alarm_of(req) {
-        context.push(format!("*alarm* {a}"));
-    }
-    blocks.push(
-        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(&format!("{icon} {}", context.join("  ·  ")), MAX_TEXT)}]}),
-    );
-    blocks.push(section(&d.verdict.summary));
-    if let Some(root) = d.verdict.root_cause.map(|c| d.finding(c)) {
-        blocks.push(json!({"type": "divider"}));
-        blocks.push(section(&format!(
-            "*Root cause: `{}`* — {}\n{}",
-            root.check, root.title, root.detail
-        )));
-        let evidence = serde_json::to_string_pretty(&root.evidence).unwrap_or_default();
-        if evidence.len() > 2 {
-            blocks.push(section(&format!("*Evidence*\n```{}```", clip(&evidence, MAX_TEXT - 20))));
-        }
-        if !root.remediation.is_empty() {
-            let fixes: Vec<String> = root.remediation.iter().map(|r| format!("```{r}```")).collect();
-            blocks.push(section(&format!("*Fix*\n{}", fixes.join("\n"))));
-        }
-    }
-    let others: Vec<String> = d
-        .findings
-        .iter()
-        .filter(|f| f.status == Status::Fail && Some(f.check) != d.verdict.root_cause)
-        .map(|f| format!("• `{}` {}", f.check, f.title))
-        .collect();
-    if !others.is_empty() {
-        blocks.push(section(&format!("*Also failing*\n{}", others.join("\n"))));
-    }
-    let mut links = vec![
-        json!({"type": "button", "text": {"type": "plain_text", "text": "Target group"}, "url": console_link(&req.region, "TargetGroup", &d.target_group.arn)}),
-    ];
-    for lb in load_balancers {
-        links.push(json!({"type": "button", "text": {"type": "plain_text", "text": "Load balancer"}, "url": console_link(&req.region, "LoadBalancer", lb)}));
-    }
-    blocks.push(json!({"type": "actions", "elements": links}));
-    blocks.truncate(MAX_BLOCKS);
-    json!({"text": clip(&format!("{} {}: {}", status_word(d), subject_of(d), d.verdict.summary), MAX_TEXT), "blocks": blocks})
-}
-
-/// A short notice for an alarm back in OK.
-pub fn recovered(alarm: &str) -> Value {
-    json!({"text": format!(":large_green_circle: Alarm {alarm} is OK again: the targets pass their health checks.")})
 }
 
 /// Posts a message, retrying 429 and 5xx with backoff. The URL is never logged.
@@ -179,42 +95,4 @@ pub async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Result<(),
         attempts: ATTEMPTS,
         message: last,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fixtures::*;
-
-    #[test]
-    fn blocks_for_the_article_example() {
-        let snap = SnapshotB::article().build();
-        let d = Diagnosis::from_snapshot(&snap);
-        let mut msg = blocks(&d, &snap.request, &[LB_ARN.to_string()]);
-        insta::with_settings!({sort_maps => true}, {
-            insta::assert_json_snapshot!(msg.take());
-        });
-    }
-
-    #[test]
-    fn limits_hold_for_huge_diagnoses() {
-        let snap = SnapshotB::article().build();
-        let mut d = Diagnosis::from_snapshot(&snap);
-        let root = d.verdict.root_cause.unwrap() as usize;
-        d.findings[root].detail = "y".repeat(10_000);
-        d.findings[root].remediation = (0..200).map(|i| format!("kubectl do-thing-{i}")).collect();
-        d.verdict.summary = "z".repeat(5000);
-        let msg = blocks(&d, &snap.request, &[]);
-        let blocks = msg["blocks"].as_array().unwrap();
-        assert!(blocks.len() <= MAX_BLOCKS);
-        for b in blocks {
-            for text in [&b["text"]["text"], &b["elements"][0]["text"]] {
-                if let Some(t) = text.as_str() {
-                    assert!(t.chars().count() <= MAX_TEXT, "{} chars", t.chars().count());
-                }
-            }
-        }
-        assert!(blocks[0]["text"]["text"].as_str().unwrap().chars().count() <= MAX_HEADER);
-        assert!(msg["text"].as_str().unwrap().chars().count() <= MAX_TEXT);
-    }
 }

@@ -1,18 +1,66 @@
-//! Renderers: the diagnosis as text for people and as JSON for machines. Pure: they return
-//! strings; the binaries decide where they go.
+//! Renderers: the diagnosis as text for people, as JSON for machines, as the Slack and SNS
+//! messages. Pure: they return strings and documents; `publish` and the binaries decide where
+//! they go.
 
+pub mod slack;
+pub mod sns;
 mod text;
 
 pub use text::text;
 
-use crate::diagnosis::Diagnosis;
+use crate::diagnosis::{Diagnosis, VerdictStatus};
+use crate::trigger::Request;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// The report formats of `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Text,
     Json,
     /// The Block Kit message the Slack channel would get.
     Slack,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Result<Format, String> {
+        match s {
+            "text" => Ok(Format::Text),
+            "json" => Ok(Format::Json),
+            "slack" => Ok(Format::Slack),
+            other => Err(format!("{other:?}: expected text, json or slack")),
+        }
+    }
+}
+
+/// "PROBLEM", "HEALTHY", "INCONCLUSIVE".
+pub fn status_word(d: &Diagnosis) -> &'static str {
+    match d.verdict.status {
+        VerdictStatus::Healthy => "HEALTHY",
+        VerdictStatus::Problem => "PROBLEM",
+        VerdictStatus::Inconclusive => "INCONCLUSIVE",
+    }
+}
+
+/// `ns/name` of the Service, or the target group's name when there is none.
+pub fn subject_of(d: &Diagnosis) -> String {
+    d.service
+        .as_ref()
+        .map(|s| format!("{}/{}", s.namespace, s.name))
+        .unwrap_or_else(|| d.target_group.name.clone())
+}
+
+/// The AWS console page of a target group / load balancer.
+pub fn console_link(region: &str, kind: &str, arn: &str) -> String {
+    let anchor = if kind == "TargetGroup" {
+        format!("TargetGroup:targetGroupArn={arn}")
+    } else {
+        format!("LoadBalancer:loadBalancerArn={arn}")
+    };
+    format!("https://{region}.console.aws.amazon.com/ec2/home?region={region}#{anchor}")
+}
+
+/// The alarm name, when a request came from one.
+pub fn alarm_of(req: &Request) -> Option<&str> {
+    req.alarm.as_ref().map(|a| a.name.as_str())
 }
 
 /// The diagnosis JSON contract (schemaVersion 1), pretty-printed.
@@ -27,7 +75,7 @@ pub fn render(d: &Diagnosis, snap: &crate::snapshot::Snapshot, format: Format, c
         Format::Json => json(d),
         Format::Slack => {
             let lbs = snap.aws.target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
-            serde_json::to_string_pretty(&crate::publish::slack::blocks(d, &snap.request, &lbs)).expect("blocks serialise")
+            serde_json::to_string_pretty(&slack::blocks(d, &snap.request, &lbs)).expect("blocks serialise")
         }
     }
 }

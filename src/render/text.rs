@@ -96,7 +96,7 @@ pub fn text(d: &Diagnosis, color: bool) -> String {
         let _ = writeln!(out, "                … and {} more", unhealthy.len() - 10);
     }
 
-    if let Some(root) = d.verdict.root_cause.map(|id| d.finding(id)) {
+    if let Some(root) = d.verdict.root_cause.and_then(|id| d.finding(id)) {
         let _ = writeln!(out);
         let _ = writeln!(
             out,

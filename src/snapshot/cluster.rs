@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Fetched;
 
+/// The label the controller's Helm chart and manifests put on its Deployment and pods: what
+/// `collect` selects by and what the `lb-controller` check names when nothing carries it.
+pub const CONTROLLER_LABEL: &str = "app.kubernetes.io/name=aws-load-balancer-controller";
+
 /// The AWS Load Balancer Controller: its Deployment(s), pods and recent error log lines.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]

@@ -24,13 +24,43 @@ use crate::trigger::Request;
 
 mod cluster;
 mod ec2;
+mod place;
 mod probe;
+mod view;
 pub use cluster::*;
 pub use ec2::*;
+pub use place::Place;
 pub use probe::*;
+pub use view::*;
 
 /// Bumped when a field changes meaning; `replay` refuses other versions.
 pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// Why bytes are not a snapshot this version can replay.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("snapshotVersion {found} is not {SNAPSHOT_VERSION}, the only version this eks-lb-doctor replays; use the eks-lb-doctor that saved it")]
+    Version { found: String },
+    #[error("it is not a snapshot: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Reads a saved snapshot: its `snapshotVersion` first (a snapshot of another version is refused
+/// by name, not half-read), then the rest.
+pub fn from_json(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Versioned {
+        snapshot_version: serde_json::Value,
+    }
+    let v: Versioned = serde_json::from_slice(bytes)?;
+    if v.snapshot_version != serde_json::Value::from(SNAPSHOT_VERSION) {
+        return Err(SnapshotError::Version {
+            found: v.snapshot_version.to_string(),
+        });
+    }
+    Ok(serde_json::from_slice(bytes)?)
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -212,7 +242,7 @@ pub struct KubeEvidence {
     /// Where the Kubernetes evidence came from (kubeconfig path or context), for the report.
     pub source: Option<String>,
     pub target_group_bindings: Fetched<Vec<TargetGroupBinding>>,
-    /// All Services, collected only when the target group must be matched by data (DESIGN §3.4).
+    /// All Services, collected only when the target group must be matched by data (ARCHITECTURE.md, "Mapping", step 4).
     pub all_services: Fetched<Vec<Service>>,
     /// All endpoints, collected only to match ip targets by data.
     pub all_endpoints: Fetched<Vec<EndpointsView>>,
@@ -322,7 +352,7 @@ pub struct EventView {
 
 // ---------------------------------------------------------------- mapping outcome
 
-/// How the target group was mapped to a Service (DESIGN §3), with every attempt recorded.
+/// How the target group was mapped to a Service (ARCHITECTURE.md, "Mapping"), with every attempt recorded.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Resolution {

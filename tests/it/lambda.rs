@@ -115,6 +115,40 @@ async fn unreachable_cluster_degrades_kubernetes_checks_to_unknown() {
     assert_eq!(d["verdict"]["status"], "inconclusive");
 }
 
+/// The cluster is chosen once, in the documented order (request → tags → DEFAULT_CLUSTER), and
+/// the diagnosis names the cluster that was actually read.
+#[tokio::test]
+async fn tagged_cluster_wins_over_default_cluster_for_reading_and_reporting() {
+    // GIVEN a target group tagged elbv2.k8s.aws/cluster=demo, and DEFAULT_CLUSTER=other-cluster
+    let s = stack();
+    let seed = s.seed("healthy");
+    let config = Config {
+        default_cluster: Some("other-cluster".into()),
+        ..Default::default()
+    };
+    // WHEN the Lambda diagnoses it through EKS (no kubeconfig)
+    let h = Handler::with_clients(crate::harness::stack_sdk(s).await, None, config);
+    let d = h.handle(&json!({"targetGroupArn": seed["targetGroupArn"]})).await.unwrap();
+    // THEN it tried to reach demo (moto has no such EKS cluster) and reports demo, from the tag
+    assert_eq!(d["cluster"], "demo", "{:#}", d["verdict"]);
+    let mapping = finding(&d, "service-mapping");
+    let detail = mapping["detail"].as_str().unwrap();
+    assert!(detail.contains("cannot reach EKS cluster demo"), "{detail}");
+    assert!(!detail.contains("other-cluster"), "{detail}");
+    assert_eq!(mapping["evidence"]["clusterSource"], "tag elbv2.k8s.aws/cluster");
+
+    // AND a cluster named in the request wins over both
+    let d = h
+        .handle(&json!({"targetGroupArn": seed["targetGroupArn"], "cluster": "named-one"}))
+        .await
+        .unwrap();
+    assert_eq!(d["cluster"], "named-one");
+    assert!(finding(&d, "service-mapping")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("cannot reach EKS cluster named-one"));
+}
+
 /// RBAC: a user with no permission gets `unknown` findings that name the missing permission and
 /// how to grant it; a user holding exactly infra/rbac.yaml diagnoses everything.
 #[tokio::test]

@@ -5,6 +5,7 @@
 
 mod bad_payloads;
 mod config;
+mod corpus;
 mod deploy;
 mod harness;
 mod lambda;

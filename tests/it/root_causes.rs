@@ -164,7 +164,7 @@ fn elb_internal_error_is_target_health() {
     );
 }
 
-/// DESIGN §3: a target group without binding or controller tags still finds its Service.
+/// The mapping order (ARCHITECTURE.md): a target group without binding or controller tags still finds its Service.
 #[test]
 fn every_mapping_method_finds_the_service() {
     let s = stack();

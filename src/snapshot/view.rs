@@ -1,13 +1,14 @@
-//! What several checks derive from the snapshot: the target group, its targets, the Service,
-//! its selected pods, and the lookups between them. Computed once per diagnosis.
+//! The snapshot's shared queries: the target group, its targets, the Service, its selected pods,
+//! and the lookups between them (a pod by IP, a target's node, the Service port). Computed once
+//! per diagnosis; read by the checks, the diagnosis and the health probe alike. Pure.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service, ServicePort};
 
-use crate::snapshot::{EndpointsView, EventView, Fetched, PortRef, Snapshot, TargetGroup, TargetHealth};
+use super::{EndpointsView, EventView, Fetched, PortRef, Snapshot, TargetGroup, TargetHealth};
 
-pub struct Context<'a> {
+pub struct View<'a> {
     pub snap: &'a Snapshot,
     pub tg: Result<&'a TargetGroup, String>,
     pub targets: Result<&'a [TargetHealth], String>,
@@ -19,7 +20,7 @@ pub struct Context<'a> {
     pub selected: Vec<&'a Pod>,
 }
 
-impl<'a> Context<'a> {
+impl<'a> View<'a> {
     pub fn new(snap: &'a Snapshot) -> Self {
         let service = match (&snap.resolution.service, &snap.kube.service) {
             (None, _) => Err("the target group is not mapped to a Service (see service-mapping)".to_string()),
@@ -44,7 +45,7 @@ impl<'a> Context<'a> {
             },
             _ => vec![],
         };
-        Context {
+        View {
             snap,
             tg: snap.aws.target_group.get(),
             targets: snap.aws.target_health.get().map(Vec::as_slice),
@@ -227,24 +228,5 @@ pub fn workload_of(pod: &Pod) -> String {
         }
         Some(o) => format!("{}/{}", o.kind.to_lowercase(), o.name),
         None => format!("pod/{}", pod_name(pod)),
-    }
-}
-
-impl Context<'_> {
-    /// The Service for a Kubernetes check, or the finding that says why the check cannot run:
-    /// `skipped` when nothing is mapped, `unknown` when the API failed.
-    #[allow(clippy::result_large_err)] // the Err is the check's own answer, returned once, never propagated
-    pub fn require_service(&self, id: super::CheckId) -> Result<&Service, super::Finding> {
-        match (&self.snap.resolution.service, &self.service) {
-            (_, Ok(s)) => Ok(s),
-            (None, Err(_)) => Err(super::Finding::skipped(
-                id,
-                "the target group is not mapped to a Service (see service-mapping)",
-            )),
-            (Some(_), Err(why)) if matches!(self.snap.kube.service, Fetched::Failed(ref m) if m.error.contains("NotFound")) => {
-                Err(super::Finding::skipped(id, format!("{why} (see service-mapping)")))
-            }
-            (Some(_), Err(why)) => Err(super::Finding::unknown(id, why.clone())),
-        }
     }
 }

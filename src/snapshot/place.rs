@@ -1,11 +1,11 @@
 //! Where a target sits in the network: its ENI's security groups, its subnet and zone, its
-//! node, and the load balancer that sends to it. Shared by the network checks; pure.
+//! node, and the load balancer that sends to it. Shared by the network checks and the probe; pure.
 
 use k8s_openapi::api::core::v1::Node;
 
-use super::Context;
-use crate::net::{Cidr, Source};
-use crate::snapshot::{Instance, NetworkAcl, NetworkInterface, RouteTable, SecurityGroup, Subnet, TargetHealth};
+use super::View;
+use super::{Instance, NetworkAcl, NetworkInterface, RouteTable, SecurityGroup, Subnet, TargetHealth};
+use crate::cidr::{Cidr, Source};
 
 /// A target's place: what the network checks need to know about it.
 #[derive(Debug, Clone, Default)]
@@ -23,7 +23,7 @@ pub struct Place {
     pub via: String,
 }
 
-impl Context<'_> {
+impl View<'_> {
     pub fn instances(&self) -> Result<&[Instance], String> {
         self.snap.aws.network.instances.get().map(Vec::as_slice)
     }

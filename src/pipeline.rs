@@ -1,0 +1,92 @@
+//! One request, end to end, the same for the CLI and the Lambda: credentials (our own or a role
+//! in the alarm's account) → the cluster, chosen once in the documented order → collect →
+//! snapshot → checks → diagnosis → opt-in remediation → a log line → the channels, when asked.
+//! The binaries differ only in how requests arrive and where the report goes.
+
+use aws_config::SdkConfig;
+use tracing::{info, warn};
+
+use crate::collect::access::Access;
+use crate::collect::KubeAccess;
+use crate::config::Config;
+use crate::diagnosis::Diagnosis;
+use crate::error::{PublishError, Result};
+use crate::publish::Publisher;
+use crate::snapshot::Snapshot;
+use crate::trigger::Request;
+
+/// The clients and configuration every request shares (per process on the CLI, per container
+/// on Lambda).
+pub struct Pipeline {
+    access: Access,
+    publisher: Publisher,
+    config: Config,
+}
+
+/// What one request produced.
+pub struct Outcome {
+    pub snapshot: Snapshot,
+    pub diagnosis: Diagnosis,
+    /// Channels that failed (the others published).
+    pub publish_failures: Vec<PublishError>,
+}
+
+impl Pipeline {
+    /// `kubeconfig`: Kubernetes access to use for every request (a kubeconfig); without it, each
+    /// request reaches its EKS cluster with an IAM token.
+    pub fn new(sdk: SdkConfig, kubeconfig: Option<KubeAccess>, config: Config) -> Pipeline {
+        Pipeline {
+            publisher: Publisher::new(&sdk, &config),
+            access: Access::new(sdk, kubeconfig, config.clone()),
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
+    /// Diagnoses one request; collection stops at `deadline`, and the diagnosis is published
+    /// when `publish` is set. Logged (a summary line, then the whole diagnosis as one JSON line)
+    /// before anything is published.
+    pub async fn run_request(&self, req: &Request, deadline: Option<tokio::time::Instant>, publish: bool) -> Result<Outcome> {
+        let sdk = self.access.sdk_for(req).await?;
+        let (kube, cluster) = self.access.kube_for(&sdk, req).await;
+        let (snapshot, mut diagnosis) = crate::diagnose(&sdk, &kube, cluster, req, &self.config, deadline).await?;
+        crate::remediate::run(&kube, &mut diagnosis, &self.config.remediate).await;
+        let d = &diagnosis;
+        info!(
+            target_group = %req.target_group_arn,
+            status = crate::render::status_word(d),
+            root_cause = d.verdict.root_cause.map(|c| c.as_str()).unwrap_or("none"),
+            service = %crate::render::subject_of(d),
+            cluster = d.cluster.as_deref().unwrap_or("unknown"),
+            summary = %d.verdict.summary,
+            "summary"
+        );
+        info!(diagnosis = %serde_json::to_string(d)?, "diagnosis");
+        let publish_failures = if publish {
+            let lbs = snapshot
+                .aws
+                .target_group
+                .ok()
+                .map(|t| t.load_balancer_arns.clone())
+                .unwrap_or_default();
+            self.publisher.diagnosis(d, req, &lbs).await
+        } else {
+            vec![]
+        };
+        for f in &publish_failures {
+            warn!(error = %f, "a channel failed; the others published");
+        }
+        Ok(Outcome {
+            snapshot,
+            diagnosis,
+            publish_failures,
+        })
+    }
+}
