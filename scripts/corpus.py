@@ -55,7 +55,8 @@ def scrub(value, namespace, scenario):
     if isinstance(value, list):
         return [scrub(v, namespace, scenario) for v in value]
     if isinstance(value, str):
-        return value.replace(namespace, scenario)
+        # The namespace and where the stack's kubeconfig lives on this machine.
+        return value.replace(namespace, scenario).replace(str(REPO) + "/", "")
     return value
 
 

@@ -22,6 +22,24 @@ where
     }
 }
 
+/// A failed call as a finding or an error quotes it: the IAM action it needs
+/// (`service:Api`, also how the deployment tests find every action the code calls) and the error.
+pub struct CallFailure {
+    pub permission: String,
+    pub error: String,
+}
+
+pub fn call_failed<E, R>(service: &str, api: &str, err: &SdkError<E, R>) -> CallFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    CallFailure {
+        permission: format!("{service}:{api}"),
+        error: describe(err),
+    }
+}
+
 /// The call was refused for lack of permission (IAM or an SCP).
 pub fn is_denied<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     matches!(err, SdkError::ServiceError(se) if matches!(se.err().code(), Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation")))

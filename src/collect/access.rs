@@ -77,7 +77,7 @@ impl Access {
         }
         let out = call.send().await.map_err(|e| Error::AwsUnavailable {
             api: format!("sts:AssumeRole on {role}"),
-            message: crate::aws_error::describe(&e),
+            message: crate::aws_error::call_failed("sts", "AssumeRole", &e).error,
         })?;
         let c = out.credentials().ok_or_else(|| Error::AwsUnavailable {
             api: "sts:AssumeRole".into(),

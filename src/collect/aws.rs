@@ -30,10 +30,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
+    let failed = crate::aws_error::call_failed(service, api, err);
     Missing {
         api: api.to_string(),
-        permission: format!("{service}:{api}"),
-        error: crate::aws_error::describe(err),
+        permission: failed.permission,
+        error: failed.error,
     }
 }
 

@@ -23,7 +23,7 @@ pub async fn webhook_url(client: &aws_sdk_secretsmanager::Client, secret: &str) 
         .secret_id(secret)
         .send()
         .await
-        .map_err(|e| err(crate::aws_error::describe(&e)))?;
+        .map_err(|e| err(crate::aws_error::call_failed("secretsmanager", "GetSecretValue", &e).error))?;
     let raw = out
         .secret_string()
         .ok_or_else(|| err("the secret has no string value".into()))?

@@ -25,7 +25,7 @@ pub async fn publish(client: &aws_sdk_sns::Client, topic: &str, m: &SnsMessage) 
     }
     let out = call.send().await.map_err(|e| PublishError::Sns {
         topic: topic.into(),
-        message: crate::aws_error::describe(&e),
+        message: crate::aws_error::call_failed("sns", "Publish", &e).error,
     })?;
     Ok(out.message_id().unwrap_or_default().to_string())
 }

@@ -56,9 +56,12 @@ fn actions_in_code() -> BTreeSet<String> {
         "src/publish/slack.rs",
     ] {
         let text = source(f);
-        for (service, api) in call_args(&text, "missing_in") {
-            if service != "service" {
-                actions.insert(format!("{service}:{api}"));
+        // Every AWS call names its action where its failure is reported.
+        for name in ["missing_in", "call_failed"] {
+            for (service, api) in call_args(&text, name) {
+                if service != "service" {
+                    actions.insert(format!("{service}:{api}"));
+                }
             }
         }
         if f.ends_with("aws.rs") {
