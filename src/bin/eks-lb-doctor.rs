@@ -7,17 +7,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use eks_lb_doctor::cli::{run, Cli};
 
-fn main() -> ExitCode {
-    // Diagnosis futures are deep (many concurrent calls): give every runtime thread 8 MiB.
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(8 << 20)
-        .build()
-        .expect("a tokio runtime")
-        .block_on(run_main())
-}
-
-async fn run_main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

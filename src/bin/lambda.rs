@@ -3,17 +3,8 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-fn main() -> Result<(), lambda_runtime::Error> {
-    // Diagnosis futures are deep (many concurrent calls): give every runtime thread 8 MiB.
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(8 << 20)
-        .build()
-        .expect("a tokio runtime")
-        .block_on(run_main())
-}
-
-async fn run_main() -> Result<(), lambda_runtime::Error> {
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))

@@ -23,10 +23,12 @@ pub mod probe;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::networking::v1::IngressClass;
 use tracing::{info, instrument};
 
 pub use self::kube::KubeAccess;
@@ -143,13 +145,103 @@ fn unmapped_round() -> ServiceEvidence {
     }
 }
 
-/// Collects every piece of evidence for one request.
+/// Collects every piece of evidence for one request: round 1, the mapping that round 1 allows,
+/// then the AWS network and the Service's evidence at once (or, unmapped, the mapping by data
+/// first), then the probe. Each round is its own boxed future: small stack frames.
 #[instrument(skip_all, fields(target_group = %req.target_group_arn))]
 pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -> Result<Snapshot> {
+    let first = Box::pin(round_one(clients, req)).await?;
+    let mut res = Resolution::default();
+    let mut lookups = Lookups::default();
+    let early = Box::pin(map_early(clients, req, &first, &mut res, &mut lookups)).await;
+    let (aws, evidence) = match early {
+        // Already mapped: the AWS side and the Service are independent.
+        Some(svc) => {
+            let evidence = Box::pin(service_round(&clients.kube, clients.deadline, &svc));
+            res.service = Some(svc.clone());
+            tokio::join!(Box::pin(aws_round(clients, &first)), evidence)
+        }
+        None => {
+            let aws = Box::pin(aws_round(clients, &first)).await;
+            res.service = Box::pin(map_by_data(clients, &first, &aws, &mut res, &mut lookups)).await;
+            let evidence = match &res.service {
+                Some(svc) => Box::pin(service_round(&clients.kube, clients.deadline, svc)).await,
+                None => unmapped_round(),
+            };
+            (aws, evidence)
+        }
+    };
+
+    // The cluster actually read when access chose it by name; else the documented order.
+    let cluster = clients.cluster.clone().or_else(|| {
+        mapping::resolve_cluster(
+            req.cluster.as_deref(),
+            first.target_group_tags.ok(),
+            aws.load_balancer_tags.ok(),
+            config.default_cluster.as_deref(),
+        )
+    });
+    (res.cluster, res.cluster_source) = cluster.map(|c| (Some(c.name), Some(c.source))).unwrap_or_default();
+    let service = res
+        .service
+        .as_ref()
+        .map(|s| format!("{}/{}", s.namespace, s.name))
+        .unwrap_or_else(|| "none".into());
+    info!(service, cluster = res.cluster.as_deref().unwrap_or("unknown"), "collected");
+
+    let mut snapshot = Snapshot {
+        snapshot_version: SNAPSHOT_VERSION,
+        collected_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        request: req.clone(),
+        resolution: res,
+        aws: AwsEvidence {
+            target_group: first.target_group,
+            target_health: first.target_health,
+            target_group_tags: first.target_group_tags,
+            load_balancers: aws.load_balancers,
+            load_balancer_tags: aws.load_balancer_tags,
+            listeners: aws.listeners,
+            target_group_attributes: first.target_group_attributes,
+            network: aws.network,
+        },
+        kube: KubeEvidence {
+            source: clients.kube.source(),
+            target_group_bindings: first.bindings,
+            all_services: lookups.all_services,
+            all_endpoints: lookups.all_endpoints,
+            service: evidence.service,
+            pods: evidence.pods,
+            endpoints: evidence.endpoints,
+            events: evidence.events,
+            nodes: first.nodes,
+            ingresses: evidence.ingresses,
+            ingress_classes: first.ingress_classes,
+            controller: first.controller,
+            kube_proxy: first.kube_proxy,
+        },
+        probe: Fetched::not_collected("the probe is off"),
+    };
+    // The probe needs the rest of the evidence (addresses, pods, nodes): it runs last.
+    snapshot.probe = bound(clients.deadline, "health probe", probe::run(config.probe, &clients.kube, &snapshot)).await;
+    Ok(snapshot)
+}
+
+/// Round 1: everything that needs only the target group's ARN.
+struct First {
+    target_group: Fetched<TargetGroup>,
+    target_health: Fetched<Vec<TargetHealth>>,
+    target_group_tags: Fetched<BTreeMap<String, String>>,
+    target_group_attributes: Fetched<BTreeMap<String, String>>,
+    bindings: Fetched<Vec<TargetGroupBinding>>,
+    nodes: Fetched<Vec<Node>>,
+    ingress_classes: Fetched<Vec<IngressClass>>,
+    controller: Fetched<Controller>,
+    kube_proxy: Fetched<KubeProxy>,
+}
+
+async fn round_one(clients: &Clients, req: &Request) -> Result<First> {
     let (elb, access, deadline) = (&clients.elbv2, &clients.kube, clients.deadline);
     let arn = req.target_group_arn.as_str();
-
-    // Round 1: everything that needs only the ARN.
     let tg_arns = [arn.to_string()];
     let (tg, target_health, tg_tags, target_group_attributes, bindings, nodes, (ingress_classes, controller, kube_proxy)) = tokio::join!(
         async {
@@ -180,201 +272,184 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
             )
         },
     );
-    let target_group = tg?;
     let target_group_tags = match tg_tags {
         Fetched::Ok(mut m) => Fetched::Ok(m.remove(arn).unwrap_or_default()),
         Fetched::Failed(m) => Fetched::Failed(m),
         Fetched::NotCollected { reason } => Fetched::NotCollected { reason },
     };
-    let lb_arns = target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
+    Ok(First {
+        target_group: tg?,
+        target_health,
+        target_group_tags,
+        target_group_attributes,
+        bindings,
+        nodes,
+        ingress_classes,
+        controller,
+        kube_proxy,
+    })
+}
 
-    let mut res = Resolution::default();
-    let mut all_services = Fetched::not_collected("the target group was mapped without them");
-    let mut all_endpoints = Fetched::not_collected("the target group was mapped without them");
+/// What the mapping read cluster-wide, kept in the snapshot as its evidence.
+struct Lookups {
+    all_services: Fetched<Vec<Service>>,
+    all_endpoints: Fetched<Vec<EndpointsView>>,
+}
 
-    // Mapping steps 1 and 2 (ARCHITECTURE.md, "Mapping") need only round-1 evidence.
-    let mut service = attempt(
-        &mut res,
-        mapping::BY_BINDING,
-        step_or_miss(&bindings, |b| mapping::by_binding(arn, b)),
-    );
-    if service.is_none() {
-        let step = match step_or_miss(&target_group_tags, mapping::by_tags) {
-            Step::NeedServices { namespace, rest, port } => {
-                all_services = kube_call(access, deadline, |c| kube::services(c, Some(&namespace))).await;
-                step_or_miss(&all_services, |s| mapping::ingress_service(&namespace, &rest, &port, s))
-            }
-            other => other,
-        };
-        service = attempt(&mut res, mapping::BY_TAGS, step);
+impl Default for Lookups {
+    fn default() -> Self {
+        Lookups {
+            all_services: Fetched::not_collected("the target group was mapped without them"),
+            all_endpoints: Fetched::not_collected("the target group was mapped without them"),
+        }
     }
+}
 
-    // Round 2, AWS side: the load balancer, and the EC2 network around the targets. Security
-    // groups wait for both (the LB's groups, the instances' and ENIs' groups).
-    let instance_ids = instance_ids(target_group.ok(), target_health.ok(), nodes.ok());
-    let target_ips: Vec<String> = match (target_group.ok(), target_health.ok()) {
+/// Mapping steps 1 and 2 (ARCHITECTURE.md, "Mapping"), which need only round-1 evidence: the
+/// binding, then the target group's tags.
+async fn map_early(clients: &Clients, req: &Request, first: &First, res: &mut Resolution, lookups: &mut Lookups) -> Option<ServiceRef> {
+    let arn = req.target_group_arn.as_str();
+    let found = attempt(
+        res,
+        mapping::BY_BINDING,
+        step_or_miss(&first.bindings, |b| mapping::by_binding(arn, b)),
+    );
+    if found.is_some() {
+        return found;
+    }
+    let step = match step_or_miss(&first.target_group_tags, mapping::by_tags) {
+        Step::NeedServices { namespace, rest, port } => {
+            lookups.all_services = kube_call(&clients.kube, clients.deadline, |c| kube::services(c, Some(&namespace))).await;
+            step_or_miss(&lookups.all_services, |s| mapping::ingress_service(&namespace, &rest, &port, s))
+        }
+        other => other,
+    };
+    attempt(res, mapping::BY_TAGS, step)
+}
+
+/// Mapping steps 3 and 4, after round 2: the load balancer's legacy tags, then the data
+/// (Services by NodePort for instance targets, endpoints by IP for ip targets).
+async fn map_by_data(clients: &Clients, first: &First, aws: &AwsRound, res: &mut Resolution, lookups: &mut Lookups) -> Option<ServiceRef> {
+    let found = attempt(
+        res,
+        mapping::BY_LEGACY_TAGS,
+        step_or_miss(&aws.load_balancer_tags, mapping::by_legacy_tags),
+    );
+    if found.is_some() {
+        return found;
+    }
+    let (access, deadline) = (&clients.kube, clients.deadline);
+    let targets = first.target_health.ok().cloned().unwrap_or_default();
+    if first.target_group.ok().is_some_and(|t| t.target_type == "ip") {
+        lookups.all_endpoints = kube_call(access, deadline, kube::all_endpoints).await;
+        attempt(
+            res,
+            mapping::BY_ENDPOINT_IPS,
+            step_or_miss(&lookups.all_endpoints, |e| mapping::by_endpoint_ips(&targets, e)),
+        )
+    } else {
+        lookups.all_services = kube_call(access, deadline, |c| kube::services(c, None)).await;
+        attempt(
+            res,
+            mapping::BY_NODE_PORT,
+            step_or_miss(&lookups.all_services, |s| mapping::by_node_port(&targets, s)),
+        )
+    }
+}
+
+/// Round 2, AWS side: the load balancer, and the EC2 network around the targets.
+struct AwsRound {
+    load_balancers: Fetched<Vec<LoadBalancer>>,
+    listeners: Fetched<Vec<Listener>>,
+    load_balancer_tags: Fetched<BTreeMap<String, BTreeMap<String, String>>>,
+    network: NetworkEvidence,
+}
+
+async fn aws_round(clients: &Clients, first: &First) -> AwsRound {
+    let (elb, deadline) = (&clients.elbv2, clients.deadline);
+    let lb_arns = first.target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
+    let lb_round = async {
+        tokio::join!(
+            bound(deadline, "DescribeLoadBalancers", aws::load_balancers(elb, &lb_arns)),
+            bound(deadline, "DescribeListeners", aws::listeners(elb, &lb_arns)),
+            async {
+                if lb_arns.is_empty() {
+                    Fetched::not_collected("the target group is not attached to a load balancer")
+                } else {
+                    bound(deadline, "DescribeTags", aws::tags(elb, &lb_arns)).await
+                }
+            },
+        )
+    };
+    let ((load_balancers, listeners, load_balancer_tags), network) = tokio::join!(lb_round, Box::pin(network_round(clients, first)));
+    // Groups outside the VPC (referenced by id only) are rare; read them only when the VPC is unknown.
+    let network = match network.security_groups {
+        Fetched::NotCollected { .. } => NetworkEvidence {
+            security_groups: bound(
+                deadline,
+                "DescribeSecurityGroups",
+                ec2::security_groups(
+                    &clients.ec2,
+                    group_ids(&load_balancers, &network.instances, &network.target_interfaces),
+                ),
+            )
+            .await,
+            ..network
+        },
+        _ => network,
+    };
+    AwsRound {
+        load_balancers,
+        listeners,
+        load_balancer_tags,
+        network,
+    }
+}
+
+/// The EC2 network of the targets, read by VPC (batched, never per target); without a VPC, only
+/// the instances and ENIs, and the security groups are left for `aws_round` to read by id.
+async fn network_round(clients: &Clients, first: &First) -> NetworkEvidence {
+    let (ec2c, deadline) = (&clients.ec2, clients.deadline);
+    let (tg, health) = (first.target_group.ok(), first.target_health.ok());
+    let instance_ids = instance_ids(tg, health, first.nodes.ok());
+    let target_ips: Vec<String> = match (tg, health) {
         (Some(tg), Some(t)) if tg.target_type == "ip" => t.iter().map(|t| t.id.clone()).collect(),
         _ => vec![],
     };
-    let vpc = target_group.ok().and_then(|t| t.vpc_id.clone());
-    let ec2c = &clients.ec2;
-    let aws_round = async {
-        let lb_round = async {
-            tokio::join!(
-                bound(deadline, "DescribeLoadBalancers", aws::load_balancers(elb, &lb_arns)),
-                bound(deadline, "DescribeListeners", aws::listeners(elb, &lb_arns)),
-                async {
-                    if lb_arns.is_empty() {
-                        Fetched::not_collected("the target group is not attached to a load balancer")
-                    } else {
-                        bound(deadline, "DescribeTags", aws::tags(elb, &lb_arns)).await
-                    }
-                },
-            )
-        };
-        let network_round = async {
-            match &vpc {
-                Some(v) => tokio::join!(
-                    bound(deadline, "DescribeInstances", ec2::instances(ec2c, instance_ids.clone())),
-                    bound(
-                        deadline,
-                        "DescribeNetworkInterfaces",
-                        ec2::interfaces_by_ip(ec2c, target_ips.clone())
-                    ),
-                    bound(deadline, "DescribeSubnets", ec2::subnets(ec2c, v)),
-                    bound(deadline, "DescribeNetworkAcls", ec2::network_acls(ec2c, v)),
-                    bound(deadline, "DescribeRouteTables", ec2::route_tables(ec2c, v)),
-                    bound(deadline, "DescribeVpcs", ec2::vpcs(ec2c, v)),
-                    bound(deadline, "DescribeSecurityGroups", ec2::security_groups_of_vpc(ec2c, v)),
-                ),
-                None => {
-                    let why = "the target group (and so its VPC) is unknown";
-                    tokio::join!(
-                        bound(deadline, "DescribeInstances", ec2::instances(ec2c, instance_ids.clone())),
-                        bound(
-                            deadline,
-                            "DescribeNetworkInterfaces",
-                            ec2::interfaces_by_ip(ec2c, target_ips.clone())
-                        ),
-                        async { Fetched::not_collected(why) },
-                        async { Fetched::not_collected(why) },
-                        async { Fetched::not_collected(why) },
-                        async { Fetched::not_collected(why) },
-                        async { Fetched::not_collected(why) },
-                    )
-                }
-            }
-        };
-        let (lb, (instances, target_interfaces, subnets, network_acls, route_tables, vpcs, vpc_groups)) =
-            tokio::join!(lb_round, network_round);
-        // Groups outside the VPC (referenced by id only) are rare; read them only when the VPC is unknown.
-        let security_groups = match vpc_groups {
-            Fetched::NotCollected { .. } => {
-                bound(
-                    deadline,
-                    "DescribeSecurityGroups",
-                    ec2::security_groups(ec2c, group_ids(&lb.0, &instances, &target_interfaces)),
-                )
-                .await
-            }
-            got => got,
-        };
-        let network = NetworkEvidence {
+    let instances = bound(deadline, "DescribeInstances", ec2::instances(ec2c, instance_ids));
+    let target_interfaces = bound(deadline, "DescribeNetworkInterfaces", ec2::interfaces_by_ip(ec2c, target_ips));
+    let Some(v) = tg.and_then(|t| t.vpc_id.as_deref()) else {
+        let why = "the target group (and so its VPC) is unknown";
+        let (instances, target_interfaces) = tokio::join!(instances, target_interfaces);
+        return NetworkEvidence {
             instances,
             target_interfaces,
-            security_groups,
-            subnets,
-            network_acls,
-            route_tables,
-            vpcs,
+            security_groups: Fetched::not_collected(why),
+            subnets: Fetched::not_collected(why),
+            network_acls: Fetched::not_collected(why),
+            route_tables: Fetched::not_collected(why),
+            vpcs: Fetched::not_collected(why),
         };
-        (lb, network)
     };
-    let (((load_balancers, listeners, load_balancer_tags), network), evidence) = match service.clone() {
-        // Already mapped: the AWS side and the Service are independent.
-        Some(svc) => tokio::join!(aws_round, async move { service_round(access, deadline, &svc).await }),
-        None => {
-            let (lb, network) = aws_round.await;
-            service = attempt(&mut res, mapping::BY_LEGACY_TAGS, step_or_miss(&lb.2, mapping::by_legacy_tags));
-            if service.is_none() {
-                let targets = target_health.ok().cloned().unwrap_or_default();
-                if target_group.ok().is_some_and(|t| t.target_type == "ip") {
-                    all_endpoints = kube_call(access, deadline, kube::all_endpoints).await;
-                    service = attempt(
-                        &mut res,
-                        mapping::BY_ENDPOINT_IPS,
-                        step_or_miss(&all_endpoints, |e| mapping::by_endpoint_ips(&targets, e)),
-                    );
-                } else {
-                    all_services = kube_call(access, deadline, |c| kube::services(c, None)).await;
-                    service = attempt(
-                        &mut res,
-                        mapping::BY_NODE_PORT,
-                        step_or_miss(&all_services, |s| mapping::by_node_port(&targets, s)),
-                    );
-                }
-            }
-            let evidence = match &service {
-                Some(svc) => service_round(access, deadline, svc).await,
-                None => unmapped_round(),
-            };
-            ((lb, network), evidence)
-        }
-    };
-    res.service = service;
-
-    // The cluster actually read when access chose it by name; else the documented order.
-    let cluster = clients.cluster.clone().or_else(|| {
-        mapping::resolve_cluster(
-            req.cluster.as_deref(),
-            target_group_tags.ok(),
-            load_balancer_tags.ok(),
-            config.default_cluster.as_deref(),
-        )
-    });
-    (res.cluster, res.cluster_source) = cluster.map(|c| (Some(c.name), Some(c.source))).unwrap_or_default();
-    let service = res
-        .service
-        .as_ref()
-        .map(|s| format!("{}/{}", s.namespace, s.name))
-        .unwrap_or_else(|| "none".into());
-    info!(service, cluster = res.cluster.as_deref().unwrap_or("unknown"), "collected");
-
-    let mut snapshot = Snapshot {
-        snapshot_version: SNAPSHOT_VERSION,
-        collected_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        request: req.clone(),
-        resolution: res,
-        aws: AwsEvidence {
-            target_group,
-            target_health,
-            target_group_tags,
-            load_balancers,
-            load_balancer_tags,
-            listeners,
-            target_group_attributes,
-            network,
-        },
-        kube: KubeEvidence {
-            source: access.source(),
-            target_group_bindings: bindings,
-            all_services,
-            all_endpoints,
-            service: evidence.service,
-            pods: evidence.pods,
-            endpoints: evidence.endpoints,
-            events: evidence.events,
-            nodes,
-            ingresses: evidence.ingresses,
-            ingress_classes,
-            controller,
-            kube_proxy,
-        },
-        probe: Fetched::not_collected("the probe is off"),
-    };
-    // The probe needs the rest of the evidence (addresses, pods, nodes): it runs last.
-    snapshot.probe = bound(deadline, "health probe", probe::run(config.probe, access, &snapshot)).await;
-    Ok(snapshot)
+    // All at once: the instances and ENIs beside the VPC's subnets, ACLs, routes and groups.
+    let (instances, target_interfaces, subnets, network_acls, route_tables, vpcs, security_groups) = tokio::join!(
+        instances,
+        target_interfaces,
+        bound(deadline, "DescribeSubnets", ec2::subnets(ec2c, v)),
+        bound(deadline, "DescribeNetworkAcls", ec2::network_acls(ec2c, v)),
+        bound(deadline, "DescribeRouteTables", ec2::route_tables(ec2c, v)),
+        bound(deadline, "DescribeVpcs", ec2::vpcs(ec2c, v)),
+        bound(deadline, "DescribeSecurityGroups", ec2::security_groups_of_vpc(ec2c, v)),
+    );
+    NetworkEvidence {
+        instances,
+        target_interfaces,
+        security_groups,
+        subnets,
+        network_acls,
+        route_tables,
+        vpcs,
+    }
 }
 
 /// Instances to describe: the instance targets, or for ip targets the cluster's nodes (their
