@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, ProbeMode, Remediation};
 use crate::pipeline::Pipeline;
@@ -25,41 +25,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Collect evidence for a target group (or an alarm event) and name the root cause.
-    Diagnose {
-        #[arg(long, required_unless_present = "event", conflicts_with = "event")]
-        target_group_arn: Option<String>,
-        /// Any payload the Lambda accepts: alarm event, SNS alarm notification, manual payload.
-        #[arg(long)]
-        event: Option<PathBuf>,
-        #[arg(long)]
-        cluster: Option<String>,
-        #[arg(long)]
-        region: Option<String>,
-        /// Read AWS through this role (as ASSUME_ROLE_ARN).
-        #[arg(long)]
-        role_arn: Option<String>,
-        /// Use this kubeconfig instead of the default one (also KUBECONFIG).
-        #[arg(long)]
-        kubeconfig: Option<PathBuf>,
-        /// text, json or slack (the Block Kit message).
-        #[arg(long, value_parser = Format::parse, default_value = "text")]
-        output: Format,
-        /// Save the evidence for `replay`.
-        #[arg(long)]
-        save_snapshot: Option<PathBuf>,
-        /// Fix what may be fixed automatically when its check fails (only: kube-proxy).
-        #[arg(long, value_name = "WHAT")]
-        remediate: Option<String>,
-        /// With --remediate: have the API server validate the change without applying it.
-        #[arg(long, requires = "remediate")]
-        dry_run: bool,
-        /// Publish to SNS_TOPIC_ARN and/or the Slack webhook in SLACK_WEBHOOK_SECRET_ARN.
-        #[arg(long)]
-        publish: bool,
-        /// Repeat the health check against the unhealthy targets (default: off, or PROBE_MODE).
-        #[arg(long, value_parser = ProbeMode::parse, value_name = "off|direct|apiserver-proxy")]
-        probe: Option<ProbeMode>,
-    },
+    Diagnose(DiagnoseArgs),
     /// Re-run the checks on a saved snapshot (no network).
     Replay {
         snapshot: PathBuf,
@@ -73,6 +39,44 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+}
+
+/// `diagnose`'s flags; each one overrides the environment's setting of the same meaning.
+#[derive(Args)]
+pub struct DiagnoseArgs {
+    #[arg(long, required_unless_present = "event", conflicts_with = "event")]
+    pub target_group_arn: Option<String>,
+    /// Any payload the Lambda accepts: alarm event, SNS alarm notification, manual payload.
+    #[arg(long)]
+    pub event: Option<PathBuf>,
+    #[arg(long)]
+    pub cluster: Option<String>,
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Read AWS through this role (as ASSUME_ROLE_ARN).
+    #[arg(long)]
+    pub role_arn: Option<String>,
+    /// Use this kubeconfig instead of the default one (also KUBECONFIG).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// text, json or slack (the Block Kit message).
+    #[arg(long, value_parser = Format::parse, default_value = "text")]
+    pub output: Format,
+    /// Save the evidence for `replay`.
+    #[arg(long)]
+    pub save_snapshot: Option<PathBuf>,
+    /// Fix what may be fixed automatically when its check fails (only: kube-proxy).
+    #[arg(long, value_name = "WHAT")]
+    pub remediate: Option<String>,
+    /// With --remediate: have the API server validate the change without applying it.
+    #[arg(long, requires = "remediate")]
+    pub dry_run: bool,
+    /// Publish to SNS_TOPIC_ARN and/or the Slack webhook in SLACK_WEBHOOK_SECRET_ARN.
+    #[arg(long)]
+    pub publish: bool,
+    /// Repeat the health check against the unhealthy targets (default: off, or PROBE_MODE).
+    #[arg(long, value_parser = ProbeMode::parse, value_name = "off|direct|apiserver-proxy")]
+    pub probe: Option<ProbeMode>,
 }
 
 /// Runs one command; `color` adds ANSI colours to text reports (the binary decides: a TTY).
@@ -98,105 +102,109 @@ pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
             let d = crate::Diagnosis::from_snapshot(&snap);
             Ok((with_newline(render::render(&d, &snap, output, color)), d.exit_code() as u8))
         }
-        Command::Diagnose {
-            target_group_arn,
-            event,
-            cluster,
-            region,
-            role_arn,
-            kubeconfig,
-            output,
-            save_snapshot,
-            remediate,
-            dry_run,
-            probe,
-            publish,
-        } => {
-            let mut config = Config::from_env()?;
-            if let Some(arn) = role_arn {
-                if !arn.starts_with("arn:aws") || arn.split(':').nth(2) != Some("iam") {
-                    return Err(Error::Config(format!("--role-arn {arn:?} is not an IAM role ARN")));
-                }
-                (config.assume_role_arn, config.assume_role_arn_template) = (Some(arn), None);
-            }
-            if let Some(p) = probe {
-                config.probe = p;
-            }
-            if let Some(list) = remediate {
-                config.remediate = Remediation::parse(&list, dry_run).map_err(|e| Error::Config(format!("--remediate: {e}")))?;
-            }
-            if let Some(k) = kubeconfig {
-                config.kubeconfig = Some(k);
-            }
-            if region.is_some() {
-                config.region = region;
-            }
-            let payload = match (&target_group_arn, &event) {
-                (Some(arn), _) => serde_json::json!({"targetGroupArn": arn, "cluster": cluster}),
-                (None, Some(path)) => {
-                    let bytes = std::fs::read(path).map_err(|source| Error::ReadFile {
-                        path: path.clone(),
-                        source,
-                    })?;
-                    serde_json::from_slice(&bytes)
-                        .map_err(|e| Error::Trigger(trigger::TriggerError::NotJson(format!("{}: {e}", path.display()))))?
-                }
-                (None, None) => unreachable!("clap requires one"),
-            };
-            if let Some(c) = &cluster {
-                config::validate_cluster(c)?;
-            }
-            let requests = match trigger::parse_value(&payload)? {
-                trigger::Trigger::Acknowledge(a) => {
-                    return Ok((format!("Alarm {} is {}: nothing to diagnose.\n", a.name, a.state), 0));
-                }
-                trigger::Trigger::Diagnose(mut reqs) => {
-                    for r in &mut reqs {
-                        r.cluster = cluster.clone().or(r.cluster.take());
-                    }
-                    reqs
-                }
-            };
-            let base = crate::aws_sdk_config(config.region.as_deref()).await;
-            // A usable kubeconfig (flag, KUBECONFIG, ~/.kube/config) wins; without one, EKS with IAM.
-            let kube = match KubeAccess::from_kubeconfig(config.kubeconfig.as_deref()).await {
-                k @ KubeAccess::Client { .. } => Some(k),
-                KubeAccess::Unavailable(_) => None,
-            };
-            let pipeline = Pipeline::new(base, kube, config);
-            if publish && !pipeline.publisher().is_configured() {
-                return Err(Error::Config(
-                    "--publish needs SNS_TOPIC_ARN and/or SLACK_WEBHOOK_SECRET_ARN".into(),
-                ));
-            }
-            let mut publish_failures = Vec::new();
-            let mut worst = 0u8;
-            let many = requests.len() > 1;
-            for (i, req) in requests.iter().enumerate() {
-                // With several target groups, one that cannot be diagnosed must not hide the others.
-                let outcome = match pipeline.run_request(req, None, publish).await {
-                    Ok(o) => o,
-                    Err(e) if many => {
-                        tracing::error!(target_group = %req.target_group_arn, error = %e, "could not diagnose");
-                        worst = worst.max(e.exit_code() as u8);
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                if let Some(path) = &save_snapshot {
-                    let path = if many { numbered(path, i + 1) } else { path.clone() };
-                    crate::write_snapshot(&path, &outcome.snapshot)?;
-                }
-                out.push_str(&with_newline(render::render(&outcome.diagnosis, &outcome.snapshot, output, color)));
-                publish_failures.extend(outcome.publish_failures);
-                worst = worst.max(outcome.diagnosis.exit_code() as u8);
-            }
-            if !publish_failures.is_empty() {
-                return Err(Error::Publish(publish_failures));
-            }
-            Ok((out, worst))
+        Command::Diagnose(args) => diagnose(args, color).await,
+    }
+}
+
+/// The configuration: the environment, then the flags over it.
+fn config_of(args: &DiagnoseArgs) -> Result<Config, Error> {
+    let mut config = Config::from_env()?;
+    if let Some(arn) = &args.role_arn {
+        if !arn.starts_with("arn:aws") || arn.split(':').nth(2) != Some("iam") {
+            return Err(Error::Config(format!("--role-arn {arn:?} is not an IAM role ARN")));
+        }
+        (config.assume_role_arn, config.assume_role_arn_template) = (Some(arn.clone()), None);
+    }
+    if let Some(p) = args.probe {
+        config.probe = p;
+    }
+    if let Some(list) = &args.remediate {
+        config.remediate = Remediation::parse(list, args.dry_run).map_err(|e| Error::Config(format!("--remediate: {e}")))?;
+    }
+    if let Some(k) = &args.kubeconfig {
+        config.kubeconfig = Some(k.clone());
+    }
+    if args.region.is_some() {
+        config.region = args.region.clone();
+    }
+    if let Some(c) = &args.cluster {
+        config::validate_cluster(c)?;
+    }
+    Ok(config)
+}
+
+/// The payload: `--target-group-arn` as a manual payload, or the `--event` file as it is.
+fn trigger_of(args: &DiagnoseArgs) -> Result<trigger::Trigger, Error> {
+    let payload = match (&args.target_group_arn, &args.event) {
+        (Some(arn), _) => serde_json::json!({"targetGroupArn": arn, "cluster": args.cluster}),
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path).map_err(|source| Error::ReadFile {
+                path: path.clone(),
+                source,
+            })?;
+            serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Trigger(trigger::TriggerError::NotJson(format!("{}: {e}", path.display()))))?
+        }
+        (None, None) => unreachable!("clap requires one"),
+    };
+    let mut trigger = trigger::parse_value(&payload)?;
+    if let trigger::Trigger::Diagnose(reqs) = &mut trigger {
+        for r in reqs {
+            r.cluster = args.cluster.clone().or(r.cluster.take());
         }
     }
+    Ok(trigger)
+}
+
+/// `diagnose`: every request of the payload through the shared pipeline, one report each.
+async fn diagnose(args: DiagnoseArgs, color: bool) -> Result<(String, u8), Error> {
+    let config = config_of(&args)?;
+    let requests = match trigger_of(&args)? {
+        trigger::Trigger::Acknowledge(a) => return Ok((format!("Alarm {} is {}: nothing to diagnose.\n", a.name, a.state), 0)),
+        trigger::Trigger::Diagnose(reqs) => reqs,
+    };
+    let base = crate::aws_sdk_config(config.region.as_deref()).await;
+    // A usable kubeconfig (flag, KUBECONFIG, ~/.kube/config) wins; without one, EKS with IAM.
+    let kube = match KubeAccess::from_kubeconfig(config.kubeconfig.as_deref()).await {
+        k @ KubeAccess::Client { .. } => Some(k),
+        KubeAccess::Unavailable(_) => None,
+    };
+    let pipeline = Pipeline::new(base, kube, config);
+    if args.publish && !pipeline.publisher().is_configured() {
+        return Err(Error::Config(
+            "--publish needs SNS_TOPIC_ARN and/or SLACK_WEBHOOK_SECRET_ARN".into(),
+        ));
+    }
+    let (mut out, mut worst, mut publish_failures) = (String::new(), 0u8, Vec::new());
+    let many = requests.len() > 1;
+    for (i, req) in requests.iter().enumerate() {
+        // With several target groups, one that cannot be diagnosed must not hide the others.
+        let outcome = match pipeline.run_request(req, None, args.publish).await {
+            Ok(o) => o,
+            Err(e) if many => {
+                tracing::error!(target_group = %req.target_group_arn, error = %e, "could not diagnose");
+                worst = worst.max(e.exit_code() as u8);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(path) = &args.save_snapshot {
+            let path = if many { numbered(path, i + 1) } else { path.clone() };
+            crate::write_snapshot(&path, &outcome.snapshot)?;
+        }
+        out.push_str(&with_newline(render::render(
+            &outcome.diagnosis,
+            &outcome.snapshot,
+            args.output,
+            color,
+        )));
+        publish_failures.extend(outcome.publish_failures);
+        worst = worst.max(outcome.diagnosis.exit_code() as u8);
+    }
+    if !publish_failures.is_empty() {
+        return Err(Error::Publish(publish_failures));
+    }
+    Ok((out, worst))
 }
 
 fn with_newline(mut s: String) -> String {
