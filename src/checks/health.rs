@@ -336,9 +336,7 @@ pub fn judge_annotations(ctx: &View, j: AnnotationJudgement) -> super::Finding {
                 fixes.push(annotate(setting, key, v));
             }
         }
-        let mut explains: Vec<String> = problems.iter().flat_map(|p| p.targets.clone()).collect();
-        explains.sort();
-        explains.dedup();
+        let explains: Vec<String> = problems.iter().flat_map(|p| p.targets.clone()).collect();
         let sentences: Vec<&str> = problems.iter().map(|p| p.sentence.as_str()).collect();
         return Finding::fail(
             j.id,

@@ -127,8 +127,6 @@ fn judge(ctx: &View, tg: &TargetGroup) -> Finding {
         ));
         config_problems += 1;
     }
-    explains.sort();
-    explains.dedup();
     if config_problems > 0 {
         return Finding::fail(
             ID,

@@ -3,7 +3,8 @@
 //! A NotReady node keeps its instance registered but its kube-proxy and pods stop answering; a
 //! stopped or terminated instance cannot answer at all. Either explains its targets.
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
 
 use super::{Check, CheckId, Finding, Layer, Scope};
 use crate::snapshot::{TargetHealth, View};
@@ -18,13 +19,26 @@ pub const CHECK: Check = Check {
 };
 const ID: CheckId = CHECK.id;
 
+/// A target whose node is NotReady or whose instance is not running: a row of the evidence.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BrokenNode {
+    target: String,
+    node: Option<String>,
+    instance: Option<String>,
+    /// The node's Ready condition status ("False", "Unknown").
+    ready: Option<String>,
+    instance_state: Option<String>,
+    problems: Vec<String>,
+}
+
 fn check(ctx: &Scope) -> Result<Finding, Finding> {
     ctx.need_some_targets()?;
     Ok(judge(ctx, ctx.targets_to_check()))
 }
 
 fn judge(ctx: &View, targets: Vec<&TargetHealth>) -> Finding {
-    let mut bad: Vec<Value> = Vec::new();
+    let mut bad: Vec<BrokenNode> = Vec::new();
     let mut explains = Vec::new();
     let mut fixes = Vec::new();
     let mut seen = 0;
@@ -75,18 +89,21 @@ fn judge(ctx: &View, targets: Vec<&TargetHealth>) -> Finding {
                 ),
             });
         }
-        bad.push(json!({"target": t.id, "node": name, "instance": instance.map(|i| &i.id), "ready": ready.map(|c| c.status), "instanceState": instance.map(|i| &i.state), "problems": why}));
+        bad.push(BrokenNode {
+            target: t.id.clone(),
+            node: name,
+            instance: instance.map(|i| i.id.clone()),
+            ready: ready.map(|c| c.status),
+            instance_state: instance.map(|i| i.state.clone()),
+            problems: why,
+        });
         if t.is_unhealthy() {
             explains.push(t.id.clone());
         }
     }
     let evidence = json!({"nodes": bad, "withoutNode": missing});
     if !bad.is_empty() {
-        let sentences: Vec<String> = bad
-            .iter()
-            .flat_map(|b| b["problems"].as_array().cloned().unwrap_or_default())
-            .filter_map(|p| p.as_str().map(str::to_string))
-            .collect();
+        let sentences: Vec<&str> = bad.iter().flat_map(|b| b.problems.iter().map(String::as_str)).collect();
         fixes.dedup();
         return Finding::fail(
             ID,

@@ -8,7 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
 
 use super::{Check, CheckId, Finding, Layer, Scope};
 use crate::snapshot::View;
@@ -25,6 +26,35 @@ pub const CHECK: Check = Check {
 };
 const ID: CheckId = CHECK.id;
 
+/// A target whose groups do not let the load balancer in: a row of the evidence.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Blocked {
+    target: String,
+    port: u16,
+    interface: Option<String>,
+    groups: Vec<String>,
+    node: Option<String>,
+    uncovered_sources: Vec<String>,
+    unresolved_prefix_lists: Vec<String>,
+    rules: Vec<GroupRules>,
+}
+
+#[derive(Serialize)]
+struct GroupRules {
+    group: String,
+    ingress: Vec<String>,
+}
+
+/// What healthy targets' groups have that unhealthy ones lack.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Difference {
+    only_on_healthy: Vec<String>,
+    only_on_unhealthy: Vec<String>,
+    sentence: String,
+}
+
 fn check(ctx: &Scope) -> Result<Finding, Finding> {
     ctx.need_targets()?;
     ctx.need(&ctx.snap.aws.network.security_groups, "the security groups")?;
@@ -40,7 +70,7 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
         format!("the load balancer's groups {}", source.groups.join(", "))
     };
 
-    let mut blocked: Vec<Value> = Vec::new();
+    let mut blocked: Vec<Blocked> = Vec::new();
     let mut explains = Vec::new();
     let mut unknown = Vec::new();
     let mut fixes: BTreeSet<String> = BTreeSet::new();
@@ -65,12 +95,22 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
                     .flat_map(|r| r.prefix_lists.iter())
                     .map(String::as_str)
                     .collect();
-                blocked.push(json!({
-                    "target": t.id, "port": port, "interface": place.interface, "groups": place.groups, "node": place.node,
-                    "uncoveredSources": uncovered.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-                    "unresolvedPrefixLists": prefix_lists,
-                    "rules": groups.iter().map(|g| json!({"group": g.id, "ingress": g.ingress.iter().map(net::describe_rule).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-                }));
+                blocked.push(Blocked {
+                    target: t.id.clone(),
+                    port,
+                    interface: place.interface.clone(),
+                    groups: place.groups.clone(),
+                    node: place.node.clone(),
+                    uncovered_sources: uncovered.iter().map(|c| c.to_string()).collect(),
+                    unresolved_prefix_lists: prefix_lists.iter().map(|p| p.to_string()).collect(),
+                    rules: groups
+                        .iter()
+                        .map(|g| GroupRules {
+                            group: g.id.clone(),
+                            ingress: g.ingress.iter().map(net::describe_rule).collect(),
+                        })
+                        .collect(),
+                });
                 if t.is_unhealthy() && prefix_lists.is_empty() {
                     explains.push(t.id.clone());
                 }
@@ -82,7 +122,7 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
     let mut evidence = json!({"source": {"groups": source.groups, "subnets": cidrs(&source.cidrs)}, "blocked": blocked});
     let difference = group_difference(&sets);
     if let Some(d) = &difference {
-        evidence["healthyVsUnhealthy"] = d.clone();
+        evidence["healthyVsUnhealthy"] = json!(d);
     }
     let tag_problems = cluster_tag_problems(ctx, &all);
     if !tag_problems.is_empty() {
@@ -95,8 +135,7 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
     if !explains.is_empty() {
         let diff = difference
             .as_ref()
-            .and_then(|d| d["sentence"].as_str())
-            .map(|s| format!(" {s}"))
+            .map(|d| format!(" {}", d.sentence))
             .unwrap_or_default();
         let ids: Vec<&str> = explains.iter().map(String::as_str).collect();
         return Finding::fail(
@@ -111,10 +150,7 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
         .remediation(fixes.into_iter().collect())
         .explains(explains);
     }
-    if blocked
-        .iter()
-        .any(|b| b["unresolvedPrefixLists"].as_array().is_some_and(|a| !a.is_empty()))
-    {
+    if blocked.iter().any(|b| !b.unresolved_prefix_lists.is_empty()) {
         return Finding::warn(
             ID,
             "Prefix lists not evaluated",
@@ -148,7 +184,7 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
 }
 
 /// Groups every healthy target has and some unhealthy one lacks: the article's node-group case.
-fn group_difference(sets: &BTreeMap<bool, BTreeSet<Vec<String>>>) -> Option<Value> {
+fn group_difference(sets: &BTreeMap<bool, BTreeSet<Vec<String>>>) -> Option<Difference> {
     let healthy = sets.get(&false)?;
     let unhealthy = sets.get(&true)?;
     let common_healthy: BTreeSet<&String> = healthy
@@ -165,10 +201,15 @@ fn group_difference(sets: &BTreeMap<bool, BTreeSet<Vec<String>>>) -> Option<Valu
     if only_healthy.is_empty() {
         return None;
     }
-    Some(json!({
-        "onlyOnHealthy": only_healthy, "onlyOnUnhealthy": only_unhealthy,
-        "sentence": format!("Healthy targets carry {} which the unhealthy ones lack (they have {}).", join(&only_healthy), join(&only_unhealthy)),
-    }))
+    Some(Difference {
+        sentence: format!(
+            "Healthy targets carry {} which the unhealthy ones lack (they have {}).",
+            join(&only_healthy),
+            join(&only_unhealthy)
+        ),
+        only_on_healthy: only_healthy.into_iter().cloned().collect(),
+        only_on_unhealthy: only_unhealthy.into_iter().cloned().collect(),
+    })
 }
 
 fn join(v: &[&String]) -> String {

@@ -187,9 +187,7 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
         .evidence(evidence);
     }
     let sentence: Vec<&str> = problems.iter().map(|p| p.0.as_str()).collect();
-    let mut explains: Vec<String> = problems.iter().flat_map(|p| p.1.clone()).collect();
-    explains.sort();
-    explains.dedup();
+    let explains: Vec<String> = problems.iter().flat_map(|p| p.1.clone()).collect();
     Finding::fail(ID, "Port mismatch", format!("{}.", sentence.join("; ")))
         .evidence(evidence)
         .remediation(problems.into_iter().flat_map(|p| p.2).collect())
