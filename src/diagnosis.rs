@@ -1,6 +1,8 @@
 //! The diagnosis: the verdict, every finding, and the targets (ARCHITECTURE.md, "Contracts", schemaVersion 1).
 //! Built from a snapshot and the findings; pure.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::checks::{self, CheckId, Finding, Status};
@@ -134,17 +136,28 @@ impl Diagnosis {
 }
 
 /// The root cause is the failing check that explains the most unhealthy targets; ties go to
-/// the earlier check in causal order. `target-health` is a candidate only for the targets whose
-/// reason code is a cause in itself (a stopped instance); otherwise it is the symptom.
+/// the earlier check in causal order (ARCHITECTURE.md, "Verdict"). While targets are unhealthy, a
+/// failing check that explains none of them is no root cause (a controller log line, a rollout's
+/// readiness gates): the verdict is then inconclusive and names it. `target-health` is a
+/// candidate only for the targets whose reason code is a cause in itself (a stopped instance).
 fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
-    let unhealthy = ctx.unhealthy().len();
+    let unhealthy_ids: BTreeSet<&str> = ctx.unhealthy().iter().map(|t| t.id.as_str()).collect();
+    let unhealthy = unhealthy_ids.len();
     let total = ctx.targets.as_ref().map(|t| t.len()).unwrap_or(0);
-    let root = findings
+    let explained = |f: &Finding| f.explains.iter().filter(|id| unhealthy_ids.contains(id.as_str())).count();
+    let failing: Vec<&Finding> = findings
         .iter()
         .filter(|f| f.status == Status::Fail && (f.check != CheckId::TARGET_HEALTH || !f.explains.is_empty()))
+        .collect();
+    let root = failing
+        .iter()
+        .copied()
+        // With no unhealthy target to explain (none registered, health unknown), any failing
+        // check may be the cause (a controller that cannot register targets).
+        .filter(|f| unhealthy == 0 || explained(f) > 0)
         .max_by_key(|f| {
             (
-                f.explains.len(),
+                explained(f),
                 std::cmp::Reverse(
                     f.check
                         .check()
@@ -160,10 +173,35 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
         format!("{unhealthy} of {total} targets unhealthy")
     };
     if let Some(root) = root {
+        // Unhealthy targets the root cause leaves unexplained are named, not hidden.
+        let rest: Vec<&str> = unhealthy_ids
+            .iter()
+            .copied()
+            .filter(|id| !root.explains.iter().any(|e| e == id))
+            .collect();
+        let rest = match rest.len() {
+            0 => String::new(),
+            n => format!(
+                " It does not explain {n} other unhealthy target{}: {}.",
+                if n == 1 { "" } else { "s" },
+                shown(&rest)
+            ),
+        };
         return Verdict {
             status: VerdictStatus::Problem,
             root_cause: Some(root.check),
-            summary: format!("{symptom}; root cause {}: {}", root.check, first_sentence(&root.detail)),
+            summary: format!("{symptom}; root cause {}: {}{rest}", root.check, first_sentence(&root.detail)),
+        };
+    }
+    if unhealthy > 0 && !failing.is_empty() {
+        let names: Vec<&str> = failing.iter().map(|f| f.check.as_str()).collect();
+        return Verdict {
+            status: VerdictStatus::Inconclusive,
+            root_cause: None,
+            summary: format!(
+                "{symptom}; failing checks explain none of them ({}): no root cause is named.",
+                names.join(", ")
+            ),
         };
     }
     let unknown: Vec<&str> = findings
@@ -226,6 +264,15 @@ fn targets(ctx: &View) -> Vec<TargetInfo> {
             }
         })
         .collect()
+}
+
+/// At most five ids, then how many more.
+fn shown(ids: &[&str]) -> String {
+    let mut out = ids.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+    if ids.len() > 5 {
+        out.push_str(&format!(" and {} more", ids.len() - 5));
+    }
+    out
 }
 
 fn name_from_arn(arn: &str) -> String {
@@ -392,6 +439,64 @@ mod tests {
             .build();
         let d = Diagnosis::from_snapshot(&snap);
         assert_eq!(d.verdict.root_cause, Some(CheckId::NODES));
+    }
+
+    #[test]
+    fn failing_check_that_explains_no_unhealthy_target_is_not_the_root_cause() {
+        // GIVEN instance targets (Cluster policy) where i-0bbb times out, and one of two pods
+        // crash-loops: the other pod still serves every node, so pod-status explains nothing
+        let snap = SnapshotB::instance()
+            .targets(vec![
+                target("i-0aaa", 32663, "healthy"),
+                target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout"),
+            ])
+            .pods(vec![
+                PodB::new("default", "a")
+                    .labels(&[("app", "alb-instance")])
+                    .container_port(80, Some("http"))
+                    .node("node-a")
+                    .ready()
+                    .build(),
+                PodB::new("default", "b")
+                    .labels(&[("app", "alb-instance")])
+                    .container_port(80, Some("http"))
+                    .node("node-b")
+                    .waiting("CrashLoopBackOff")
+                    .build(),
+            ])
+            .build();
+        // WHEN diagnosed
+        let d = Diagnosis::from_snapshot(&snap);
+        // THEN pod-status still fails, but it is not named as the cause: inconclusive, naming it
+        assert_eq!(d.finding(CheckId::POD_STATUS).unwrap().status, Status::Fail);
+        assert_eq!((d.verdict.status, d.verdict.root_cause), (VerdictStatus::Inconclusive, None));
+        assert!(
+            d.verdict.summary.contains("failing checks explain none of them (pod-status)"),
+            "{}",
+            d.verdict.summary
+        );
+    }
+
+    #[test]
+    fn unhealthy_targets_the_root_cause_leaves_unexplained_are_named() {
+        // GIVEN a stopped instance (explained by nodes) and another target timing out for no
+        // reason any check finds
+        let snap = SnapshotB::instance()
+            .targets(vec![
+                target_r("i-0aaa", 32663, "unhealthy", "Target.Timeout"),
+                target_r("i-0bbb", 32663, "unused", "Target.InvalidState"),
+            ])
+            .instance_state("i-0bbb", "stopped")
+            .build();
+        // WHEN diagnosed
+        let d = Diagnosis::from_snapshot(&snap);
+        // THEN nodes is the root cause, and the summary names the target it does not explain
+        assert_eq!(d.verdict.root_cause, Some(CheckId::NODES));
+        assert!(
+            d.verdict.summary.ends_with("It does not explain 1 other unhealthy target: i-0aaa."),
+            "{}",
+            d.verdict.summary
+        );
     }
 
     #[test]
