@@ -65,6 +65,10 @@ pub struct Verdict {
     pub status: VerdictStatus,
     pub root_cause: Option<CheckId>,
     pub summary: String,
+    /// Additive (schemaVersion 1): set when what the alarm saw is a passing state (targets
+    /// registering or draining), with when it should settle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transient: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,6 +195,7 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
             status: VerdictStatus::Problem,
             root_cause: Some(root.check),
             summary: format!("{symptom}; root cause {}: {}{rest}", root.check, first_sentence(&root.detail)),
+            transient: None,
         };
     }
     if unhealthy > 0 && !failing.is_empty() {
@@ -202,6 +207,7 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
                 "{symptom}; failing checks explain none of them ({}): no root cause is named.",
                 names.join(", ")
             ),
+            transient: None,
         };
     }
     let unknown: Vec<&str> = findings
@@ -219,13 +225,61 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
             status: VerdictStatus::Inconclusive,
             root_cause: None,
             summary: format!("{symptom} and no check found the cause{missing}."),
+            transient: None,
+        };
+    }
+    // Nothing unhealthy, but not all healthy either: an alarm during registration or draining.
+    if let Some(why) = transient(ctx) {
+        return Verdict {
+            status: VerdictStatus::Healthy,
+            root_cause: None,
+            summary: format!("No target is unhealthy and no check failed; {why}"),
+            transient: Some(why),
         };
     }
     Verdict {
         status: VerdictStatus::Healthy,
         root_cause: None,
         summary: format!("All {total} targets healthy; no check failed."),
+        transient: None,
     }
+}
+
+/// Targets registering (`initial`) or leaving (`draining`): a passing state, with when it
+/// settles. A new target needs `healthy threshold` passing checks `interval` apart; a draining
+/// one leaves after the target group's deregistration delay (AWS default 300 s).
+fn transient(ctx: &View) -> Option<String> {
+    let targets = ctx.targets.as_ref().ok()?;
+    let count = |state: &str| targets.iter().filter(|t| t.state == state).count();
+    let (initial, draining) = (count("initial"), count("draining"));
+    if initial + draining == 0 {
+        return None;
+    }
+    let hc = ctx.tg.as_ref().ok().map(|t| &t.health_check);
+    let mut parts = Vec::new();
+    if initial > 0 {
+        let secs = hc.and_then(|h| Some(h.interval_seconds? * h.healthy_threshold?));
+        let when = secs
+            .map(|s| format!(", healthy after about {s} s of passing checks"))
+            .unwrap_or_default();
+        parts.push(format!("{initial} registering (initial{when})"));
+    }
+    if draining > 0 {
+        let delay = ctx
+            .snap
+            .aws
+            .target_group_attributes
+            .ok()
+            .and_then(|a| a.get("deregistration_delay.timeout_seconds").cloned())
+            .unwrap_or_else(|| "300".into());
+        parts.push(format!("{draining} draining (gone within the {delay} s deregistration delay)"));
+    }
+    Some(format!(
+        "transient: {} of {} targets are in transition, {}; expected to heal by itself.",
+        initial + draining,
+        targets.len(),
+        parts.join(", ")
+    ))
 }
 
 fn targets(ctx: &View) -> Vec<TargetInfo> {
@@ -497,6 +551,35 @@ mod tests {
             "{}",
             d.verdict.summary
         );
+    }
+
+    #[test]
+    fn targets_in_transition_are_transient_not_all_healthy() {
+        // GIVEN one healthy target, one registering and one draining (an ALARM mid-rollout)
+        let snap = SnapshotB::instance()
+            .targets(vec![
+                target("i-0aaa", 32663, "healthy"),
+                target("i-0bbb", 32663, "initial"),
+                target("i-0ccc", 32663, "draining"),
+            ])
+            .build();
+        // WHEN diagnosed
+        let d = Diagnosis::from_snapshot(&snap);
+        // THEN nothing is called a problem, the summary does not claim all healthy, and the
+        // additive field says it is transient and why
+        assert_eq!(d.verdict.status, VerdictStatus::Healthy);
+        assert!(!d.verdict.summary.contains("All 3 targets healthy"), "{}", d.verdict.summary);
+        let why = d.verdict.transient.as_deref().unwrap();
+        assert!(why.starts_with("transient: 2 of 3 targets are in transition"), "{why}");
+        assert!(why.contains("1 registering (initial") && why.contains("1 draining"), "{why}");
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["verdict"]["transient"], why);
+    }
+
+    #[test]
+    fn a_settled_verdict_has_no_transient_field() {
+        let d = Diagnosis::from_snapshot(&SnapshotB::article().build());
+        assert!(serde_json::to_value(&d).unwrap()["verdict"].get("transient").is_none());
     }
 
     #[test]

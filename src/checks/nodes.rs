@@ -82,10 +82,12 @@ fn judge(ctx: &View, targets: Vec<&TargetHealth>) -> Finding {
                     "aws ec2 start-instances --instance-ids {}   # or let the node group replace it",
                     i.id
                 ),
+                // Terminated or shutting down: scale-in, consolidation or a spot interruption is
+                // expected to heal (the node group replaces it, the controller deregisters it);
+                // deleting the Node by hand is never the first step. Read why it went.
                 _ => format!(
-                    "the node group should replace {}: kubectl delete node {}",
-                    i.id,
-                    name.as_deref().unwrap_or("<node>")
+                    "aws ec2 describe-instances --instance-ids {} --query 'Reservations[].Instances[].[State.Name,StateReason.Message]'   # scale-in or spot: the node group replaces it",
+                    i.id
                 ),
             });
         }
@@ -168,6 +170,18 @@ mod tests {
         let f = CHECK.on(&snap);
         assert_eq!(f.explains, vec!["i-0aaa"]);
         assert!(f.remediation[0].starts_with("aws ec2 start-instances --instance-ids i-0aaa"));
+    }
+
+    #[test]
+    fn terminated_instance_is_read_about_never_deleted_by_hand() {
+        // GIVEN a node whose instance was terminated (scale-in, consolidation, spot)
+        let snap = SnapshotB::instance().instance_state("i-0aaa", "terminated").build();
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN it fails with a read-only next step, not `kubectl delete node`
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.remediation.iter().all(|r| !r.contains("delete")), "{:?}", f.remediation);
+        assert!(f.remediation[0].starts_with("aws ec2 describe-instances --instance-ids i-0aaa"), "{:?}", f.remediation);
     }
 
     #[test]
