@@ -83,6 +83,27 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
             None => format!("the Service wants {k}={v}, the pods have no {k} label"),
         })
         .collect();
+    let workload = workload_of(best);
+    let nearest_json = json!({"workload": workload, "pods": group.iter().map(|p| pod_name(p)).collect::<Vec<_>>(), "labels": best_labels});
+    // A selector patch points the Service at other pods: printed only when they plausibly are the
+    // workload it means. Otherwise it could send traffic to an unrelated workload.
+    if !plausibly_meant(&sel, &best_labels, &workload, &name) {
+        return Finding::fail(
+            ID,
+            "Selector matches no pods",
+            format!(
+                "Selector {shown} of Service {ns}/{name} matches none of the {} pods in {ns}, and no workload there comes close: the nearest, {workload}, differs in {}. No patch is proposed: check which workload this Service should expose (scaled to zero, deleted, or deployed under other labels).",
+                candidates.len(),
+                diff_text.join("; ")
+            ),
+        )
+        .evidence(json!({"selector": sel, "podsInNamespace": candidates.len(), "nearest": nearest_json, "differences": differences, "patchProposed": false}))
+        .remediation(vec![
+            format!("kubectl get deployments,statefulsets,daemonsets -n {ns} -o wide"),
+            format!("kubectl get pods -A -l {}", show_plain(&sel)),
+        ])
+        .explains(ctx.unhealthy_ids());
+    }
     // The patch: make the selector say what the nearest pods say (null removes a key they lack).
     let mut patch = Map::new();
     for (k, v) in &sel {
@@ -97,7 +118,6 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
         }
     }
     let patch = json!({"spec": {"selector": patch}}).to_string();
-    let workload = workload_of(best);
     Finding::fail(
         ID,
         "Selector matches no pods",
@@ -111,7 +131,7 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
     .evidence(json!({
         "selector": sel,
         "podsInNamespace": candidates.len(),
-        "nearest": {"workload": workload, "pods": group.iter().map(|p| pod_name(p)).collect::<Vec<_>>(), "labels": best_labels},
+        "nearest": nearest_json,
         "differences": differences,
     }))
     .remediation(vec![
@@ -119,6 +139,23 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
         format!("or, if the Service is right, relabel the pod template: kubectl edit {workload} -n {ns}"),
     ])
     .explains(ctx.unhealthy_ids())
+}
+
+/// Whether the nearest pods plausibly are the workload the Service means, so that pointing the
+/// selector at them is safe to print: their workload carries the Service's name; or most of the
+/// selector's labels equal theirs; or every value that differs is a near-typo of theirs
+/// (`alb-instance-1` vs `alb-instance`) and something matches or is a typo at all (a patch that
+/// only removes keys must leave at least one equal label, never an empty selector).
+fn plausibly_meant(sel: &BTreeMap<String, String>, pods: &BTreeMap<String, String>, workload: &str, service: &str) -> bool {
+    let equal = sel.iter().filter(|(k, v)| pods.get(*k) == Some(v)).count();
+    let changed: Vec<(&String, &String)> = sel
+        .iter()
+        .filter_map(|(k, v)| pods.get(k).filter(|pv| *pv != v).map(|pv| (v, pv)))
+        .collect();
+    let typos = changed
+        .iter()
+        .all(|(v, pv)| levenshtein(pv, v) <= (pv.len().max(v.len()) / 3).max(2));
+    workload.rsplit('/').next() == Some(service) || 2 * equal > sel.len() || (typos && (equal > 0 || !changed.is_empty()))
 }
 
 /// Pods ordered by how close their labels come to the selector: most keys equal, then most keys
@@ -210,6 +247,45 @@ mod tests {
             "{}",
             f.remediation[0]
         );
+    }
+
+    #[test]
+    fn unrelated_nearest_pods_get_no_selector_patch() {
+        // GIVEN Service shop/checkout selecting app=payments, while the namespace only runs the
+        // web pods (app=web): another workload, not a typo
+        let snap = SnapshotB::ip()
+            .service(
+                ServiceB::new("shop", "checkout")
+                    .selector(&[("app", "payments")])
+                    .port(80, 8080)
+                    .build(),
+            )
+            .build();
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN it fails (nothing is selected) but proposes no patch towards the web pods
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.remediation.iter().all(|r| !r.contains("kubectl patch")), "{:?}", f.remediation);
+        assert_eq!(f.evidence["patchProposed"], false);
+        assert!(f.detail.contains("No patch is proposed"), "{}", f.detail);
+    }
+
+    #[test]
+    fn a_patch_is_plausible_only_for_typos_removals_beside_a_match_or_the_named_workload() {
+        let m = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let plausible = |sel, pods, workload| plausibly_meant(&m(sel), &m(pods), workload, "svc");
+        // the article's typo
+        assert!(plausible(&[("app", "alb-instance-1")], &[("app", "alb-instance")], "deployment/x"));
+        // a key the pods lack, beside one that matches
+        assert!(plausible(&[("app", "web"), ("tier", "front")], &[("app", "web")], "deployment/x"));
+        // the workload carries the Service's name
+        assert!(plausible(&[("app", "a")], &[("app", "zzzzzz")], "deployment/svc"));
+        // another workload, or a patch that would empty the selector
+        assert!(!plausible(&[("app", "payments")], &[("app", "web")], "deployment/web"));
+        assert!(!plausible(&[("app", "payments"), ("tier", "front")], &[("app", "web"), ("tier", "front")], "deployment/web"));
+        assert!(!plausible(&[("app", "web")], &[], "pod/x"));
     }
 
     #[test]
