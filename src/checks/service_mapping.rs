@@ -52,7 +52,29 @@ fn judge(ctx: &View) -> Finding {
         .explains(ctx.unhealthy_ids());
     };
     let port = svc.port.as_ref().map(|p| format!(":{p}")).unwrap_or_default();
+    let bindings: Vec<String> = (ctx.snap.kube.target_group_bindings.ok().into_iter().flatten())
+        .filter(|b| b.target_group_arn == ctx.snap.request.target_group_arn)
+        .map(|b| format!("{}/{} → Service {}:{}", b.namespace, b.name, b.service_name, b.service_port))
+        .collect();
     match &ctx.snap.kube.service {
+        // Several bindings on one target group: the controller registers each one's endpoints
+        // into it, so targets of a Service nobody meant answer this group's health check.
+        Fetched::Ok(_) if bindings.len() > 1 => Finding::warn(
+            ID,
+            format!("{} TargetGroupBindings share this target group", bindings.len()),
+            format!(
+                "Mapped to Service {}/{}{port}, but {} bind the same target group ({}): the controller registers the endpoints of each, so one Service's pods can fail another's health check. Keep one binding per target group.",
+                svc.namespace,
+                svc.name,
+                bindings.len(),
+                bindings.join(", ")
+            ),
+        )
+        .evidence(json!({"bindings": bindings, "mapping": evidence}))
+        .remediation(vec![format!(
+            "kubectl get targetgroupbindings -A -o wide | grep {}",
+            ctx.snap.request.target_group_arn.rsplit('/').nth(1).unwrap_or("")
+        )]),
         Fetched::Ok(_) => Finding::pass(
             ID,
             format!("Mapped to Service {}/{}{port}", svc.namespace, svc.name),
@@ -101,6 +123,21 @@ mod tests {
         let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Pass);
         assert!(f.detail.contains("target-group-binding"), "{}", f.detail);
+    }
+
+    #[test]
+    fn two_bindings_on_one_target_group_warn_naming_both() {
+        // GIVEN a second binding in another namespace naming the same target group
+        let mut b = SnapshotB::instance();
+        if let crate::snapshot::Fetched::Ok(list) = &mut b.kube().target_group_bindings {
+            list.push(binding("other", TG_ARN, "api", crate::snapshot::PortRef::Number(8080)));
+        }
+        // WHEN checked
+        let f = CHECK.on(&b.build());
+        // THEN it warns, listing every binding, instead of silently taking the first
+        assert_eq!(f.status, Status::Warn);
+        assert_eq!(f.evidence["bindings"].as_array().unwrap().len(), 2);
+        assert!(f.detail.contains("other/k8s-api → Service api:8080"), "{}", f.detail);
     }
 
     #[test]
