@@ -111,18 +111,29 @@ fn judge(ctx: &View, tg: &TargetGroup) -> Finding {
         .ok()
         .and_then(|a| a.get("proxy_protocol_v2.enabled"))
         .is_some_and(|v| v == "true");
-    if proxy && protocol.starts_with("HTTP") {
+    // AWS adds the PROXY v2 header to health-check connections too ("After you enable proxy
+    // protocol, the proxy protocol header is also included in health check connections from the
+    // load balancer", NLB guide, "Proxy protocol"). A target that does not parse it answers the
+    // check with an error or resets it. The fix is on the application (or the attribute, if the
+    // application was never meant to get the header); a TCP health check would only hide it.
+    let rejected: Vec<String> = ctx
+        .unhealthy()
+        .iter()
+        .filter(|t| t.reason.as_deref() != Some("Target.Timeout"))
+        .map(|t| t.id.clone())
+        .collect();
+    if proxy && !rejected.is_empty() {
         problems.push(format!(
-            "proxy protocol v2 is on, but {protocol} health checks carry no PROXY header: a pod that requires it rejects them"
+            "proxy protocol v2 is on, so every {protocol} health check starts with a PROXY header: targets whose server does not expect it reject the check ({} failing)",
+            rejected.len()
         ));
-        explains.extend(
-            ctx.unhealthy()
-                .iter()
-                .filter(|t| t.reason.as_deref() != Some("Target.Timeout"))
-                .map(|t| t.id.clone()),
+        explains.extend(rejected);
+        fixes.push(
+            "Make the application accept PROXY protocol v2 on this port (nginx: listen … proxy_protocol; Envoy: the proxy_protocol listener filter)"
+                .to_string(),
         );
         fixes.push(format!(
-            "aws elbv2 modify-target-group --target-group-arn {} --health-check-protocol TCP",
+            "Only if the application was never meant to receive it: aws elbv2 modify-target-group-attributes --target-group-arn {} --attributes Key=proxy_protocol_v2.enabled,Value=false",
             tg.arn
         ));
         config_problems += 1;
@@ -244,26 +255,36 @@ mod tests {
     }
 
     #[test]
-    fn timeout_not_below_interval_and_proxy_protocol_with_http_fail() {
+    fn timeout_not_below_interval_and_proxy_protocol_rejected_fail_without_a_tcp_switch() {
+        // GIVEN proxy protocol v2 on, the checks answered with errors, and timeout = interval
         let mut snap = SnapshotB::instance()
             .health_check(|h| {
                 h.timeout_seconds = Some(10);
                 h.interval_seconds = Some(10);
             })
+            .targets(vec![
+                target_r("i-0aaa", 32663, "unhealthy", "Target.ResponseCodeMismatch"),
+                target_r("i-0bbb", 32663, "unhealthy", "Target.ResponseCodeMismatch"),
+            ])
             .build();
         snap.aws.target_group_attributes = Fetched::Ok([("proxy_protocol_v2.enabled".to_string(), "true".to_string())].into());
         let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(
-            f.detail.contains("The timeout (10s) is not shorter than the interval (10s)"),
+            f.detail.contains("the timeout (10s) is not shorter than the interval (10s)"),
             "{}",
             f.detail
         );
+        // THEN the PROXY header on the checks is named, the fix is the application's, and the
+        // health check is never switched to TCP (which would hide the fault)
         assert!(
             f.detail
-                .contains("proxy protocol v2 is on, but HTTP health checks carry no PROXY header"),
+                .contains("proxy protocol v2 is on, so every HTTP health check starts with a PROXY header"),
             "{}",
             f.detail
         );
+        assert!(f.remediation.iter().any(|r| r.contains("accept PROXY protocol v2")), "{:?}", f.remediation);
+        assert!(f.remediation.iter().all(|r| !r.contains("--health-check-protocol TCP")), "{:?}", f.remediation);
+        assert_eq!(f.explains, vec!["i-0aaa", "i-0bbb"]);
     }
 }
