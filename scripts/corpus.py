@@ -25,6 +25,8 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/eks-lb-do
 EXPECTED = {
     "healthy": ("healthy", None),
     "article": ("problem", "selector-match"),
+    "selector-unrelated": ("problem", "selector-match"),
+    "rollout-transient": ("healthy", None),
     "pod-status": ("problem", "pod-status"),
     "stale-endpoints": ("problem", "endpoints"),
     "named-port": ("problem", "target-port"),

@@ -301,7 +301,8 @@ def wait_endpoints(kube, ns, svc, ready):
 
 def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_name="http", health=None, pod_state="ready",
                      bind=True, tg_tags=None, lb_tags=None, expect_ready=None, zones=("us-east-1a", "us-east-1b"), lb_zones=None,
-                     pods_on=None, node_ready=None, groups=None, local=False, network_hook=None, ingress=None, probe="/", kube_proxy=None):
+                     pods_on=None, node_ready=None, groups=None, local=False, network_hook=None, ingress=None, probe="/", kube_proxy=None,
+                     workload_name="alb-instance"):
     """Nodes (one per zone) with one pod each behind a NodePort Service and an ALB with instance
     targets on the NodePort: the article's shape. `pods_on` limits the pods to some nodes,
     `groups` gives instances other security groups, `network_hook(net, insts)` changes the VPC."""
@@ -321,7 +322,7 @@ def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_nam
     svc = kube.get(f"/api/v1/namespaces/{ns}/services/{svc_name}")
     node_port = svc["spec"]["ports"][0]["nodePort"]
     ctr = container(port_name, probe=probe)
-    rs, labels = workload(kube, ns, "alb-instance", pod_labels, ctr)
+    rs, labels = workload(kube, ns, workload_name, pod_labels, ctr)
     octet3 = octet(ns)
     for k, n in enumerate(nodes):
         if pods_on is None or k in pods_on:
@@ -388,6 +389,13 @@ def healthy(kube, ns):
 def article(kube, ns):
     """The source article's example: selector app=alb-instance-1, pods app=alb-instance (selector-match)."""
     return instance_cluster(kube, ns, selector={"app": "alb-instance-1"}, pod_labels={"app": "alb-instance"},
+                            health={0: TIMEOUT, 1: TIMEOUT}, expect_ready=0)
+
+
+def selector_unrelated(kube, ns):
+    """The Service selects app=payments; the namespace only runs deployment/web (app=web), another
+    workload: selector-match fails but must not propose pointing the Service at web."""
+    return instance_cluster(kube, ns, selector={"app": "payments"}, pod_labels={"app": "web"}, workload_name="web",
                             health={0: TIMEOUT, 1: TIMEOUT}, expect_ready=0)
 
 
@@ -511,6 +519,14 @@ def elb_internal_error(kube, ns):
     """One target reports Elb.InternalError; nothing in the cluster or the network explains it (target-health)."""
     return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"},
                             health={1: ("unhealthy", "Elb.InternalError", "Health checks failed due to an internal error")}, expect_ready=2)
+
+
+def rollout_transient(kube, ns):
+    """An alarm mid-rollout: one target registering (initial), one draining, nothing unhealthy: transient."""
+    return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"},
+                            health={0: ("initial", "Elb.RegistrationInProgress", "Target registration is in progress"),
+                                    1: ("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")},
+                            expect_ready=2)
 
 
 MISMATCH_404 = ("unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [404]")
@@ -637,11 +653,13 @@ SCENARIOS = {
     "node-not-ready": node_not_ready,
     "local-policy": local_policy,
     "elb-internal-error": elb_internal_error,
+    "rollout-transient": rollout_transient,
     "by-node-port": by_node_port,
     "by-legacy-tags": by_legacy_tags,
     "by-endpoint-ips": by_endpoint_ips,
     "healthy": healthy,
     "article": article,
+    "selector-unrelated": selector_unrelated,
     "pod-status": pod_status,
     "stale-endpoints": stale_endpoints,
     "named-port": named_port,

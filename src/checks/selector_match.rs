@@ -92,7 +92,7 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
             ID,
             "Selector matches no pods",
             format!(
-                "Selector {shown} of Service {ns}/{name} matches none of the {} pods in {ns}, and no workload there comes close: the nearest, {workload}, differs in {}. No patch is proposed: check which workload this Service should expose (scaled to zero, deleted, or deployed under other labels).",
+                "Selector {shown} of Service {ns}/{name} matches none of the {} pods in {ns}, and no workload there comes close: the nearest, {workload}, differs ({}). No patch is proposed: check which workload this Service should expose (scaled to zero, deleted, or deployed under other labels).",
                 candidates.len(),
                 diff_text.join("; ")
             ),

@@ -52,6 +52,48 @@ fn article_selector_typo_is_selector_match_with_the_patch() {
 }
 
 #[test]
+fn selector_matching_an_unrelated_workload_gets_no_patch() {
+    // GIVEN a Service selecting app=payments in a namespace that only runs deployment/web (app=web)
+    let s = stack();
+    let seed = s.seed("selector-unrelated");
+    // WHEN diagnosed
+    let (d, code) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN selector-match is the root cause, but no fix points the Service at the web pods
+    assert_eq!(code, 1);
+    assert_eq!(d["verdict"]["rootCause"], "selector-match", "{:#}", d["verdict"]);
+    let f = finding(&d, "selector-match");
+    assert_eq!(f["evidence"]["patchProposed"], false);
+    assert!(
+        f["remediation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| !r.as_str().unwrap().contains("kubectl patch")),
+        "{:#}",
+        f["remediation"]
+    );
+    assert!(f["detail"].as_str().unwrap().contains("No patch is proposed"), "{}", f["detail"]);
+}
+
+#[test]
+fn alarm_mid_rollout_is_transient_not_all_healthy() {
+    // GIVEN one target registering and one draining, every pod ready
+    let s = stack();
+    let seed = s.seed("rollout-transient");
+    // WHEN diagnosed
+    let (d, code) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN nothing is a problem, the summary does not say all healthy, and it says transient
+    assert_eq!(code, 0, "{:#}", d["verdict"]);
+    assert_eq!(d["verdict"]["status"], "healthy");
+    let transient = d["verdict"]["transient"].as_str().expect("verdict.transient");
+    assert!(
+        transient.contains("1 registering") && transient.contains("1 draining"),
+        "{transient}"
+    );
+    assert!(!d["verdict"]["summary"].as_str().unwrap().starts_with("All 2 targets healthy"));
+}
+
+#[test]
 fn crash_looping_pods_are_pod_status_with_the_logs_command() {
     // GIVEN two crash-looping pods behind ip targets that time out
     let s = stack();
