@@ -149,6 +149,15 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
     let unhealthy = unhealthy_ids.len();
     let total = ctx.targets.as_ref().map(|t| t.len()).unwrap_or(0);
     let explained = |f: &Finding| f.explains.iter().filter(|id| unhealthy_ids.contains(id.as_str())).count();
+    // Of those, how many fail with a reason code this kind of cause produces (a blocked port
+    // times out; it does not answer 404): breaks ties before the causal order.
+    let reason_of = |id: &str| ctx.unhealthy().into_iter().find(|t| t.id == id).and_then(|t| t.reason.clone());
+    let fitting = |f: &Finding| match f.check.check().map(|c| c.reasons) {
+        None | Some([]) => explained(f),
+        Some(reasons) => (f.explains.iter())
+            .filter(|id| reason_of(id).is_some_and(|r| reasons.contains(&r.as_str())))
+            .count(),
+    };
     let failing: Vec<&Finding> = findings
         .iter()
         .filter(|f| f.status == Status::Fail && (f.check != CheckId::TARGET_HEALTH || !f.explains.is_empty()))
@@ -162,6 +171,7 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
         .max_by_key(|f| {
             (
                 explained(f),
+                fitting(f),
                 std::cmp::Reverse(
                     f.check
                         .check()
@@ -580,6 +590,29 @@ mod tests {
     fn a_settled_verdict_has_no_transient_field() {
         let d = Diagnosis::from_snapshot(&SnapshotB::article().build());
         assert!(serde_json::to_value(&d).unwrap()["verdict"].get("transient").is_none());
+    }
+
+    #[test]
+    fn a_cause_that_fits_the_reason_code_beats_an_earlier_one_that_does_not() {
+        // GIVEN i-0bbb answering the check with a wrong code (ResponseCodeMismatch), a NACL on
+        // its subnet that would block it, and the target group checking a path the pods do not serve
+        let snap = SnapshotB::instance()
+            .targets(vec![
+                target("i-0aaa", 32663, "healthy"),
+                target_r("i-0bbb", 32663, "unhealthy", "Target.ResponseCodeMismatch"),
+            ])
+            .nacl("acl-b", "subnet-b", vec![nacl_entry(100, "allow", "-1", "0.0.0.0/0", None, true)])
+            .health_check(|h| h.path = Some("/nothing-here".into()))
+            .build();
+        // WHEN diagnosed
+        let d = Diagnosis::from_snapshot(&snap);
+        let nacl = d.finding(CheckId::NETWORK_ACLS).unwrap();
+        let config = d.finding(CheckId::HEALTH_CHECK_CONFIG).unwrap();
+        // THEN both explain it, and the answer with a wrong code points at the configuration,
+        // not at a network that would have made the check time out
+        assert_eq!(nacl.explains, vec!["i-0bbb"]);
+        assert_eq!(config.explains, vec!["i-0bbb"]);
+        assert_eq!(d.verdict.root_cause, Some(CheckId::HEALTH_CHECK_CONFIG), "{}", d.verdict.summary);
     }
 
     #[test]

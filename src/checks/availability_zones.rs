@@ -17,6 +17,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Network,
     verifies: "every target's zone is enabled on the load balancer (Target.NotInUse), with the subnet to add",
     needs: "LB AZs, targets",
+    reasons: &["Target.NotInUse"],
     run: check,
 };
 const ID: CheckId = CHECK.id;

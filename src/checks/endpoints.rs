@@ -18,6 +18,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Endpoints,
     verifies: "ready endpoints exist; for ip targets, stale targets, not-ready targets, unregistered endpoints",
     needs: "Endpoints / EndpointSlices, target health",
+    reasons: &[],
     run: check,
 };
 const ID: CheckId = CHECK.id;

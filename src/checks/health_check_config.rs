@@ -18,6 +18,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Config,
     verifies: "the target group's health check fits the app: path vs the pods' readinessProbe and the codes the path answered, protocol vs the port the pods name, timeout below the interval, valid success codes, proxy protocol with HTTP checks; explains what defaults or hand-made target groups cause",
     needs: "TG config, pods",
+    reasons: &["Target.ResponseCodeMismatch", "Target.FailedHealthChecks", "Target.Timeout"],
     run: check,
 };
 const ID: CheckId = CHECK.id;

@@ -19,6 +19,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Config,
     verifies: "repeats the target group's own health check (protocol, port, path, timeout, success codes, no certificate verification) against up to 20 unhealthy targets and one healthy one, and reads the answer: refused, timed out, reset, TLS error or the code; off unless `--probe` / `PROBE_MODE`",
     needs: "network reach or pods/proxy",
+    reasons: &[],
     run: check,
 };
 const ID: CheckId = CHECK.id;

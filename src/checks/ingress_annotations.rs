@@ -17,6 +17,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Config,
     verifies: "the `alb.ingress.kubernetes.io/*` annotations of the Ingress routing to the Service (the Service's own override them) are valid, applied to the target group (else the controller's FailedBuildModel/FailedDeployModel events), and can work against the pods; the `kubectl annotate` that fixes it",
     needs: "ingresses, events",
+    reasons: &[],
     run: check,
 };
 const ID: CheckId = CHECK.id;

@@ -18,6 +18,7 @@ pub const CHECK: Check = Check {
     layer: Layer::KubeProxy,
     verifies: "the kube-proxy DaemonSet is rolled out and ready, and its pod is ready on the node of each unhealthy instance target; opt-in restart",
     needs: "daemonset, pods",
+    reasons: &[],
     run: check,
 };
 const ID: CheckId = CHECK.id;

@@ -17,6 +17,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Controller,
     verifies: "the AWS Load Balancer Controller is installed and ready; its logs (when readable) and events show no AccessDenied (names the IAM action and role), WebIdentityErr, security-group tag or port errors",
     needs: "deployment, pods/log, events",
+    reasons: &[],
     run: check,
 };
 const ID: CheckId = CHECK.id;

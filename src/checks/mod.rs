@@ -122,6 +122,10 @@ pub struct Check {
     pub layer: Layer,
     pub verifies: &'static str,
     pub needs: &'static str,
+    /// The ELB reason codes this cause produces on the targets it explains (a blocked port times
+    /// out, it does not answer 404); empty when any reason fits. Ranks candidates that explain
+    /// as many targets.
+    pub reasons: &'static [&'static str],
     /// The check: `Err` is an early answer from a guard (see [`Scope`]).
     pub run: fn(&Scope) -> Result<Finding, Finding>,
 }

@@ -22,6 +22,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Network,
     verifies: "both subnets' NACLs allow the health check in and the answer back to ports 1024–65535, both ways; rules by number, first match, implicit deny",
     needs: "DescribeNetworkAcls, DescribeSubnets",
+    reasons: &["Target.Timeout", "Target.FailedHealthChecks"],
     run: check,
 };
 const ID: CheckId = CHECK.id;

@@ -15,6 +15,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Network,
     verifies: "the nodes of unhealthy targets are Ready, their instances running",
     needs: "nodes, DescribeInstances",
+    reasons: &[],
     run: check,
 };
 const ID: CheckId = CHECK.id;

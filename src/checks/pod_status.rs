@@ -19,6 +19,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Pods,
     verifies: "selected pods Running and ready; CrashLoopBackOff, ImagePullBackOff, OOMKilled, unschedulable, restarts, Warning events (probe failures, back-offs)",
     needs: "pods, events",
+    reasons: &[],
     run: check,
 };
 const ID: CheckId = CHECK.id;

@@ -19,6 +19,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Controller,
     verifies: "pods with `target-health.elbv2.k8s.aws/*` readiness gates: each gate's ELB reason code, linked to the pod's target; pods held back only by their gate",
     needs: "pods",
+    reasons: &[],
     run: check,
 };
 const ID: CheckId = CHECK.id;

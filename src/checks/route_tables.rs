@@ -22,6 +22,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Network,
     verifies: "target and load-balancer subnets reach each other through `local` (longest prefix); more specific routes elsewhere and blackholes named; secondary CIDRs included",
     needs: "DescribeRouteTables, DescribeVpcs",
+    reasons: &["Target.Timeout", "Target.FailedHealthChecks"],
     run: check,
 };
 const ID: CheckId = CHECK.id;

@@ -22,6 +22,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Network,
     verifies: "the ENI of each target (instance primary ENI, branch ENI, or the node ENI holding the pod IP) allows the health-check and traffic ports from the load balancer's groups (or, for an NLB without groups, its subnets' CIDRs); healthy vs unhealthy group sets compared; exactly one group tagged `kubernetes.io/cluster/<name>` per node ENI",
     needs: "DescribeLoadBalancers, DescribeInstances, DescribeSecurityGroups, DescribeNetworkInterfaces",
+    reasons: &["Target.Timeout", "Target.FailedHealthChecks"],
     run: check,
 };
 const ID: CheckId = CHECK.id;

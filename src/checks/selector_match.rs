@@ -20,6 +20,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Selector,
     verifies: "the selector matches pods; else the nearest pods, the differing label, the patch",
     needs: "service, pods in namespace",
+    reasons: &[],
     run: check,
 };
 const ID: CheckId = CHECK.id;

@@ -16,6 +16,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Config,
     verifies: "the `service.beta.kubernetes.io/aws-load-balancer-*` annotations of an NLB Service (controller or legacy provider, `loadBalancerClass`), with the controller's defaults and their `Local` variants, are valid, applied (health check, proxy protocol, target-group attributes) and can work",
     needs: "service, events",
+    reasons: &[],
     run: check,
 };
 const ID: CheckId = CHECK.id;

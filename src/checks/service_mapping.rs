@@ -16,6 +16,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Mapping,
     verifies: "the target group maps to a Service that exists; lists every way tried",
     needs: "TargetGroupBindings, TG/LB tags, services",
+    reasons: &[],
     run: check,
 };
 const ID: CheckId = CHECK.id;

@@ -18,6 +18,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Symptom,
     verifies: "which targets are unhealthy and why, each ELB reason code explained; reason codes that are causes in themselves (Target.InvalidState, NotRegistered, NotInUse, …)",
     needs: "DescribeTargetGroups, DescribeTargetHealth",
+    reasons: &[],
     run: check,
 };
 const ID: CheckId = CHECK.id;

@@ -19,6 +19,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Ports,
     verifies: "targetPort (number or name) matches a containerPort; instance targets on the NodePort; explicit health-check port served",
     needs: "service, pods",
+    reasons: &[],
     run: check,
 };
 const ID: CheckId = CHECK.id;

@@ -18,6 +18,7 @@ pub const CHECK: Check = Check {
     layer: Layer::Policy,
     verifies: "`externalTrafficPolicy: Local` with instance targets: nodes without a ready local pod fail by design; says whether that explains exactly the unhealthy targets; both fixes",
     needs: "service, pods→nodes, targets",
+    reasons: &[],
     run: check,
 };
 const ID: CheckId = CHECK.id;
