@@ -26,6 +26,7 @@ EXPECTED = {
     "healthy": ("healthy", None),
     "article": ("problem", "selector-match"),
     "selector-unrelated": ("problem", "selector-match"),
+    "workload-absent": ("problem", "selector-match"),
     "rollout-transient": ("healthy", None),
     "pod-status": ("problem", "pod-status"),
     "stale-endpoints": ("problem", "endpoints"),

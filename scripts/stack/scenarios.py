@@ -399,6 +399,18 @@ def selector_unrelated(kube, ns):
                             health={0: TIMEOUT, 1: TIMEOUT}, expect_ready=0)
 
 
+def workload_absent(kube, ns):
+    """The workload cannot create pods (a quota refuses them): its ReplicaSet reports FailedCreate,
+    the namespace has no pods, both targets time out. The answer is the event, not a selector patch."""
+    out = instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, pods_on=[],
+                           health={0: TIMEOUT, 1: TIMEOUT}, expect_ready=0)
+    rs = kube.get(f"/apis/apps/v1/namespaces/{ns}/replicasets")["items"][0]
+    rs["kind"] = "ReplicaSet"
+    event(kube, ns, "ReplicaSet", rs, "FailedCreate",
+          f'Error creating: pods "{rs["metadata"]["name"]}-x" is forbidden: exceeded quota: compute, requested: cpu=2, used: cpu=8, limited: cpu=8')
+    return {**out, "replicaSet": rs["metadata"]["name"]}
+
+
 def pod_status(kube, ns):
     """Both pods crash-loop behind ip targets, which time out (pod-status)."""
     out = ip_cluster(kube, ns, pod_state="crashloop", health={0: TIMEOUT, 1: TIMEOUT}, expect_ready=0)
@@ -660,6 +672,7 @@ SCENARIOS = {
     "healthy": healthy,
     "article": article,
     "selector-unrelated": selector_unrelated,
+    "workload-absent": workload_absent,
     "pod-status": pod_status,
     "stale-endpoints": stale_endpoints,
     "named-port": named_port,

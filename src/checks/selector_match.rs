@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::snapshot::{labels, pod_name, selector, workload_of, ServiceShape};
 use super::{Check, CheckId, Finding, Layer, Scope};
-use crate::snapshot::View;
+use crate::snapshot::{EventView, View};
 
 pub const CHECK: Check = Check {
     id: CheckId::SELECTOR_MATCH,
@@ -48,17 +48,20 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
         .evidence(json!({"selector": sel, "matchingPods": ctx.selected.iter().map(|p| pod_name(p)).collect::<Vec<_>>()}));
     }
     let candidates = ctx.pods_in_namespace();
+    let absent = absence(ctx, &ns);
     if candidates.is_empty() {
+        let (why, mut fixes) = absent.unwrap_or_default();
+        fixes.extend([
+            format!("kubectl get deployments,statefulsets -n {ns}"),
+            format!("kubectl get pods -A -l {}", show_plain(&sel)),
+        ]);
         return Finding::fail(
             ID,
             format!("No pods in namespace {ns}"),
-            format!("Selector {shown} matches nothing: namespace {ns} has no pods at all (scaled to zero, or deployed elsewhere)."),
+            format!("Selector {shown} matches nothing: namespace {ns} has no pods at all (scaled to zero, or deployed elsewhere).{why}"),
         )
-        .evidence(json!({"selector": sel, "podsInNamespace": 0}))
-        .remediation(vec![
-            format!("kubectl get deployments,statefulsets -n {ns}"),
-            format!("kubectl get pods -A -l {}", show_plain(&sel)),
-        ])
+        .evidence(json!({"selector": sel, "podsInNamespace": 0, "failedCreate": failed_creates(ctx)}))
+        .remediation(fixes)
         .explains(ctx.unhealthy_ids());
     }
     let nearest = nearest(&sel, &candidates);
@@ -96,13 +99,20 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
                 "Selector {shown} of Service {ns}/{name} matches none of the {} pods in {ns}, and no workload there comes close: the nearest, {workload}, differs ({}). No patch is proposed: check which workload this Service should expose (scaled to zero, deleted, or deployed under other labels).",
                 candidates.len(),
                 diff_text.join("; ")
-            ),
+            ) + absent.as_ref().map_or("", |a| a.0.as_str()),
         )
-        .evidence(json!({"selector": sel, "podsInNamespace": candidates.len(), "nearest": nearest_json, "differences": differences, "patchProposed": false}))
-        .remediation(vec![
-            format!("kubectl get deployments,statefulsets,daemonsets -n {ns} -o wide"),
-            format!("kubectl get pods -A -l {}", show_plain(&sel)),
-        ])
+        .evidence(json!({"selector": sel, "podsInNamespace": candidates.len(), "nearest": nearest_json, "differences": differences, "patchProposed": false, "failedCreate": failed_creates(ctx)}))
+        .remediation(
+            absent
+                .map(|a| a.1)
+                .unwrap_or_default()
+                .into_iter()
+                .chain([
+                    format!("kubectl get deployments,statefulsets,daemonsets -n {ns} -o wide"),
+                    format!("kubectl get pods -A -l {}", show_plain(&sel)),
+                ])
+                .collect(),
+        )
         .explains(ctx.unhealthy_ids());
     }
     // The patch: make the selector say what the nearest pods say (null removes a key they lack).
@@ -140,6 +150,36 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
         format!("or, if the Service is right, relabel the pod template: kubectl edit {workload} -n {ns}"),
     ])
     .explains(ctx.unhealthy_ids())
+}
+
+/// Warnings of workloads that cannot create their pods (quota, admission webhooks, pod
+/// security): why a selector can match nothing while nothing is wrong with it.
+fn failed_creates<'a>(ctx: &View<'a>) -> Vec<&'a EventView> {
+    ctx.events()
+        .iter()
+        .filter(|e| e.event_type == "Warning" && e.reason == "FailedCreate")
+        // Printed into a command below: only workload kinds, and names Kubernetes would accept.
+        .filter(|e| ["ReplicaSet", "StatefulSet", "DaemonSet", "Deployment"].contains(&e.kind.as_str()))
+        .filter(|e| !e.name.is_empty() && e.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'))
+        .collect()
+}
+
+/// The sentence and the commands for workloads that cannot create pods, if any.
+fn absence(ctx: &View, ns: &str) -> Option<(String, Vec<String>)> {
+    let events = failed_creates(ctx);
+    let first = events.first()?;
+    let sentence = format!(
+        " Pods cannot be created in {ns}: {} {} reports FailedCreate ({}×): {:?}.",
+        first.kind,
+        first.name,
+        first.count,
+        first.message.chars().take(300).collect::<String>()
+    );
+    let fixes = events
+        .iter()
+        .map(|e| format!("kubectl describe {} {} -n {ns}", e.kind.to_lowercase(), e.name))
+        .collect();
+    Some((sentence, fixes))
 }
 
 /// Whether the nearest pods plausibly are the workload the Service means, so that pointing the
@@ -287,6 +327,28 @@ mod tests {
         assert!(!plausible(&[("app", "payments")], &[("app", "web")], "deployment/web"));
         assert!(!plausible(&[("app", "payments"), ("tier", "front")], &[("app", "web"), ("tier", "front")], "deployment/web"));
         assert!(!plausible(&[("app", "web")], &[], "pod/x"));
+    }
+
+    #[test]
+    fn workload_that_cannot_create_pods_is_named_with_its_event() {
+        // GIVEN no pods in the namespace and a ReplicaSet refused by a quota
+        let snap = SnapshotB::ip()
+            .pods(vec![])
+            .events(vec![event(
+                "ReplicaSet",
+                "web-7d9f",
+                "FailedCreate",
+                "Error creating: pods \"web-7d9f-x\" is forbidden: exceeded quota: compute",
+            )])
+            .build();
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN the finding quotes why no pod exists and points at the ReplicaSet, no patch
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.detail.contains("ReplicaSet web-7d9f reports FailedCreate"), "{}", f.detail);
+        assert!(f.detail.contains("exceeded quota: compute"), "{}", f.detail);
+        assert_eq!(f.remediation[0], "kubectl describe replicaset web-7d9f -n shop");
+        assert!(f.remediation.iter().all(|r| !r.contains("kubectl patch")));
     }
 
     #[test]

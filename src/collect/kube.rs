@@ -319,12 +319,17 @@ pub async fn nodes(client: &kube::Client) -> Fetched<Vec<Node>> {
 #[instrument(skip(client))]
 pub async fn events(client: &kube::Client, ns: &str) -> Fetched<Vec<EventView>> {
     const KINDS: [&str; 5] = ["Pod", "Service", "Endpoints", "TargetGroupBinding", "Ingress"];
+    // Workloads' warnings say why pods do not exist at all (FailedCreate: quota, admission).
+    const WORKLOADS: [&str; 4] = ["ReplicaSet", "StatefulSet", "DaemonSet", "Deployment"];
     let api: Api<Event> = Api::namespaced(client.clone(), ns);
     match list_all(&api, ListParams::default()).await {
         Ok(items) => {
             let mut out: Vec<EventView> = items
                 .into_iter()
-                .filter(|e| e.involved_object.kind.as_deref().is_some_and(|k| KINDS.contains(&k)))
+                .filter(|e| {
+                    let kind = e.involved_object.kind.as_deref().unwrap_or("");
+                    KINDS.contains(&kind) || (WORKLOADS.contains(&kind) && e.type_.as_deref() == Some("Warning"))
+                })
                 .map(|e| EventView {
                     kind: e.involved_object.kind.unwrap_or_default(),
                     name: e.involved_object.name.unwrap_or_default(),

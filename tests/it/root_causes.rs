@@ -94,6 +94,29 @@ fn alarm_mid_rollout_is_transient_not_all_healthy() {
 }
 
 #[test]
+fn workload_that_cannot_create_pods_is_named_with_the_quota_event() {
+    // GIVEN a ReplicaSet refused by a quota (FailedCreate) and no pods at all
+    let s = stack();
+    let seed = s.seed("workload-absent");
+    let ns = seed["namespace"].as_str().unwrap();
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN the finding quotes the event and points at the ReplicaSet; no selector patch
+    assert_eq!(d["verdict"]["rootCause"], "selector-match", "{:#}", d["verdict"]);
+    let f = finding(&d, "selector-match");
+    assert!(f["detail"].as_str().unwrap().contains("exceeded quota: compute"), "{}", f["detail"]);
+    assert_eq!(
+        f["remediation"][0],
+        format!("kubectl describe replicaset {} -n {ns}", seed["replicaSet"].as_str().unwrap())
+    );
+    assert!(f["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| !r.as_str().unwrap().contains("kubectl patch")));
+}
+
+#[test]
 fn crash_looping_pods_are_pod_status_with_the_logs_command() {
     // GIVEN two crash-looping pods behind ip targets that time out
     let s = stack();
