@@ -197,7 +197,7 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
 
 enum Resolved {
     Port(i32),
-    /// The pod declares no containerPorts at all: the number cannot be checked.
+    /// A container of the pod declares no containerPorts: the number cannot be checked.
     Undeclared,
     Missing,
 }
@@ -211,9 +211,20 @@ fn resolve(pod: &Pod, target: &IntOrString) -> Resolved {
             .map(|(_, p)| Resolved::Port(*p))
             .unwrap_or(Resolved::Missing),
         IntOrString::Int(n) if ports.iter().any(|(_, p)| p == n) => Resolved::Port(*n),
-        IntOrString::Int(_) if ports.is_empty() => Resolved::Undeclared,
+        // A numeric targetPort works without a declared containerPort (the declaration is
+        // informational): a container that declares none may be the one listening, as with an
+        // app beside a sidecar that declares its own ports. Only when every container declares
+        // ports and none is this one is it a mismatch.
+        IntOrString::Int(_) if has_undeclared_container(pod) => Resolved::Undeclared,
         IntOrString::Int(_) => Resolved::Missing,
     }
+}
+
+fn has_undeclared_container(pod: &Pod) -> bool {
+    pod.spec
+        .iter()
+        .flat_map(|s| &s.containers)
+        .any(|c| c.ports.as_ref().is_none_or(|p| p.is_empty()))
 }
 
 fn container_ports(pod: &Pod) -> Vec<(Option<String>, i32)> {
@@ -230,6 +241,31 @@ mod tests {
     use super::*;
     use crate::checks::Status;
     use crate::fixtures::*;
+
+    #[test]
+    fn numeric_target_port_beside_a_sidecar_with_ports_is_not_a_mismatch() {
+        // GIVEN targetPort 8080, an app container that declares no ports and a sidecar declaring 15090
+        let pods = ["web-1", "web-2"]
+            .iter()
+            .map(|n| {
+                PodB::new("shop", n)
+                    .labels(&[("app", "web")])
+                    .no_ports()
+                    .sidecar("istio-proxy", 15090)
+                    .ready()
+                    .build()
+            })
+            .collect();
+        let snap = SnapshotB::ip()
+            .service(ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 8080).build())
+            .pods(pods)
+            .build();
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN the sidecar's port does not make the pods "bad": the number cannot be checked
+        assert_ne!(f.status, Status::Fail, "{}", f.detail);
+        assert!(f.explains.is_empty());
+    }
 
     #[test]
     fn named_target_port_resolves_per_pod() {
