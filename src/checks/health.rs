@@ -106,6 +106,13 @@ fn codes(description: Option<&str>) -> Option<String> {
     Some(d[start + 1..end].to_string())
 }
 
+/// Whether every code ELB saw in a ResponseCodeMismatch is a 5xx.
+pub fn answered_5xx(description: Option<&str>) -> bool {
+    let Some(codes) = codes(description) else { return false };
+    let parsed: Vec<u16> = codes.split(',').filter_map(|c| c.trim().parse().ok()).collect();
+    !parsed.is_empty() && parsed.iter().all(|c| (500..600).contains(c))
+}
+
 /// Checks a health check (protocol, port, path) against what the pods serve and what the load
 /// balancer saw.
 pub fn serving_problems(ctx: &View, protocol: &str, port: &str, path: &str) -> Vec<ServingProblem> {
@@ -113,9 +120,12 @@ pub fn serving_problems(ctx: &View, protocol: &str, port: &str, path: &str) -> V
     let unhealthy = ctx.unhealthy();
     let http = protocol.eq_ignore_ascii_case("HTTP") || protocol.eq_ignore_ascii_case("HTTPS");
     if http {
+        // A 5xx answer is the application saying it is unhealthy (often a deep check of a
+        // dependency): the path exists. Only other codes (404, 3xx, 401) blame the configuration.
         let mismatched: Vec<_> = unhealthy
             .iter()
             .filter(|t| t.reason.as_deref() == Some("Target.ResponseCodeMismatch"))
+            .filter(|t| !answered_5xx(t.description.as_deref()))
             .collect();
         if !mismatched.is_empty() {
             let got = mismatched

@@ -221,6 +221,21 @@ mod tests {
     }
 
     #[test]
+    fn path_answering_503_is_not_blamed_on_the_path() {
+        // GIVEN the same shape, but "/" answers 503: the application says it is unhealthy
+        let b = SnapshotB::ip().targets(vec![target("10.0.1.10", 8080, "healthy"), {
+            let mut t = target_r("10.0.2.11", 8080, "unhealthy", "Target.ResponseCodeMismatch");
+            t.description = Some("Health checks failed with these codes: [503]".into());
+            t
+        }]);
+        // WHEN checked
+        let f = CHECK.on(&with_probe(b, "/healthz").build());
+        // THEN no path change is proposed (it would hide a failing application)
+        assert_ne!(f.status, Status::Fail, "{f:?}");
+        assert!(f.remediation.iter().all(|r| !r.contains("--health-check-path")), "{:?}", f.remediation);
+    }
+
+    #[test]
     fn annotated_path_problem_is_left_to_the_annotation_check() {
         let b = SnapshotB::instance()
             .ingress(alb_ingress(

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use super::health::answered_5xx;
 use super::{Check, CheckId, Finding, Layer, Scope};
 use crate::snapshot::{TargetHealth, View};
 
@@ -66,9 +67,21 @@ fn judge(ctx: &View, targets: &[TargetHealth]) -> Finding {
         }
     }
     let unhealthy: usize = by_reason.values().map(Vec::len).sum();
+    // A mismatch whose codes are all 5xx is the application reporting itself unhealthy.
+    let meaning = |reason: &str, ids: &[&str]| {
+        let app_says_unhealthy = reason == "Target.ResponseCodeMismatch"
+            && ids.iter().all(|id| {
+                (targets.iter().find(|t| t.id == *id)).is_some_and(|t| answered_5xx(t.description.as_deref()))
+            });
+        if app_says_unhealthy {
+            APP_UNHEALTHY
+        } else {
+            explain(reason)
+        }
+    };
     let reasons: Vec<_> = by_reason
         .iter()
-        .map(|(reason, ids)| json!({"reason": reason, "meaning": explain(reason), "count": ids.len(), "targets": ids}))
+        .map(|(reason, ids)| json!({"reason": reason, "meaning": meaning(reason, ids), "count": ids.len(), "targets": ids}))
         .collect();
     let evidence = json!({"registered": targets.len(), "unhealthy": unhealthy, "reasons": reasons});
     if unhealthy == 0 {
@@ -101,7 +114,7 @@ fn judge(ctx: &View, targets: &[TargetHealth]) -> Finding {
         .iter()
         .find(|(r, _)| SELF_EXPLAINING.contains(&r.as_str()))
         .or_else(|| by_reason.iter().max_by_key(|(_, ids)| ids.len()))
-        .map(|(r, _)| explain(r))
+        .map(|(r, ids)| meaning(r, ids))
         .unwrap_or_default();
     Finding::fail(
         ID,
@@ -119,6 +132,10 @@ fn judge(ctx: &View, targets: &[TargetHealth]) -> Finding {
     )])
     .explains(explains)
 }
+
+/// What a ResponseCodeMismatch of only 5xx answers means: the path exists and the application
+/// says it is unhealthy.
+const APP_UNHEALTHY: &str = "The application answered the health check with a 5xx: it reports itself unhealthy (often a deep check of a dependency such as a database); read its logs rather than changing the path.";
 
 /// What an ELB reason code means for the person debugging it.
 pub fn explain(reason: &str) -> &'static str {
@@ -204,5 +221,18 @@ mod tests {
         let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Unknown);
         assert!(f.detail.contains("elasticloadbalancing:DescribeTargetHealth"), "{}", f.detail);
+    }
+
+    #[test]
+    fn mismatch_with_only_5xx_answers_is_the_application_reporting_unhealthy() {
+        // GIVEN targets whose health check answered 503
+        let mut t = target_r("i-1", 32663, "unhealthy", "Target.ResponseCodeMismatch");
+        t.description = Some("Health checks failed with these codes: [503]".into());
+        let snap = SnapshotB::instance().targets(vec![t]).build();
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN the meaning says the application reports itself unhealthy, not "check the path"
+        assert!(f.detail.contains("reports itself unhealthy"), "{}", f.detail);
+        assert!(!f.detail.contains("check the health-check path"), "{}", f.detail);
     }
 }
