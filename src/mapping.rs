@@ -18,6 +18,8 @@ pub const TAG_CLUSTER: &str = "elbv2.k8s.aws/cluster";
 pub const TAG_SERVICE_RESOURCE: &str = "service.k8s.aws/resource";
 pub const TAG_SERVICE_STACK: &str = "service.k8s.aws/stack";
 pub const TAG_INGRESS_RESOURCE: &str = "ingress.k8s.aws/resource";
+/// `namespace/ingress` for a lone Ingress, or the IngressGroup's name.
+pub const TAG_INGRESS_STACK: &str = "ingress.k8s.aws/stack";
 pub const TAG_LEGACY_SERVICE: &str = "kubernetes.io/service-name";
 pub const TAG_LEGACY_CLUSTER_PREFIX: &str = "kubernetes.io/cluster/";
 

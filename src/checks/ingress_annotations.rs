@@ -156,4 +156,27 @@ mod tests {
         assert_eq!(f.status, Status::Warn, "{f:?}");
         assert!(f.detail.contains("success codes 200-299 (wanted by alb.ingress.kubernetes.io/success-codes on Ingress default/front) but the target group has 200"), "{}", f.detail);
     }
+
+    #[test]
+    fn the_ingress_the_target_group_tags_name_is_compared_not_the_first_found() {
+        // GIVEN two ALB Ingresses routing to the Service, and a target group built from "second"
+        let mut first = alb_ingress("default", "alb-instance", &[("alb.ingress.kubernetes.io/healthcheck-path", "/one")]);
+        first.metadata.name = Some("first".into());
+        let mut second = alb_ingress("default", "alb-instance", &[("alb.ingress.kubernetes.io/healthcheck-path", "/two")]);
+        second.metadata.name = Some("second".into());
+        let mut snap = SnapshotB::instance().ingress(first).ingress(second).build();
+        snap.aws.target_group_tags = crate::snapshot::Fetched::Ok(
+            [("ingress.k8s.aws/resource".to_string(), "default/second-alb-instance:80".to_string())].into(),
+        );
+        // WHEN the requested health check is read
+        let view = crate::snapshot::View::new(&snap);
+        // THEN it is the tagged Ingress's
+        match view.requested_health_check() {
+            Some((Origin::Ingress(i), spec, _)) => {
+                assert_eq!(i.metadata.name.as_deref(), Some("second"));
+                assert_eq!(spec.path.value, "/two");
+            }
+            _ => panic!("no Ingress health check"),
+        }
+    }
 }
