@@ -170,6 +170,8 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
         .filter(|f| unhealthy == 0 || explained(f) > 0)
         .max_by_key(|f| {
             (
+                // A fault healthy targets share (and pass with) is demoted below the rest.
+                f.shared_by_healthy.is_empty(),
                 explained(f),
                 fitting(f),
                 std::cmp::Reverse(
@@ -201,10 +203,21 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
                 shown(&rest)
             ),
         };
+        let shared = match root.shared_by_healthy.as_slice() {
+            [] => String::new(),
+            ids => format!(
+                " Caution: healthy targets show the same fault ({}), so it may not be why these fail.",
+                shown(&ids.iter().map(String::as_str).collect::<Vec<_>>())
+            ),
+        };
         return Verdict {
             status: VerdictStatus::Problem,
             root_cause: Some(root.check),
-            summary: format!("{symptom}; root cause {}: {}{rest}", root.check, first_sentence(&root.detail)),
+            summary: format!(
+                "{symptom}; root cause {}: {}{rest}{shared}",
+                root.check,
+                first_sentence(&root.detail)
+            ),
             transient: None,
         };
     }
@@ -613,6 +626,34 @@ mod tests {
         assert_eq!(nacl.explains, vec!["i-0bbb"]);
         assert_eq!(config.explains, vec!["i-0bbb"]);
         assert_eq!(d.verdict.root_cause, Some(CheckId::HEALTH_CHECK_CONFIG), "{}", d.verdict.summary);
+    }
+
+    #[test]
+    fn a_fault_the_healthy_targets_share_is_demoted_below_one_they_do_not() {
+        // GIVEN both instances carrying only a group without the ALB rule (i-0aaa healthy,
+        // i-0bbb unhealthy), and node-b NotReady
+        let snap = SnapshotB::instance()
+            .targets(vec![
+                target("i-0aaa", 32663, "healthy"),
+                target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout"),
+            ])
+            .add_group(crate::snapshot::SecurityGroup {
+                id: "sg-b".into(),
+                ..Default::default()
+            })
+            .instance_groups("i-0aaa", &["sg-b"])
+            .instance_groups("i-0bbb", &["sg-b"])
+            .node_not_ready("node-b")
+            .build();
+        // WHEN diagnosed
+        let d = Diagnosis::from_snapshot(&snap);
+        // THEN security-groups fails but the healthy i-0aaa shares its fault: nodes is the cause
+        let sg = d.finding(CheckId::SECURITY_GROUPS).unwrap();
+        assert_eq!(
+            (sg.status, sg.explains.clone(), sg.shared_by_healthy.clone()),
+            (Status::Fail, vec!["i-0bbb".to_string()], vec!["i-0aaa".to_string()])
+        );
+        assert_eq!(d.verdict.root_cause, Some(CheckId::NODES), "{}", d.verdict.summary);
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub struct Finding {
     /// candidates.
     #[serde(skip)]
     pub explains: Vec<String>,
+    /// Healthy targets that show the same fault: if they pass with it, it is not why the others
+    /// fail. The verdict demotes such a candidate and says so.
+    #[serde(skip)]
+    pub shared_by_healthy: Vec<String>,
 }
 
 impl Finding {
@@ -42,6 +46,7 @@ impl Finding {
             evidence: Value::Object(Default::default()),
             remediation: vec![],
             explains: vec![],
+            shared_by_healthy: vec![],
         }
     }
     pub fn pass(check: CheckId, title: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -69,6 +74,11 @@ impl Finding {
     }
     pub fn remediation(mut self, steps: Vec<String>) -> Self {
         self.remediation = steps;
+        self
+    }
+    /// Healthy targets with the same fault (see `shared_by_healthy`).
+    pub fn shared_by_healthy(mut self, targets: Vec<String>) -> Self {
+        self.shared_by_healthy = targets;
         self
     }
     /// The unhealthy targets this finding explains: sorted and de-duplicated here, once, so

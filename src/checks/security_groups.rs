@@ -72,6 +72,7 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
     };
 
     let mut blocked: Vec<Blocked> = Vec::new();
+    let mut shared: Vec<String> = Vec::new();
     let mut explains = Vec::new();
     let mut unknown = Vec::new();
     let mut fixes: BTreeSet<String> = BTreeSet::new();
@@ -112,8 +113,12 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
                         })
                         .collect(),
                 });
-                if t.is_unhealthy() && prefix_lists.is_empty() {
-                    explains.push(t.id.clone());
+                if prefix_lists.is_empty() {
+                    if t.is_unhealthy() {
+                        explains.push(t.id.clone());
+                    } else if t.state == "healthy" {
+                        shared.push(t.id.clone());
+                    }
                 }
                 fixes.insert(fix(ctx, &place.groups, &source, port, &uncovered));
                 break;
@@ -149,7 +154,8 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
         )
         .evidence(evidence)
         .remediation(fixes.into_iter().collect())
-        .explains(explains);
+        .explains(explains)
+        .shared_by_healthy(shared);
     }
     if blocked.iter().any(|b| !b.unresolved_prefix_lists.is_empty()) {
         return Finding::warn(
