@@ -195,10 +195,20 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
             .copied()
             .filter(|id| !root.explains.iter().any(|e| e == id))
             .collect();
+        // Other failing checks that explain some of those: contributing causes.
+        let contributing: Vec<CheckId> = failing
+            .iter()
+            .filter(|f| f.check != root.check && f.explains.iter().any(|e| rest.contains(&e.as_str())))
+            .map(|f| f.check)
+            .collect();
+        let by = match contributing.as_slice() {
+            [] => String::new(),
+            c => format!(" (contributing: {})", c.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")),
+        };
         let rest = match rest.len() {
             0 => String::new(),
             n => format!(
-                " It does not explain {n} other unhealthy target{}: {}.",
+                " It does not explain {n} other unhealthy target{}: {}{by}.",
                 if n == 1 { "" } else { "s" },
                 shown(&rest)
             ),
@@ -654,6 +664,31 @@ mod tests {
             (Status::Fail, vec!["i-0bbb".to_string()], vec!["i-0aaa".to_string()])
         );
         assert_eq!(d.verdict.root_cause, Some(CheckId::NODES), "{}", d.verdict.summary);
+    }
+
+    #[test]
+    fn with_two_faults_the_named_cause_lists_the_other_as_contributing() {
+        // GIVEN two faults on different targets: i-0aaa's instance is stopped (nodes), and
+        // i-0bbb answers a health-check path the pods do not serve (health-check-config)
+        let snap = SnapshotB::instance()
+            .targets(vec![
+                target_r("i-0aaa", 32663, "unused", "Target.InvalidState"),
+                target_r("i-0bbb", 32663, "unhealthy", "Target.ResponseCodeMismatch"),
+            ])
+            .instance_state("i-0aaa", "stopped")
+            .health_check(|h| h.path = Some("/nothing-here".into()))
+            .build();
+        // WHEN diagnosed
+        let d = Diagnosis::from_snapshot(&snap);
+        // THEN (one target each, both fit) the earlier layer is named, the other is contributing
+        assert_eq!(d.verdict.root_cause, Some(CheckId::NODES), "{}", d.verdict.summary);
+        assert!(
+            d.verdict
+                .summary
+                .ends_with("It does not explain 1 other unhealthy target: i-0bbb (contributing: health-check-config)."),
+            "{}",
+            d.verdict.summary
+        );
     }
 
     #[test]
