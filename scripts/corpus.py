@@ -33,6 +33,7 @@ EXPECTED = {
     "named-port": ("problem", "target-port"),
     "missing-service": ("problem", "service-mapping"),
     "local-policy": ("problem", "traffic-policy"),
+    "mixed-faults": ("problem", "traffic-policy"),
     "second-node-group": ("problem", "security-groups"),
     "nacl-deny": ("problem", "network-acls"),
     "diverted-route": ("problem", "route-tables"),

@@ -196,11 +196,15 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
             .filter(|id| !root.explains.iter().any(|e| e == id))
             .collect();
         // Other failing checks that explain some of those: contributing causes.
-        let contributing: Vec<CheckId> = failing
+        let mut contributing: Vec<CheckId> = failing
             .iter()
             .filter(|f| f.check != root.check && f.explains.iter().any(|e| rest.contains(&e.as_str())))
             .map(|f| f.check)
             .collect();
+        // target-health's own reason codes are the symptom a more specific check names.
+        if contributing.len() > 1 {
+            contributing.retain(|c| *c != CheckId::TARGET_HEALTH);
+        }
         let by = match contributing.as_slice() {
             [] => String::new(),
             c => format!(" (contributing: {})", c.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")),

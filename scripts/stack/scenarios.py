@@ -527,6 +527,14 @@ def local_policy(kube, ns):
                             pods_on=[0], local=True, health={1: TIMEOUT, 2: TIMEOUT}, expect_ready=1)
 
 
+def mixed_faults(kube, ns):
+    """Two causes on different targets: Local policy with the only pod on node A of three (B and C
+    fail by design, traffic-policy), and node A's instance stopped (A: InvalidState, nodes)."""
+    out = local_policy(kube, ns)
+    aws("ec2").stop_instances(InstanceIds=[out["instances"][0]])
+    return out
+
+
 def elb_internal_error(kube, ns):
     """One target reports Elb.InternalError; nothing in the cluster or the network explains it (target-health)."""
     return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"},
@@ -664,6 +672,7 @@ SCENARIOS = {
     "zone-missing": zone_missing,
     "node-not-ready": node_not_ready,
     "local-policy": local_policy,
+    "mixed-faults": mixed_faults,
     "elb-internal-error": elb_internal_error,
     "rollout-transient": rollout_transient,
     "by-node-port": by_node_port,

@@ -117,6 +117,21 @@ fn workload_that_cannot_create_pods_is_named_with_the_quota_event() {
 }
 
 #[test]
+fn with_two_faults_the_one_explaining_more_wins_and_the_other_is_contributing() {
+    // GIVEN Local policy with the only pod on node A of three (B, C fail by design) and node A's
+    // instance stopped (A: InvalidState)
+    let s = stack();
+    let seed = s.seed("mixed-faults");
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN traffic-policy (two targets) is the root cause and nodes (the third) is contributing
+    assert_eq!(d["verdict"]["rootCause"], "traffic-policy", "{:#}", d["verdict"]);
+    let summary = d["verdict"]["summary"].as_str().unwrap();
+    assert!(summary.contains("(contributing: nodes)"), "{summary}");
+    assert_eq!(finding(&d, "nodes")["status"], "fail");
+}
+
+#[test]
 fn crash_looping_pods_are_pod_status_with_the_logs_command() {
     // GIVEN two crash-looping pods behind ip targets that time out
     let s = stack();
