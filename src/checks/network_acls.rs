@@ -62,6 +62,7 @@ fn judge(ctx: &View, lb_subnets: &[&Subnet], targets: Vec<&TargetHealth>) -> Fin
     let mut blocked: Vec<Blocked> = Vec::new();
     let mut explains: Vec<String> = Vec::new();
     let mut fixes = BTreeSet::new();
+    let mut claimed = BTreeSet::new();
     let mut checked = 0;
     let mut unknown = Vec::new();
     for t in targets {
@@ -133,7 +134,7 @@ fn judge(ctx: &View, lb_subnets: &[&Subnet], targets: Vec<&TargetHealth>) -> Fin
                         flow: f.what,
                         decision: rule,
                     });
-                    fixes.insert(fix(f.acl, f.egress, &f.peer, f.ports, &decision));
+                    fixes.insert(fix(f.acl, f.egress, &f.peer, f.ports, &decision, &mut claimed));
                     if t.is_unhealthy() {
                         explains.push(t.id.clone());
                     }
@@ -182,22 +183,42 @@ fn judge(ctx: &View, lb_subnets: &[&Subnet], targets: Vec<&TargetHealth>) -> Fin
     .evidence(evidence)
 }
 
-fn fix(acl: &NetworkAcl, egress: bool, peer: &Cidr, ports: (u16, u16), decision: &NaclDecision) -> String {
+/// The entry that lets one blocked flow through; `claimed` holds the rule numbers earlier fixes
+/// of this diagnosis already use, so two printed entries never share a number.
+fn fix(
+    acl: &NetworkAcl,
+    egress: bool,
+    peer: &Cidr,
+    ports: (u16, u16),
+    decision: &NaclDecision,
+    claimed: &mut BTreeSet<(String, bool, i32)>,
+) -> String {
     let dir = if egress { "--egress" } else { "--ingress" };
+    let used: BTreeSet<i32> = (acl.entries.iter())
+        .filter(|e| e.egress == egress)
+        .map(|e| e.rule_number)
+        .chain(claimed.iter().filter(|(a, e, _)| *a == acl.id && *e == egress).map(|(_, _, n)| *n))
+        .collect();
+    let mut allow = |n: i32| {
+        claimed.insert((acl.id.clone(), egress, n));
+        format!(
+            "aws ec2 create-network-acl-entry --network-acl-id {} {dir} --rule-number {n} --protocol tcp --port-range From={},To={} --cidr-block {peer} --rule-action allow",
+            acl.id, ports.0, ports.1
+        )
+    };
     match decision {
-        NaclDecision::Deny { rule } => format!(
-            "aws ec2 delete-network-acl-entry --network-acl-id {} {dir} --rule-number {rule}   # or renumber an allow below it",
-            acl.id
-        ),
+        // A deny may guard something else: keep it, and allow exactly this flow just ahead of it.
+        NaclDecision::Deny { rule } => match (1..*rule).rev().find(|n| !used.contains(n)) {
+            Some(n) => allow(n),
+            None => format!(
+                "no free rule number below {rule} in {}: renumber the entries so an allow for TCP {}-{} from {peer} comes before rule {rule} (aws ec2 describe-network-acls --network-acl-ids {})",
+                acl.id, ports.0, ports.1, acl.id
+            ),
+        },
         _ => {
             // A free rule number ahead of the existing rules, so that no deny can come first.
-            let used: BTreeSet<i32> = acl.entries.iter().filter(|e| e.egress == egress).map(|e| e.rule_number).collect();
             let lowest = used.iter().next().copied().unwrap_or(100);
-            let n = (1..lowest).rev().find(|n| !used.contains(n)).unwrap_or(lowest + 1);
-            format!(
-                "aws ec2 create-network-acl-entry --network-acl-id {} {dir} --rule-number {n} --protocol tcp --port-range From={},To={} --cidr-block {peer} --rule-action allow",
-                acl.id, ports.0, ports.1
-            )
+            allow((1..lowest).rev().find(|n| !used.contains(n)).unwrap_or(lowest + 1))
         }
     }
 }
@@ -240,10 +261,16 @@ mod tests {
             "{}",
             f.detail
         );
+        // AND the fix allows exactly these flows (one per load-balancer subnet, each its own rule
+        // number) ahead of the deny, which stays in place
         assert_eq!(
-            f.remediation[0],
-            "aws ec2 delete-network-acl-entry --network-acl-id acl-b --ingress --rule-number 90   # or renumber an allow below it"
+            f.remediation,
+            vec![
+                "aws ec2 create-network-acl-entry --network-acl-id acl-b --ingress --rule-number 88 --protocol tcp --port-range From=32663,To=32663 --cidr-block 10.0.102.0/24 --rule-action allow",
+                "aws ec2 create-network-acl-entry --network-acl-id acl-b --ingress --rule-number 89 --protocol tcp --port-range From=32663,To=32663 --cidr-block 10.0.101.0/24 --rule-action allow",
+            ]
         );
+        assert!(f.remediation.iter().all(|r| !r.contains("delete-network-acl-entry")));
     }
 
     #[test]

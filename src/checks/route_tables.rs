@@ -160,10 +160,7 @@ fn route_problems(table: &RouteTable, dest: &Cidr, vpc_cidrs: &[Cidr]) -> Vec<(S
                 "{} → {} is the most specific route (it overrides the local route of {vpc})",
                 r.destination, r.target
             ),
-            format!(
-                "aws ec2 delete-route --route-table-id {} --destination-cidr-block {}",
-                table.id, r.destination
-            ),
+            diverting_route_fix(table, r),
         )),
         (Some(_), None) => {}
         (None, _) => out.push((
@@ -177,13 +174,22 @@ fn route_problems(table: &RouteTable, dest: &Cidr, vpc_cidrs: &[Cidr]) -> Vec<(S
     for r in inner.into_iter().filter(|r| r.target != "local") {
         out.push((
             format!("{} → {} diverts part of it", r.destination, r.target),
-            format!(
-                "aws ec2 delete-route --route-table-id {} --destination-cidr-block {}",
-                table.id, r.destination
-            ),
+            diverting_route_fix(table, r),
         ));
     }
     out
+}
+
+/// A route that sends VPC traffic elsewhere may be on purpose (an inspection appliance): the
+/// line a person pastes only shows it; deleting it is the commented step, for when nothing is
+/// meant to carry this traffic. A blackhole route carries nothing and is deleted outright.
+fn diverting_route_fix(table: &RouteTable, r: &crate::snapshot::Route) -> String {
+    format!(
+        "aws ec2 describe-route-tables --route-table-ids {id} --query 'RouteTables[].Routes[?DestinationCidrBlock==`{dest}`]'   # if no appliance behind {target} is meant to carry this traffic: aws ec2 delete-route --route-table-id {id} --destination-cidr-block {dest}",
+        id = table.id,
+        dest = r.destination,
+        target = r.target
+    )
 }
 
 #[cfg(test)]
@@ -235,6 +241,13 @@ mod tests {
             f.evidence["problems"][0]["problem"],
             "10.0.2.0/25 → nat-0abc is the most specific route (it overrides the local route of 10.0.0.0/16)"
         );
+        // AND the line to paste only shows the route; deleting it is the conditional comment
+        assert!(
+            f.remediation[0].starts_with("aws ec2 describe-route-tables --route-table-ids rtb-lb "),
+            "{}",
+            f.remediation[0]
+        );
+        assert!(f.remediation[0].contains("# if no appliance behind nat-0abc"), "{}", f.remediation[0]);
     }
 
     #[test]

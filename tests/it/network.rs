@@ -61,10 +61,14 @@ fn route_diverting_the_lb_subnet_is_route_tables() {
     assert_eq!(p["destination"], "10.0.101.0/24");
     assert_eq!(p["subnet"], seed["subnets"]["us-east-1b"]);
     assert!(p["problem"].as_str().unwrap().starts_with("10.0.101.0/24 → eni-"), "{p}");
-    assert!(finding(&d, "route-tables")["remediation"][0]
-        .as_str()
-        .unwrap()
-        .contains("delete-route"));
+    // the line to paste only shows the route (it may serve an appliance); deleting it is the
+    // commented, conditional step
+    let fix = finding(&d, "route-tables")["remediation"][0].as_str().unwrap();
+    assert!(fix.starts_with("aws ec2 describe-route-tables --route-table-ids "), "{fix}");
+    assert!(
+        fix.contains("# if no appliance behind eni-") && fix.contains("delete-route"),
+        "{fix}"
+    );
 }
 
 #[test]
