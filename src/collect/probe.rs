@@ -326,7 +326,14 @@ fn reqwest_kind(e: &reqwest::Error) -> FailureKind {
         {
             return FailureKind::Tls;
         }
-        if text.contains("connection closed before message completed") || text.contains("connection reset") {
+        // hyper words a peer's RST or close in several ways depending on when it lands (before the
+        // request is written, while reading the head, or on a pooled connection).
+        if text.contains("connection closed")
+            || text.contains("connection reset")
+            || text.contains("connection was reset")
+            || text.contains("end of file")
+            || text.contains("unexpected eof")
+        {
             return FailureKind::Reset;
         }
         source = s.source();

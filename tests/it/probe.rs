@@ -88,7 +88,7 @@ fn direct_probe_maps_each_behaviour_to_its_evidence() {
         outcome(&f, "127.0.0.5")["latencyMs"].as_u64().unwrap() >= 1900,
         "the target group's 2 s timeout is used"
     );
-    assert_eq!(outcome(&f, "127.0.0.6")["kind"], "reset");
+    assert_eq!(outcome(&f, "127.0.0.6")["kind"], "reset", "{:#}", outcome(&f, "127.0.0.6"));
     assert_eq!(outcome(&f, "127.0.0.7")["kind"], "refused");
     let detail = f["detail"].as_str().unwrap();
     assert!(
