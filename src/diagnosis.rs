@@ -1,7 +1,7 @@
 //! The diagnosis: the verdict, every finding, and the targets (ARCHITECTURE.md, "Contracts", schemaVersion 1).
 //! Built from a snapshot and the findings; pure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -145,17 +145,25 @@ impl Diagnosis {
 /// readiness gates): the verdict is then inconclusive and names it. `target-health` is a
 /// candidate only for the targets whose reason code is a cause in itself (a stopped instance).
 fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
-    let unhealthy_ids: BTreeSet<&str> = ctx.unhealthy().iter().map(|t| t.id.as_str()).collect();
+    // Unhealthy target id → its reason code, built once: candidates are compared many times.
+    let unhealthy_reasons: BTreeMap<&str, Option<&str>> =
+        ctx.unhealthy().into_iter().map(|t| (t.id.as_str(), t.reason.as_deref())).collect();
+    let unhealthy_ids: BTreeSet<&str> = unhealthy_reasons.keys().copied().collect();
     let unhealthy = unhealthy_ids.len();
     let total = ctx.targets.as_ref().map(|t| t.len()).unwrap_or(0);
     let explained = |f: &Finding| f.explains.iter().filter(|id| unhealthy_ids.contains(id.as_str())).count();
     // Of those, how many fail with a reason code this kind of cause produces (a blocked port
     // times out; it does not answer 404): breaks ties before the causal order.
-    let reason_of = |id: &str| ctx.unhealthy().into_iter().find(|t| t.id == id).and_then(|t| t.reason.clone());
     let fitting = |f: &Finding| match f.check.check().map(|c| c.reasons) {
         None | Some([]) => explained(f),
         Some(reasons) => (f.explains.iter())
-            .filter(|id| reason_of(id).is_some_and(|r| reasons.contains(&r.as_str())))
+            .filter(|id| {
+                unhealthy_reasons
+                    .get(id.as_str())
+                    .copied()
+                    .flatten()
+                    .is_some_and(|r| reasons.contains(&r))
+            })
             .count(),
     };
     let failing: Vec<&Finding> = findings
@@ -190,15 +198,12 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
     };
     if let Some(root) = root {
         // Unhealthy targets the root cause leaves unexplained are named, not hidden.
-        let rest: Vec<&str> = unhealthy_ids
-            .iter()
-            .copied()
-            .filter(|id| !root.explains.iter().any(|e| e == id))
-            .collect();
+        let by_root: BTreeSet<&str> = root.explains.iter().map(String::as_str).collect();
+        let rest: BTreeSet<&str> = unhealthy_ids.difference(&by_root).copied().collect();
         // Other failing checks that explain some of those: contributing causes.
         let mut contributing: Vec<CheckId> = failing
             .iter()
-            .filter(|f| f.check != root.check && f.explains.iter().any(|e| rest.contains(&e.as_str())))
+            .filter(|f| f.check != root.check && f.explains.iter().any(|e| rest.contains(e.as_str())))
             .map(|f| f.check)
             .collect();
         // target-health's own reason codes are the symptom a more specific check names.
@@ -214,7 +219,7 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
             n => format!(
                 " It does not explain {n} other unhealthy target{}: {}{by}.",
                 if n == 1 { "" } else { "s" },
-                shown(&rest)
+                shown(&rest.iter().copied().collect::<Vec<_>>())
             ),
         };
         let shared = match root.shared_by_healthy.as_slice() {
