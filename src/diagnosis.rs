@@ -389,6 +389,31 @@ mod tests {
     use super::*;
     use crate::fixtures::*;
 
+    /// Instance targets, Cluster policy: i-0bbb times out, and one of two pods crash-loops (the
+    /// other still serves every node, so pod-status explains no target).
+    fn one_of_two_pods_down_and_i_0bbb_timing_out() -> SnapshotB {
+        SnapshotB::instance()
+            .targets(vec![
+                target("i-0aaa", 32663, "healthy"),
+                target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout"),
+            ])
+            .pods(vec![
+                PodB::new("default", "a")
+                    .labels(&[("app", "alb-instance")])
+                    .container_port(80, Some("http"))
+                    .node("node-a")
+                    .ip("192.168.10.11")
+                    .ready()
+                    .build(),
+                PodB::new("default", "b")
+                    .labels(&[("app", "alb-instance")])
+                    .container_port(80, Some("http"))
+                    .node("node-b")
+                    .waiting("CrashLoopBackOff")
+                    .build(),
+            ])
+    }
+
     #[test]
     fn article_root_cause_is_selector_match_over_endpoints_by_causal_order() {
         // GIVEN the article's snapshot: selector-match and endpoints both explain both targets
@@ -461,26 +486,7 @@ mod tests {
     fn network_failure_explaining_a_target_beats_a_partial_pod_failure() {
         // GIVEN i-0bbb blocked by a NACL, and one of two pods crash-looping (instance targets,
         // Cluster policy: the other pod still serves every node)
-        let snap = SnapshotB::instance()
-            .targets(vec![
-                target("i-0aaa", 32663, "healthy"),
-                target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout"),
-            ])
-            .pods(vec![
-                PodB::new("default", "a")
-                    .labels(&[("app", "alb-instance")])
-                    .container_port(80, Some("http"))
-                    .node("node-a")
-                    .ip("192.168.10.11")
-                    .ready()
-                    .build(),
-                PodB::new("default", "b")
-                    .labels(&[("app", "alb-instance")])
-                    .container_port(80, Some("http"))
-                    .node("node-b")
-                    .waiting("CrashLoopBackOff")
-                    .build(),
-            ])
+        let snap = one_of_two_pods_down_and_i_0bbb_timing_out()
             .nacl("acl-b", "subnet-b", vec![nacl_entry(100, "allow", "-1", "0.0.0.0/0", None, true)])
             .build();
         let d = Diagnosis::from_snapshot(&snap);
@@ -541,26 +547,7 @@ mod tests {
     fn failing_check_that_explains_no_unhealthy_target_is_not_the_root_cause() {
         // GIVEN instance targets (Cluster policy) where i-0bbb times out, and one of two pods
         // crash-loops: the other pod still serves every node, so pod-status explains nothing
-        let snap = SnapshotB::instance()
-            .targets(vec![
-                target("i-0aaa", 32663, "healthy"),
-                target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout"),
-            ])
-            .pods(vec![
-                PodB::new("default", "a")
-                    .labels(&[("app", "alb-instance")])
-                    .container_port(80, Some("http"))
-                    .node("node-a")
-                    .ready()
-                    .build(),
-                PodB::new("default", "b")
-                    .labels(&[("app", "alb-instance")])
-                    .container_port(80, Some("http"))
-                    .node("node-b")
-                    .waiting("CrashLoopBackOff")
-                    .build(),
-            ])
-            .build();
+        let snap = one_of_two_pods_down_and_i_0bbb_timing_out().build();
         // WHEN diagnosed
         let d = Diagnosis::from_snapshot(&snap);
         // THEN pod-status still fails, but it is not named as the cause: inconclusive, naming it
