@@ -118,29 +118,43 @@ pub fn alb(ingress: &Ingress, service: &Service) -> (HealthCheckSpec, Vec<Invali
             ),
         ],
     };
+    // Defaults: aws-load-balancer-controller v3.5.0, pkg/ingress/model_builder.go
+    // (`defaultHealthCheck*`): HTTP1 "/" matcher 200, gRPC "/AWS.ALB/healthcheck" matcher 12,
+    // interval 15, timeout 5, thresholds 2/2; the health-check protocol follows the backend's.
     let backend = l.setting("backend-protocol", "HTTP");
+    let version = l.setting("backend-protocol-version", "HTTP1");
+    let grpc = version.value == "GRPC";
     let spec = HealthCheckSpec {
         target_type: l.setting("target-type", "instance"),
-        protocol: l.setting("healthcheck-protocol", backend.value.to_uppercase()),
+        protocol: l.setting("healthcheck-protocol", backend.value.clone()),
         port: l.setting("healthcheck-port", "traffic-port"),
-        path: l.setting("healthcheck-path", "/"),
+        path: l.setting("healthcheck-path", if grpc { "/AWS.ALB/healthcheck" } else { "/" }),
         interval: l.setting("healthcheck-interval-seconds", "15"),
         timeout: l.setting("healthcheck-timeout-seconds", "5"),
         healthy_threshold: l.setting("healthy-threshold-count", "2"),
         unhealthy_threshold: l.setting("unhealthy-threshold-count", "2"),
-        success_codes: l.setting("success-codes", "200"),
+        success_codes: l.setting("success-codes", if grpc { "12" } else { "200" }),
         proxy_protocol: false,
         target_group_attributes: BTreeMap::new(),
     };
-    let mut invalid = validate(&spec, &["HTTP", "HTTPS"], (5, 300), (2, 120), (2, 10));
-    if let Some((object, key, value)) = l.get("backend-protocol") {
-        if !["HTTP", "HTTPS"].contains(&value.to_uppercase().as_str()) {
-            invalid.push(Invalid {
-                object,
-                key,
-                value,
-                why: "must be HTTP or HTTPS".into(),
-            });
+    // ALB: "Health check interval must be greater than the timeout" (ELB ValidationError).
+    let mut invalid = validate(&spec, &["HTTP", "HTTPS"], (5, 300), (2, 120), (2, 10), Timeout::ShorterThanInterval);
+    // The controller compares these exactly (pkg/ingress/model_build_target_group.go:
+    // buildTargetGroupProtocol, buildTargetGroupHealthCheckProtocol): "https" is rejected.
+    for (name, allowed) in [
+        ("backend-protocol", &["HTTP", "HTTPS"][..]),
+        ("healthcheck-protocol", &["HTTP", "HTTPS"][..]),
+        ("backend-protocol-version", &["HTTP1", "HTTP2", "GRPC"][..]),
+    ] {
+        if let Some((object, key, value)) = l.get(name) {
+            if !allowed.contains(&value.as_str()) && !invalid.iter().any(|i| i.key == key) {
+                invalid.push(Invalid {
+                    object,
+                    key,
+                    value,
+                    why: format!("must be {} (upper case: the controller compares exactly)", allowed.join(" or ")),
+                });
+            }
         }
     }
     (spec, invalid)
@@ -178,34 +192,57 @@ pub fn nlb(service: &Service) -> Option<(NlbOwner, HealthCheckSpec, Vec<Invalid>
     let local = spec.external_traffic_policy.as_deref() == Some("Local");
     let default_type = if lb_type == Some("nlb-ip") { "ip" } else { "instance" };
     let target_type = l.setting("nlb-target-type", default_type);
-    // With Local (instance targets) kube-proxy answers /healthz on the healthCheckNodePort.
-    let local_instance = local && target_type.value == "instance";
-    let hc_node_port = spec
-        .health_check_node_port
-        .map(|p| p.to_string())
-        .unwrap_or_else(|| "traffic-port".into());
-    let protocol = l.setting("healthcheck-protocol", if local { "HTTP" } else { "TCP" });
+    // Defaults: aws-load-balancer-controller v3.5.0, pkg/service/model_builder.go. Instance
+    // targets of a `LoadBalancer` Service with externalTrafficPolicy Local get kube-proxy's
+    // /healthz on the healthCheckNodePort (HTTP, interval 10, timeout 6, thresholds 2/2,
+    // `...ForInstanceModeLocal`); everything else, ip targets with Local included, gets TCP on
+    // the traffic port (interval 10, timeout 10, thresholds 3/3, matcher 200-399).
+    // (pkg/service/model_build_target_group.go, buildTargetGroupHealthCheckConfig.)
+    let local_instance = local && is_lb && target_type.value == "instance";
+    let d = if local_instance {
+        let hc_node_port = spec.health_check_node_port.map(|p| p.to_string());
+        NlbDefaults {
+            protocol: "HTTP",
+            port: hc_node_port.unwrap_or_else(|| "traffic-port".into()),
+            path: "/healthz",
+            interval: "10",
+            timeout: "6",
+            threshold: "2",
+        }
+    } else {
+        NlbDefaults {
+            protocol: "TCP",
+            port: "traffic-port".into(),
+            path: "/",
+            interval: "10",
+            timeout: "10",
+            threshold: "3",
+        }
+    };
+    let protocol = l.setting("healthcheck-protocol", d.protocol);
     let mut hc = HealthCheckSpec {
         target_type,
-        port: l.setting(
-            "healthcheck-port",
-            if local_instance { hc_node_port } else { "traffic-port".into() },
-        ),
-        path: l.setting("healthcheck-path", if local_instance { "/healthz" } else { "/" }),
-        interval: l.setting("healthcheck-interval", "10"),
-        timeout: l.setting(
-            "healthcheck-timeout",
-            if protocol.value.eq_ignore_ascii_case("TCP") { "10" } else { "6" },
-        ),
-        healthy_threshold: l.setting("healthcheck-healthy-threshold", "3"),
-        unhealthy_threshold: l.setting("healthcheck-unhealthy-threshold", "3"),
+        port: l.setting("healthcheck-port", d.port.clone()),
+        path: l.setting("healthcheck-path", d.path),
+        interval: l.setting("healthcheck-interval", d.interval),
+        timeout: l.setting("healthcheck-timeout", d.timeout),
+        healthy_threshold: l.setting("healthcheck-healthy-threshold", d.threshold),
+        unhealthy_threshold: l.setting("healthcheck-unhealthy-threshold", d.threshold),
         success_codes: l.setting("healthcheck-success-codes", "200-399"),
         protocol,
         proxy_protocol: false,
         target_group_attributes: BTreeMap::new(),
     };
     hc.protocol.value = hc.protocol.value.to_uppercase();
-    let mut invalid = validate(&hc, &["TCP", "HTTP", "HTTPS"], (5, 300), (2, 120), (2, 10));
+    // NLB accepts a timeout equal to the interval: the controller's own default is 10/10.
+    let mut invalid = validate(
+        &hc,
+        &["TCP", "HTTP", "HTTPS"],
+        (5, 300),
+        (2, 120),
+        (2, 10),
+        Timeout::NotLongerThanInterval,
+    );
     if let Some((object, key, value)) = l.get("proxy-protocol") {
         if value == "*" {
             hc.proxy_protocol = true;
@@ -246,23 +283,48 @@ pub fn nlb(service: &Service) -> Option<(NlbOwner, HealthCheckSpec, Vec<Invalid>
             });
         }
     }
-    if local && hc.protocol.value == "TCP" && hc.protocol.annotated().is_some() {
-        let (object, key) = hc
-            .protocol
-            .annotated()
-            .map(|(o, k)| (o.to_string(), k.to_string()))
-            .unwrap_or_default();
-        invalid.push(Invalid {
-            object,
-            key,
-            value: "tcp".into(),
-            why: "with externalTrafficPolicy Local the health check must be HTTP (TCP succeeds on nodes without pods)".into(),
-        });
+    // The controller accepts TCP here, but kube-proxy's health server listens on every node:
+    // a TCP check of the healthCheckNodePort passes on nodes without a local pod, where
+    // Local then drops the traffic. Only instance targets checked on that port are affected.
+    if local_instance && hc.protocol.value == "TCP" && hc.port.value == d.port && d.port != "traffic-port" {
+        if let Some((object, key)) = hc.protocol.annotated().map(|(o, k)| (o.to_string(), k.to_string())) {
+            invalid.push(Invalid {
+                object,
+                key,
+                value: "tcp".into(),
+                why: "with externalTrafficPolicy Local the check of the healthCheckNodePort must be HTTP (TCP succeeds on nodes without pods)".into(),
+            });
+        }
     }
     Some((owner, hc, invalid))
 }
 
-fn validate(s: &HealthCheckSpec, protocols: &[&str], interval: (i64, i64), timeout: (i64, i64), threshold: (i64, i64)) -> Vec<Invalid> {
+/// The NLB defaults of one case (see `nlb`).
+struct NlbDefaults {
+    protocol: &'static str,
+    port: String,
+    path: &'static str,
+    interval: &'static str,
+    timeout: &'static str,
+    threshold: &'static str,
+}
+
+/// How the timeout must relate to the interval: ALB rejects a timeout equal to the interval,
+/// NLB accepts it.
+#[derive(Clone, Copy, PartialEq)]
+enum Timeout {
+    ShorterThanInterval,
+    NotLongerThanInterval,
+}
+
+fn validate(
+    s: &HealthCheckSpec,
+    protocols: &[&str],
+    interval: (i64, i64),
+    timeout: (i64, i64),
+    threshold: (i64, i64),
+    rule: Timeout,
+) -> Vec<Invalid> {
     let mut out = Vec::new();
     let mut bad = |setting: &Setting, why: String| {
         if let Some((object, key)) = setting.annotated() {
@@ -300,9 +362,18 @@ fn validate(s: &HealthCheckSpec, protocols: &[&str], interval: (i64, i64), timeo
     }
     let in_range = |v: &Setting, (lo, hi): (i64, i64)| num(v).filter(|n| (lo..=hi).contains(n));
     if let (Some(i), Some(t)) = (in_range(&s.interval, interval), in_range(&s.timeout, timeout)) {
-        if t >= i {
+        let too_long = match rule {
+            Timeout::ShorterThanInterval => t >= i,
+            Timeout::NotLongerThanInterval => t > i,
+        };
+        if too_long {
             let which = if s.timeout.annotated().is_some() { &s.timeout } else { &s.interval };
-            bad(which, format!("the timeout ({t}s) must be shorter than the interval ({i}s)"));
+            let must = if rule == Timeout::ShorterThanInterval {
+                "be shorter than"
+            } else {
+                "not exceed"
+            };
+            bad(which, format!("the timeout ({t}s) must {must} the interval ({i}s)"));
         }
     }
     if crate::matcher::parse(&s.success_codes.value).is_none() {
@@ -443,7 +514,26 @@ mod tests {
             ("healthcheck-protocol", "TCP", "must be one of HTTP, HTTPS"),
             ("healthcheck-port", "70000", "must be traffic-port or a port number 1-65535"),
             ("target-type", "pod", "must be instance or ip"),
-            ("backend-protocol", "GRPC", "must be HTTP or HTTPS"),
+            (
+                "backend-protocol",
+                "GRPC",
+                "must be HTTP or HTTPS (upper case: the controller compares exactly)",
+            ),
+            (
+                "backend-protocol",
+                "https",
+                "must be HTTP or HTTPS (upper case: the controller compares exactly)",
+            ),
+            (
+                "backend-protocol-version",
+                "grpc",
+                "must be HTTP1 or HTTP2 or GRPC (upper case: the controller compares exactly)",
+            ),
+            (
+                "healthcheck-timeout-seconds",
+                "15",
+                "the timeout (15s) must be shorter than the interval (15s)",
+            ),
         ] {
             let full = format!("{ALB}{key}");
             let (_, invalid) = alb(&ingress(&[(full.as_str(), value)]), &service(&[], false, false));
@@ -539,17 +629,68 @@ mod tests {
         assert_eq!(nlb(&bad).unwrap().2[0].why, "the only valid value is \"*\"");
     }
 
+    /// gRPC backends: the controller's gRPC defaults (pkg/ingress/model_builder.go).
     #[test]
-    fn nlb_tcp_check_with_local_policy_is_rejected() {
-        let svc = service(
-            &[
-                ("service.beta.kubernetes.io/aws-load-balancer-type", "external"),
-                ("service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol", "tcp"),
-            ],
-            true,
-            true,
+    fn alb_grpc_backend_gets_the_grpc_health_check_defaults() {
+        let ing = ingress(&[("alb.ingress.kubernetes.io/backend-protocol-version", "GRPC")]);
+        let (hc, invalid) = alb(&ing, &service(&[], false, false));
+        assert_eq!(
+            (hc.path.value.as_str(), hc.success_codes.value.as_str(), hc.protocol.value.as_str()),
+            ("/AWS.ALB/healthcheck", "12", "HTTP")
         );
-        let (_, _, invalid) = nlb(&svc).unwrap();
+        assert!(invalid.is_empty(), "{invalid:?}");
+    }
+
+    /// The defaults of each NLB case, as pkg/service/model_builder.go has them:
+    /// (protocol, port, path, interval, timeout, healthy, unhealthy).
+    #[test]
+    fn nlb_defaults_follow_the_controller_source_per_target_type_and_policy() {
+        let ext = ("service.beta.kubernetes.io/aws-load-balancer-type", "external");
+        let ip = ("service.beta.kubernetes.io/aws-load-balancer-nlb-target-type", "ip");
+        for (annotations, local, want) in [
+            (vec![ext], false, ["TCP", "traffic-port", "/", "10", "10", "3", "3"]),
+            (vec![ext], true, ["HTTP", "31999", "/healthz", "10", "6", "2", "2"]),
+            (vec![ext, ip], false, ["TCP", "traffic-port", "/", "10", "10", "3", "3"]),
+            // ip targets with Local: the pods answer themselves, plain TCP (not /healthz)
+            (vec![ext, ip], true, ["TCP", "traffic-port", "/", "10", "10", "3", "3"]),
+        ] {
+            let (_, hc, invalid) = nlb(&service(&annotations, true, local)).unwrap();
+            let got = [
+                &hc.protocol,
+                &hc.port,
+                &hc.path,
+                &hc.interval,
+                &hc.timeout,
+                &hc.healthy_threshold,
+                &hc.unhealthy_threshold,
+            ]
+            .map(|s| s.value.as_str());
+            assert_eq!(got, want, "{annotations:?} local={local}");
+            assert!(invalid.is_empty(), "the defaults are valid: {invalid:?}");
+        }
+    }
+
+    #[test]
+    fn nlb_timeout_equal_to_interval_is_allowed_longer_is_not() {
+        let ext = ("service.beta.kubernetes.io/aws-load-balancer-type", "external");
+        let equal = ("service.beta.kubernetes.io/aws-load-balancer-healthcheck-timeout", "10");
+        assert!(nlb(&service(&[ext, equal], true, false)).unwrap().2.is_empty());
+        let longer = ("service.beta.kubernetes.io/aws-load-balancer-healthcheck-timeout", "12");
+        let invalid = nlb(&service(&[ext, longer], true, false)).unwrap().2;
+        assert_eq!(invalid[0].why, "the timeout (12s) must not exceed the interval (10s)");
+    }
+
+    #[test]
+    fn nlb_tcp_check_of_the_health_check_node_port_with_local_policy_is_flagged() {
+        let tcp = ("service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol", "tcp");
+        let ext = ("service.beta.kubernetes.io/aws-load-balancer-type", "external");
+        let (_, _, invalid) = nlb(&service(&[ext, tcp], true, true)).unwrap();
         assert!(invalid.iter().any(|i| i.why.contains("must be HTTP")), "{invalid:?}");
+        // ip targets: TCP is the controller's own default with Local, nothing to flag
+        let ip = ("service.beta.kubernetes.io/aws-load-balancer-nlb-target-type", "ip");
+        assert!(nlb(&service(&[ext, ip, tcp], true, true)).unwrap().2.is_empty());
+        // TCP on the traffic port: Local drops it on nodes without pods, which is what is wanted
+        let traffic = ("service.beta.kubernetes.io/aws-load-balancer-healthcheck-port", "traffic-port");
+        assert!(nlb(&service(&[ext, tcp, traffic], true, true)).unwrap().2.is_empty());
     }
 }

@@ -100,7 +100,7 @@ def load_balancer(ns, net, svc, port, target_type, tg_port, tags, lb_tags=None, 
     groups = {} if nlb else {"SecurityGroups": [net["sg_lb"]]}
     lb = elb.create_load_balancer(Name=elb_name("k8s", ns[:12], suffix), Subnets=list(net["lb_subnets"].values()), Scheme="internet-facing",
                                   Type="network" if nlb else "application", **groups, **tagged(lb_tags))["LoadBalancers"][0]["LoadBalancerArn"]
-    checks = {"HealthCheckProtocol": "TCP", "HealthCheckPort": "traffic-port", "HealthCheckIntervalSeconds": 10, "HealthyThresholdCount": 3,
+    checks = {"HealthCheckProtocol": "TCP", "HealthCheckPort": "traffic-port", "HealthCheckIntervalSeconds": 10, "HealthCheckTimeoutSeconds": 10, "HealthyThresholdCount": 3,
               "UnhealthyThresholdCount": 3} if nlb else {
               "HealthCheckProtocol": "HTTP", "HealthCheckPort": "traffic-port", "HealthCheckPath": "/", "HealthCheckIntervalSeconds": 15,
               "HealthCheckTimeoutSeconds": 5, "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2, "Matcher": {"HttpCode": "200"}}

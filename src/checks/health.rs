@@ -88,18 +88,108 @@ impl View<'_> {
             .collect()
     }
 
-    /// Paths the selected pods' readiness probes use (HTTP GET), deduplicated.
+    /// Paths of the selected pods' HTTP readiness probes that the load balancer could use: only
+    /// probes of the port the health check reaches (a management or metrics port's probe cannot
+    /// answer on the traffic port), with a mesh's rewritten probe traced back to the
+    /// application's own, and only paths safe to print in a command. Deduplicated.
     pub fn readiness_paths(&self) -> Vec<String> {
         let mut paths: Vec<String> = self
             .selected
             .iter()
-            .flat_map(|p| p.spec.iter().flat_map(|s| s.containers.iter()))
-            .filter_map(|c| c.readiness_probe.as_ref()?.http_get.as_ref()?.path.clone())
+            .flat_map(|pod| {
+                let Some(port) = self.health_check_container_port(pod) else {
+                    return vec![];
+                };
+                app_readiness_probes(pod)
+                    .into_iter()
+                    .filter(move |(probe_port, _)| *probe_port == port)
+                    .map(|(_, path)| path)
+                    .collect()
+            })
+            .filter(|p| safe_path(p))
             .collect();
         paths.sort();
         paths.dedup();
         paths
     }
+
+    /// The container port the target group's health check reaches in a pod: the Service's
+    /// targetPort for `traffic-port` (and, for instance targets, for the Service's NodePort);
+    /// an ip target's numeric port is itself. Kube-proxy's healthCheckNodePort reaches no pod.
+    fn health_check_container_port(&self, pod: &Pod) -> Option<i32> {
+        use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+        let configured = self.tg.as_ref().ok()?.health_check.port.as_deref().unwrap_or("traffic-port");
+        let svc_port = self.service_port();
+        let target_port = || -> Option<i32> {
+            let p = svc_port?;
+            match p.target_port.as_ref() {
+                None => Some(p.port),
+                Some(IntOrString::Int(n)) => Some(*n),
+                Some(IntOrString::String(name)) => named_container_port(pod, name),
+            }
+        };
+        match configured.parse::<i32>() {
+            Err(_) => target_port(),
+            Ok(n) if self.is_ip() => Some(n),
+            Ok(n) if svc_port.and_then(|p| p.node_port) == Some(n) => target_port(),
+            Ok(_) => None,
+        }
+    }
+}
+
+fn named_container_port(pod: &Pod, name: &str) -> Option<i32> {
+    (pod.spec.iter().flat_map(|s| &s.containers))
+        .flat_map(|c| c.ports.iter().flatten())
+        .find(|p| p.name.as_deref() == Some(name))
+        .map(|p| p.container_port)
+}
+
+/// Istio's agent answers rewritten probes on this port under `/app-health/<container>/readyz`;
+/// the application's own probe is kept in the sidecar's `ISTIO_KUBE_APP_PROBERS` (JSON).
+const ISTIO_AGENT_PORT: i32 = 15020;
+
+/// (port, path) of each application container's HTTP readiness probe; a probe Istio rewrote is
+/// replaced by the original it recorded, or dropped when that is not found.
+fn app_readiness_probes(pod: &Pod) -> Vec<(i32, String)> {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let Some(spec) = pod.spec.as_ref() else { return vec![] };
+    let istio: Option<serde_json::Value> = (spec.containers.iter())
+        .flat_map(|c| c.env.iter().flatten())
+        .find(|e| e.name == "ISTIO_KUBE_APP_PROBERS")
+        .and_then(|e| serde_json::from_str(e.value.as_deref()?).ok());
+    let mut out = Vec::new();
+    for c in &spec.containers {
+        let Some(get) = c.readiness_probe.as_ref().and_then(|p| p.http_get.as_ref()) else {
+            continue;
+        };
+        let Some(path) = get.path.clone() else { continue };
+        let port = match &get.port {
+            IntOrString::Int(n) => Some(*n),
+            IntOrString::String(name) => (c.ports.iter().flatten())
+                .find(|p| p.name.as_deref() == Some(name))
+                .map(|p| p.container_port),
+        };
+        let Some(port) = port else { continue };
+        if port == ISTIO_AGENT_PORT && path.starts_with("/app-health/") {
+            let original = istio.as_ref().and_then(|j| j.get(&path)?.get("httpGet").cloned());
+            if let Some(get) = original {
+                let port = get.get("port").and_then(|p| p.as_i64()).and_then(|p| i32::try_from(p).ok());
+                let path = get.get("path").and_then(|p| p.as_str()).unwrap_or("/");
+                if let Some(port) = port {
+                    out.push((port, path.to_string()));
+                }
+            }
+            continue;
+        }
+        out.push((port, path));
+    }
+    out
+}
+
+/// A path from a pod spec is tenant input: it reaches a printed command only when it is a plain
+/// URL path (no spaces, quotes or shell characters) of a sane length.
+pub fn safe_path(p: &str) -> bool {
+    p.starts_with('/') && p.len() <= 1024 && p.chars().all(|c| c.is_ascii_alphanumeric() || "/-._~%".contains(c))
 }
 
 /// A setting that cannot work against these pods.
@@ -238,9 +328,10 @@ pub struct Mismatch {
     pub from: String,
 }
 
-/// Compares the requested health check with the target group's (NLB timeouts are ignored by
-/// the controller, so they are not compared).
-pub fn mismatches(spec: &HealthCheckSpec, tg: &HealthCheck, nlb: bool) -> Vec<Mismatch> {
+/// Compares the requested health check with the target group's. NLB timeouts are compared too:
+/// the controller applies them since v2.4.6 (feature gate NLBHealthCheckAdvancedConfig, on by
+/// default; pkg/config/feature_gates.go).
+pub fn mismatches(spec: &HealthCheckSpec, tg: &HealthCheck) -> Vec<Mismatch> {
     let http = spec.protocol.value.starts_with("HTTP");
     let mut pairs: Vec<(&'static str, &Setting, Option<String>)> = vec![
         ("protocol", &spec.protocol, tg.protocol.clone()),
@@ -261,9 +352,7 @@ pub fn mismatches(spec: &HealthCheckSpec, tg: &HealthCheck, nlb: bool) -> Vec<Mi
         pairs.push(("path", &spec.path, tg.path.clone()));
         pairs.push(("success codes", &spec.success_codes, tg.matcher.clone()));
     }
-    if !nlb {
-        pairs.push(("timeout", &spec.timeout, tg.timeout_seconds.map(|v| v.to_string())));
-    }
+    pairs.push(("timeout", &spec.timeout, tg.timeout_seconds.map(|v| v.to_string())));
     pairs
         .into_iter()
         .filter_map(|(setting, want, actual)| {
@@ -308,7 +397,6 @@ pub struct AnnotationJudgement<'a> {
     pub keys: [&'static str; 3],
     pub spec: &'a HealthCheckSpec,
     pub invalid: &'a [Invalid],
-    pub nlb: bool,
 }
 
 pub fn judge_annotations(ctx: &View, j: AnnotationJudgement) -> super::Finding {
@@ -320,7 +408,7 @@ pub fn judge_annotations(ctx: &View, j: AnnotationJudgement) -> super::Finding {
     let (kind, obj) = j.object.split_once(' ').unwrap_or(("", ""));
     let (ns, name) = obj.split_once('/').unwrap_or(("", obj));
     let events: Vec<&EventView> = ctx.controller_events(kind, name);
-    let mismatched = mismatches(j.spec, &tg.health_check, j.nlb);
+    let mismatched = mismatches(j.spec, &tg.health_check);
     let settings = [
         ("path", &j.spec.path, j.keys[0]),
         ("port", &j.spec.port, j.keys[1]),

@@ -235,6 +235,75 @@ mod tests {
         assert!(f.remediation.iter().all(|r| !r.contains("--health-check-path")), "{:?}", f.remediation);
     }
 
+    /// The 404 target group of `default_path_answering_404…`, pods probed as `probe` sets.
+    fn answering_404(probe: impl Fn(&mut k8s_openapi::api::core::v1::PodSpec)) -> crate::snapshot::Snapshot {
+        let mut b = SnapshotB::ip().targets(vec![target("10.0.1.10", 8080, "healthy"), {
+            let mut t = target_r("10.0.2.11", 8080, "unhealthy", "Target.ResponseCodeMismatch");
+            t.description = Some("Health checks failed with these codes: [404]".into());
+            t
+        }]);
+        if let Fetched::Ok(pods) = &mut b.kube().pods {
+            for p in pods.iter_mut() {
+                probe(p.spec.as_mut().unwrap());
+            }
+        }
+        b.build()
+    }
+
+    #[test]
+    fn probe_of_a_management_port_is_not_proposed_as_the_health_check_path() {
+        use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+        // GIVEN pods whose readinessProbe asks /ready on the admin port 9090, not the traffic port
+        let snap = answering_404(|spec| {
+            spec.containers[0].readiness_probe = Some(readiness_on("/ready", IntOrString::Int(9090)));
+        });
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN the 404 is still reported, but /ready is not offered for the traffic port
+        assert_eq!(f.status, Status::Fail, "{f:?}");
+        assert!(f.detail.contains("which the pods do not answer with a success code"), "{}", f.detail);
+        assert!(f.remediation.iter().all(|r| !r.contains("--health-check-path")), "{:?}", f.remediation);
+    }
+
+    #[test]
+    fn istio_rewritten_probe_is_traced_back_to_the_applications_own_path() {
+        use k8s_openapi::api::core::v1::{Container, EnvVar};
+        use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+        // GIVEN Istio rewrote the app's probe to its agent (15020) and recorded the original
+        let snap = answering_404(|spec| {
+            spec.containers[0].readiness_probe =
+                Some(readiness_on("/app-health/app/readyz", IntOrString::Int(15020)));
+            spec.containers.push(Container {
+                name: "istio-proxy".into(),
+                env: Some(vec![EnvVar {
+                    name: "ISTIO_KUBE_APP_PROBERS".into(),
+                    value: Some(r#"{"/app-health/app/readyz":{"httpGet":{"path":"/healthz","port":8080,"scheme":"HTTP"},"timeoutSeconds":1}}"#.into()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            });
+        });
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN the application's own path is proposed, never the agent's
+        assert_eq!(
+            f.remediation,
+            vec![format!("aws elbv2 modify-target-group --target-group-arn {TG_ARN} --health-check-path /healthz")]
+        );
+    }
+
+    #[test]
+    fn probe_path_with_shell_characters_never_reaches_a_command() {
+        // GIVEN a readinessProbe path that is not a plain URL path (tenant input)
+        let snap = answering_404(|spec| {
+            spec.containers[0].readiness_probe = Some(readiness("/ready;curl${IFS}evil"));
+        });
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN it is not printed in a fix
+        assert!(f.remediation.iter().all(|r| !r.contains("evil")), "{:?}", f.remediation);
+    }
+
     #[test]
     fn annotated_path_problem_is_left_to_the_annotation_check() {
         let b = SnapshotB::instance()

@@ -46,7 +46,6 @@ fn judge(ctx: &View) -> Finding {
                     keys: ["healthcheck-path", "healthcheck-port", "healthcheck-protocol"],
                     spec: &spec,
                     invalid: &invalid,
-                    nlb: false,
                 },
             )
         }

@@ -55,7 +55,6 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
                         keys: ["healthcheck-path", "healthcheck-port", "healthcheck-protocol"],
                         spec: &spec,
                         invalid: &invalid,
-                        nlb: true,
                     },
                 );
                 if f.status != super::Status::Pass {
@@ -81,7 +80,6 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
                     keys: ["healthcheck-path", "healthcheck-port", "healthcheck-protocol"],
                     spec: &spec,
                     invalid: &invalid,
-                    nlb: true,
                 },
             )
         }
@@ -170,6 +168,7 @@ mod tests {
         .health_check(|h| {
             h.protocol = Some("TCP".into());
             h.interval_seconds = Some(10);
+            h.timeout_seconds = Some(10);
             h.healthy_threshold = Some(3);
             h.unhealthy_threshold = Some(3);
         })
