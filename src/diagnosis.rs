@@ -145,9 +145,28 @@ impl Diagnosis {
 /// readiness gates): the verdict is then inconclusive and names it. `target-health` is a
 /// candidate only for the targets whose reason code is a cause in itself (a stopped instance).
 fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
+    let failing: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.status == Status::Fail && (f.check != CheckId::TARGET_HEALTH || !f.explains.is_empty()))
+        .collect();
+    // Unhealthy targets expected to heal by themselves (a node leaving, a pod replaced) are set
+    // apart: no root cause is named for them, and a fix would be wrong. A weak transition (a new
+    // pod waiting on its gate) yields to a failing check that explains the target, other than
+    // the two that restate the symptom (the load balancer's reason code; the gate waiting on it).
+    let by_checks: BTreeSet<&str> = (failing.iter())
+        .filter(|f| ![CheckId::TARGET_HEALTH, CheckId::READINESS_GATES].contains(&f.check))
+        .flat_map(|f| f.explains.iter().map(String::as_str))
+        .collect();
+    let transitions: BTreeMap<String, crate::snapshot::Transition> = (ctx.in_transition().into_iter())
+        .filter(|(id, t)| t.strong || !by_checks.contains(id.as_str()))
+        .collect();
+    let in_transition = transient_unhealthy(&transitions);
+    let all_unhealthy = ctx.unhealthy().len();
     // Unhealthy target id → its reason code, built once: candidates are compared many times.
-    let unhealthy_reasons: BTreeMap<&str, Option<&str>> =
-        ctx.unhealthy().into_iter().map(|t| (t.id.as_str(), t.reason.as_deref())).collect();
+    let unhealthy_reasons: BTreeMap<&str, Option<&str>> = (ctx.unhealthy().into_iter())
+        .filter(|t| !transitions.contains_key(&t.id))
+        .map(|t| (t.id.as_str(), t.reason.as_deref()))
+        .collect();
     let unhealthy_ids: BTreeSet<&str> = unhealthy_reasons.keys().copied().collect();
     let unhealthy = unhealthy_ids.len();
     let total = ctx.targets.as_ref().map(|t| t.len()).unwrap_or(0);
@@ -166,10 +185,25 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
             })
             .count(),
     };
-    let failing: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| f.status == Status::Fail && (f.check != CheckId::TARGET_HEALTH || !f.explains.is_empty()))
-        .collect();
+    let symptom = if ctx.targets.is_err() {
+        "Target health is unknown".to_string()
+    } else if total == 0 {
+        "No targets are registered".to_string()
+    } else {
+        format!("{all_unhealthy} of {total} targets unhealthy")
+    };
+    if let (0, Some(why)) = (unhealthy, &in_transition) {
+        return Verdict {
+            status: VerdictStatus::Inconclusive,
+            root_cause: None,
+            summary: format!(
+                "{symptom}; {why} Run again after that if {} still unhealthy.",
+                if transitions.len() == 1 { "it is" } else { "they are" }
+            ),
+            transient: Some(why.clone()),
+        };
+    }
+    let note = in_transition.as_ref().map(|w| format!(" Also {w}")).unwrap_or_default();
     let root = failing
         .iter()
         .copied()
@@ -189,13 +223,6 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
                 ),
             )
         });
-    let symptom = if ctx.targets.is_err() {
-        "Target health is unknown".to_string()
-    } else if total == 0 {
-        "No targets are registered".to_string()
-    } else {
-        format!("{unhealthy} of {total} targets unhealthy")
-    };
     if let Some(root) = root {
         // Unhealthy targets the root cause leaves unexplained are named, not hidden.
         let by_root: BTreeSet<&str> = root.explains.iter().map(String::as_str).collect();
@@ -233,11 +260,11 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
             status: VerdictStatus::Problem,
             root_cause: Some(root.check),
             summary: format!(
-                "{symptom}; root cause {}: {}{rest}{shared}",
+                "{symptom}; root cause {}: {}{rest}{shared}{note}",
                 root.check,
                 first_sentence(&root.detail)
             ),
-            transient: None,
+            transient: in_transition,
         };
     }
     if unhealthy > 0 && !failing.is_empty() {
@@ -246,10 +273,10 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
             status: VerdictStatus::Inconclusive,
             root_cause: None,
             summary: format!(
-                "{symptom}; failing checks explain none of them ({}): no root cause is named.",
+                "{symptom}; failing checks explain none of them ({}): no root cause is named.{note}",
                 names.join(", ")
             ),
-            transient: None,
+            transient: in_transition,
         };
     }
     let unknown: Vec<&str> = findings
@@ -266,8 +293,8 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
         return Verdict {
             status: VerdictStatus::Inconclusive,
             root_cause: None,
-            summary: format!("{symptom} and no check found the cause{missing}."),
-            transient: None,
+            summary: format!("{symptom} and no check found the cause{missing}.{note}"),
+            transient: in_transition,
         };
     }
     // Nothing unhealthy, but not all healthy either: an alarm during registration or draining.
@@ -285,6 +312,32 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
         summary: format!("All {total} targets healthy; no check failed."),
         transient: None,
     }
+}
+
+/// The unhealthy targets in transition, grouped by when they heal: "transient: 2 unhealthy
+/// targets are expected to heal: 10.0.1.5 (pod web-1 is terminating) … (deregistered within …)."
+fn transient_unhealthy(transitions: &BTreeMap<String, crate::snapshot::Transition>) -> Option<String> {
+    if transitions.is_empty() {
+        return None;
+    }
+    let mut by_heal: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (id, t) in transitions {
+        by_heal.entry(t.heals.as_str()).or_default().push(format!("{id} ({})", t.why));
+    }
+    let groups: Vec<String> = by_heal
+        .into_iter()
+        .map(|(heals, ids)| {
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            format!("{}: {heals}", shown(&refs))
+        })
+        .collect();
+    let n = transitions.len();
+    Some(format!(
+        "transient: {n} unhealthy target{} expected to heal by {}: {}.",
+        if n == 1 { " is" } else { "s are" },
+        if n == 1 { "itself" } else { "themselves" },
+        groups.join("; ")
+    ))
 }
 
 /// Targets registering (`initial`) or leaving (`draining`): a passing state, with when it
@@ -388,6 +441,7 @@ fn first_sentence(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::fixtures::*;
+    use crate::snapshot::Fetched;
 
     /// Instance targets, Cluster policy: i-0bbb times out, and one of two pods crash-loops (the
     /// other still serves every node, so pod-status explains no target).
@@ -603,6 +657,157 @@ mod tests {
         assert!(why.contains("1 registering (initial") && why.contains("1 draining"), "{why}");
         let json = serde_json::to_value(&d).unwrap();
         assert_eq!(json["verdict"]["transient"], why);
+    }
+
+    #[test]
+    fn unhealthy_target_on_a_node_karpenter_is_removing_is_transient_not_a_root_cause() {
+        // GIVEN i-0bbb unhealthy on node-b, which Karpenter is disrupting; i-0aaa healthy
+        let mut b = SnapshotB::instance().targets(vec![
+            target("i-0aaa", 32663, "healthy"),
+            target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout"),
+        ]);
+        b.kube().nodes = Fetched::Ok(vec![
+            node("node-a", "i-0aaa", "us-east-1a"),
+            tainted(node("node-b", "i-0bbb", "us-east-1b"), "karpenter.sh/disrupted"),
+        ]);
+        // WHEN diagnosed
+        let d = Diagnosis::from_snapshot(&b.build());
+        // THEN no root cause (no fix to paste), and the verdict says why it heals and by when
+        assert_eq!((d.verdict.status, d.verdict.root_cause), (VerdictStatus::Inconclusive, None));
+        let why = d.verdict.transient.as_deref().expect("verdict.transient");
+        assert!(why.contains("i-0bbb (node node-b is being disrupted by Karpenter"), "{why}");
+        assert!(why.contains("deregistered within the 300 s deregistration delay"), "{why}");
+        assert!(d.verdict.summary.contains("Run again after that"), "{}", d.verdict.summary);
+    }
+
+    #[test]
+    fn a_real_cause_of_other_targets_is_still_named_and_the_transient_target_noted() {
+        // GIVEN web-2 terminating (its target unhealthy) and web-3 crash-looping (unhealthy too)
+        let pods = vec![
+            PodB::new("shop", "web-1")
+                .labels(&[("app", "web")])
+                .ip("10.0.1.10")
+                .node("node-a")
+                .ready()
+                .build(),
+            PodB::new("shop", "web-2")
+                .labels(&[("app", "web")])
+                .ip("10.0.2.11")
+                .node("node-b")
+                .ready()
+                .terminating()
+                .build(),
+            PodB::new("shop", "web-3")
+                .labels(&[("app", "web")])
+                .ip("10.0.2.12")
+                .node("node-b")
+                .waiting("CrashLoopBackOff")
+                .build(),
+        ];
+        let snap = SnapshotB::ip()
+            .pods(pods)
+            .targets(vec![
+                target("10.0.1.10", 8080, "healthy"),
+                target_r("10.0.2.11", 8080, "unhealthy", "Target.FailedHealthChecks"),
+                target_r("10.0.2.12", 8080, "unhealthy", "Target.FailedHealthChecks"),
+            ])
+            .build();
+        // WHEN diagnosed
+        let d = Diagnosis::from_snapshot(&snap);
+        // THEN the crash loop is the root cause, and the terminating pod's target is transient,
+        // not "unexplained"
+        assert_eq!(d.verdict.root_cause, Some(CheckId::POD_STATUS), "{}", d.verdict.summary);
+        let why = d.verdict.transient.as_deref().expect("verdict.transient");
+        assert!(why.contains("10.0.2.11 (pod web-2 is terminating)"), "{why}");
+        assert!(!d.verdict.summary.contains("does not explain"), "{}", d.verdict.summary);
+    }
+
+    /// Pods of Deployment `web` (ReplicaSet web-5d8f7), and a target whose pod is gone.
+    fn pod_gone_during(rollout_state: Option<crate::snapshot::RolloutView>) -> Diagnosis {
+        let pod = |name: &str, ip: &str| {
+            PodB::new("shop", name)
+                .labels(&[("app", "web"), ("pod-template-hash", "5d8f7")])
+                .owner("ReplicaSet", "web-5d8f7")
+                .container_port(8080, Some("http"))
+                .ip(ip)
+                .node("node-a")
+                .ready()
+                .build()
+        };
+        let mut b = SnapshotB::ip().pods(vec![pod("web-5d8f7-a", "10.0.1.10")]).targets(vec![
+            target("10.0.1.10", 8080, "healthy"),
+            target_r("10.0.2.99", 8080, "unhealthy", "Target.FailedHealthChecks"),
+        ]);
+        b.kube().rollouts = Fetched::Ok(rollout_state.into_iter().collect());
+        Diagnosis::from_snapshot(&b.build())
+    }
+
+    #[test]
+    fn target_of_a_pod_replaced_by_a_progressing_rollout_is_transient() {
+        // GIVEN deployment/web mid-rollout (2 of 3 updated) and a target whose pod is gone
+        let d = pod_gone_during(Some(rollout("web", 3, 2, "ReplicaSetUpdated")));
+        // THEN transient, naming the rollout's revision and progress
+        let why = d.verdict.transient.as_deref().expect("verdict.transient");
+        assert!(
+            why.contains("its pod is gone, replaced by the rollout (deployment/web revision 7: 2 of 3 updated, 1 unavailable)"),
+            "{why}"
+        );
+        assert_eq!(d.verdict.root_cause, None, "{}", d.verdict.summary);
+    }
+
+    #[test]
+    fn a_stalled_rollout_or_none_at_all_is_not_transient() {
+        // GIVEN the same vanished pod, with the rollout past its progress deadline, or no rollout
+        for state in [Some(rollout("web", 3, 2, "ProgressDeadlineExceeded")), None] {
+            let d = pod_gone_during(state.clone());
+            // THEN nothing is called transient: a stale target is a fault to report
+            assert_eq!(d.verdict.transient, None, "{state:?}: {}", d.verdict.summary);
+        }
+    }
+
+    /// web-2 is a new pod of a progressing rollout, its containers ready, held by its gate;
+    /// its target fails with `reason` and `description`.
+    fn new_pod_behind_its_gate(reason: &str, description: &str) -> Diagnosis {
+        let pod = |name: &str, ip: &str| {
+            PodB::new("shop", name)
+                .labels(&[("app", "web"), ("pod-template-hash", "5d8f7")])
+                .owner("ReplicaSet", "web-5d8f7")
+                .container_port(8080, Some("http"))
+                .ip(ip)
+                .node("node-a")
+        };
+        let mut t = target_r("10.0.2.11", 8080, "unhealthy", reason);
+        t.description = Some(description.into());
+        let mut b = SnapshotB::ip()
+            .pods(vec![
+                pod("web-5d8f7-a", "10.0.1.10").ready().build(),
+                pod("web-5d8f7-b", "10.0.2.11")
+                    .gate("k8s-shop-web-0123456789", "False", "Target.FailedHealthChecks")
+                    .held_by_gate()
+                    .build(),
+            ])
+            .targets(vec![target("10.0.1.10", 8080, "healthy"), t]);
+        b.kube().rollouts = Fetched::Ok(vec![rollout("web", 2, 1, "ReplicaSetUpdated")]);
+        Diagnosis::from_snapshot(&b.build())
+    }
+
+    #[test]
+    fn new_pod_waiting_on_its_gate_mid_rollout_is_transient() {
+        // GIVEN a new pod's target failing its first checks, nothing else failing on it
+        let d = new_pod_behind_its_gate("Target.FailedHealthChecks", "Health checks failed");
+        // THEN transient, healing after healthy threshold × interval
+        let why = d.verdict.transient.as_deref().unwrap_or_else(|| panic!("{}", d.verdict.summary));
+        assert!(why.contains("new pod web-5d8f7-b of the rollout"), "{why}");
+        assert!(why.contains("healthy after about"), "{why}");
+    }
+
+    #[test]
+    fn new_pod_whose_health_check_path_404s_is_not_excused_by_the_rollout() {
+        // GIVEN the same new pod, but its target answers 404 (the new revision lacks the path)
+        let d = new_pod_behind_its_gate("Target.ResponseCodeMismatch", "Health checks failed with these codes: [404]");
+        // THEN the failing check is the root cause; the rollout would stall, not heal
+        assert!(d.verdict.root_cause.is_some(), "{}", d.verdict.summary);
+        assert_eq!(d.verdict.transient, None, "{}", d.verdict.summary);
     }
 
     #[test]

@@ -425,6 +425,32 @@ def stale_endpoints(kube, ns):
     return ip_cluster(kube, ns, targets=lambda ips, o: [ips[0], ips[1], f"10.0.2.{o + 1}"], health={2: TIMEOUT}, expect_ready=2)
 
 
+def node_leaving(kube, ns):
+    """Karpenter is removing node B (taint karpenter.sh/disrupted): its instance target times out
+    while the controller deregisters it. Transient: no root cause, no fix to paste."""
+    out = instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"},
+                           health={1: TIMEOUT}, expect_ready=2)
+    kube.request("PATCH", f"/api/v1/nodes/{out['nodes'][1]}",
+                 {"spec": {"taints": [{"key": "karpenter.sh/disrupted", "effect": "NoSchedule"}]}}, "application/merge-patch+json")
+    return out
+
+
+def rollout_replaced(kube, ns):
+    """deployment/web mid-rollout (1 of 2 updated, Progressing): the old pod behind one ip target
+    is gone and the target fails until it is deregistered. Transient, not a stale endpoint."""
+    out = ip_cluster(kube, ns, targets=lambda ips, o: [ips[0], ips[1], f"10.0.2.{o + 1}"],
+                     health={2: ("unhealthy", "Target.FailedHealthChecks", "Health checks failed")}, expect_ready=2)
+    d = kube.get(f"/apis/apps/v1/namespaces/{ns}/deployments/web")
+    kube.request("PATCH", f"/apis/apps/v1/namespaces/{ns}/deployments/web",
+                 {"metadata": {"annotations": {"deployment.kubernetes.io/revision": "2"}}}, "application/merge-patch+json")
+    kube.patch_status(f"/apis/apps/v1/namespaces/{ns}/deployments/web", {
+        "observedGeneration": d["metadata"]["generation"], "replicas": 3, "updatedReplicas": 1, "readyReplicas": 2,
+        "availableReplicas": 2, "unavailableReplicas": 1,
+        "conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                        "message": 'ReplicaSet "web-new" is progressing.', "lastUpdateTime": now(), "lastTransitionTime": now()}]})
+    return out
+
+
 def named_port(kube, ns):
     """The Service's targetPort is the name `web`; the pods name their port `http` (target-port)."""
     return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, target_port="web",
@@ -675,6 +701,8 @@ SCENARIOS = {
     "mixed-faults": mixed_faults,
     "elb-internal-error": elb_internal_error,
     "rollout-transient": rollout_transient,
+    "node-leaving": node_leaving,
+    "rollout-replaced": rollout_replaced,
     "by-node-port": by_node_port,
     "by-legacy-tags": by_legacy_tags,
     "by-endpoint-ips": by_endpoint_ips,

@@ -58,7 +58,7 @@ fn judge(ctx: &View, eps: &EndpointsView) -> Finding {
         let ready_pods = ctx.selected.iter().filter(|p| crate::snapshot::pod_ready(p)).count();
         // Pods whose containers are ready but whose load-balancer readiness gate is not: they
         // wait on the load balancer (readiness-gates), they do not cause it.
-        let gated = ctx.selected.iter().filter(|p| super::health::gate_blocked(p)).count();
+        let gated = ctx.selected.iter().filter(|p| crate::snapshot::gate_blocked(p)).count();
         if gated > 0 && ready_pods == 0 {
             let detail = format!("{detail} All {gated} selected pods wait on their target-health readiness gate (see readiness-gates).");
             return Finding::fail(ID, "No ready endpoints", detail)
@@ -102,7 +102,7 @@ fn judge(ctx: &View, eps: &EndpointsView) -> Finding {
                 .iter()
                 .filter(|t| not_ready.iter().any(|a| a.ip == t.id))
                 // a pod held back by its readiness gate waits on the load balancer (readiness-gates)
-                .filter(|t| !ctx.pod_by_ip(&t.id).is_some_and(super::health::gate_blocked))
+                .filter(|t| !ctx.pod_by_ip(&t.id).is_some_and(crate::snapshot::gate_blocked))
                 .map(|t| t.id.clone())
                 .collect();
             let unregistered: Vec<String> = ready

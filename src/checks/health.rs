@@ -5,7 +5,6 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::Ingress;
 
 use crate::annotations::{self, HealthCheckSpec, Invalid, NlbOwner, Setting};
-use crate::snapshot::pod_ready;
 use crate::snapshot::View;
 use crate::snapshot::{EventView, HealthCheck};
 
@@ -368,22 +367,6 @@ pub fn mismatches(spec: &HealthCheckSpec, tg: &HealthCheck) -> Vec<Mismatch> {
             })
         })
         .collect()
-}
-
-/// Pods held back only by an unmet `target-health.elbv2.k8s.aws` readiness gate: their
-/// containers are ready, the pod is not. They wait on the load balancer, they do not cause it.
-pub fn gate_blocked(p: &Pod) -> bool {
-    let gated = p
-        .spec
-        .as_ref()
-        .and_then(|s| s.readiness_gates.as_ref())
-        .is_some_and(|g| g.iter().any(|g| g.condition_type.starts_with("target-health.elbv2.k8s.aws/")));
-    let containers_ready = p
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "ContainersReady" && c.status == "True"));
-    gated && containers_ready && !pod_ready(p)
 }
 
 /// The judgement both annotation checks make: invalid values, settings the target group does

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::Pod;
 use serde_json::{json, Value};
 
 use crate::snapshot::{pod_name, pod_ready, workload_of, ServiceShape};
-use super::health::gate_blocked;
+use crate::snapshot::gate_blocked;
 use super::{Check, CheckId, Finding, Layer, Scope};
 use crate::snapshot::View;
 

@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 
 use crate::snapshot::{pod_ip, pod_name};
-use super::health::gate_blocked;
+use crate::snapshot::gate_blocked;
 use super::{Check, CheckId, Finding, Layer, Scope};
 use crate::snapshot::View;
 

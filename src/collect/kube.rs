@@ -473,6 +473,16 @@ fn from_endpoints(e: &Endpoints) -> EndpointsView {
     view
 }
 
+/// Deployments of one namespace, kept as their rollout status.
+#[instrument(skip(client))]
+pub async fn rollouts(client: &kube::Client, ns: &str) -> Fetched<Vec<crate::snapshot::RolloutView>> {
+    let api: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), ns);
+    list_all(&api, ListParams::default()).await.map_or_else(
+        |e| Fetched::Failed(missing("list", "deployments.apps", &e)),
+        |d| Fetched::Ok(d.iter().map(crate::snapshot::RolloutView::from_deployment).collect()),
+    )
+}
+
 /// Ingresses of one namespace (networking.k8s.io/v1).
 #[instrument(skip(client))]
 pub async fn ingresses(client: &kube::Client, ns: &str) -> Fetched<Vec<k8s_openapi::api::networking::v1::Ingress>> {

@@ -110,6 +110,7 @@ struct ServiceEvidence {
     endpoints: Fetched<EndpointsView>,
     events: Fetched<Vec<EventView>>,
     ingresses: Fetched<Vec<k8s_openapi::api::networking::v1::Ingress>>,
+    rollouts: Fetched<Vec<crate::snapshot::RolloutView>>,
 }
 
 async fn service_round(access: &KubeAccess, deadline: Option<tokio::time::Instant>, svc: &ServiceRef) -> ServiceEvidence {
@@ -118,12 +119,13 @@ async fn service_round(access: &KubeAccess, deadline: Option<tokio::time::Instan
     // The pods wait for the Service's selector (fetched at the same time) to know which to keep whole.
     let service = kube_call(access, deadline, |c| kube::service(c, ns, name)).shared();
     let selector = service.clone().map(|s| s.ok().and_then(|s| s.spec.as_ref()?.selector.clone()));
-    let (service, pods, endpoints, events, ingresses) = tokio::join!(
+    let (service, pods, endpoints, events, ingresses, rollouts) = tokio::join!(
         service,
         kube_call(access, deadline, |c| kube::pods(c, ns, selector)),
         kube_call(access, deadline, |c| kube::endpoints(c, ns, name)),
         kube_call(access, deadline, |c| kube::events(c, ns)),
         kube_call(access, deadline, |c| kube::ingresses(c, ns)),
+        kube_call(access, deadline, |c| kube::rollouts(c, ns)),
     );
     ServiceEvidence {
         service,
@@ -131,6 +133,7 @@ async fn service_round(access: &KubeAccess, deadline: Option<tokio::time::Instan
         endpoints,
         events,
         ingresses,
+        rollouts,
     }
 }
 
@@ -142,6 +145,7 @@ fn unmapped_round() -> ServiceEvidence {
         endpoints: Fetched::not_collected(reason),
         events: Fetched::not_collected(reason),
         ingresses: Fetched::not_collected(reason),
+        rollouts: Fetched::not_collected(reason),
     }
 }
 
@@ -218,6 +222,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
             ingress_classes: first.ingress_classes,
             controller: first.controller,
             kube_proxy: first.kube_proxy,
+            rollouts: evidence.rollouts,
         },
         probe: Fetched::not_collected("the probe is off"),
     };

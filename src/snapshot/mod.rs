@@ -26,11 +26,13 @@ mod cluster;
 mod ec2;
 mod place;
 mod probe;
+mod transition;
 mod view;
 pub use cluster::*;
 pub use ec2::*;
 pub use place::Place;
 pub use probe::*;
+pub use transition::{node_leaving, Transition};
 pub use view::*;
 
 /// Bumped when a field changes meaning; `replay` refuses other versions.
@@ -262,6 +264,10 @@ pub struct KubeEvidence {
     pub controller: Fetched<Controller>,
     #[serde(default)]
     pub kube_proxy: Fetched<KubeProxy>,
+    /// Deployments of the Service's namespace, as their rollout status: whether a rollout
+    /// explains unhealthy targets for now.
+    #[serde(default)]
+    pub rollouts: Fetched<Vec<RolloutView>>,
 }
 
 /// The parts of an `elbv2.k8s.aws/v1beta1` TargetGroupBinding the mapping needs.

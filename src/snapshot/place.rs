@@ -40,7 +40,7 @@ impl View<'_> {
         self.snap.aws.network.security_groups.ok()?.iter().find(|g| g.id == id)
     }
 
-    fn instance(&self, id: &str) -> Option<&Instance> {
+    pub(super) fn instance(&self, id: &str) -> Option<&Instance> {
         self.instances().ok()?.iter().find(|i| i.id == id)
     }
 

@@ -210,6 +210,22 @@ pub fn pod_ready(pod: &Pod) -> bool {
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
+/// Pods held back only by an unmet `target-health.elbv2.k8s.aws` readiness gate: their
+/// containers are ready, the pod is not. They wait on the load balancer, they do not cause it.
+pub fn gate_blocked(p: &Pod) -> bool {
+    let gated = p
+        .spec
+        .as_ref()
+        .and_then(|s| s.readiness_gates.as_ref())
+        .is_some_and(|g| g.iter().any(|g| g.condition_type.starts_with("target-health.elbv2.k8s.aws/")));
+    let containers_ready = p
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "ContainersReady" && c.status == "True"));
+    gated && containers_ready && !pod_ready(p)
+}
+
 /// `deployment/NAME`, `statefulset/NAME`, … the workload that owns a pod, for `kubectl` commands.
 /// A ReplicaSet named `NAME-<pod-template-hash>` belongs to Deployment `NAME`.
 pub fn workload_of(pod: &Pod) -> String {

@@ -93,6 +93,51 @@ fn alarm_mid_rollout_is_transient_not_all_healthy() {
     assert!(!d["verdict"]["summary"].as_str().unwrap().starts_with("All 2 targets healthy"));
 }
 
+/// Every fix line of every finding.
+fn fixes(d: &serde_json::Value) -> Vec<String> {
+    (d["findings"].as_array().unwrap().iter())
+        .flat_map(|f| f["remediation"].as_array().cloned().unwrap_or_default())
+        .filter_map(|r| r.as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn target_on_a_node_karpenter_removes_is_transient_with_no_fix() {
+    // GIVEN node B tainted karpenter.sh/disrupted, its instance target timing out
+    let s = stack();
+    let seed = s.seed("node-leaving");
+    let node = seed["nodes"][1].as_str().unwrap();
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN no root cause is named, the transient field says why and by when, nothing to paste
+    assert_eq!(d["verdict"]["rootCause"], serde_json::Value::Null, "{:#}", d["verdict"]);
+    assert_eq!(d["verdict"]["status"], "inconclusive");
+    let why = d["verdict"]["transient"].as_str().expect("verdict.transient");
+    assert!(why.contains(&format!("node {node} is being disrupted by Karpenter")), "{why}");
+    assert!(why.contains("deregistration delay"), "{why}");
+    let fixes = fixes(&d);
+    assert!(
+        fixes.iter().all(|f| !f.contains("delete node") && !f.contains("uncordon")),
+        "{fixes:?}"
+    );
+}
+
+#[test]
+fn target_of_a_pod_replaced_mid_rollout_is_transient_not_a_stale_endpoint() {
+    // GIVEN deployment/web at revision 2, 1 of 2 updated, and a target whose pod is gone
+    let s = stack();
+    let seed = s.seed("rollout-replaced");
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN transient, naming the rollout; no deregistration or endpoint fix is the root cause
+    assert_eq!(d["verdict"]["rootCause"], serde_json::Value::Null, "{:#}", d["verdict"]);
+    let why = d["verdict"]["transient"].as_str().expect("verdict.transient");
+    assert!(
+        why.contains("replaced by the rollout (deployment/web revision 2: 1 of 2 updated"),
+        "{why}"
+    );
+}
+
 #[test]
 fn workload_that_cannot_create_pods_is_named_with_the_quota_event() {
     // GIVEN a ReplicaSet refused by a quota (FailedCreate) and no pods at all
