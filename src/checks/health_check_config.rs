@@ -117,13 +117,15 @@ fn judge(ctx: &View, tg: &TargetGroup) -> Finding {
     // load balancer", NLB guide, "Proxy protocol"). A target that does not parse it answers the
     // check with an error or resets it. The fix is on the application (or the attribute, if the
     // application was never meant to get the header); a TCP health check would only hide it.
+    // A TCP check succeeds on the handshake alone, so only HTTP(S) checks are rejected this way.
+    let http_check = protocol.to_uppercase().starts_with("HTTP");
     let rejected: Vec<String> = ctx
         .unhealthy()
         .iter()
         .filter(|t| t.reason.as_deref() != Some("Target.Timeout"))
         .map(|t| t.id.clone())
         .collect();
-    if proxy && !rejected.is_empty() {
+    if proxy && http_check && !rejected.is_empty() {
         problems.push(format!(
             "proxy protocol v2 is on, so every {protocol} health check starts with a PROXY header: targets whose server does not expect it reject the check ({} failing)",
             rejected.len()

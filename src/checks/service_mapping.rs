@@ -14,8 +14,8 @@ pub const CHECK: Check = Check {
     id: CheckId::SERVICE_MAPPING,
     section: "—",
     layer: Layer::Mapping,
-    verifies: "the target group maps to a Service that exists; lists every way tried",
-    needs: "TargetGroupBindings, TG/LB tags, services",
+    verifies: "the target group maps to a Service that exists; lists every way tried; one binding per target group, and no registered instance that is not a node of this cluster (another cluster's controller fighting over the group)",
+    needs: "TargetGroupBindings, TG/LB tags, services, nodes, DescribeInstances",
     reasons: &[],
     run: check,
 };
@@ -57,6 +57,10 @@ fn judge(ctx: &View) -> Finding {
         .filter(|b| b.target_group_arn == ctx.snap.request.target_group_arn)
         .map(|b| format!("{}/{} → Service {}:{}", b.namespace, b.name, b.service_name, b.service_port))
         .collect();
+    if let (Fetched::Ok(_), Some(f)) = (&ctx.snap.kube.service, foreign_targets(ctx, svc, &bindings)) {
+        let foreign = f.evidence.clone();
+        return f.evidence(json!({"bindings": bindings, "mapping": evidence, "foreign": foreign}));
+    }
     match &ctx.snap.kube.service {
         // Several bindings on one target group: the controller registers each one's endpoints
         // into it, so targets of a Service nobody meant answer this group's health check.
@@ -112,6 +116,54 @@ fn judge(ctx: &View) -> Finding {
     }
 }
 
+/// Instance targets that are no Node of this cluster while a binding here owns the group: another
+/// cluster's controller (or a hand registration) registers into it, and each controller
+/// deregisters what it does not own, so targets come and go. The group's cluster tag is quoted
+/// when it names another cluster. Needs the nodes and the instances (a target whose instance
+/// is not running is `nodes`' to explain, not this).
+fn foreign_targets(ctx: &View, svc: &crate::snapshot::ServiceRef, bindings: &[String]) -> Option<Finding> {
+    if bindings.is_empty() || ctx.is_ip() {
+        return None;
+    }
+    let nodes = ctx.snap.kube.nodes.ok()?;
+    let instances = ctx.instances().ok()?;
+    if nodes.is_empty() {
+        return None;
+    }
+    let targets = ctx.targets.as_ref().ok()?;
+    let foreign: Vec<&crate::snapshot::TargetHealth> = (targets.iter())
+        .filter(|t| ctx.node_by_instance(&t.id).is_none())
+        .filter(|t| instances.iter().any(|i| i.id == t.id && i.state == "running"))
+        .collect();
+    if foreign.is_empty() {
+        return None;
+    }
+    let ours = ctx.snap.resolution.cluster.as_deref().unwrap_or("?");
+    let tagged = (ctx.snap.aws.target_group_tags.ok())
+        .and_then(|t| t.get("elbv2.k8s.aws/cluster"))
+        .filter(|c| c.as_str() != ours);
+    let ids: Vec<&str> = foreign.iter().map(|t| t.id.as_str()).collect();
+    let unhealthy: Vec<String> = foreign.iter().filter(|t| t.is_unhealthy()).map(|t| t.id.clone()).collect();
+    let tag = tagged
+        .map(|c| format!(" The target group is tagged for cluster {c:?} (elbv2.k8s.aws/cluster)."))
+        .unwrap_or_default();
+    let title = format!("{} registered instance{} not nodes of cluster {ours}", ids.len(), if ids.len() == 1 { " is" } else { "s are" });
+    let detail = format!(
+        "Bound here to Service {}/{}, yet {} {} registered in this target group and no Node of cluster {ours}: another cluster's controller (or a hand registration) puts targets here, and each controller deregisters what it does not own.{tag} Keep one binding per target group, in one cluster.",
+        svc.namespace,
+        svc.name,
+        ids.join(", "),
+        if ids.len() == 1 { "is" } else { "are" }
+    );
+    let arn = &ctx.snap.request.target_group_arn;
+    let fixes = vec![
+        format!("aws elbv2 describe-tags --resource-arns {arn}   # which cluster and stack created the group"),
+        format!("kubectl get targetgroupbindings -A -o wide | grep {}   # in each cluster", arn.rsplit('/').nth(1).unwrap_or("")),
+    ];
+    let f = if unhealthy.is_empty() { Finding::warn(ID, title, detail) } else { Finding::fail(ID, title, detail) };
+    Some(f.evidence(json!({"targets": ids, "taggedCluster": tagged})).remediation(fixes).explains(unhealthy))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +176,43 @@ mod tests {
         let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Pass);
         assert!(f.detail.contains("target-group-binding"), "{}", f.detail);
+    }
+
+    #[test]
+    fn instance_of_another_cluster_registered_here_fails_explaining_only_it() {
+        // GIVEN a third registered instance, running, that is no Node here; tagged for "blue"
+        let mut b = SnapshotB::instance().targets(vec![
+            target("i-0aaa", 32663, "healthy"),
+            target("i-0bbb", 32663, "healthy"),
+            target_r("i-0ccc", 32663, "unhealthy", "Target.Timeout"),
+        ]);
+        if let crate::snapshot::Fetched::Ok(list) = &mut b.aws().network.instances {
+            let mut other = list[0].clone();
+            other.id = "i-0ccc".into();
+            list.push(other);
+        }
+        b.aws().target_group_tags = crate::snapshot::Fetched::Ok([("elbv2.k8s.aws/cluster".to_string(), "blue".to_string())].into());
+        // WHEN checked
+        let f = CHECK.on(&b.build());
+        // THEN it fails for i-0ccc alone, quoting the other cluster, with read-only steps
+        assert_eq!(f.status, Status::Fail, "{f:?}");
+        assert_eq!(f.explains, vec!["i-0ccc"]);
+        assert!(f.detail.contains("tagged for cluster \"blue\""), "{}", f.detail);
+        assert!(f.remediation.iter().all(|r| r.starts_with("aws elbv2 describe-tags") || r.starts_with("kubectl get")));
+    }
+
+    #[test]
+    fn instance_that_is_not_running_is_left_to_the_nodes_check() {
+        // GIVEN the extra instance is stopped
+        let mut b = SnapshotB::instance().targets(vec![target_r("i-0ccc", 32663, "unhealthy", "Target.InvalidState")]);
+        if let crate::snapshot::Fetched::Ok(list) = &mut b.aws().network.instances {
+            let mut other = list[0].clone();
+            other.id = "i-0ccc".into();
+            other.state = "stopped".into();
+            list.push(other);
+        }
+        // THEN not claimed as another cluster's
+        assert_eq!(CHECK.on(&b.build()).status, Status::Pass);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub const CHECK: Check = Check {
     id: CheckId::TARGET_HEALTH,
     section: "all",
     layer: Layer::Symptom,
-    verifies: "which targets are unhealthy and why, each ELB reason code explained; reason codes that are causes in themselves (Target.InvalidState, NotRegistered, NotInUse, …)",
+    verifies: "which targets are unhealthy and why, each ELB reason code explained; reason codes that are causes in themselves (Target.InvalidState, NotRegistered, NotInUse, …) and 5xx answers (the application reports itself unhealthy: its logs)",
     needs: "DescribeTargetGroups, DescribeTargetHealth",
     reasons: &[],
     run: check,
@@ -103,11 +103,24 @@ fn judge(ctx: &View, targets: &[TargetHealth]) -> Finding {
         };
         return f.evidence(evidence);
     }
-    let explains: Vec<String> = by_reason
+    // A target answering its health check with a 5xx explains itself too: the path exists and
+    // the application says it is unhealthy (a deep check of a dependency, an overload). The
+    // fix is in the application: its logs, not the load balancer's settings.
+    let app_5xx: Vec<&TargetHealth> = (targets.iter())
+        .filter(|t| t.is_unhealthy() && t.reason.as_deref() == Some("Target.ResponseCodeMismatch"))
+        .filter(|t| answered_5xx(t.description.as_deref()))
+        .collect();
+    let mut explains: Vec<String> = by_reason
         .iter()
         .filter(|(r, _)| SELF_EXPLAINING.contains(&r.as_str()))
         .flat_map(|(_, ids)| ids.iter().map(|s| s.to_string()))
         .collect();
+    explains.extend(app_5xx.iter().map(|t| t.id.clone()));
+    let mut fixes = vec![format!(
+        "aws elbv2 describe-target-health --target-group-arn {} --query 'TargetHealthDescriptions[?TargetHealth.State!=`healthy`]'",
+        ctx.snap.request.target_group_arn
+    )];
+    fixes.extend(logs_of(ctx, &app_5xx));
     let summary: Vec<String> = by_reason.iter().map(|(r, ids)| format!("{r} ({})", ids.len())).collect();
     // The meaning worth reading first: a reason that is its own cause, else the commonest.
     let lead = by_reason
@@ -126,11 +139,31 @@ fn judge(ctx: &View, targets: &[TargetHealth]) -> Finding {
         ),
     )
     .evidence(evidence)
-    .remediation(vec![format!(
-        "aws elbv2 describe-target-health --target-group-arn {} --query 'TargetHealthDescriptions[?TargetHealth.State!=`healthy`]'",
-        ctx.snap.request.target_group_arn
-    )])
+    .remediation(fixes)
     .explains(explains)
+}
+
+/// `kubectl logs` of what answered 5xx: the pod of each ip target, the workload behind instance
+/// targets (at most three lines). Names come from the API server (DNS labels), safe to print.
+fn logs_of(ctx: &View, targets: &[&TargetHealth]) -> Vec<String> {
+    let (ns, _) = ctx.service_name();
+    let mut out: Vec<String> = if ctx.is_ip() {
+        (targets.iter())
+            .filter_map(|t| ctx.pod_by_ip(&t.id))
+            .filter_map(|p| p.metadata.name.clone())
+            .map(|p| format!("kubectl logs {p} -n {ns} --tail=200   # why it answers the health check with a 5xx"))
+            .collect()
+    } else if targets.is_empty() {
+        vec![]
+    } else {
+        (ctx.selected.iter())
+            .map(|p| crate::snapshot::workload_of(p))
+            .map(|w| format!("kubectl logs {w} -n {ns} --tail=200   # why it answers the health check with a 5xx"))
+            .collect()
+    };
+    out.dedup();
+    out.truncate(3);
+    out
 }
 
 /// What a ResponseCodeMismatch of only 5xx answers means: the path exists and the application
@@ -234,5 +267,20 @@ mod tests {
         // THEN the meaning says the application reports itself unhealthy, not "check the path"
         assert!(f.detail.contains("reports itself unhealthy"), "{}", f.detail);
         assert!(!f.detail.contains("check the health-check path"), "{}", f.detail);
+        // AND the target is explained here, with the workload's logs to read
+        assert_eq!(f.explains, vec!["i-1"]);
+        assert!(
+            f.remediation.contains(&"kubectl logs deployment/alb-instance -n default --tail=200   # why it answers the health check with a 5xx".to_string()),
+            "{:?}",
+            f.remediation
+        );
+    }
+
+    #[test]
+    fn ip_target_answering_502_names_its_pods_logs() {
+        let mut t = target_r("10.0.2.11", 8080, "unhealthy", "Target.ResponseCodeMismatch");
+        t.description = Some("Health checks failed with these codes: [502]".into());
+        let f = CHECK.on(&SnapshotB::ip().targets(vec![t]).build());
+        assert_eq!(f.remediation[1], "kubectl logs web-2 -n shop --tail=200   # why it answers the health check with a 5xx");
     }
 }
