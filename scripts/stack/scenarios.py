@@ -230,7 +230,7 @@ def workload(kube, ns, name, labels, ctr):
     return rs, rs_labels
 
 
-def pod(kube, ns, name, labels, node_name, ip, ctr, rs=None, state="ready", owner=None, gate=None):
+def pod(kube, ns, name, labels, node_name, ip, ctr, rs=None, state="ready", owner=None, gate=None, sidecars=()):
     """A pod bound to a node, its status set as a kubelet would: ready, crashloop, or gated
     (containers ready, held back by a target-health readiness gate whose reason is `gate`)."""
     meta = {"name": name, "namespace": ns, "labels": labels}
@@ -238,7 +238,7 @@ def pod(kube, ns, name, labels, node_name, ip, ctr, rs=None, state="ready", owne
     if owner:
         meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": owner["kind"] if "kind" in owner else "ReplicaSet", "name": owner["metadata"]["name"],
                                     "uid": owner["metadata"]["uid"], "controller": True}]
-    spec = {"nodeName": node_name, "containers": [ctr]}
+    spec = {"nodeName": node_name, "containers": [ctr, *sidecars]}
     gate_type = f"target-health.elbv2.k8s.aws/k8s-{ns}"[:63]
     if gate:
         spec["readinessGates"] = [{"conditionType": gate_type}]
@@ -347,7 +347,7 @@ POD_SUFFIXES = ["prnxw", "x7k2p", "q9m4d"]
 
 
 def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect_ready=None, bind=True, tg_tags=None, lb_tags=None,
-               probe="/", gate=None, register_targets=True, nlb_annotations=None, hc=None):
+               probe="/", gate=None, register_targets=True, nlb_annotations=None, hc=None, sidecars=(), app_ports=True):
     """A ClusterIP Service `web` (80 → 8080) with two pods and ip targets behind an ALB; with
     `nlb_annotations`, a `type: LoadBalancer` Service behind an NLB instead."""
     namespace(kube, ns)
@@ -362,11 +362,16 @@ def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect
         kube.request("PATCH", f"/api/v1/namespaces/{ns}/services/web", {"metadata": {"annotations": nlb_annotations}, "spec": {"type": "LoadBalancer"}},
                      "application/merge-patch+json")
     ctr = container("http", 8080, probe=probe)
+    if not app_ports:
+        # A numeric targetPort needs no declared containerPort: the port list is informational.
+        ctr = {**ctr, "ports": []}
+        ctr["readinessProbe"]["httpGet"]["port"] = 8080
     rs, labels = workload(kube, ns, "web", {"app": "web"}, ctr)
     o = octet(ns)
     # The VPC CNI gives pods addresses of their node's subnet.
     ips = [f"10.0.{k + 1}.{o}" for k in range(2)]
-    pods = [pod(kube, ns, f"{rs['metadata']['name']}-{s}", labels, n, ip, ctr, rs, pod_state, gate=gate) for s, n, ip in zip(("a1b2c", "d3e4f"), nodes, ips)]
+    pods = [pod(kube, ns, f"{rs['metadata']['name']}-{s}", labels, n, ip, ctr, rs, pod_state, gate=gate, sidecars=sidecars)
+            for s, n, ip in zip(("a1b2c", "d3e4f"), nodes, ips)]
     targets = targets(ips, o) if targets else ips
     tags = controller_tags(ns, "web", 80) if tg_tags is None else tg_tags
     lb, tg = load_balancer(ns, net, "web", 80, "ip", 8080, tags, lb_tags, nlb=nlb_annotations is not None, hc=hc)
@@ -683,6 +688,75 @@ def scale(kube, ns, targets=1000, pods=5000, nodes=200):
     return {"namespace": ns, "cluster": CLUSTER, "targetGroupArn": tg, "loadBalancerArn": lb, "targets": len(ips), "pods": pods, "nodes": len(insts)}
 
 
+# ------------------------------------------------------------------ issue 12: verdicts one can act on
+
+FAILED = ("unhealthy", "Target.FailedHealthChecks", "Health checks failed")
+
+
+def app_5xx(kube, ns):
+    """The pods answer the health check with 503 (a deep check of a dependency): the path exists.
+    The application reports itself unhealthy; no path change may be proposed (target-health)."""
+    answer = ("unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [503]")
+    return ip_cluster(kube, ns, probe="/healthz", health={0: answer, 1: answer}, expect_ready=2)
+
+
+def proxy_protocol(kube, ns):
+    """An NLB (ip targets, HTTP health check) with proxy protocol v2 on, the application not
+    expecting the header: it answers 400. The fix is in the application, never a TCP check."""
+    annotations = {"service.beta.kubernetes.io/aws-load-balancer-type": "external", "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+                   "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing", "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol": "*",
+                   "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol": "http"}
+    tags = {"elbv2.k8s.aws/cluster": CLUSTER, "service.k8s.aws/stack": f"{ns}/web", "service.k8s.aws/resource": f"{ns}/web:80"}
+    bad = ("unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [400]")
+    out = ip_cluster(kube, ns, nlb_annotations=annotations, tg_tags=tags, hc={"HealthCheckProtocol": "HTTP", "HealthCheckPath": "/"},
+                     health={0: bad, 1: bad}, expect_ready=2)
+    aws("elbv2").modify_target_group_attributes(TargetGroupArn=out["targetGroupArn"], Attributes=[{"Key": "proxy_protocol_v2.enabled", "Value": "true"}])
+    return out
+
+
+def sidecar_ports(kube, ns):
+    """A numeric targetPort 8080; the app declares no containerPort, a sidecar declares its own
+    (15090): the traffic still reaches 8080, so target-port must not fail. Everything is healthy."""
+    sidecar = {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.22.0", "ports": [{"name": "http-envoy-prom", "containerPort": 15090, "protocol": "TCP"}]}
+    return ip_cluster(kube, ns, app_ports=False, sidecars=[sidecar], expect_ready=2)
+
+
+def two_bindings(kube, ns):
+    """A second TargetGroupBinding, for another Service, points at the same target group: the
+    controller registers both Services' endpoints into it (service-mapping warns, names both)."""
+    out = ip_cluster(kube, ns, expect_ready=2)
+    service(kube, ns, "web-canary", {"app": "web-canary"}, 80, 8080)
+    binding(kube, ns, f"k8s-{ns}-web-canary", out["targetGroupArn"], "web-canary", 80, "ip")
+    return out
+
+
+def other_cluster(kube, ns):
+    """A running instance that is no node of this cluster is registered in the bound target
+    group, tagged for cluster "blue": another cluster's controller fights over the group; only
+    that instance is unhealthy (service-mapping explains it, read-only steps)."""
+    tags = {**controller_tags(ns, "alb-instance", 80), "elbv2.k8s.aws/cluster": "blue"}
+    out = instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, tg_tags=tags, expect_ready=2)
+    net = {"subnets": out["subnets"], "sg_node": out["groups"]["nodes"]}
+    stranger = instances(net, ("us-east-1a",))[0]
+    register(out["targetGroupArn"], [(stranger["id"], out["nodePort"])], {stranger["id"]: TIMEOUT})
+    return {**out, "stranger": stranger["id"]}
+
+
+def ingress_group(kube, ns):
+    """Two Ingresses of one IngressGroup route to the Service. The target group was built from
+    the second (its tags name it): its healthcheck-path /healthz answers 404, the pods are ready
+    on /ready. The first Ingress asks /ready. The fix must annotate the second, not the first."""
+    group = f"{ns}-shared"
+    tags = {"elbv2.k8s.aws/cluster": CLUSTER, "ingress.k8s.aws/stack": group, "ingress.k8s.aws/resource": f"{ns}/b-front-alb-instance:80"}
+    out = instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, probe="/ready", tg_tags=tags,
+                           health={0: MISMATCH_404, 1: MISMATCH_404}, expect_ready=2)
+    aws("elbv2").modify_target_group(TargetGroupArn=out["targetGroupArn"], HealthCheckPath="/healthz")
+    common = {"alb.ingress.kubernetes.io/group.name": group, "alb.ingress.kubernetes.io/scheme": "internet-facing"}
+    alb_ingress(kube, ns, "a-front", "alb-instance", {**common, "alb.ingress.kubernetes.io/healthcheck-path": "/ready"})
+    alb_ingress(kube, ns, "b-front", "alb-instance", {**common, "alb.ingress.kubernetes.io/healthcheck-path": "/healthz"})
+    return out
+
+
 SCENARIOS = {
     "scale": scale,
     "probe-targets": probe_targets,
@@ -703,6 +777,12 @@ SCENARIOS = {
     "rollout-transient": rollout_transient,
     "node-leaving": node_leaving,
     "rollout-replaced": rollout_replaced,
+    "app-5xx": app_5xx,
+    "proxy-protocol": proxy_protocol,
+    "sidecar-ports": sidecar_ports,
+    "two-bindings": two_bindings,
+    "other-cluster": other_cluster,
+    "ingress-group": ingress_group,
     "by-node-port": by_node_port,
     "by-legacy-tags": by_legacy_tags,
     "by-endpoint-ips": by_endpoint_ips,

@@ -47,23 +47,30 @@ impl View<'_> {
             .collect();
         // The Ingress the target group was built from comes first: with several Ingresses (an
         // IngressGroup) routing to one Service, the first found need not be this group's.
-        ingresses.sort_by_key(|i| !self.named_by_tags(i));
+        ingresses.sort_by_key(|i| self.named_by_tags(i));
         ingresses
     }
 
-    /// Whether the target group's controller tags name this Ingress: `ingress.k8s.aws/resource`
-    /// = `ns/INGRESS-SERVICE:port`, or `ingress.k8s.aws/stack` = `ns/INGRESS` or its group's name.
-    fn named_by_tags(&self, ing: &Ingress) -> bool {
+    /// How closely the target group's controller tags name this Ingress: 0 when
+    /// `ingress.k8s.aws/resource` = `ns/INGRESS-SERVICE:port` names it (the controller's
+    /// buildTargetGroupResourceID), 1 when only `ingress.k8s.aws/stack` = `ns/INGRESS` or its
+    /// group's name does (every Ingress of the group shares that), 2 otherwise.
+    fn named_by_tags(&self, ing: &Ingress) -> u8 {
         let Some(tags) = self.snap.aws.target_group_tags.ok() else {
-            return false;
+            return 2;
         };
         let (ns, svc) = self.service_name();
         let name = ing.metadata.name.as_deref().unwrap_or("");
         let group = (ing.metadata.annotations.as_ref()).and_then(|a| a.get("alb.ingress.kubernetes.io/group.name"));
         let resource = tags.get(crate::mapping::TAG_INGRESS_RESOURCE);
         let stack = tags.get(crate::mapping::TAG_INGRESS_STACK);
-        resource.is_some_and(|r| r.starts_with(&format!("{ns}/{name}-{svc}:")))
-            || stack.is_some_and(|s| *s == format!("{ns}/{name}") || Some(s) == group)
+        if resource.is_some_and(|r| r.starts_with(&format!("{ns}/{name}-{svc}:"))) {
+            0
+        } else if stack.is_some_and(|s| *s == format!("{ns}/{name}") || Some(s) == group) {
+            1
+        } else {
+            2
+        }
     }
 
     /// The health check the annotations ask for, and where they are: the ALB Ingress for an

@@ -129,3 +129,11 @@ pub async fn stack_sdk(s: &Stack) -> aws_config::SdkConfig {
         .load()
         .await
 }
+
+/// Every fix line of every finding.
+pub fn fixes(d: &Value) -> Vec<String> {
+    (d["findings"].as_array().unwrap().iter())
+        .flat_map(|f| f["remediation"].as_array().cloned().unwrap_or_default())
+        .filter_map(|r| r.as_str().map(str::to_string))
+        .collect()
+}

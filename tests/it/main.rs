@@ -8,6 +8,7 @@ mod config;
 mod corpus;
 mod deploy;
 mod harness;
+mod judgement;
 mod lambda;
 mod network;
 mod probe;

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::{failing, finding, stack};
+use crate::harness::{failing, finding, fixes, stack};
 
 #[test]
 fn healthy_cluster_exits_zero_with_status_healthy() {
@@ -91,14 +91,6 @@ fn alarm_mid_rollout_is_transient_not_all_healthy() {
         "{transient}"
     );
     assert!(!d["verdict"]["summary"].as_str().unwrap().starts_with("All 2 targets healthy"));
-}
-
-/// Every fix line of every finding.
-fn fixes(d: &serde_json::Value) -> Vec<String> {
-    (d["findings"].as_array().unwrap().iter())
-        .flat_map(|f| f["remediation"].as_array().cloned().unwrap_or_default())
-        .filter_map(|r| r.as_str().map(str::to_string))
-        .collect()
 }
 
 #[test]

@@ -1,0 +1,146 @@
+//! Verdicts one can act on (#12): each scenario is seeded through the real APIs and asserts the
+//! root cause, that the harmful fix is not printed, and the wording the engineer reads.
+
+use crate::harness::{finding, fixes, stack};
+
+#[test]
+fn health_check_answered_503_is_the_application_not_the_path() {
+    // GIVEN pods ready on /healthz, the target group checking "/" and getting 503
+    let s = stack();
+    let seed = s.seed("app-5xx");
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN the application reports itself unhealthy; its logs are the next step; no path change
+    assert_eq!(d["verdict"]["rootCause"], "target-health", "{:#}", d["verdict"]);
+    assert!(
+        d["verdict"]["summary"].as_str().unwrap().contains("reports itself unhealthy"),
+        "{:#}",
+        d["verdict"]
+    );
+    let fixes = fixes(&d);
+    assert!(fixes.iter().any(|f| f.starts_with("kubectl logs ")), "{fixes:?}");
+    assert!(
+        fixes
+            .iter()
+            .all(|f| !f.contains("--health-check-path") && !f.contains("healthcheck-path=")),
+        "{fixes:?}"
+    );
+}
+
+#[test]
+fn proxy_protocol_rejected_by_the_app_is_fixed_in_the_app_never_by_a_tcp_check() {
+    // GIVEN an NLB with proxy protocol v2 on and an HTTP health check the app answers 400
+    let s = stack();
+    let seed = s.seed("proxy-protocol");
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN health-check-config names proxy protocol, the fix is in the application
+    assert_eq!(d["verdict"]["rootCause"], "health-check-config", "{:#}", d["verdict"]);
+    let f = finding(&d, "health-check-config");
+    assert!(f["detail"].as_str().unwrap().contains("proxy protocol v2 is on"), "{}", f["detail"]);
+    assert!(f["remediation"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("Make the application accept PROXY protocol v2"));
+    let fixes = fixes(&d);
+    assert!(
+        fixes
+            .iter()
+            .all(|f| !f.to_lowercase().contains("protocol tcp") && !f.contains("healthcheck-protocol=tcp")),
+        "{fixes:?}"
+    );
+}
+
+#[test]
+fn sidecar_declaring_its_own_port_does_not_make_a_numeric_target_port_wrong() {
+    // GIVEN targetPort 8080 with no declared containerPort, an istio-proxy sidecar declaring 15090
+    let s = stack();
+    let seed = s.seed("sidecar-ports");
+    // WHEN diagnosed
+    let (d, code) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN healthy: target-port does not fail
+    assert_ne!(finding(&d, "target-port")["status"], "fail", "{:#}", finding(&d, "target-port"));
+    assert_eq!((d["verdict"]["status"].as_str(), code), (Some("healthy"), 0), "{:#}", d["verdict"]);
+}
+
+#[test]
+fn two_bindings_on_one_target_group_are_both_reported() {
+    // GIVEN web and web-canary both bound to the target group
+    let s = stack();
+    let seed = s.seed("two-bindings");
+    let ns = seed["namespace"].as_str().unwrap();
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN service-mapping warns and names each binding
+    let f = finding(&d, "service-mapping");
+    assert_eq!(f["status"], "warn", "{f:#}");
+    let bindings: Vec<&str> = f["evidence"]["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b.as_str())
+        .collect();
+    assert_eq!(bindings.len(), 2, "{bindings:?}");
+    assert!(
+        bindings.iter().any(|b| b.starts_with(&format!("{ns}/k8s-{ns}-web-canary"))),
+        "{bindings:?}"
+    );
+}
+
+#[test]
+fn instance_of_another_cluster_in_a_bound_group_is_named_and_only_it_explained() {
+    // GIVEN a running instance that is no node here, registered and timing out; tagged "blue"
+    let s = stack();
+    let seed = s.seed("other-cluster");
+    let stranger = seed["stranger"].as_str().unwrap();
+    // WHEN diagnosed for this cluster by name (as the CLI user names it)
+    let out = s.cli(&[
+        "diagnose",
+        "--target-group-arn",
+        seed["targetGroupArn"].as_str().unwrap(),
+        "--cluster",
+        seed["cluster"].as_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON diagnosis");
+    // THEN service-mapping is the root cause for that instance alone, with read-only steps
+    assert_eq!(d["verdict"]["rootCause"], "service-mapping", "{:#}", d["verdict"]);
+    let f = finding(&d, "service-mapping");
+    let summary = d["verdict"]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(stranger) && summary.contains("1 of 3 targets unhealthy"),
+        "{summary}"
+    );
+    assert!(
+        f["detail"].as_str().unwrap().contains("tagged for cluster \"blue\""),
+        "{}",
+        f["detail"]
+    );
+    let fixes = fixes(&d);
+    assert!(
+        fixes
+            .iter()
+            .all(|f| !f.contains("deregister-targets") && !f.contains("kubectl delete")),
+        "{fixes:?}"
+    );
+}
+
+#[test]
+fn ingress_group_is_judged_by_the_ingress_the_target_group_was_built_from() {
+    // GIVEN a-front (asks /ready) and b-front (asks /healthz, 404) in one group; the tags name b-front
+    let s = stack();
+    let seed = s.seed("ingress-group");
+    let ns = seed["namespace"].as_str().unwrap();
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN ingress-annotations fixes b-front, and nothing touches a-front
+    assert_eq!(d["verdict"]["rootCause"], "ingress-annotations", "{:#}", d["verdict"]);
+    let f = finding(&d, "ingress-annotations");
+    assert_eq!(
+        f["remediation"][0],
+        format!("kubectl annotate ingress b-front -n {ns} alb.ingress.kubernetes.io/healthcheck-path=/ready --overwrite"),
+        "{f:#}"
+    );
+    assert!(fixes(&d).iter().all(|f| !f.contains("a-front")), "{:?}", fixes(&d));
+}
