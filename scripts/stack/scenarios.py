@@ -347,7 +347,7 @@ POD_SUFFIXES = ["prnxw", "x7k2p", "q9m4d"]
 
 
 def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect_ready=None, bind=True, tg_tags=None, lb_tags=None,
-               probe="/", gate=None, register_targets=True, nlb_annotations=None, hc=None, sidecars=(), app_ports=True):
+               probe="/", gate=None, register_targets=True, nlb_annotations=None, hc=None, sidecars=(), app_ports=True, probe_port=None):
     """A ClusterIP Service `web` (80 → 8080) with two pods and ip targets behind an ALB; with
     `nlb_annotations`, a `type: LoadBalancer` Service behind an NLB instead."""
     namespace(kube, ns)
@@ -362,6 +362,8 @@ def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect
         kube.request("PATCH", f"/api/v1/namespaces/{ns}/services/web", {"metadata": {"annotations": nlb_annotations}, "spec": {"type": "LoadBalancer"}},
                      "application/merge-patch+json")
     ctr = container("http", 8080, probe=probe)
+    if probe_port:
+        ctr["readinessProbe"]["httpGet"]["port"] = probe_port
     if not app_ports:
         # A numeric targetPort needs no declared containerPort: the port list is informational.
         ctr = {**ctr, "ports": []}
@@ -714,6 +716,12 @@ def proxy_protocol(kube, ns):
     return out
 
 
+def management_probe(kube, ns):
+    """The pods' readinessProbe asks /ready on the admin port 9901; the target group checks "/" on
+    the traffic port and gets 404. /ready cannot answer on 8080: no path may be proposed from it."""
+    return ip_cluster(kube, ns, probe="/ready", probe_port=9901, health={0: MISMATCH_404, 1: MISMATCH_404}, expect_ready=2)
+
+
 def sidecar_ports(kube, ns):
     """A numeric targetPort 8080; the app declares no containerPort, a sidecar declares its own
     (15090): the traffic still reaches 8080, so target-port must not fail. Everything is healthy."""
@@ -780,6 +788,7 @@ SCENARIOS = {
     "app-5xx": app_5xx,
     "proxy-protocol": proxy_protocol,
     "sidecar-ports": sidecar_ports,
+    "management-probe": management_probe,
     "two-bindings": two_bindings,
     "other-cluster": other_cluster,
     "ingress-group": ingress_group,

@@ -64,6 +64,21 @@ fn sidecar_declaring_its_own_port_does_not_make_a_numeric_target_port_wrong() {
 }
 
 #[test]
+fn probe_of_a_management_port_is_never_proposed_for_the_traffic_port() {
+    // GIVEN pods ready on /ready at port 9901, the target group checking "/" on 8080 (404)
+    let s = stack();
+    let seed = s.seed("management-probe");
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN the path is blamed without proposing /ready, which cannot answer on the traffic port
+    assert_eq!(d["verdict"]["rootCause"], "health-check-config", "{:#}", d["verdict"]);
+    let f = finding(&d, "health-check-config");
+    assert!(f["detail"].as_str().unwrap().contains("which the pods do not answer with a success code"), "{}", f["detail"]);
+    let fixes = fixes(&d);
+    assert!(fixes.iter().all(|f| !f.contains("/ready")), "{fixes:?}");
+}
+
+#[test]
 fn two_bindings_on_one_target_group_are_both_reported() {
     // GIVEN web and web-canary both bound to the target group
     let s = stack();
