@@ -16,10 +16,15 @@ pub struct Allowed {
     pub rule: String,
 }
 
+/// Managed prefix lists by id, with the CIDRs of their entries: a rule naming one admits them
+/// as if they were written in the rule.
+pub type PrefixLists = std::collections::BTreeMap<String, Vec<Cidr>>;
+
 /// Does any ingress rule of `groups` allow TCP `port` from the whole `source`? A group
 /// reference to one of the source's groups allows everything from it; otherwise every source
-/// CIDR must be inside some allowing rule's CIDR. `Err` lists the source CIDRs left out.
-pub fn sg_allows(groups: &[&SecurityGroup], source: &Source, protocol: u8, port: u16) -> Result<Allowed, Vec<Cidr>> {
+/// CIDR must be inside some allowing rule's CIDR, its own or a prefix list's it names. `Err`
+/// lists the source CIDRs left out.
+pub fn sg_allows(groups: &[&SecurityGroup], source: &Source, lists: &PrefixLists, protocol: u8, port: u16) -> Result<Allowed, Vec<Cidr>> {
     let rules = || {
         groups
             .iter()
@@ -35,7 +40,7 @@ pub fn sg_allows(groups: &[&SecurityGroup], source: &Source, protocol: u8, port:
     let mut uncovered = Vec::new();
     let mut first = None;
     for c in &source.cidrs {
-        match rules().find(|(_, r)| r.cidrs.iter().filter_map(|x| Cidr::parse(x)).any(|rc| rc.contains(c))) {
+        match rules().find(|(_, r)| rule_cidrs(r, lists).any(|rc| rc.contains(c))) {
             Some((g, r)) => {
                 first.get_or_insert(Allowed {
                     group: g.id.clone(),
@@ -49,6 +54,49 @@ pub fn sg_allows(groups: &[&SecurityGroup], source: &Source, protocol: u8, port:
         (true, Some(a)) => Ok(a),
         _ => Err(if source.cidrs.is_empty() { vec![] } else { uncovered }),
     }
+}
+
+/// The CIDRs a rule admits: its own and those of the prefix lists it names that are known.
+fn rule_cidrs<'a>(r: &'a SgRule, lists: &'a PrefixLists) -> impl Iterator<Item = Cidr> + 'a {
+    (r.cidrs.iter().filter_map(|x| Cidr::parse(x))).chain(r.prefix_lists.iter().filter_map(|id| lists.get(id)).flatten().copied())
+}
+
+/// Does any egress rule of the load balancer's `groups` let TCP `port` out to a target at
+/// `address` whose ENI carries `target_groups`? A rule naming one of those groups, or holding
+/// the address in a CIDR of its own or of a prefix list it names, does. (Security groups are
+/// stateful: the answer comes back whatever the rules say.)
+pub fn sg_egress_allows(
+    groups: &[&SecurityGroup],
+    target_groups: &[String],
+    address: Option<&Cidr>,
+    lists: &PrefixLists,
+    protocol: u8,
+    port: u16,
+) -> Option<Allowed> {
+    (groups.iter().flat_map(|g| g.egress.iter().map(move |r| (g, r))))
+        .filter(|(_, r)| rule_covers(r, protocol, port))
+        .find(|(_, r)| {
+            r.groups.iter().any(|x| target_groups.contains(x)) || address.is_some_and(|a| rule_cidrs(r, lists).any(|c| c.contains(a)))
+        })
+        .map(|(g, r)| Allowed {
+            group: g.id.clone(),
+            rule: describe_rule(r),
+        })
+}
+
+/// Prefix lists named by rules of `groups` that cover TCP `port` but whose entries are unknown:
+/// only these can leave a verdict open (a list on another port, an SSH rule from a corporate
+/// list, changes nothing).
+pub fn unresolved_lists(groups: &[&SecurityGroup], lists: &PrefixLists, protocol: u8, port: u16) -> Vec<String> {
+    let mut out: Vec<String> = (groups.iter().flat_map(|g| &g.ingress))
+        .filter(|r| rule_covers(r, protocol, port))
+        .flat_map(|r| r.prefix_lists.iter())
+        .filter(|id| !lists.contains_key(*id))
+        .cloned()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn rule_covers(r: &SgRule, protocol: u8, port: u16) -> bool {
@@ -342,10 +390,85 @@ mod tests {
         ];
         for (i, (rules, port, allowed)) in cases.into_iter().enumerate() {
             let g = sg("sg-node", rules);
-            assert_eq!(sg_allows(&[&g], &src, TCP, port).is_ok(), allowed, "case {i}");
+            assert_eq!(sg_allows(&[&g], &src, &PrefixLists::new(), TCP, port).is_ok(), allowed, "case {i}");
         }
         let g = sg("sg-node", vec![rule("tcp", 0, 65535, &["10.0.1.0/24"], &[])]);
-        assert_eq!(sg_allows(&[&g], &src, TCP, 80).unwrap_err(), vec![c("10.0.2.0/24")]);
+        assert_eq!(
+            sg_allows(&[&g], &src, &PrefixLists::new(), TCP, 80).unwrap_err(),
+            vec![c("10.0.2.0/24")]
+        );
+    }
+
+    /// A rule naming a prefix list admits the list's CIDRs; one whose entries are unknown leaves
+    /// the verdict open only when it covers the port.
+    #[test]
+    fn prefix_lists_are_evaluated_like_cidrs_and_only_open_their_own_port() {
+        let src = Source {
+            groups: vec![],
+            cidrs: vec![c("10.0.1.0/24"), c("10.0.2.0/24")],
+        };
+        let with_list = |id: &str, from: i32, to: i32| SgRule {
+            prefix_lists: vec![id.into()],
+            ..rule("tcp", from, to, &[], &[])
+        };
+        let lists: PrefixLists = [
+            ("pl-lbs".to_string(), vec![c("10.0.0.0/16")]),
+            ("pl-half".to_string(), vec![c("10.0.1.0/24")]),
+        ]
+        .into();
+        // (rules, port, allowed?, unresolved lists covering the port)
+        let cases: Vec<(Vec<SgRule>, u16, bool, Vec<&str>)> = vec![
+            (vec![with_list("pl-lbs", 8080, 8080)], 8080, true, vec![]),
+            (vec![with_list("pl-half", 8080, 8080)], 8080, false, vec![]),
+            // a list plus a CIDR rule together cover both subnets
+            (
+                vec![with_list("pl-half", 8080, 8080), rule("tcp", 8080, 8080, &["10.0.2.0/24"], &[])],
+                8080,
+                true,
+                vec![],
+            ),
+            // the list is on port 22 (an SSH rule): nothing open about 8080
+            (vec![with_list("pl-corp", 22, 22)], 8080, false, vec![]),
+            // an unknown list on the port itself: open
+            (vec![with_list("pl-corp", 8080, 8080)], 8080, false, vec!["pl-corp"]),
+        ];
+        for (i, (rules, port, allowed, open)) in cases.into_iter().enumerate() {
+            let g = sg("sg-node", rules);
+            assert_eq!(sg_allows(&[&g], &src, &lists, TCP, port).is_ok(), allowed, "case {i}");
+            assert_eq!(unresolved_lists(&[&g], &lists, TCP, port), open, "case {i}");
+        }
+    }
+
+    /// Egress of the load balancer's groups: to the target's group, its address, a prefix list.
+    #[test]
+    fn load_balancer_egress_table() {
+        let lists: PrefixLists = [("pl-vpc".to_string(), vec![c("10.0.0.0/16")])].into();
+        let egress = |rules: Vec<SgRule>| SecurityGroup {
+            id: "sg-alb".into(),
+            egress: rules,
+            ..Default::default()
+        };
+        let to_list = SgRule {
+            prefix_lists: vec!["pl-vpc".into()],
+            ..rule("tcp", 0, 65535, &[], &[])
+        };
+        let addr = c("10.0.3.7/32");
+        // (rules, port, allowed?)
+        let cases: Vec<(Vec<SgRule>, u16, bool)> = vec![
+            (vec![rule("-1", -1, -1, &["0.0.0.0/0"], &[])], 8080, true),
+            (vec![rule("tcp", 8080, 8080, &[], &["sg-node"])], 8080, true),
+            (vec![rule("tcp", 8080, 8080, &[], &["sg-other"])], 8080, false),
+            (vec![rule("tcp", 443, 443, &["0.0.0.0/0"], &[])], 8080, false),
+            (vec![rule("tcp", 0, 65535, &["10.0.3.0/24"], &[])], 8080, true),
+            (vec![rule("tcp", 0, 65535, &["10.0.4.0/24"], &[])], 8080, false),
+            (vec![to_list], 8080, true),
+            (vec![], 8080, false),
+        ];
+        for (i, (rules, port, allowed)) in cases.into_iter().enumerate() {
+            let g = egress(rules);
+            let got = sg_egress_allows(&[&g], &["sg-node".to_string()], Some(&addr), &lists, TCP, port);
+            assert_eq!(got.is_some(), allowed, "case {i}");
+        }
     }
 
     #[test]

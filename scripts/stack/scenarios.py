@@ -765,6 +765,77 @@ def ingress_group(kube, ns):
     return out
 
 
+# ------------------------------------------------------------------ issue 13: the network, both ends
+
+def node_group_b(ns, net, ingress, tags=True, extra_groups=()):
+    """Node group B's own security group with `ingress` permissions (no rule from the ALB unless
+    given), tagged for the cluster when `tags`; its instance carries it and `extra_groups`."""
+    ec2 = aws("ec2")
+    sg_b = ec2.create_security_group(GroupName=f"{ns}-nodes-b", Description="node group b", VpcId=net["vpc"])["GroupId"]
+    if tags:
+        ec2.create_tags(Resources=[sg_b], Tags=[{"Key": f"kubernetes.io/cluster/{CLUSTER}", "Value": "owned"}])
+    if ingress:
+        ec2.authorize_security_group_ingress(GroupId=sg_b, IpPermissions=ingress)
+    net["sg_b"] = sg_b
+    return {1: [sg_b, *[net[g] for g in extra_groups]]}
+
+
+def prefix_list_ssh(kube, ns):
+    """Node group B's group allows only SSH from a corporate managed prefix list, and nothing from
+    the ALB: the prefix list (on port 22) must not leave the verdict open (security-groups)."""
+    def groups(net):
+        ec2 = aws("ec2")
+        pl = ec2.create_managed_prefix_list(PrefixListName=f"{ns}-corp-vpn", AddressFamily="IPv4", MaxEntries=5,
+                                            Entries=[{"Cidr": "172.16.0.0/12", "Description": "corporate VPN"}])["PrefixList"]["PrefixListId"]
+        net["prefix_list"] = pl
+        return node_group_b(ns, net, [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "PrefixListIds": [{"PrefixListId": pl, "Description": "ssh"}]}])
+    hook = lambda net, insts: None
+    hook.groups = groups
+    return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, health={1: TIMEOUT}, expect_ready=2, network_hook=hook)
+
+
+def prefix_list_allows(kube, ns):
+    """Node group B's group admits the load balancer only through a managed prefix list holding
+    the VPC's range: resolved, it allows the health check; nothing is wrong (security-groups passes)."""
+    def groups(net):
+        ec2 = aws("ec2")
+        pl = ec2.create_managed_prefix_list(PrefixListName=f"{ns}-vpc", AddressFamily="IPv4", MaxEntries=5,
+                                            Entries=[{"Cidr": "10.0.0.0/16", "Description": "the VPC"}])["PrefixList"]["PrefixListId"]
+        return node_group_b(ns, net, [{"IpProtocol": "tcp", "FromPort": 30000, "ToPort": 32767, "PrefixListIds": [{"PrefixListId": pl}]}])
+    hook = lambda net, insts: None
+    hook.groups = groups
+    return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, expect_ready=2, network_hook=hook)
+
+
+def lb_egress(kube, ns):
+    """The ALB's own group lets only HTTPS out (its default all-traffic egress revoked): every
+    health check to the NodePort is stopped on the load balancer's side (security-groups)."""
+    def hook(net, insts):
+        ec2 = aws("ec2")
+        ec2.revoke_security_group_egress(GroupId=net["sg_lb"], IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        ec2.authorize_security_group_egress(GroupId=net["sg_lb"], IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    out = instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, health={0: TIMEOUT, 1: TIMEOUT},
+                           expect_ready=2, network_hook=hook)
+    return out
+
+
+def two_tagged_groups(kube, ns):
+    """Node B carries two groups both tagged kubernetes.io/cluster/<cluster> and neither admits
+    the ALB: the controller cannot choose where to add its rule and adds none. The fix is the
+    tag, not a hand-made rule (security-groups)."""
+    def groups(net):
+        return node_group_b(ns, net, [], extra_groups=("sg_node_extra",)) if "sg_node_extra" in net else None
+    def groups_first(net):
+        ec2 = aws("ec2")
+        extra = ec2.create_security_group(GroupName=f"{ns}-nodes-extra", Description="second tagged group", VpcId=net["vpc"])["GroupId"]
+        ec2.create_tags(Resources=[extra], Tags=[{"Key": f"kubernetes.io/cluster/{CLUSTER}", "Value": "owned"}])
+        net["sg_node_extra"] = extra
+        return groups(net)
+    hook = lambda net, insts: None
+    hook.groups = groups_first
+    return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, health={1: TIMEOUT}, expect_ready=2, network_hook=hook)
+
+
 SCENARIOS = {
     "scale": scale,
     "probe-targets": probe_targets,
@@ -792,6 +863,10 @@ SCENARIOS = {
     "two-bindings": two_bindings,
     "other-cluster": other_cluster,
     "ingress-group": ingress_group,
+    "prefix-list-ssh": prefix_list_ssh,
+    "prefix-list-allows": prefix_list_allows,
+    "lb-egress": lb_egress,
+    "two-tagged-groups": two_tagged_groups,
     "by-node-port": by_node_port,
     "by-legacy-tags": by_legacy_tags,
     "by-endpoint-ips": by_endpoint_ips,

@@ -20,8 +20,8 @@ pub const CHECK: Check = Check {
     id: CheckId::SECURITY_GROUPS,
     section: "§4",
     layer: Layer::Network,
-    verifies: "the ENI of each target (instance primary ENI, branch ENI, or the node ENI holding the pod IP) allows the health-check and traffic ports from the load balancer's groups (or, for an NLB without groups, its subnets' CIDRs); healthy vs unhealthy group sets compared; exactly one group tagged `kubernetes.io/cluster/<name>` per node ENI",
-    needs: "DescribeLoadBalancers, DescribeInstances, DescribeSecurityGroups, DescribeNetworkInterfaces",
+    verifies: "both ends: the ENI of each target (instance primary ENI, branch ENI, or the node ENI holding the pod IP) allows the health-check and traffic ports from the load balancer's groups (or, for an NLB without groups, its subnets' CIDRs), managed prefix lists resolved; the load balancer's groups let the check out; healthy vs unhealthy group sets compared; a node ENI with several groups has exactly one tagged `kubernetes.io/cluster/<name>` (else the controller adds no rule: the fix is the tag)",
+    needs: "DescribeLoadBalancers, DescribeInstances, DescribeSecurityGroups, DescribeNetworkInterfaces, GetManagedPrefixListEntries",
     reasons: &["Target.Timeout", "Target.FailedHealthChecks"],
     run: check,
 };
@@ -33,6 +33,8 @@ const ID: CheckId = CHECK.id;
 struct Blocked {
     target: String,
     port: u16,
+    /// `target inbound` (the target's groups) or `load balancer outbound` (the LB's groups).
+    side: &'static str,
     interface: Option<String>,
     groups: Vec<String>,
     node: Option<String>,
@@ -77,6 +79,11 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
     let mut unknown = Vec::new();
     let mut fixes: BTreeSet<String> = BTreeSet::new();
     let mut sets: BTreeMap<bool, BTreeSet<Vec<String>>> = BTreeMap::new();
+    let lists = ctx.prefix_lists();
+    // The load balancer's groups, when it has them and all are known (else egress is not judged).
+    let lb_groups: Vec<&SecurityGroup> = source.groups.iter().filter_map(|g| ctx.group(g)).collect();
+    let lb_groups = if lb_groups.len() == source.groups.len() { lb_groups } else { vec![] };
+    let mut egress_blocked: Vec<String> = Vec::new();
     for t in all {
         let place = ctx.place(t);
         if place.groups.is_empty() {
@@ -90,21 +97,17 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
             .flatten()
             .collect();
         for port in ports {
-            if let Err(uncovered) = net::sg_allows(&groups, &source, TCP, port) {
-                let prefix_lists: Vec<&str> = groups
-                    .iter()
-                    .flat_map(|g| g.ingress.iter())
-                    .flat_map(|r| r.prefix_lists.iter())
-                    .map(String::as_str)
-                    .collect();
+            if let Err(uncovered) = net::sg_allows(&groups, &source, &lists, TCP, port) {
+                let prefix_lists = net::unresolved_lists(&groups, &lists, TCP, port);
                 blocked.push(Blocked {
                     target: t.id.clone(),
                     port,
+                    side: "target inbound",
                     interface: place.interface.clone(),
                     groups: place.groups.clone(),
                     node: place.node.clone(),
                     uncovered_sources: uncovered.iter().map(|c| c.to_string()).collect(),
-                    unresolved_prefix_lists: prefix_lists.iter().map(|p| p.to_string()).collect(),
+                    unresolved_prefix_lists: prefix_lists.clone(),
                     rules: groups
                         .iter()
                         .map(|g| GroupRules {
@@ -123,6 +126,39 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
                 fixes.insert(fix(ctx, &place.groups, &source, port, &uncovered));
                 break;
             }
+            // The other end: the load balancer's own groups must let the check out.
+            let address = place.address.as_deref().and_then(|a| Cidr::parse(&format!("{a}/32")));
+            if !lb_groups.is_empty() && net::sg_egress_allows(&lb_groups, &place.groups, address.as_ref(), &lists, TCP, port).is_none() {
+                blocked.push(Blocked {
+                    target: t.id.clone(),
+                    port,
+                    side: "load balancer outbound",
+                    interface: place.interface.clone(),
+                    groups: source.groups.clone(),
+                    node: place.node.clone(),
+                    uncovered_sources: vec![],
+                    unresolved_prefix_lists: vec![],
+                    rules: lb_groups
+                        .iter()
+                        .map(|g| GroupRules {
+                            group: g.id.clone(),
+                            ingress: g.egress.iter().map(net::describe_rule).collect(),
+                        })
+                        .collect(),
+                });
+                if t.is_unhealthy() {
+                    egress_blocked.push(t.id.clone());
+                } else if t.state == "healthy" {
+                    shared.push(t.id.clone());
+                }
+                if let Ok(g) = endpoint_group(ctx, &place.groups) {
+                    fixes.insert(format!(
+                        "aws ec2 authorize-security-group-egress --group-id {} --ip-permissions 'IpProtocol=tcp,FromPort={port},ToPort={port},UserIdGroupPairs=[{{GroupId={g}}}]'",
+                        source.groups[0]
+                    ));
+                }
+                break;
+            }
         }
     }
     let mut evidence = json!({"source": {"groups": source.groups, "subnets": cidrs(&source.cidrs)}, "blocked": blocked});
@@ -138,30 +174,51 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
         evidence["unknownTargets"] = json!(unknown);
     }
     explains.dedup();
-    if !explains.is_empty() {
+    egress_blocked.dedup();
+    if !explains.is_empty() || !egress_blocked.is_empty() {
         let diff = difference
             .as_ref()
             .map(|d| format!(" {}", d.sentence))
             .unwrap_or_default();
-        let ids: Vec<&str> = explains.iter().map(String::as_str).collect();
-        return Finding::fail(
-            ID,
-            format!("{} unhealthy targets' security groups block the load balancer", explains.len()),
-            format!(
+        let mut sentences = Vec::new();
+        if !explains.is_empty() {
+            sentences.push(format!(
                 "No security group on the ENI of {} allows TCP on the health-check port from {lb_kind}.{diff}",
-                ids.join(", ")
-            ),
-        )
+                explains.join(", ")
+            ));
+        }
+        if !egress_blocked.is_empty() {
+            sentences.push(format!(
+                "The load balancer's own groups {} let no TCP out to {} on the health-check port (their outbound rules).",
+                source.groups.join(", "),
+                egress_blocked.join(", ")
+            ));
+        }
+        let title = match (explains.is_empty(), egress_blocked.is_empty()) {
+            (false, true) => format!("{} unhealthy targets' security groups block the load balancer", explains.len()),
+            (true, false) => format!("The load balancer's outbound rules block {} unhealthy targets", egress_blocked.len()),
+            _ => "Security groups block the load balancer on both ends".to_string(),
+        };
+        explains.extend(egress_blocked);
+        return Finding::fail(ID, title, sentences.join(" "))
         .evidence(evidence)
         .remediation(fixes.into_iter().collect())
         .explains(explains)
         .shared_by_healthy(shared);
     }
-    if blocked.iter().any(|b| !b.unresolved_prefix_lists.is_empty()) {
-        return Finding::warn(
+    if let Some(b) = blocked.iter().find(|b| !b.unresolved_prefix_lists.is_empty()) {
+        let why = match ctx.snap.aws.network.prefix_lists.get() {
+            Err(e) => e,
+            Ok(_) => "GetManagedPrefixListEntries returned no entries for them".into(),
+        };
+        return Finding::unknown(
             ID,
-            "Prefix lists not evaluated",
-            "Some targets are allowed only through managed prefix lists, which are not resolved; check them by hand.",
+            format!(
+                "port {} of {} is allowed, if at all, only through prefix lists whose entries could not be read ({}): {why}",
+                b.port,
+                b.target,
+                b.unresolved_prefix_lists.join(", ")
+            ),
         )
         .evidence(evidence);
     }
@@ -227,41 +284,79 @@ fn join(v: &[&String]) -> String {
     }
 }
 
-/// Node ENIs must carry exactly one group tagged for the cluster (the controller's
-/// "expected exactly one securityGroup tagged with kubernetes.io/cluster/…").
+/// The group the controller adds its rule to on an ENI, as the controller resolves it
+/// (aws-load-balancer-controller v3.5.0, pkg/networking/networking_manager.go,
+/// resolveEndpointSGForENI): the only group, else the one group tagged
+/// `kubernetes.io/cluster/<cluster>`. `Err` lists the tagged groups when that is not exactly one.
+fn endpoint_group<'g>(ctx: &View, groups: &'g [String]) -> Result<&'g String, Vec<&'g String>> {
+    if let [only] = groups {
+        return Ok(only);
+    }
+    let key = cluster_key(ctx).ok_or_else(Vec::new)?;
+    let tagged: Vec<&String> = groups.iter().filter(|g| ctx.group(g).is_some_and(|g| g.tags.contains_key(&key))).collect();
+    match tagged.as_slice() {
+        [one] => Ok(one),
+        _ => Err(tagged),
+    }
+}
+
+fn cluster_key(ctx: &View) -> Option<String> {
+    ctx.snap.resolution.cluster.as_deref().map(|c| format!("kubernetes.io/cluster/{c}"))
+}
+
+/// ENIs with several groups of which not exactly one is tagged for the cluster: the controller
+/// cannot choose where to add its rule and adds none ("expected exactly one securityGroup
+/// tagged with …"). A single group, tagged or not, is fine.
 fn cluster_tag_problems(ctx: &View, targets: &[TargetHealth]) -> Vec<String> {
-    let Some(cluster) = ctx.snap.resolution.cluster.as_deref() else {
+    let Some(key) = cluster_key(ctx) else {
         return vec![];
     };
-    let key = format!("kubernetes.io/cluster/{cluster}");
     let mut out = BTreeSet::new();
     for t in targets {
         let place = ctx.place(t);
         let Some(eni) = place.interface else { continue };
-        let tagged: Vec<&str> = place
-            .groups
-            .iter()
-            .filter(|g| ctx.group(g).is_some_and(|g| g.tags.contains_key(&key)))
-            .map(String::as_str)
-            .collect();
-        if tagged.len() != 1 && place.groups.iter().all(|g| ctx.group(g).is_some()) {
-            out.insert(format!("{eni} has {} groups tagged {key} ({})", tagged.len(), tagged.join(", ")));
+        if !place.groups.iter().all(|g| ctx.group(g).is_some()) {
+            continue;
+        }
+        if let Err(tagged) = endpoint_group(ctx, &place.groups) {
+            let tagged: Vec<&str> = tagged.iter().map(|s| s.as_str()).collect();
+            out.insert(format!(
+                "{eni} has {} groups ({}) of which {} tagged {key}{}",
+                place.groups.len(),
+                place.groups.join(", "),
+                tagged.len(),
+                if tagged.is_empty() { String::new() } else { format!(" ({})", tagged.join(", ")) }
+            ));
         }
     }
     out.into_iter().collect()
 }
 
+/// The fix for one blocked port. Where the controller owns the rule (a binding exists) but
+/// cannot tell which group to put it in, the fix is the tag, not a hand-made rule it would
+/// not manage.
 fn fix(ctx: &View, groups: &[String], source: &net::Source, port: u16, uncovered: &[Cidr]) -> String {
-    // Prefer the group the controller manages (tagged for the cluster), else the first.
-    let cluster_key = ctx.snap.resolution.cluster.as_deref().map(|c| format!("kubernetes.io/cluster/{c}"));
-    let target_group = groups
-        .iter()
-        .find(|g| {
-            cluster_key
-                .as_ref()
-                .is_some_and(|k| ctx.group(g).is_some_and(|g| g.tags.contains_key(k)))
-        })
-        .unwrap_or(&groups[0]);
+    let bound = (ctx.snap.kube.target_group_bindings.ok().into_iter().flatten())
+        .any(|b| b.target_group_arn == ctx.snap.request.target_group_arn);
+    let target_group = match endpoint_group(ctx, groups) {
+        Ok(g) => g,
+        Err(tagged) if bound => {
+            let key = cluster_key(ctx).unwrap_or_default();
+            return match tagged.as_slice() {
+                [] => format!(
+                    "aws ec2 create-tags --resources {} --tags Key={key},Value=owned   # exactly one of {}: the controller then adds its rule there",
+                    groups[0],
+                    groups.join(", ")
+                ),
+                many => format!(
+                    "aws ec2 delete-tags --resources {} --tags Key={key}   # keep the tag on exactly one of {}: the controller then adds its rule there",
+                    many[1..].iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+                    many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            };
+        }
+        Err(_) => &groups[0],
+    };
     match source.groups.first() {
         Some(lb) => {
             format!("aws ec2 authorize-security-group-ingress --group-id {target_group} --protocol tcp --port {port} --source-group {lb}")
@@ -282,6 +377,7 @@ mod tests {
     use super::*;
     use crate::checks::Status;
     use crate::fixtures::*;
+    use crate::snapshot::Fetched;
 
     #[test]
     fn groups_allowing_the_alb_pass() {
@@ -354,6 +450,127 @@ mod tests {
         );
     }
 
+    /// Node B's instance carries `groups`; i-0bbb times out; i-0aaa is healthy.
+    fn node_b_with(groups: Vec<SecurityGroup>) -> SnapshotB {
+        let ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut b = SnapshotB::instance().targets(vec![
+            target("i-0aaa", 32663, "healthy"),
+            target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout"),
+        ]);
+        for g in groups {
+            b = b.add_group(g);
+        }
+        b.instance_groups("i-0bbb", &refs)
+    }
+
+    fn group(id: &str, tagged: bool, ingress: Vec<crate::snapshot::SgRule>) -> SecurityGroup {
+        SecurityGroup {
+            id: id.into(),
+            tags: if tagged { BTreeMap::from([("kubernetes.io/cluster/demo".into(), "owned".into())]) } else { BTreeMap::new() },
+            ingress,
+            ..Default::default()
+        }
+    }
+
+    fn with_list(id: &str, from: i32, to: i32) -> crate::snapshot::SgRule {
+        crate::snapshot::SgRule {
+            prefix_lists: vec![id.into()],
+            ..sg_rule("tcp", from, to, &[], &[])
+        }
+    }
+
+    #[test]
+    fn ssh_rule_from_a_prefix_list_does_not_hide_the_missing_alb_rule() {
+        // GIVEN sg-b admits only SSH from a corporate prefix list whose entries were not read
+        let snap = node_b_with(vec![group("sg-b", true, vec![with_list("pl-corp", 22, 22)])]).build();
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN the missing rule fails for i-0bbb (the list is on another port)
+        assert_eq!((f.status, f.explains.clone()), (Status::Fail, vec!["i-0bbb".to_string()]), "{f:?}");
+    }
+
+    #[test]
+    fn prefix_list_holding_the_load_balancer_is_resolved_and_allows() {
+        // GIVEN sg-b admits the NodePorts only from a prefix list holding the LB's subnets
+        let mut b = node_b_with(vec![group("sg-b", true, vec![with_list("pl-vpc", 30000, 32767)])]);
+        b.aws().network.prefix_lists = Fetched::Ok(vec![crate::snapshot::PrefixList {
+            id: "pl-vpc".into(),
+            name: Some("vpc".into()),
+            cidrs: vec!["10.0.0.0/16".into()],
+        }]);
+        // WHEN checked (an NLB without groups: the source is its subnets)
+        let mut snap = b.build();
+        if let Fetched::Ok(lbs) = &mut snap.aws.load_balancers {
+            lbs[0].security_groups.clear();
+        }
+        // THEN allowed
+        assert_eq!(CHECK.on(&snap).status, Status::Pass);
+    }
+
+    #[test]
+    fn prefix_list_on_the_port_whose_entries_are_unreadable_is_unknown_naming_the_call() {
+        // GIVEN the only rule for the NodePorts names a list; reading lists was denied
+        let mut b = node_b_with(vec![group("sg-b", true, vec![with_list("pl-vpc", 30000, 32767)])]);
+        b.aws().network.prefix_lists = Fetched::Failed(crate::snapshot::Missing {
+            api: "GetManagedPrefixListEntries".into(),
+            permission: "ec2:GetManagedPrefixListEntries".into(),
+            error: "UnauthorizedOperation".into(),
+        });
+        let mut snap = b.build();
+        if let Fetched::Ok(lbs) = &mut snap.aws.load_balancers {
+            lbs[0].security_groups.clear();
+        }
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN unknown, naming the list and the permission
+        assert_eq!(f.status, Status::Unknown, "{f:?}");
+        assert!(f.detail.contains("pl-vpc") && f.detail.contains("ec2:GetManagedPrefixListEntries"), "{}", f.detail);
+    }
+
+    #[test]
+    fn load_balancer_without_outbound_rule_fails_naming_its_side_and_egress_fix() {
+        // GIVEN the ALB's group lets only 443 out
+        let mut snap = SnapshotB::instance().build();
+        if let Fetched::Ok(groups) = &mut snap.aws.network.security_groups {
+            groups.iter_mut().find(|g| g.id == "sg-alb").unwrap().egress = vec![sg_rule("tcp", 443, 443, &["0.0.0.0/0"], &[])];
+        }
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN both targets fail on the load balancer's side, and the fix opens its egress
+        assert_eq!(f.status, Status::Fail, "{f:?}");
+        assert_eq!(f.title, "The load balancer's outbound rules block 2 unhealthy targets");
+        assert_eq!(f.evidence["blocked"][0]["side"], "load balancer outbound");
+        assert_eq!(
+            f.remediation,
+            vec!["aws ec2 authorize-security-group-egress --group-id sg-alb --ip-permissions 'IpProtocol=tcp,FromPort=32663,ToPort=32663,UserIdGroupPairs=[{GroupId=sg-node}]'"]
+        );
+    }
+
+    #[test]
+    fn single_untagged_group_is_what_the_controller_uses() {
+        // GIVEN node B carries one group, untagged, that admits the ALB
+        let snap = node_b_with(vec![group("sg-b", false, vec![sg_rule("tcp", 30000, 32767, &[], &["sg-alb"])])])
+            .targets(vec![target("i-0aaa", 32663, "healthy"), target("i-0bbb", 32663, "healthy")])
+            .build();
+        // THEN no tag problem
+        assert_eq!(CHECK.on(&snap).status, Status::Pass);
+    }
+
+    #[test]
+    fn two_tagged_groups_without_the_rule_get_the_tag_fix_not_a_hand_made_rule() {
+        // GIVEN node B carries sg-b and sg-c, both tagged for the cluster, neither admitting the ALB
+        let snap = node_b_with(vec![group("sg-b", true, vec![]), group("sg-c", true, vec![])]).build();
+        // WHEN checked (a TargetGroupBinding owns the group: the controller manages the rule)
+        let f = CHECK.on(&snap);
+        // THEN the fix keeps the tag on one group; no authorize-security-group-ingress
+        assert_eq!(f.status, Status::Fail, "{f:?}");
+        assert_eq!(
+            f.remediation,
+            vec!["aws ec2 delete-tags --resources sg-c --tags Key=kubernetes.io/cluster/demo   # keep the tag on exactly one of sg-b, sg-c: the controller then adds its rule there"]
+        );
+    }
+
     #[test]
     fn two_cluster_tagged_groups_on_a_node_warn() {
         let tagged = SecurityGroup {
@@ -368,7 +585,8 @@ mod tests {
         let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Warn, "{f:?}");
         assert!(
-            f.detail.contains("eni-0aaa has 2 groups tagged kubernetes.io/cluster/demo"),
+            f.detail
+                .contains("eni-0aaa has 2 groups (sg-node, sg-extra) of which 2 tagged kubernetes.io/cluster/demo (sg-node, sg-extra)"),
             "{}",
             f.detail
         );

@@ -8,7 +8,9 @@ use futures::future::join_all;
 use tracing::instrument;
 
 use super::aws::missing_in;
-use crate::snapshot::{Fetched, Instance, NaclEntry, NetworkAcl, NetworkInterface, Route, RouteTable, SecurityGroup, SgRule, Subnet, Vpc};
+use crate::snapshot::{
+    Fetched, Instance, NaclEntry, NetworkAcl, NetworkInterface, PrefixList, Route, RouteTable, SecurityGroup, SgRule, Subnet, Vpc,
+};
 
 /// EC2 accepts at most 200 values per filter.
 pub const FILTER_VALUES: usize = 200;
@@ -195,6 +197,62 @@ fn convert_sg(g: &ec2::types::SecurityGroup) -> SecurityGroup {
         ingress: rules(g.ip_permissions()),
         egress: rules(g.ip_permissions_egress()),
     }
+}
+
+/// The managed prefix lists `ids` with their entries: one DescribeManagedPrefixLists for the
+/// names and one GetManagedPrefixListEntries a list, all at once. The lists are those the
+/// relevant groups' rules name (a handful), never one call per target.
+#[instrument(skip(client, ids), fields(count = ids.len()))]
+pub async fn prefix_lists(client: &ec2::Client, ids: Vec<String>) -> Fetched<Vec<PrefixList>> {
+    let ids = dedup(ids);
+    if ids.is_empty() {
+        return Fetched::not_collected("no security-group rule names a prefix list");
+    }
+    let names = async {
+        client
+            .describe_managed_prefix_lists()
+            .set_prefix_list_ids(Some(ids.clone()))
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+    };
+    let entries = futures::future::try_join_all(ids.iter().map(|id| async move {
+        let pages = client
+            .get_managed_prefix_list_entries()
+            .prefix_list_id(id)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await?;
+        let cidrs: Vec<String> = (pages.iter().flat_map(|p| p.entries()))
+            .filter_map(|e| e.cidr().map(str::to_string))
+            .collect();
+        Ok::<_, ec2::error::SdkError<_, _>>((id.clone(), cidrs))
+    }));
+    let (names, entries) = tokio::join!(names, entries);
+    let entries = match entries {
+        Ok(e) => e,
+        Err(e) => return Fetched::Failed(missing_in("ec2", "GetManagedPrefixListEntries", &e)),
+    };
+    // The names only label the evidence: without them the entries still decide.
+    let names: Vec<(String, String)> = names
+        .map(|pages| {
+            (pages.iter().flat_map(|p| p.prefix_lists()))
+                .filter_map(|l| Some((l.prefix_list_id()?.to_string(), l.prefix_list_name()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Fetched::Ok(
+        entries
+            .into_iter()
+            .map(|(id, cidrs)| PrefixList {
+                name: names.iter().find(|(n, _)| *n == id).map(|(_, name)| name.clone()),
+                id,
+                cidrs,
+            })
+            .collect(),
+    )
 }
 
 /// Every security group of the VPC: read beside the instances rather than after them, which

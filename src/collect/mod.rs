@@ -23,7 +23,7 @@ pub mod probe;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
@@ -403,6 +403,20 @@ async fn aws_round(clients: &Clients, first: &First) -> AwsRound {
         },
         _ => network,
     };
+    // Prefix lists named by the rules of the groups that matter (a sequential step, taken only
+    // when some rule names one: the rules must be read first).
+    let relevant: BTreeSet<String> = group_ids(&load_balancers, &network.instances, &network.target_interfaces)
+        .into_iter()
+        .collect();
+    let lists: Vec<String> = (network.security_groups.ok().into_iter().flatten())
+        .filter(|g| relevant.contains(&g.id))
+        .flat_map(|g| g.ingress.iter().chain(&g.egress))
+        .flat_map(|r| r.prefix_lists.iter().cloned())
+        .collect();
+    let network = NetworkEvidence {
+        prefix_lists: bound(deadline, "GetManagedPrefixListEntries", ec2::prefix_lists(&clients.ec2, lists)).await,
+        ..network
+    };
     AwsRound {
         load_balancers,
         listeners,
@@ -434,6 +448,7 @@ async fn network_round(clients: &Clients, first: &First) -> NetworkEvidence {
             network_acls: Fetched::not_collected(why),
             route_tables: Fetched::not_collected(why),
             vpcs: Fetched::not_collected(why),
+            prefix_lists: Fetched::not_collected(why),
         };
     };
     // All at once: the instances and ENIs beside the VPC's subnets, ACLs, routes and groups.
@@ -454,6 +469,7 @@ async fn network_round(clients: &Clients, first: &First) -> NetworkEvidence {
         network_acls,
         route_tables,
         vpcs,
+        prefix_lists: Fetched::not_collected("read after the security groups"),
     }
 }
 

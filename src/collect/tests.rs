@@ -138,15 +138,54 @@ fn ec2_rules(deny: Option<&'static str>) -> Vec<Rule> {
         }));
     } else {
         rules.push(mock!(ec2::Client::describe_security_groups).then_output(|| {
+            // The NodePorts are open to a managed prefix list holding the VPC (and so the ALB's
+            // subnets): the security-groups verdict needs the list's entries.
             let from_alb = e::IpPermission::builder()
                 .ip_protocol("tcp")
                 .from_port(30000)
                 .to_port(32767)
-                .user_id_group_pairs(e::UserIdGroupPair::builder().group_id("sg-alb").build())
+                .prefix_list_ids(e::PrefixListId::builder().prefix_list_id("pl-vpc").build())
+                .build();
+            // Every group AWS creates lets all traffic out until someone changes it.
+            let all_out = e::IpPermission::builder()
+                .ip_protocol("-1")
+                .ip_ranges(e::IpRange::builder().cidr_ip("0.0.0.0/0").build())
                 .build();
             ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput::builder()
-                .security_groups(e::SecurityGroup::builder().group_id("sg-alb").build())
+                .security_groups(
+                    e::SecurityGroup::builder()
+                        .group_id("sg-alb")
+                        .ip_permissions_egress(all_out)
+                        .build(),
+                )
                 .security_groups(e::SecurityGroup::builder().group_id("sg-node").ip_permissions(from_alb).build())
+                .build()
+        }));
+    }
+    if unauthorized("DescribeManagedPrefixLists") {
+        rules.push(mock!(ec2::Client::describe_managed_prefix_lists).then_error(|| {
+            ec2::operation::describe_managed_prefix_lists::DescribeManagedPrefixListsError::generic(denied("UnauthorizedOperation"))
+        }));
+    } else {
+        rules.push(mock!(ec2::Client::describe_managed_prefix_lists).then_output(|| {
+            ec2::operation::describe_managed_prefix_lists::DescribeManagedPrefixListsOutput::builder()
+                .prefix_lists(
+                    e::ManagedPrefixList::builder()
+                        .prefix_list_id("pl-vpc")
+                        .prefix_list_name("vpc")
+                        .build(),
+                )
+                .build()
+        }));
+    }
+    if unauthorized("GetManagedPrefixListEntries") {
+        rules.push(mock!(ec2::Client::get_managed_prefix_list_entries).then_error(|| {
+            ec2::operation::get_managed_prefix_list_entries::GetManagedPrefixListEntriesError::generic(denied("UnauthorizedOperation"))
+        }));
+    } else {
+        rules.push(mock!(ec2::Client::get_managed_prefix_list_entries).then_output(|| {
+            ec2::operation::get_managed_prefix_list_entries::GetManagedPrefixListEntriesOutput::builder()
+                .entries(e::PrefixListEntry::builder().cidr("10.0.0.0/16").build())
                 .build()
         }));
     }
@@ -278,7 +317,7 @@ async fn each_denied_ec2_call_leaves_only_its_checks_unknown() {
     ] {
         assert_eq!(baseline.finding(c).unwrap().status, Status::Pass, "{c}: {:?}", baseline.finding(c));
     }
-    let cases: [(&str, &[CheckId]); 6] = [
+    let cases: [(&str, &[CheckId]); 8] = [
         // instance targets: their subnets and zones come from DescribeInstances
         (
             "DescribeInstances",
@@ -291,6 +330,10 @@ async fn each_denied_ec2_call_leaves_only_its_checks_unknown() {
             ],
         ),
         ("DescribeSecurityGroups", &[CheckId::SECURITY_GROUPS]),
+        // the node group admits the load balancer only through a prefix list: without its
+        // entries the verdict is open; without its name, nothing changes
+        ("GetManagedPrefixListEntries", &[CheckId::SECURITY_GROUPS]),
+        ("DescribeManagedPrefixLists", &[]),
         (
             "DescribeSubnets",
             &[CheckId::SECURITY_GROUPS, CheckId::NETWORK_ACLS, CheckId::ROUTE_TABLES],
@@ -334,8 +377,9 @@ async fn thousand_targets_cost_a_fixed_handful_of_calls() {
     // DescribeTargetGroups, DescribeTargetHealth, DescribeTags (TG), DescribeLoadBalancers,
     // DescribeListeners, DescribeTags (LB), DescribeTargetGroupAttributes
     assert_eq!(elb_calls, 7);
-    // DescribeInstances: 1,000 ids / 200 per filter = 5; the rest once each.
-    assert_eq!(ec2_calls, vec![5, 1, 1, 1, 1, 1]);
+    // DescribeInstances: 1,000 ids / 200 per filter = 5; the rest once each (the prefix list's
+    // name and entries: one call each, for one list, however many targets).
+    assert_eq!(ec2_calls, vec![5, 1, 1, 1, 1, 1, 1, 1]);
 }
 
 fn health_output(n: usize) -> elbv2::operation::describe_target_health::DescribeTargetHealthOutput {

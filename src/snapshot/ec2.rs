@@ -20,6 +20,18 @@ pub struct NetworkEvidence {
     pub network_acls: Fetched<Vec<NetworkAcl>>,
     pub route_tables: Fetched<Vec<RouteTable>>,
     pub vpcs: Fetched<Vec<Vpc>>,
+    /// Managed prefix lists the relevant groups' rules reference, with their entries.
+    #[serde(default)]
+    pub prefix_lists: Fetched<Vec<PrefixList>>,
+}
+
+/// A managed prefix list: what a security-group rule naming it admits.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PrefixList {
+    pub id: String,
+    pub name: Option<String>,
+    pub cidrs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -36,6 +36,13 @@ impl View<'_> {
         self.subnets().iter().find(|s| s.id == id)
     }
 
+    /// The managed prefix lists read, as CIDRs by id (IPv4 entries; see `net::PrefixLists`).
+    pub fn prefix_lists(&self) -> std::collections::BTreeMap<String, Vec<Cidr>> {
+        (self.snap.aws.network.prefix_lists.ok().into_iter().flatten())
+            .map(|l| (l.id.clone(), l.cidrs.iter().filter_map(|c| Cidr::parse(c)).collect()))
+            .collect()
+    }
+
     pub fn group(&self, id: &str) -> Option<&SecurityGroup> {
         self.snap.aws.network.security_groups.ok()?.iter().find(|g| g.id == id)
     }

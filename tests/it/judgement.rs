@@ -73,7 +73,14 @@ fn probe_of_a_management_port_is_never_proposed_for_the_traffic_port() {
     // THEN the path is blamed without proposing /ready, which cannot answer on the traffic port
     assert_eq!(d["verdict"]["rootCause"], "health-check-config", "{:#}", d["verdict"]);
     let f = finding(&d, "health-check-config");
-    assert!(f["detail"].as_str().unwrap().contains("which the pods do not answer with a success code"), "{}", f["detail"]);
+    assert!(
+        f["detail"]
+            .as_str()
+            .unwrap()
+            .contains("which the pods do not answer with a success code"),
+        "{}",
+        f["detail"]
+    );
     let fixes = fixes(&d);
     assert!(fixes.iter().all(|f| !f.contains("/ready")), "{fixes:?}");
 }

@@ -150,3 +150,86 @@ fn healthy_scenario_passes_every_network_check() {
         assert_eq!(finding(&d, check)["status"], "pass", "{check}: {:#}", finding(&d, check));
     }
 }
+
+#[test]
+fn ssh_rule_from_a_prefix_list_does_not_hide_the_missing_alb_rule() {
+    // GIVEN node group B's group admits only SSH from a corporate managed prefix list
+    let s = stack();
+    let seed = s.seed("prefix-list-ssh");
+    let b = seed["instances"][1].as_str().unwrap();
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN the missing ALB rule is the root cause for B (the list is on port 22, not open)
+    assert_eq!(d["verdict"]["rootCause"], "security-groups", "{:#}", d["verdict"]);
+    let f = finding(&d, "security-groups");
+    assert_eq!(f["evidence"]["blocked"][0]["target"], b, "{f:#}");
+    assert!(f["remediation"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("aws ec2 authorize-security-group-ingress"));
+}
+
+#[test]
+fn prefix_list_holding_the_vpc_is_resolved_and_admits_the_alb() {
+    // GIVEN node group B's group admits the NodePorts only from a prefix list of the VPC range
+    let s = stack();
+    let seed = s.seed("prefix-list-allows");
+    // WHEN diagnosed
+    let (d, code) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN the list is read and security-groups passes: nothing is wrong
+    assert_eq!(
+        finding(&d, "security-groups")["status"],
+        "pass",
+        "{:#}",
+        finding(&d, "security-groups")
+    );
+    assert_eq!((d["verdict"]["status"].as_str(), code), (Some("healthy"), 0), "{:#}", d["verdict"]);
+}
+
+#[test]
+fn load_balancer_whose_outbound_rules_stop_the_check_is_named_on_its_side() {
+    // GIVEN the ALB's own group lets only HTTPS out
+    let s = stack();
+    let seed = s.seed("lb-egress");
+    let alb = seed["groups"]["alb"].as_str().unwrap();
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN security-groups names the load balancer's outbound side and opens its egress only
+    assert_eq!(d["verdict"]["rootCause"], "security-groups", "{:#}", d["verdict"]);
+    let f = finding(&d, "security-groups");
+    assert_eq!(f["title"], "The load balancer's outbound rules block 2 unhealthy targets");
+    assert!(f["evidence"]["blocked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|b| b["side"] == "load balancer outbound"));
+    let fixes: Vec<&str> = f["remediation"].as_array().unwrap().iter().filter_map(|r| r.as_str()).collect();
+    assert_eq!(
+        fixes,
+        [format!(
+            "aws ec2 authorize-security-group-egress --group-id {alb} --ip-permissions 'IpProtocol=tcp,FromPort={p},ToPort={p},UserIdGroupPairs=[{{GroupId={}}}]'",
+            seed["groups"]["nodes"].as_str().unwrap(),
+            p = seed["nodePort"]
+        )]
+    );
+}
+
+#[test]
+fn node_with_two_cluster_tagged_groups_gets_the_tag_fix_not_a_hand_made_rule() {
+    // GIVEN node B carries two groups tagged for the cluster, neither admitting the ALB
+    let s = stack();
+    let seed = s.seed("two-tagged-groups");
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN security-groups explains B, and the fix is to keep the tag on one group
+    assert_eq!(d["verdict"]["rootCause"], "security-groups", "{:#}", d["verdict"]);
+    let f = finding(&d, "security-groups");
+    let fix = f["remediation"][0].as_str().unwrap();
+    assert!(fix.starts_with("aws ec2 delete-tags --resources sg-"), "{fix}");
+    assert!(fix.contains("keep the tag on exactly one of"), "{fix}");
+    assert!(f["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| !r.as_str().unwrap().contains("authorize-security-group-ingress")));
+}
