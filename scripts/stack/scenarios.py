@@ -836,6 +836,29 @@ def two_tagged_groups(kube, ns):
     return instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, health={1: TIMEOUT}, expect_ready=2, network_hook=hook)
 
 
+def inspection_routes(kube, ns):
+    """Symmetric inspection: every flow between the ALB's subnets and the node subnets goes
+    through one firewall appliance ENI (both directions, both zones). The unrelated fault is
+    node group B's security group, without the ALB rule: security-groups is the root cause and
+    route-tables must pass, since the healthy target's traffic takes the same path."""
+    def groups(net):
+        return node_group_b(ns, net, [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    def hook(net, insts):
+        ec2 = aws("ec2")
+        fw = ec2.create_network_interface(SubnetId=net["subnets"]["us-east-1a"], Description="firewall appliance")["NetworkInterface"]["NetworkInterfaceId"]
+        to_nodes = ec2.create_route_table(VpcId=net["vpc"])["RouteTable"]["RouteTableId"]
+        to_lbs = ec2.create_route_table(VpcId=net["vpc"])["RouteTable"]["RouteTableId"]
+        for z in ("us-east-1a", "us-east-1b"):
+            ec2.create_route(RouteTableId=to_nodes, DestinationCidrBlock=NODE_CIDRS[z], NetworkInterfaceId=fw)
+            ec2.create_route(RouteTableId=to_lbs, DestinationCidrBlock=LB_CIDRS[z], NetworkInterfaceId=fw)
+            ec2.associate_route_table(RouteTableId=to_nodes, SubnetId=net["lb_subnets"][z])
+            ec2.associate_route_table(RouteTableId=to_lbs, SubnetId=net["subnets"][z])
+        net["firewall"] = fw
+    hook.groups = groups
+    out = instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, health={1: TIMEOUT}, expect_ready=2, network_hook=hook)
+    return out
+
+
 SCENARIOS = {
     "scale": scale,
     "probe-targets": probe_targets,
@@ -867,6 +890,7 @@ SCENARIOS = {
     "prefix-list-allows": prefix_list_allows,
     "lb-egress": lb_egress,
     "two-tagged-groups": two_tagged_groups,
+    "inspection-routes": inspection_routes,
     "by-node-port": by_node_port,
     "by-legacy-tags": by_legacy_tags,
     "by-endpoint-ips": by_endpoint_ips,

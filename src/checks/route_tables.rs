@@ -20,7 +20,7 @@ pub const CHECK: Check = Check {
     id: CheckId::ROUTE_TABLES,
     section: "§10",
     layer: Layer::Network,
-    verifies: "target and load-balancer subnets reach each other through `local` (longest prefix); more specific routes elsewhere and blackholes named; secondary CIDRs included",
+    verifies: "target and load-balancer subnets reach each other through `local` (longest prefix), both directions; more specific routes elsewhere and blackholes named, unless the healthy targets' same flow takes the same next hop (an inspection design, not a fault); secondary CIDRs included",
     needs: "DescribeRouteTables, DescribeVpcs",
     reasons: &["Target.Timeout", "Target.FailedHealthChecks"],
     run: check,
@@ -47,6 +47,27 @@ struct Problem {
     destination: String,
     flow: &'static str,
     problem: String,
+    /// Where the route sends the flow instead of `local` (None: a blackhole or no route).
+    next_hop: Option<String>,
+    /// A healthy target's same flow goes through the same next hop: a working design (an
+    /// inspection appliance, a firewall endpoint), evidence rather than a fault.
+    shared_with_healthy: bool,
+    #[serde(skip)]
+    unhealthy: bool,
+    #[serde(skip)]
+    fix: String,
+}
+
+/// Marks the unhealthy targets' diversions that a healthy target's same flow shares (same next
+/// hop). A blackhole or a missing route is never shared: it carries nothing. Pure.
+fn mark_shared(problems: &mut [Problem]) {
+    let healthy: BTreeSet<(&'static str, String)> = (problems.iter())
+        .filter(|p| !p.unhealthy)
+        .filter_map(|p| Some((p.flow, p.next_hop.clone()?)))
+        .collect();
+    for p in problems.iter_mut().filter(|p| p.unhealthy) {
+        p.shared_with_healthy = p.next_hop.as_ref().is_some_and(|h| healthy.contains(&(p.flow, h.clone())));
+    }
 }
 
 fn judge(ctx: &View, lb_subnets: &[&Subnet]) -> Finding {
@@ -56,7 +77,8 @@ fn judge(ctx: &View, lb_subnets: &[&Subnet]) -> Finding {
         Some(vpcs) => vpcs.iter().flat_map(|v| v.cidrs.iter()).filter_map(|c| Cidr::parse(c)).collect(),
         None => ctx.subnets().iter().filter_map(|s| Cidr::parse(&s.cidr)).collect(),
     };
-    let targets = ctx.targets_to_check();
+    // Every target: the healthy ones' paths tell a design (shared) from a fault.
+    let targets: Vec<&crate::snapshot::TargetHealth> = ctx.targets.as_ref().map(|t| t.iter().collect()).unwrap_or_default();
     let mut problems: Vec<Problem> = Vec::new();
     let mut explains = Vec::new();
     let mut fixes = BTreeSet::new();
@@ -88,8 +110,7 @@ fn judge(ctx: &View, lb_subnets: &[&Subnet]) -> Finding {
                     continue;
                 };
                 checked += 1;
-                for (problem, fix) in route_problems(table, &to, &vpc_cidrs) {
-                    fixes.insert(fix);
+                for (problem, fix, next_hop) in route_problems(table, &to, &vpc_cidrs) {
                     problems.push(Problem {
                         target: t.id.clone(),
                         subnet: from.to_string(),
@@ -97,17 +118,37 @@ fn judge(ctx: &View, lb_subnets: &[&Subnet]) -> Finding {
                         destination: to.to_string(),
                         flow: what,
                         problem,
+                        next_hop,
+                        shared_with_healthy: false,
+                        unhealthy: t.is_unhealthy(),
+                        fix,
                     });
-                    if t.is_unhealthy() {
-                        explains.push(t.id.clone());
-                    }
                 }
             }
         }
     }
-    let evidence =
-        json!({"vpcCidrs": vpc_cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(), "problems": problems, "unknown": unknown});
-    if let Some(first) = problems.first() {
+    // While targets are unhealthy, their diversions are faults unless healthy targets share
+    // them; with none unhealthy, every diversion is reported (nothing fails to compare with).
+    let any_unhealthy = !ctx.unhealthy().is_empty();
+    mark_shared(&mut problems);
+    let faults: Vec<&Problem> = problems
+        .iter()
+        .filter(|p| !p.shared_with_healthy && (p.unhealthy || !any_unhealthy))
+        .collect();
+    for p in &faults {
+        fixes.insert(p.fix.clone());
+        if p.unhealthy {
+            explains.push(p.target.clone());
+        }
+    }
+    let shared: Vec<&Problem> = problems.iter().filter(|p| p.shared_with_healthy).collect();
+    let evidence = json!({
+        "vpcCidrs": vpc_cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+        "problems": faults,
+        "sharedWithHealthy": shared,
+        "unknown": unknown,
+    });
+    if let Some(first) = faults.first() {
         return Finding::fail(
             ID,
             "Route diverts the health check",
@@ -131,6 +172,17 @@ fn judge(ctx: &View, lb_subnets: &[&Subnet]) -> Finding {
         )
         .evidence(evidence);
     }
+    if let Some(p) = shared.first() {
+        return Finding::pass(
+            ID,
+            "Routes shared with healthy targets",
+            format!(
+                "The unhealthy targets' traffic takes the same path as the healthy ones' ({}: {}); that path works, so it is not why they fail.",
+                p.route_table, p.problem
+            ),
+        )
+        .evidence(evidence);
+    }
     Finding::pass(
         ID,
         "Local routes in place",
@@ -139,8 +191,9 @@ fn judge(ctx: &View, lb_subnets: &[&Subnet]) -> Finding {
     .evidence(evidence)
 }
 
-/// What is wrong with `table` for traffic to `dest`: (sentence, fix).
-fn route_problems(table: &RouteTable, dest: &Cidr, vpc_cidrs: &[Cidr]) -> Vec<(String, String)> {
+/// What is wrong with `table` for traffic to `dest`: (sentence, fix, the next hop it goes to
+/// instead of `local`; None for a blackhole or no route).
+fn route_problems(table: &RouteTable, dest: &Cidr, vpc_cidrs: &[Cidr]) -> Vec<(String, String, Option<String>)> {
     let mut out = Vec::new();
     let (best, inner) = net::route_lookup(&table.routes, dest);
     // Inside a VPC CIDR the route must be `local`; outside (peering, transit gateway, on-premises
@@ -153,6 +206,7 @@ fn route_problems(table: &RouteTable, dest: &Cidr, vpc_cidrs: &[Cidr]) -> Vec<(S
                 "aws ec2 delete-route --route-table-id {} --destination-cidr-block {}",
                 table.id, r.destination
             ),
+            None,
         )),
         (Some(r), Some(_)) if r.target == "local" => {}
         (Some(r), Some(vpc)) => out.push((
@@ -161,6 +215,7 @@ fn route_problems(table: &RouteTable, dest: &Cidr, vpc_cidrs: &[Cidr]) -> Vec<(S
                 r.destination, r.target
             ),
             diverting_route_fix(table, r),
+            Some(r.target.clone()),
         )),
         (Some(_), None) => {}
         (None, _) => out.push((
@@ -169,12 +224,14 @@ fn route_problems(table: &RouteTable, dest: &Cidr, vpc_cidrs: &[Cidr]) -> Vec<(S
                 "add a route for {dest} to {} (or check the target's address: it is outside the VPC)",
                 table.id
             ),
+            None,
         )),
     }
     for r in inner.into_iter().filter(|r| r.target != "local") {
         out.push((
             format!("{} → {} diverts part of it", r.destination, r.target),
             diverting_route_fix(table, r),
+            Some(r.target.clone()),
         ));
     }
     out
@@ -284,6 +341,71 @@ mod tests {
             .targets(vec![target_r("172.20.0.9", 8080, "unhealthy", "Target.Timeout")])
             .build();
         assert_eq!(CHECK.on(&snap).status, Status::Pass);
+    }
+
+    #[test]
+    fn inspection_route_the_healthy_targets_share_is_not_a_fault() {
+        // GIVEN the LB subnet sends both node subnets through the firewall endpoint vpce-fw;
+        // i-0aaa (subnet-a) is healthy, i-0bbb (subnet-b) times out
+        let snap = SnapshotB::instance()
+            .targets(vec![target("i-0aaa", 32663, "healthy"), target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout")])
+            .route_table(
+                "rtb-lb",
+                "subnet-lb-a",
+                vec![route("10.0.0.0/16", "local"), route("10.0.1.0/24", "vpce-fw"), route("10.0.2.0/24", "vpce-fw")],
+            )
+            .build();
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN it passes, saying the path is shared, and prints no delete-route
+        assert_eq!(f.status, Status::Pass, "{f:?}");
+        assert_eq!(f.title, "Routes shared with healthy targets");
+        assert_eq!(f.evidence["sharedWithHealthy"][0]["nextHop"], "vpce-fw");
+        assert!(f.remediation.is_empty());
+    }
+
+    #[test]
+    fn diversion_only_the_unhealthy_targets_take_still_fails() {
+        // GIVEN only subnet-b goes through the appliance; i-0aaa (subnet-a) is healthy and local
+        let snap = SnapshotB::instance()
+            .targets(vec![target("i-0aaa", 32663, "healthy"), target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout")])
+            .route_table("rtb-lb", "subnet-lb-a", vec![route("10.0.0.0/16", "local"), route("10.0.2.0/24", "eni-fw")])
+            .build();
+        let f = CHECK.on(&snap);
+        assert_eq!((f.status, f.explains.clone()), (Status::Fail, vec!["i-0bbb".to_string()]), "{f:?}");
+    }
+
+    /// mark_shared: (unhealthy?, flow, next hop) rows → which unhealthy rows are shared.
+    #[test]
+    fn shared_paths_table() {
+        let row = |unhealthy: bool, flow: &'static str, hop: Option<&str>| Problem {
+            target: String::new(),
+            subnet: String::new(),
+            route_table: String::new(),
+            destination: String::new(),
+            flow,
+            problem: String::new(),
+            next_hop: hop.map(str::to_string),
+            shared_with_healthy: false,
+            unhealthy,
+            fix: String::new(),
+        };
+        let check = "health check to the target";
+        let answer = "answer to the load balancer";
+        for (rows, want) in [
+            (vec![row(true, check, Some("eni-fw")), row(false, check, Some("eni-fw"))], vec![true]),
+            (vec![row(true, check, Some("eni-fw")), row(false, check, Some("eni-other"))], vec![false]),
+            // the same hop on the other direction is another path
+            (vec![row(true, check, Some("eni-fw")), row(false, answer, Some("eni-fw"))], vec![false]),
+            // a blackhole is never shared
+            (vec![row(true, check, None), row(false, check, None)], vec![false]),
+            (vec![row(true, check, Some("eni-fw"))], vec![false]),
+        ] {
+            let mut rows = rows;
+            mark_shared(&mut rows);
+            let got: Vec<bool> = rows.iter().filter(|r| r.unhealthy).map(|r| r.shared_with_healthy).collect();
+            assert_eq!(got, want);
+        }
     }
 
     #[test]

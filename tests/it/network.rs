@@ -233,3 +233,22 @@ fn node_with_two_cluster_tagged_groups_gets_the_tag_fix_not_a_hand_made_rule() {
         .iter()
         .all(|r| !r.as_str().unwrap().contains("authorize-security-group-ingress")));
 }
+
+#[test]
+fn inspection_routes_the_healthy_target_shares_pass_and_the_real_fault_is_named() {
+    // GIVEN every ALB ↔ node flow through one firewall ENI, and node B's group without the ALB rule
+    let s = stack();
+    let seed = s.seed("inspection-routes");
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN security-groups is the root cause; route-tables passes; no delete-route anywhere
+    assert_eq!(d["verdict"]["rootCause"], "security-groups", "{:#}", d["verdict"]);
+    let routes = finding(&d, "route-tables");
+    assert_eq!(routes["status"], "pass", "{routes:#}");
+    assert_eq!(routes["title"], "Routes shared with healthy targets");
+    assert!(
+        crate::harness::fixes(&d).iter().all(|f| !f.contains("delete-route")),
+        "{:?}",
+        crate::harness::fixes(&d)
+    );
+}
