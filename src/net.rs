@@ -256,7 +256,7 @@ mod tests {
         }
         assert!(c("10.0.1.0/24").overlaps(&c("10.0.0.0/16")));
         assert!(!c("10.0.1.0/24").overlaps(&c("10.0.2.0/24")));
-        assert_eq!(Cidr::parse("2001:db8::/32"), None);
+        assert!(Cidr::parse("2001:db8::/32").is_some_and(|c| c.v6), "IPv6 is read, not dropped");
         assert_eq!(Cidr::parse("10.0.0.0/33"), None);
     }
 
@@ -495,7 +495,6 @@ mod tests {
 
     mod props {
         use super::*;
-        use crate::cidr::mask;
         use proptest::prelude::*;
 
         fn arb_entry() -> impl Strategy<Value = NaclEntry> {
@@ -513,13 +512,7 @@ mod tests {
                     protocol: proto.into(),
                     action: if allow { "allow" } else { "deny" }.into(),
                     egress: false,
-                    cidr: Some(
-                        Cidr {
-                            addr: (10 << 24) | (net << 8),
-                            len,
-                        }
-                        .to_string(),
-                    ),
+                    cidr: Some(Cidr::v4((10 << 24) | (net << 8), len).to_string()),
                     port_from: Some(a.min(b).min(65535)),
                     port_to: Some(a.max(b).min(65535)),
                 })
@@ -529,7 +522,7 @@ mod tests {
             /// For a single address, the evaluator agrees with the textbook definition.
             #[test]
             fn single_address_matches_first_rule_semantics(entries in prop::collection::vec(arb_entry(), 0..8), host in 0u32..1024, port in 0u16..=65535) {
-                let peer = Cidr { addr: (10 << 24) | host, len: 32 };
+                let peer = Cidr::v4((10 << 24) | host, 32);
                 let mut sorted = entries.clone();
                 sorted.sort_by_key(|e| e.rule_number);
                 let naive = sorted.iter().find(|e| {
@@ -549,7 +542,7 @@ mod tests {
             /// The boundary search finds a blocked port exactly when brute force does.
             #[test]
             fn range_search_agrees_with_brute_force(entries in prop::collection::vec(arb_entry(), 0..6), lo in 0u16..2000, width in 0u16..3000) {
-                let peer = Cidr { addr: 10 << 24, len: 32 };
+                let peer = Cidr::v4(10 << 24, 32);
                 let hi = lo.saturating_add(width);
                 let brute = (lo..=hi).find(|p| !matches!(nacl_evaluate(&entries, false, TCP, &peer, *p), NaclDecision::Allow { .. }));
                 let found = nacl_first_blocked(&entries, false, TCP, &peer, (lo, hi)).map(|(p, _)| p);
@@ -563,10 +556,21 @@ mod tests {
             #[test]
             fn contains_is_reflexive_and_transitive(a in any::<u32>(), l1 in 0u8..=32, l2 in 0u8..=32) {
                 let (short, long) = (l1.min(l2), l1.max(l2));
-                let outer = Cidr { addr: a & mask(short), len: short };
-                let inner = Cidr { addr: a & mask(long), len: long };
+                let outer = Cidr::v4(a, short);
+                let inner = Cidr::v4(a, long);
                 prop_assert!(outer.contains(&outer));
                 prop_assert!(outer.contains(&inner));
+            }
+
+            #[test]
+            fn v6_contains_is_reflexive_and_transitive_and_never_crosses_families(a in any::<u128>(), l1 in 0u8..=128, l2 in 0u8..=128, b in any::<u32>()) {
+                let (short, long) = (l1.min(l2), l1.max(l2));
+                let outer = Cidr::v6(a, short);
+                let inner = Cidr::v6(a, long);
+                prop_assert!(outer.contains(&outer));
+                prop_assert!(outer.contains(&inner));
+                prop_assert!(!outer.contains(&Cidr::v4(b, 32)));
+                prop_assert_eq!(Cidr::parse(&inner.to_string()), Some(inner));
             }
         }
     }

@@ -71,12 +71,16 @@ fn judge(ctx: &View, lb_subnets: &[&Subnet], targets: Vec<&TargetHealth>) -> Fin
             unknown.push(format!("{}: subnet unknown ({})", t.id, place.via));
             continue;
         };
-        let target_peer = place.address.as_deref().and_then(Cidr::parse).or_else(|| Cidr::parse(&subnet.cidr));
+        // The family of the target's address decides which rules apply (each family has its
+        // own entries and its own implicit deny) and which of the LB subnet's blocks is the peer.
+        let address = place.address.as_deref().and_then(Cidr::parse);
+        let v6 = address.is_some_and(|a| a.v6);
+        let target_peer = address.or_else(|| subnet.cidr_of(v6));
         for lb in lb_subnets {
             if lb.id == subnet.id {
                 continue; // within one subnet, NACLs do not apply
             }
-            let (Some(lb_cidr), Some(target_cidr)) = (Cidr::parse(&lb.cidr), target_peer) else {
+            let (Some(lb_cidr), Some(target_cidr)) = (lb.cidr_of(v6), target_peer) else {
                 continue;
             };
             let (Some(t_acl), Some(l_acl)) = (ctx.nacl_for(&subnet.id), ctx.nacl_for(&lb.id)) else {
@@ -202,8 +206,11 @@ fn fix(
     let mut allow = |n: i32| {
         claimed.insert((acl.id.clone(), egress, n));
         format!(
-            "aws ec2 create-network-acl-entry --network-acl-id {} {dir} --rule-number {n} --protocol tcp --port-range From={},To={} --cidr-block {peer} --rule-action allow",
-            acl.id, ports.0, ports.1
+            "aws ec2 create-network-acl-entry --network-acl-id {} {dir} --rule-number {n} --protocol tcp --port-range From={},To={} --{}cidr-block {peer} --rule-action allow",
+            acl.id,
+            ports.0,
+            ports.1,
+            if peer.v6 { "ipv6-" } else { "" }
         )
     };
     match decision {
@@ -306,6 +313,22 @@ mod tests {
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.evidence["blocked"][0]["flow"], "answer into the load balancer's subnet");
         assert_eq!(f.explains, vec!["i-0aaa", "i-0bbb"]);
+    }
+
+    #[test]
+    fn ipv6_target_is_judged_by_the_ipv6_entries_and_their_implicit_deny() {
+        // GIVEN the dual-stack fixture (IPv4 and IPv6 allow-all entries): the IPv6 pod passes
+        assert_eq!(CHECK.on(&SnapshotB::dual_stack_ip().build()).status, Status::Pass);
+        // WHEN the ACL has IPv4 entries only (a custom ACL written before IPv6)
+        let mut b = SnapshotB::dual_stack_ip();
+        if let crate::snapshot::Fetched::Ok(acls) = &mut b.network().network_acls {
+            acls[0].entries.retain(|e| !e.cidr.as_deref().unwrap_or("").contains(':'));
+        }
+        let f = CHECK.on(&b.build());
+        // THEN the IPv6 target is blocked by the IPv6 implicit deny; the IPv4 one is not, and the
+        // fix writes an IPv6 entry
+        assert_eq!((f.status, f.explains.clone()), (Status::Fail, vec!["2600:1f18:abc:2:1::11".to_string()]), "{f:?}");
+        assert!(f.remediation.iter().all(|r| r.contains("--ipv6-cidr-block 2600:1f18:abc:")), "{:?}", f.remediation);
     }
 
     #[test]

@@ -75,7 +75,7 @@ fn judge(ctx: &View, lb_subnets: &[&Subnet]) -> Finding {
     let network = &ctx.snap.aws.network;
     let vpc_cidrs: Vec<Cidr> = match network.vpcs.ok() {
         Some(vpcs) => vpcs.iter().flat_map(|v| v.cidrs.iter()).filter_map(|c| Cidr::parse(c)).collect(),
-        None => ctx.subnets().iter().filter_map(|s| Cidr::parse(&s.cidr)).collect(),
+        None => ctx.subnets().iter().flat_map(|s| s.cidrs()).collect(),
     };
     // Every target: the healthy ones' paths tell a design (shared) from a fault.
     let targets: Vec<&crate::snapshot::TargetHealth> = ctx.targets.as_ref().map(|t| t.iter().collect()).unwrap_or_default();
@@ -87,17 +87,14 @@ fn judge(ctx: &View, lb_subnets: &[&Subnet]) -> Finding {
     for t in targets {
         let place = ctx.place(t);
         let subnet = place.subnet.as_deref().and_then(|s| ctx.subnet(s));
-        let Some(target_addr) = place
-            .address
-            .as_deref()
-            .and_then(Cidr::parse)
-            .or_else(|| subnet.and_then(|s| Cidr::parse(&s.cidr)))
-        else {
+        let address = place.address.as_deref().and_then(Cidr::parse);
+        let v6 = address.is_some_and(|a| a.v6);
+        let Some(target_addr) = address.or_else(|| subnet.and_then(|s| s.cidr_of(v6))) else {
             unknown.push(format!("{}: address unknown ({})", t.id, place.via));
             continue;
         };
         for lb in lb_subnets {
-            let Some(lb_cidr) = Cidr::parse(&lb.cidr) else { continue };
+            let Some(lb_cidr) = lb.cidr_of(v6) else { continue };
             // Both directions: LB subnet → target (the check) and, when the target's subnet is
             // known (it is in the VPC), target subnet → LB subnet (the answer).
             let mut flows = vec![(lb.id.as_str(), target_addr, "health check to the target")];
@@ -317,6 +314,7 @@ mod tests {
                 vpc_id: "vpc-0a1b2c3d".into(),
                 availability_zone: "us-east-1a".into(),
                 cidr: "100.64.1.0/24".into(),
+                ..Default::default()
             });
         }
         if let Fetched::Ok(vpcs) = &mut b.network().vpcs {
@@ -406,6 +404,21 @@ mod tests {
             let got: Vec<bool> = rows.iter().filter(|r| r.unhealthy).map(|r| r.shared_with_healthy).collect();
             assert_eq!(got, want);
         }
+    }
+
+    #[test]
+    fn ipv6_target_needs_the_local_route_of_the_vpcs_ipv6_block() {
+        // GIVEN the dual-stack fixture: local routes for both families
+        let f = CHECK.on(&SnapshotB::dual_stack_ip().build());
+        assert_eq!(f.status, Status::Pass, "{}", f.evidence);
+        // WHEN the IPv6 block's traffic goes to an egress-only gateway instead of local
+        let mut b = SnapshotB::dual_stack_ip();
+        if let Fetched::Ok(tables) = &mut b.network().route_tables {
+            tables[0].routes.push(route("2600:1f18:abc:2::/64", "eigw-1"));
+        }
+        let f = CHECK.on(&b.build());
+        // THEN the IPv6 target fails; the IPv4 one is untouched
+        assert_eq!((f.status, f.explains.clone()), (Status::Fail, vec!["2600:1f18:abc:2:1::11".to_string()]), "{f:?}");
     }
 
     #[test]

@@ -96,8 +96,11 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
             .into_iter()
             .flatten()
             .collect();
+        // The health check comes from the load balancer's addresses of the target's family.
+        let v6 = place.address.as_deref().and_then(Cidr::parse).is_some_and(|a| a.v6);
+        let source = &source.family(v6);
         for port in ports {
-            if let Err(uncovered) = net::sg_allows(&groups, &source, &lists, TCP, port) {
+            if let Err(uncovered) = net::sg_allows(&groups, source, &lists, TCP, port) {
                 let prefix_lists = net::unresolved_lists(&groups, &lists, TCP, port);
                 blocked.push(Blocked {
                     target: t.id.clone(),
@@ -123,11 +126,11 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
                         shared.push(t.id.clone());
                     }
                 }
-                fixes.insert(fix(ctx, &place.groups, &source, port, &uncovered));
+                fixes.insert(fix(ctx, &place.groups, source, port, &uncovered));
                 break;
             }
             // The other end: the load balancer's own groups must let the check out.
-            let address = place.address.as_deref().and_then(|a| Cidr::parse(&format!("{a}/32")));
+            let address = place.address.as_deref().and_then(Cidr::parse);
             if !lb_groups.is_empty() && net::sg_egress_allows(&lb_groups, &place.groups, address.as_ref(), &lists, TCP, port).is_none() {
                 blocked.push(Blocked {
                     target: t.id.clone(),
@@ -362,8 +365,20 @@ fn fix(ctx: &View, groups: &[String], source: &net::Source, port: u16, uncovered
             format!("aws ec2 authorize-security-group-ingress --group-id {target_group} --protocol tcp --port {port} --source-group {lb}")
         }
         None => {
-            let list: Vec<String> = uncovered.iter().map(|c| format!("{{CidrIp={c}}}")).collect();
-            format!("aws ec2 authorize-security-group-ingress --group-id {target_group} --ip-permissions 'IpProtocol=tcp,FromPort={port},ToPort={port},IpRanges=[{}]'", list.join(","))
+            // Each family has its own list in a permission: IpRanges and Ipv6Ranges.
+            let v4: Vec<String> = uncovered.iter().filter(|c| !c.v6).map(|c| format!("{{CidrIp={c}}}")).collect();
+            let v6: Vec<String> = uncovered.iter().filter(|c| c.v6).map(|c| format!("{{CidrIpv6={c}}}")).collect();
+            let mut ranges = Vec::new();
+            if !v4.is_empty() {
+                ranges.push(format!("IpRanges=[{}]", v4.join(",")));
+            }
+            if !v6.is_empty() {
+                ranges.push(format!("Ipv6Ranges=[{}]", v6.join(",")));
+            }
+            format!(
+                "aws ec2 authorize-security-group-ingress --group-id {target_group} --ip-permissions 'IpProtocol=tcp,FromPort={port},ToPort={port},{}'",
+                ranges.join(",")
+            )
         }
     }
 }
@@ -568,6 +583,25 @@ mod tests {
         assert_eq!(
             f.remediation,
             vec!["aws ec2 delete-tags --resources sg-c --tags Key=kubernetes.io/cluster/demo   # keep the tag on exactly one of sg-b, sg-c: the controller then adds its rule there"]
+        );
+    }
+
+    #[test]
+    fn ipv6_target_blocked_only_in_ipv6_rules_fails_with_an_ipv6_range_fix() {
+        // GIVEN IPv6 pods behind a dual-stack NLB; node B's group admits the LB subnets' IPv4
+        // blocks only
+        let snap = SnapshotB::dual_stack_ip()
+            .sg("sg-node", |g| g.ingress = vec![sg_rule("tcp", 8080, 8080, &["10.0.0.0/16"], &[])])
+            .build();
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN the IPv6 pod is blocked (its ENI found through the delegated prefix), the IPv4 one
+        // is not, and the fix opens the LB subnets' IPv6 blocks
+        assert_eq!((f.status, f.explains.clone()), (Status::Fail, vec!["2600:1f18:abc:2:1::11".to_string()]), "{f:?}");
+        assert_eq!(f.evidence["blocked"][0]["interface"], "eni-0bbb");
+        assert_eq!(
+            f.remediation,
+            vec!["aws ec2 authorize-security-group-ingress --group-id sg-node --ip-permissions 'IpProtocol=tcp,FromPort=8080,ToPort=8080,Ipv6Ranges=[{CidrIpv6=2600:1f18:abc:65::/64},{CidrIpv6=2600:1f18:abc:66::/64}]'"]
         );
     }
 

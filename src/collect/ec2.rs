@@ -88,6 +88,14 @@ fn convert_instance(i: &ec2::types::Instance) -> Instance {
                     .iter()
                     .filter_map(|a| a.private_ip_address().map(str::to_string))
                     .collect(),
+                ipv6_addresses: n
+                    .ipv6_addresses()
+                    .iter()
+                    .filter_map(|a| a.ipv6_address().map(str::to_string))
+                    .collect(),
+                prefixes: (n.ipv4_prefixes().iter().filter_map(|p| p.ipv4_prefix().map(str::to_string)))
+                    .chain(n.ipv6_prefixes().iter().filter_map(|p| p.ipv6_prefix().map(str::to_string)))
+                    .collect(),
             })
             .collect(),
     }
@@ -101,10 +109,34 @@ pub async fn interfaces_by_ip(client: &ec2::Client, ips: Vec<String>) -> Fetched
     if ips.is_empty() {
         return Fetched::not_collected("no ip targets");
     }
+    // One filter per family: IPv6 pod addresses are not private-ip-addresses.
     let res = chunked(&ips, |chunk| async move {
+        let (v6, v4): (Vec<String>, Vec<String>) = chunk.into_iter().partition(|ip| ip.contains(':'));
+        let mut filters = Vec::new();
+        if !v4.is_empty() {
+            filters.push(filter("addresses.private-ip-address", &v4));
+        }
+        if !v6.is_empty() {
+            filters.push(filter("ipv6-addresses.ipv6-address", &v6));
+        }
+        let mut found = Vec::new();
+        for f in filters {
+            found.extend(interfaces_matching(client, f).await?);
+        }
+        Ok(found)
+    })
+    .await;
+    res.map_or_else(|e| Fetched::Failed(missing_in("ec2", "DescribeNetworkInterfaces", &e)), Fetched::Ok)
+}
+
+async fn interfaces_matching(
+    client: &ec2::Client,
+    f: Filter,
+) -> Result<Vec<NetworkInterface>, ec2::error::SdkError<ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesError>> {
+    {
         let pages = client
             .describe_network_interfaces()
-            .filters(filter("addresses.private-ip-address", &chunk))
+            .filters(f)
             .into_paginator()
             .send()
             .try_collect()
@@ -125,11 +157,17 @@ pub async fn interfaces_by_ip(client: &ec2::Client, ips: Vec<String>) -> Fetched
                     .iter()
                     .filter_map(|a| a.private_ip_address().map(str::to_string))
                     .collect(),
+                ipv6_addresses: n
+                    .ipv6_addresses()
+                    .iter()
+                    .filter_map(|a| a.ipv6_address().map(str::to_string))
+                    .collect(),
+                prefixes: (n.ipv4_prefixes().iter().filter_map(|p| p.ipv4_prefix().map(str::to_string)))
+                    .chain(n.ipv6_prefixes().iter().filter_map(|p| p.ipv6_prefix().map(str::to_string)))
+                    .collect(),
             })
             .collect::<Vec<_>>())
-    })
-    .await;
-    res.map_or_else(|e| Fetched::Failed(missing_in("ec2", "DescribeNetworkInterfaces", &e)), Fetched::Ok)
+    }
 }
 
 #[instrument(skip(client, ids), fields(count = ids.len()))]
@@ -343,6 +381,14 @@ fn convert_subnet(s: &ec2::types::Subnet) -> Subnet {
         vpc_id: s.vpc_id().unwrap_or_default().into(),
         availability_zone: s.availability_zone().unwrap_or_default().into(),
         cidr: s.cidr_block().unwrap_or_default().into(),
+        ipv6_cidrs: (s.ipv6_cidr_block_association_set().iter())
+            .filter(|a| {
+                a.ipv6_cidr_block_state()
+                    .and_then(|s| s.state())
+                    .is_none_or(|s| s.as_str() == "associated")
+            })
+            .filter_map(|a| a.ipv6_cidr_block().map(str::to_string))
+            .collect(),
     }
 }
 
@@ -360,7 +406,8 @@ fn convert_nacl(a: &ec2::types::NetworkAcl) -> NetworkAcl {
                 protocol: e.protocol().unwrap_or("-1").to_string(),
                 action: e.rule_action().map(|r| r.as_str().to_string()).unwrap_or_else(|| "deny".into()),
                 egress: e.egress().unwrap_or(false),
-                cidr: e.cidr_block().map(str::to_string),
+                // An entry is of one family: its IPv4 or its IPv6 block.
+                cidr: e.cidr_block().or(e.ipv6_cidr_block()).map(str::to_string),
                 port_from: e.port_range().and_then(|p| p.from()),
                 port_to: e.port_range().and_then(|p| p.to()),
             })
@@ -379,7 +426,7 @@ fn convert_route_table(t: &ec2::types::RouteTable) -> RouteTable {
             .iter()
             .filter_map(|r| {
                 Some(Route {
-                    destination: r.destination_cidr_block()?.to_string(),
+                    destination: r.destination_cidr_block().or(r.destination_ipv6_cidr_block())?.to_string(),
                     target: r
                         .gateway_id()
                         .or(r.nat_gateway_id())
@@ -388,6 +435,7 @@ fn convert_route_table(t: &ec2::types::RouteTable) -> RouteTable {
                         .or(r.transit_gateway_id())
                         .or(r.instance_id())
                         .or(r.local_gateway_id())
+                        .or(r.egress_only_internet_gateway_id())
                         .unwrap_or("none")
                         .to_string(),
                     state: r.state().map(|s| s.as_str().to_string()).unwrap_or_else(|| "active".into()),
@@ -419,6 +467,14 @@ pub async fn vpcs(client: &ec2::Client, vpc: &str) -> Fetched<Vec<Vpc>> {
                                 }
                             }
                         }
+                        let v6 = (v.ipv6_cidr_block_association_set().iter())
+                            .filter(|a| {
+                                a.ipv6_cidr_block_state()
+                                    .and_then(|s| s.state())
+                                    .is_none_or(|s| s.as_str() == "associated")
+                            })
+                            .filter_map(|a| a.ipv6_cidr_block().map(str::to_string));
+                        cidrs.extend(v6);
                         Vpc {
                             id: v.vpc_id().unwrap_or_default().into(),
                             cidrs,

@@ -70,6 +70,32 @@ pub struct NetworkInterface {
     pub groups: Vec<String>,
     /// Primary first, then secondary IPs (VPC CNI pod IPs live here).
     pub private_ips: Vec<String>,
+    /// IPv6 addresses (an EKS IPv6 cluster's pods, a dual-stack instance).
+    #[serde(default)]
+    pub ipv6_addresses: Vec<String>,
+    /// Delegated prefixes, IPv4 /28 and IPv6 /80 (prefix delegation: pod IPs inside them are
+    /// listed nowhere else).
+    #[serde(default)]
+    pub prefixes: Vec<String>,
+}
+
+impl NetworkInterface {
+    /// Whether the ENI's own (first) address is `ip`: a branch ENI of one pod.
+    pub fn owned_by(&self, ip: &str) -> bool {
+        let Some(ip) = crate::cidr::Cidr::parse(ip) else { return false };
+        let first = |v: &[String]| v.first().and_then(|a| crate::cidr::Cidr::parse(a)) == Some(ip);
+        first(&self.private_ips) || first(&self.ipv6_addresses)
+    }
+
+    /// Whether traffic to `ip` arrives on this ENI: one of its addresses, or inside one of its
+    /// delegated prefixes.
+    pub fn holds(&self, ip: &str) -> bool {
+        let Some(ip) = crate::cidr::Cidr::parse(ip) else { return false };
+        let parsed = |v: &[String]| v.iter().filter_map(|a| crate::cidr::Cidr::parse(a)).collect::<Vec<_>>();
+        parsed(&self.private_ips).contains(&ip)
+            || parsed(&self.ipv6_addresses).contains(&ip)
+            || parsed(&self.prefixes).iter().any(|p| p.contains(&ip))
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -104,6 +130,27 @@ pub struct Subnet {
     pub vpc_id: String,
     pub availability_zone: String,
     pub cidr: String,
+    /// IPv6 blocks of a dual-stack or IPv6 subnet.
+    #[serde(default)]
+    pub ipv6_cidrs: Vec<String>,
+}
+
+impl Subnet {
+    /// The subnet's block of one family: its IPv4 CIDR, or its (first) IPv6 CIDR.
+    pub fn cidr_of(&self, v6: bool) -> Option<crate::cidr::Cidr> {
+        if v6 {
+            self.ipv6_cidrs.iter().find_map(|c| crate::cidr::Cidr::parse(c))
+        } else {
+            crate::cidr::Cidr::parse(&self.cidr)
+        }
+    }
+
+    /// Every block of the subnet, both families.
+    pub fn cidrs(&self) -> impl Iterator<Item = crate::cidr::Cidr> + '_ {
+        std::iter::once(self.cidr.as_str())
+            .chain(self.ipv6_cidrs.iter().map(String::as_str))
+            .filter_map(crate::cidr::Cidr::parse)
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -154,6 +201,6 @@ pub struct Route {
 #[serde(rename_all = "camelCase")]
 pub struct Vpc {
     pub id: String,
-    /// Primary and secondary IPv4 CIDR blocks.
+    /// Primary and secondary IPv4 CIDR blocks, then the IPv6 blocks.
     pub cidrs: Vec<String>,
 }

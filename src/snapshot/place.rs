@@ -121,7 +121,7 @@ impl View<'_> {
             .ok()
             .into_iter()
             .flatten()
-            .find(|n| n.private_ips.first() == Some(&t.id))
+            .find(|n| n.owned_by(&t.id))
         {
             return from_eni(
                 eni,
@@ -133,10 +133,11 @@ impl View<'_> {
                 node,
             );
         }
-        // 2. A node ENI with the pod IP as a secondary address (VPC CNI).
+        // 2. A node ENI with the pod IP as a secondary address (VPC CNI), an IPv6 address, or
+        //    inside a delegated prefix (prefix delegation).
         let enis = self.instances().ok().into_iter().flatten().flat_map(|i| i.interfaces.iter());
         let enis = enis.chain(self.snap.aws.network.target_interfaces.ok().into_iter().flatten());
-        if let Some(eni) = enis.clone().find(|n| n.private_ips.contains(&t.id)) {
+        if let Some(eni) = enis.clone().find(|n| n.holds(&t.id)) {
             return from_eni(eni, format!("node ENI {} holding the pod IP", eni.id), node);
         }
         // 3. The primary ENI of the pod's node (custom networking, or IPs not listed).
@@ -171,8 +172,8 @@ impl View<'_> {
         let ip = Cidr::parse(ip)?;
         self.subnets()
             .iter()
-            .filter(|s| Cidr::parse(&s.cidr).is_some_and(|c| c.contains(&ip)))
-            .max_by_key(|s| Cidr::parse(&s.cidr).map(|c| c.len))
+            .filter(|s| s.cidrs().any(|c| c.contains(&ip)))
+            .max_by_key(|s| s.cidrs().filter(|c| c.contains(&ip)).map(|c| c.len).max())
     }
 
     /// The load balancer's subnets (id, CIDR) and security groups: where health checks come from.
@@ -196,7 +197,7 @@ impl View<'_> {
         }
         let source = Source {
             groups: lbs.iter().flat_map(|l| l.security_groups.iter().cloned()).collect(),
-            cidrs: subnets.iter().filter_map(|s| Cidr::parse(&s.cidr)).collect(),
+            cidrs: subnets.iter().flat_map(|s| s.cidrs()).collect(),
         };
         Ok((source, subnets))
     }
