@@ -859,6 +859,46 @@ def inspection_routes(kube, ns):
     return out
 
 
+def pod_security_group(kube, ns):
+    """Security groups for pods: pod B's traffic arrives on its own branch ENI, which carries a
+    pod security group without the ALB rule, while the node's group allows the ALB. The pod's
+    group is the one that blocks (security-groups names the branch ENI)."""
+    out = ip_cluster(kube, ns, health={1: TIMEOUT}, expect_ready=2)
+    ec2, elb = aws("ec2"), aws("elbv2")
+    vpc = elb.describe_target_groups(TargetGroupArns=[out["targetGroupArn"]])["TargetGroups"][0]["VpcId"]
+    subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "cidr-block", "Values": [NODE_CIDRS["us-east-1b"]]}])["Subnets"][0]["SubnetId"]
+    sg_pod = ec2.create_security_group(GroupName=f"{ns}-pod-web", Description="pod security group", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=sg_pod, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])
+    # The VPC resource controller makes a branch ENI per pod whose primary address is the pod IP.
+    eni = ec2.create_network_interface(SubnetId=subnet, PrivateIpAddress=out["targets"][1], Groups=[sg_pod],
+                                       Description="aws-k8s-branch-eni")["NetworkInterface"]["NetworkInterfaceId"]
+    return {**out, "podGroup": sg_pod, "branchEni": eni}
+
+
+def nlb_own_addresses(kube, ns):
+    """An NLB without security groups (ip targets): the nodes' group admits the health-check port
+    only from the NLB's own two addresses (its ENIs, one per zone), not its whole subnets. That is
+    right: health checks come from those addresses (security-groups passes, nothing is wrong)."""
+    annotations = {"service.beta.kubernetes.io/aws-load-balancer-type": "external", "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+                   "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}
+    tags = {"elbv2.k8s.aws/cluster": CLUSTER, "service.k8s.aws/stack": f"{ns}/web", "service.k8s.aws/resource": f"{ns}/web:80"}
+    out = ip_cluster(kube, ns, nlb_annotations=annotations, tg_tags=tags, expect_ready=2)
+    ec2, elb = aws("ec2"), aws("elbv2")
+    lb = elb.describe_load_balancers(LoadBalancerArns=[out["loadBalancerArn"]])["LoadBalancers"][0]
+    name_id = out["loadBalancerArn"].split(":loadbalancer/")[1]
+    addresses = []
+    # moto makes no ENIs for a load balancer: seed the ones AWS makes, one per zone, described
+    # "ELB net/NAME/ID", as the controller and AWS documentation find them.
+    for k, zone in enumerate(lb["AvailabilityZones"]):
+        ip = LB_CIDRS[zone["ZoneName"]].replace("0/24", str(40 + k))
+        ec2.create_network_interface(SubnetId=zone["SubnetId"], PrivateIpAddress=ip, Description=f"ELB {name_id}")
+        addresses.append(ip)
+    group = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"{ns}-nodes"]}])["SecurityGroups"][0]["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": f"{a}/32", "Description": "NLB node"} for a in addresses]}])
+    return {**out, "nlbAddresses": addresses}
+
+
 SCENARIOS = {
     "scale": scale,
     "probe-targets": probe_targets,
@@ -891,6 +931,8 @@ SCENARIOS = {
     "lb-egress": lb_egress,
     "two-tagged-groups": two_tagged_groups,
     "inspection-routes": inspection_routes,
+    "pod-security-group": pod_security_group,
+    "nlb-own-addresses": nlb_own_addresses,
     "by-node-port": by_node_port,
     "by-legacy-tags": by_legacy_tags,
     "by-endpoint-ips": by_endpoint_ips,

@@ -68,7 +68,7 @@ fn check(ctx: &Scope) -> Result<Finding, Finding> {
 
 fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
     let lb_kind = if source.groups.is_empty() {
-        format!("the load balancer's subnets {}", cidrs(&source.cidrs).join(", "))
+        format!("the load balancer's addresses {}", cidrs(&source.cidrs).join(", "))
     } else {
         format!("the load balancer's groups {}", source.groups.join(", "))
     };
@@ -164,7 +164,7 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
             }
         }
     }
-    let mut evidence = json!({"source": {"groups": source.groups, "subnets": cidrs(&source.cidrs)}, "blocked": blocked});
+    let mut evidence = json!({"source": {"groups": source.groups, "addresses": cidrs(&source.cidrs)}, "blocked": blocked});
     let difference = group_difference(&sets);
     if let Some(d) = &difference {
         evidence["healthyVsUnhealthy"] = json!(d);
@@ -603,6 +603,39 @@ mod tests {
             f.remediation,
             vec!["aws ec2 authorize-security-group-ingress --group-id sg-node --ip-permissions 'IpProtocol=tcp,FromPort=8080,ToPort=8080,Ipv6Ranges=[{CidrIpv6=2600:1f18:abc:65::/64},{CidrIpv6=2600:1f18:abc:66::/64}]'"]
         );
+    }
+
+    /// An NLB without security groups whose ENIs hold 10.0.101.23 and 10.0.102.41; the nodes'
+    /// group admits the NodePorts from `allowed` only.
+    fn nlb_by_its_own_addresses(allowed: &[&str]) -> crate::snapshot::Snapshot {
+        let mut b = SnapshotB::instance().sg("sg-node", |g| g.ingress = vec![sg_rule("tcp", 30000, 32767, allowed, &[])]);
+        b.aws().network.lb_interfaces = Fetched::Ok(
+            [("eni-nlb-a", "10.0.101.23"), ("eni-nlb-b", "10.0.102.41")]
+                .into_iter()
+                .map(|(id, ip)| crate::snapshot::NetworkInterface {
+                    id: id.into(),
+                    private_ips: vec![ip.into()],
+                    ..Default::default()
+                })
+                .collect(),
+        );
+        let mut snap = b.build();
+        if let Fetched::Ok(lbs) = &mut snap.aws.load_balancers {
+            lbs[0].security_groups.clear();
+        }
+        snap
+    }
+
+    #[test]
+    fn rule_admitting_exactly_the_nlbs_addresses_is_right() {
+        // GIVEN the nodes admit only the NLB's two addresses, not its whole subnets
+        let f = CHECK.on(&nlb_by_its_own_addresses(&["10.0.101.23/32", "10.0.102.41/32"]));
+        // THEN that is enough: health checks come from those addresses
+        assert_eq!(f.status, Status::Pass, "{f:?}");
+        // AND one address left out blocks, naming it
+        let f = CHECK.on(&nlb_by_its_own_addresses(&["10.0.101.23/32"]));
+        assert_eq!(f.status, Status::Fail, "{f:?}");
+        assert_eq!(f.evidence["blocked"][0]["uncoveredSources"], json!(["10.0.102.41/32"]));
     }
 
     #[test]

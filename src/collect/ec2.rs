@@ -101,6 +101,21 @@ fn convert_instance(i: &ec2::types::Instance) -> Instance {
     }
 }
 
+/// The load balancers' own ENIs, by the description AWS gives them (`ELB net/NAME/ID` from the
+/// ARN's `loadbalancer/net/NAME/ID`): one call for all of them.
+#[instrument(skip(client))]
+pub async fn lb_interfaces(client: &ec2::Client, lb_arns: &[String]) -> Fetched<Vec<NetworkInterface>> {
+    let descriptions: Vec<String> = (lb_arns.iter())
+        .filter_map(|a| a.split_once(":loadbalancer/").map(|(_, rest)| format!("ELB {rest}")))
+        .collect();
+    if descriptions.is_empty() {
+        return Fetched::not_collected("not a network load balancer's target group: its security groups are the source");
+    }
+    interfaces_matching(client, filter("description", &descriptions))
+        .await
+        .map_or_else(|e| Fetched::Failed(missing_in("ec2", "DescribeNetworkInterfaces", &e)), Fetched::Ok)
+}
+
 /// ENIs holding the ip targets: branch ENIs (security groups for pods) and node ENIs whose
 /// secondary IPs the VPC CNI hands to pods.
 #[instrument(skip(client, ips), fields(count = ips.len()))]

@@ -435,14 +435,24 @@ async fn network_round(clients: &Clients, first: &First) -> NetworkEvidence {
         (Some(tg), Some(t)) if tg.target_type == "ip" => t.iter().map(|t| t.id.clone()).collect(),
         _ => vec![],
     };
+    // An NLB's own addresses (a TCP/UDP/TLS target group's load balancer): they are the source
+    // of its health checks when it has no security groups. An ALB always has groups.
+    let nlb = tg.is_some_and(|t| !matches!(t.protocol.as_deref(), Some("HTTP" | "HTTPS") | None));
+    let lb_arns = if nlb {
+        tg.map(|t| t.load_balancer_arns.clone()).unwrap_or_default()
+    } else {
+        vec![]
+    };
+    let lb_interfaces = bound(deadline, "DescribeNetworkInterfaces", ec2::lb_interfaces(ec2c, &lb_arns));
     let instances = bound(deadline, "DescribeInstances", ec2::instances(ec2c, instance_ids));
     let target_interfaces = bound(deadline, "DescribeNetworkInterfaces", ec2::interfaces_by_ip(ec2c, target_ips));
     let Some(v) = tg.and_then(|t| t.vpc_id.as_deref()) else {
         let why = "the target group (and so its VPC) is unknown";
-        let (instances, target_interfaces) = tokio::join!(instances, target_interfaces);
+        let (instances, target_interfaces, lb_interfaces) = tokio::join!(instances, target_interfaces, lb_interfaces);
         return NetworkEvidence {
             instances,
             target_interfaces,
+            lb_interfaces,
             security_groups: Fetched::not_collected(why),
             subnets: Fetched::not_collected(why),
             network_acls: Fetched::not_collected(why),
@@ -452,9 +462,10 @@ async fn network_round(clients: &Clients, first: &First) -> NetworkEvidence {
         };
     };
     // All at once: the instances and ENIs beside the VPC's subnets, ACLs, routes and groups.
-    let (instances, target_interfaces, subnets, network_acls, route_tables, vpcs, security_groups) = tokio::join!(
+    let (instances, target_interfaces, lb_interfaces, subnets, network_acls, route_tables, vpcs, security_groups) = tokio::join!(
         instances,
         target_interfaces,
+        lb_interfaces,
         bound(deadline, "DescribeSubnets", ec2::subnets(ec2c, v)),
         bound(deadline, "DescribeNetworkAcls", ec2::network_acls(ec2c, v)),
         bound(deadline, "DescribeRouteTables", ec2::route_tables(ec2c, v)),
@@ -470,6 +481,7 @@ async fn network_round(clients: &Clients, first: &First) -> NetworkEvidence {
         route_tables,
         vpcs,
         prefix_lists: Fetched::not_collected("read after the security groups"),
+        lb_interfaces,
     }
 }
 

@@ -23,6 +23,10 @@ pub struct NetworkEvidence {
     /// Managed prefix lists the relevant groups' rules reference, with their entries.
     #[serde(default)]
     pub prefix_lists: Fetched<Vec<PrefixList>>,
+    /// The load balancers' own ENIs (description `ELB net/NAME/ID`, `ELB app/NAME/ID`): the
+    /// addresses an NLB without security groups sends health checks from.
+    #[serde(default)]
+    pub lb_interfaces: Fetched<Vec<NetworkInterface>>,
 }
 
 /// A managed prefix list: what a security-group rule naming it admits.

@@ -195,11 +195,20 @@ impl View<'_> {
                 .unwrap_or_else(|| "some load balancer subnets were not found".into());
             return Err(format!("the load balancer's subnets are unknown: {why}"));
         }
-        let source = Source {
-            groups: lbs.iter().flat_map(|l| l.security_groups.iter().cloned()).collect(),
-            cidrs: subnets.iter().flat_map(|s| s.cidrs()).collect(),
+        let groups: Vec<String> = lbs.iter().flat_map(|l| l.security_groups.iter().cloned()).collect();
+        // Without security groups (an NLB), the health checks come from the load balancer's
+        // own addresses, one per zone: a rule admitting exactly those is right. Their ENIs
+        // (found by description) give them; else the whole subnets stand in.
+        let own: Vec<Cidr> = (self.snap.aws.network.lb_interfaces.ok().into_iter().flatten())
+            .flat_map(|n| n.private_ips.iter().chain(&n.ipv6_addresses))
+            .filter_map(|a| Cidr::parse(a))
+            .collect();
+        let cidrs = if groups.is_empty() && !own.is_empty() {
+            own
+        } else {
+            subnets.iter().flat_map(|s| s.cidrs()).collect()
         };
-        Ok((source, subnets))
+        Ok((Source { groups, cidrs }, subnets))
     }
 
     /// The port the load balancer health-checks a target on: `traffic-port` is the target's

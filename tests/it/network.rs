@@ -252,3 +252,56 @@ fn inspection_routes_the_healthy_target_shares_pass_and_the_real_fault_is_named(
         crate::harness::fixes(&d)
     );
 }
+
+#[test]
+fn pod_with_its_own_security_group_is_judged_by_its_branch_eni() {
+    // GIVEN pod B on a branch ENI whose pod security group lacks the ALB rule; the node's allows
+    let s = stack();
+    let seed = s.seed("pod-security-group");
+    let (eni, group, target) = (
+        seed["branchEni"].as_str().unwrap(),
+        seed["podGroup"].as_str().unwrap(),
+        seed["targets"][1].as_str().unwrap(),
+    );
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN security-groups blocks at the branch ENI, and the fix goes to the pod's group
+    assert_eq!(d["verdict"]["rootCause"], "security-groups", "{:#}", d["verdict"]);
+    let f = finding(&d, "security-groups");
+    let blocked = &f["evidence"]["blocked"][0];
+    assert_eq!(
+        (blocked["target"].as_str(), blocked["interface"].as_str()),
+        (Some(target), Some(eni)),
+        "{f:#}"
+    );
+    assert!(
+        f["remediation"][0].as_str().unwrap().contains(&format!("--group-id {group} ")),
+        "{}",
+        f["remediation"]
+    );
+}
+
+#[test]
+fn rule_admitting_only_the_nlbs_own_addresses_is_right() {
+    // GIVEN an NLB without groups; the nodes admit the health-check port from its two addresses only
+    let s = stack();
+    let seed = s.seed("nlb-own-addresses");
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN security-groups passes, judging from those addresses
+    let f = finding(&d, "security-groups");
+    assert_eq!(f["status"], "pass", "{f:#}");
+    let sources: Vec<String> = f["evidence"]["source"]["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    let want: Vec<String> = seed["nlbAddresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| format!("{}/32", a.as_str().unwrap()))
+        .collect();
+    assert_eq!(sources, want);
+}
