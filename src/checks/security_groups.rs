@@ -639,6 +639,32 @@ mod tests {
     }
 
     #[test]
+    fn custom_networking_pod_is_judged_by_its_secondary_enis_group() {
+        // GIVEN custom networking: pod 100.64.2.9 lives on node B's second ENI, in subnet-pods,
+        // carrying the ENIConfig's group sg-eniconfig (no ALB rule); the node's primary ENI allows
+        let mut b = SnapshotB::ip()
+            .targets(vec![target("10.0.1.10", 8080, "healthy"), target_r("100.64.2.9", 8080, "unhealthy", "Target.Timeout")])
+            .add_group(group("sg-eniconfig", false, vec![sg_rule("tcp", 22, 22, &["10.0.0.0/8"], &[])]));
+        if let Fetched::Ok(instances) = &mut b.network().instances {
+            let i = instances.iter_mut().find(|i| i.id == "i-0bbb").unwrap();
+            i.interfaces.push(crate::snapshot::NetworkInterface {
+                id: "eni-pods-b".into(),
+                subnet_id: Some("subnet-pods".into()),
+                device_index: Some(1),
+                groups: vec!["sg-eniconfig".into()],
+                private_ips: vec!["100.64.2.4".into(), "100.64.2.9".into()],
+                ..Default::default()
+            });
+        }
+        // WHEN checked
+        let f = CHECK.on(&b.build());
+        // THEN the pod's ENI and its group are the ones judged
+        assert_eq!((f.status, f.explains.clone()), (Status::Fail, vec!["100.64.2.9".to_string()]), "{f:?}");
+        assert_eq!(f.evidence["blocked"][0]["interface"], "eni-pods-b");
+        assert!(f.remediation[0].contains("--group-id sg-eniconfig "), "{:?}", f.remediation);
+    }
+
+    #[test]
     fn two_cluster_tagged_groups_on_a_node_warn() {
         let tagged = SecurityGroup {
             id: "sg-extra".into(),
