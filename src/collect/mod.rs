@@ -119,14 +119,17 @@ async fn service_round(access: &KubeAccess, deadline: Option<tokio::time::Instan
     // The pods wait for the Service's selector (fetched at the same time) to know which to keep whole.
     let service = kube_call(access, deadline, |c| kube::service(c, ns, name)).shared();
     let selector = service.clone().map(|s| s.ok().and_then(|s| s.spec.as_ref()?.selector.clone()));
-    let (service, pods, endpoints, events, ingresses, rollouts) = tokio::join!(
+    let (service, pods, endpoints, events, ingresses) = tokio::join!(
         service,
         kube_call(access, deadline, |c| kube::pods(c, ns, selector)),
         kube_call(access, deadline, |c| kube::endpoints(c, ns, name)),
         kube_call(access, deadline, |c| kube::events(c, ns)),
         kube_call(access, deadline, |c| kube::ingresses(c, ns)),
-        kube_call(access, deadline, |c| kube::rollouts(c, ns)),
     );
+    // Rollout status matters only for an unhealthy ip target whose pod is gone or waits on its
+    // readiness gate (snapshot/transition.rs): read it then, and only then (one more round trip
+    // in that case; none in the common one).
+    let rollouts = Fetched::not_collected("no unhealthy target's pod is gone or waiting on its gate");
     ServiceEvidence {
         service,
         pods,
@@ -135,6 +138,27 @@ async fn service_round(access: &KubeAccess, deadline: Option<tokio::time::Instan
         ingresses,
         rollouts,
     }
+}
+
+/// The namespace whose Deployments to read: when an unhealthy ip target has no pod any more, or
+/// its pod waits on its readiness gate, a rollout may explain it.
+fn needs_rollouts(first: &First, evidence: &ServiceEvidence) -> Option<String> {
+    let tg = first.target_group.ok()?;
+    let pods = evidence.pods.ok()?;
+    let ns = evidence.service.ok()?.metadata.namespace.clone()?;
+    let unhealthy = first.target_health.ok()?.iter().filter(|t| t.is_unhealthy());
+    let pod_of = |ip: &str| {
+        pods.iter()
+            .find(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_deref()) == Some(ip))
+    };
+    (tg.target_type == "ip")
+        .then_some(())
+        .and_then(|_| {
+            unhealthy
+                .into_iter()
+                .find(|t| pod_of(&t.id).is_none_or(crate::snapshot::gate_blocked))
+        })
+        .map(|_| ns)
 }
 
 fn unmapped_round() -> ServiceEvidence {
@@ -193,6 +217,10 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
         .unwrap_or_else(|| "none".into());
     info!(service, cluster = res.cluster.as_deref().unwrap_or("unknown"), "collected");
 
+    let rollouts = match needs_rollouts(&first, &evidence) {
+        Some(ns) => kube_call(&clients.kube, clients.deadline, |c| kube::rollouts(c, &ns)).await,
+        None => evidence.rollouts,
+    };
     let mut snapshot = Snapshot {
         snapshot_version: SNAPSHOT_VERSION,
         collected_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -222,7 +250,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
             ingress_classes: first.ingress_classes,
             controller: first.controller,
             kube_proxy: first.kube_proxy,
-            rollouts: evidence.rollouts,
+            rollouts,
         },
         probe: Fetched::not_collected("the probe is off"),
     };
