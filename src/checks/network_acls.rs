@@ -80,7 +80,7 @@ fn judge(ctx: &View, lb_subnets: &[&Subnet], targets: Vec<&TargetHealth>) -> Fin
             if lb.id == subnet.id {
                 continue; // within one subnet, NACLs do not apply
             }
-            let (Some(lb_cidr), Some(target_cidr)) = (lb.cidr_of(v6), target_peer) else {
+            let Some(target_cidr) = target_peer else {
                 continue;
             };
             let (Some(t_acl), Some(l_acl)) = (ctx.nacl_for(&subnet.id), ctx.nacl_for(&lb.id)) else {
@@ -88,40 +88,43 @@ fn judge(ctx: &View, lb_subnets: &[&Subnet], targets: Vec<&TargetHealth>) -> Fin
                 continue;
             };
             checked += 1;
-            let flows = [
-                Flow {
+            // The target's side sees the load balancer's addresses in that subnet (an NLB's
+            // own, when known and it has no groups; else the subnet); the LB's side sees the target.
+            let mut flows = Vec::new();
+            for lb_cidr in ctx.lb_peers(lb, v6) {
+                flows.push(Flow {
                     acl: t_acl,
                     subnet: &subnet.id,
                     egress: false,
                     peer: lb_cidr,
                     ports: (port, port),
                     what: "health check into the target's subnet",
-                },
-                Flow {
+                });
+                flows.push(Flow {
                     acl: t_acl,
                     subnet: &subnet.id,
                     egress: true,
                     peer: lb_cidr,
                     ports: EPHEMERAL,
                     what: "answer out of the target's subnet",
-                },
-                Flow {
-                    acl: l_acl,
-                    subnet: &lb.id,
-                    egress: true,
-                    peer: target_cidr,
-                    ports: (port, port),
-                    what: "health check out of the load balancer's subnet",
-                },
-                Flow {
-                    acl: l_acl,
-                    subnet: &lb.id,
-                    egress: false,
-                    peer: target_cidr,
-                    ports: EPHEMERAL,
-                    what: "answer into the load balancer's subnet",
-                },
-            ];
+                });
+            }
+            flows.push(Flow {
+                acl: l_acl,
+                subnet: &lb.id,
+                egress: true,
+                peer: target_cidr,
+                ports: (port, port),
+                what: "health check out of the load balancer's subnet",
+            });
+            flows.push(Flow {
+                acl: l_acl,
+                subnet: &lb.id,
+                egress: false,
+                peer: target_cidr,
+                ports: EPHEMERAL,
+                what: "answer into the load balancer's subnet",
+            });
             for f in flows {
                 if let Some((p, decision)) = net::nacl_first_blocked(&f.acl.entries, f.egress, TCP, &f.peer, f.ports) {
                     let rule = match decision {
@@ -329,6 +332,43 @@ mod tests {
         // fix writes an IPv6 entry
         assert_eq!((f.status, f.explains.clone()), (Status::Fail, vec!["2600:1f18:abc:2:1::11".to_string()]), "{f:?}");
         assert!(f.remediation.iter().all(|r| r.contains("--ipv6-cidr-block 2600:1f18:abc:")), "{:?}", f.remediation);
+    }
+
+    #[test]
+    fn acl_admitting_exactly_the_nlbs_addresses_is_right() {
+        // GIVEN an NLB without groups whose ENIs hold 10.0.101.23 and 10.0.102.41, and subnet-b's
+        // ACL admitting the NodePort from those two addresses (and the answer back) only
+        let mut b = SnapshotB::instance().targets(vec![target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout")]);
+        b.aws().network.lb_interfaces = crate::snapshot::Fetched::Ok(
+            [("eni-nlb-a", "10.0.101.23"), ("eni-nlb-b", "10.0.102.41")]
+                .into_iter()
+                .map(|(id, ip)| crate::snapshot::NetworkInterface {
+                    id: id.into(),
+                    private_ips: vec![ip.into()],
+                    ..Default::default()
+                })
+                .collect(),
+        );
+        let entries = |allowed: &[&str]| {
+            let mut e = Vec::new();
+            for (k, a) in allowed.iter().enumerate() {
+                e.push(nacl_entry(10 + k as i32, "allow", "6", a, Some((32663, 32663)), false));
+                e.push(nacl_entry(10 + k as i32, "allow", "6", a, Some((1024, 65535)), true));
+            }
+            e
+        };
+        let judge = |allowed: &[&str]| {
+            let mut snap = b.clone().nacl("acl-b", "subnet-b", entries(allowed)).build();
+            if let crate::snapshot::Fetched::Ok(lbs) = &mut snap.aws.load_balancers {
+                lbs[0].security_groups.clear();
+            }
+            CHECK.on(&snap)
+        };
+        // THEN the two addresses are enough; one left out is blocked, naming it
+        assert_eq!(judge(&["10.0.101.23/32", "10.0.102.41/32"]).status, Status::Pass);
+        let f = judge(&["10.0.101.23/32"]);
+        assert_eq!(f.status, Status::Fail, "{f:?}");
+        assert_eq!(f.evidence["blocked"][0]["peer"], "10.0.102.41/32");
     }
 
     #[test]

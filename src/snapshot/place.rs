@@ -211,6 +211,24 @@ impl View<'_> {
         Ok((Source { groups, cidrs }, subnets))
     }
 
+    /// Where, inside one of its subnets, the load balancer's health checks of a target of one
+    /// family come from: its own addresses there when it has no security groups and they are
+    /// known (an NLB's ENIs), else the whole subnet block.
+    pub fn lb_peers(&self, subnet: &Subnet, v6: bool) -> Vec<Cidr> {
+        let Some(block) = subnet.cidr_of(v6) else { return vec![] };
+        let grouped = (self.snap.aws.load_balancers.ok().into_iter().flatten()).any(|l| !l.security_groups.is_empty());
+        let own: Vec<Cidr> = (self.snap.aws.network.lb_interfaces.ok().into_iter().flatten())
+            .flat_map(|n| n.private_ips.iter().chain(&n.ipv6_addresses))
+            .filter_map(|a| Cidr::parse(a))
+            .filter(|a| block.contains(a))
+            .collect();
+        if grouped || own.is_empty() {
+            vec![block]
+        } else {
+            own
+        }
+    }
+
     /// The port the load balancer health-checks a target on: `traffic-port` is the target's
     /// registered port (the NodePort for instance targets).
     pub fn health_check_port(&self, t: &TargetHealth) -> Option<u16> {
