@@ -197,8 +197,11 @@ impl View<'_> {
         }
         let groups: Vec<String> = lbs.iter().flat_map(|l| l.security_groups.iter().cloned()).collect();
         // Without security groups (an NLB), the health checks come from the load balancer's
-        // own addresses, one per zone: a rule admitting exactly those is right. Their ENIs
-        // (found by description) give them; else the whole subnets stand in.
+        // own private addresses, one per zone, whatever client IP preservation does to user
+        // traffic ("The security groups associated with an instance must allow traffic from the
+        // load balancer using the health check port", NLB troubleshooting guide; the Knowledge
+        // Center's "allowlist the load balancer's private IP addresses"): a rule admitting exactly
+        // those is right. Their ENIs (found by description) give them; else the subnets stand in.
         let own: Vec<Cidr> = (self.snap.aws.network.lb_interfaces.ok().into_iter().flatten())
             .flat_map(|n| n.private_ips.iter().chain(&n.ipv6_addresses))
             .filter_map(|a| Cidr::parse(a))
