@@ -11,6 +11,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("aws_error", &[]),
     ("cidr", &[]),
     ("matcher", &[]),
+    ("shell", &[]),
     ("trigger", &[]),
     ("annotations", &["matcher"]),
     ("snapshot", &["trigger", "cidr", "matcher"]),
@@ -21,7 +22,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The pure middle.
     (
         "checks",
-        &["snapshot", "annotations", "net", "cidr", "matcher", "mapping", "trigger"],
+        &["snapshot", "annotations", "net", "cidr", "matcher", "mapping", "trigger", "shell"],
     ),
     ("diagnosis", &["checks", "snapshot"]),
     ("render", &["diagnosis", "checks", "snapshot", "trigger"]),

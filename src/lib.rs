@@ -37,6 +37,7 @@ pub mod pipeline;
 pub mod publish;
 pub mod remediate;
 pub mod render;
+pub mod shell;
 pub mod snapshot;
 pub mod trigger;
 

