@@ -164,7 +164,7 @@ pub fn classify(line: &str) -> ControllerError {
 /// The grant for a denied action, only when the action is one the controller's reference
 /// policy gives it and the role name is a valid IAM role name; otherwise what to compare, with
 /// the values quoted as evidence and no command that grants anything.
-fn access_denied_fix(action: &str, role: Option<&str>) -> String {
+fn access_denied_fix(action: &str, role: Option<&str>, trusted: bool) -> String {
     let reference = "https://raw.githubusercontent.com/kubernetes-sigs/aws-load-balancer-controller/main/docs/install/iam_policy.json";
     if !shell::iam_action(action) || !REFERENCE_ACTIONS.contains(&action) {
         return format!(
@@ -172,7 +172,7 @@ fn access_denied_fix(action: &str, role: Option<&str>) -> String {
             shell::quote(action)
         );
     }
-    match role.filter(|r| shell::iam_role_name(r)) {
+    match role.filter(|r| trusted && shell::iam_role_name(r)) {
         Some(role) => format!(
             "add {action} to the policy of role {role} (the controller's reference IAM policy has it): aws iam put-role-policy --role-name {} --policy-name lbc-missing --policy-document {}",
             shell::quote(role),
@@ -180,9 +180,11 @@ fn access_denied_fix(action: &str, role: Option<&str>) -> String {
                 r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"*"}}]}}"#
             ))
         ),
+        // The role is not known from the controller itself (an event any namespace can write, or
+        // a name that is not a role name): point at the controller's own role instead.
         None => format!(
-            "add {action} to the controller role's policy (the role name in the message is not a valid IAM role name: {}); the reference policy: {reference}",
-            shell::quote(role.unwrap_or("unknown"))
+            "add {action} (the controller's reference IAM policy has it) to the role its service account names: kubectl get serviceaccount -A -l app.kubernetes.io/name=aws-load-balancer-controller -o jsonpath='{{..eks\\.amazonaws\\.com/role-arn}}'{}",
+            role.map(|r| format!("   # the message names role {}, not trusted as the controller's", shell::quote(r))).unwrap_or_default()
         ),
     }
 }
@@ -205,9 +207,11 @@ impl ControllerError {
         }
     }
 
-    fn fix(&self) -> String {
+    /// The fix; `trusted` when the error came from the controller's own logs (an event's text
+    /// may be anyone's, so its role is never granted anything).
+    fn fix(&self, trusted: bool) -> String {
         match self {
-            ControllerError::AccessDenied { action, role, .. } => access_denied_fix(action, role.as_deref()),
+            ControllerError::AccessDenied { action, role, .. } => access_denied_fix(action, role.as_deref(), trusted),
             ControllerError::WebIdentity { .. } => "check the controller's service account annotation eks.amazonaws.com/role-arn, the role's trust policy, and the cluster's IAM OIDC provider: kubectl -n kube-system get sa aws-load-balancer-controller -o yaml".into(),
             ControllerError::SecurityGroupTag { .. } => "keep exactly one security group per node ENI tagged kubernetes.io/cluster/<cluster> (see security-groups)".into(),
             ControllerError::PortNotFound { .. } => "make the Ingress backend / binding port name a port of the Service, and the Service's targetPort a port of the pods (see target-port)".into(),
@@ -264,10 +268,11 @@ fn judge(ctx: &View, controller: &Controller) -> Finding {
         return Finding::fail(ID, "Controller not found", format!("The target group is managed by the AWS Load Balancer Controller, but no Deployment labelled {} exists.", crate::snapshot::CONTROLLER_LABEL))
             .remediation(vec!["helm upgrade --install aws-load-balancer-controller eks/aws-load-balancer-controller -n kube-system --set clusterName=<cluster>".into(), "kubectl get deployments -A -l app.kubernetes.io/name=aws-load-balancer-controller".into()]);
     }
-    let mut errors: Vec<ControllerError> = Vec::new();
+    // (error, from the controller's own logs?)
+    let mut errors: Vec<(ControllerError, bool)> = Vec::new();
     let logs_note = match &controller.logs.get() {
         Ok(logs) => {
-            errors.extend(logs.iter().flat_map(|l| l.lines.iter()).map(|l| classify(l)));
+            errors.extend(logs.iter().flat_map(|l| l.lines.iter()).map(|l| (classify(l), true)));
             String::new()
         }
         Err(why) => format!(" Logs were unavailable ({why}); judged on events only."),
@@ -280,12 +285,17 @@ fn judge(ctx: &View, controller: &Controller) -> Finding {
                 && (CONTROLLER_FAILURES.contains(&e.reason.as_str()) || e.message.contains("is not authorized to perform"))
         })
         .collect();
-    errors.extend(events.iter().map(|e| classify(&e.message)));
-    // One of each: the same error repeats on every reconcile.
+    errors.extend(events.iter().map(|e| (classify(&e.message), false)));
+    // One of each: the same error repeats on every reconcile; trusted if any copy came from the logs.
     let mut unique: Vec<ControllerError> = Vec::new();
-    for e in errors {
-        if !unique.iter().any(|u| u.sentence() == e.sentence()) {
-            unique.push(e);
+    let mut trusted: Vec<bool> = Vec::new();
+    for (e, from_logs) in errors {
+        match unique.iter().position(|u| u.sentence() == e.sentence()) {
+            Some(i) => trusted[i] |= from_logs,
+            None => {
+                unique.push(e);
+                trusted.push(from_logs);
+            }
         }
     }
     let ready: Vec<Readiness> = controller
@@ -306,7 +316,7 @@ fn judge(ctx: &View, controller: &Controller) -> Finding {
             vec![]
         };
         let sentences: Vec<String> = unique.iter().map(ControllerError::sentence).collect();
-        let mut fixes: Vec<String> = unique.iter().map(ControllerError::fix).collect();
+        let mut fixes: Vec<String> = unique.iter().zip(&trusted).map(|(e, t)| e.fix(*t)).collect();
         fixes.dedup();
         return Finding::fail(
             ID,
@@ -423,7 +433,15 @@ mod tests {
             f.detail
         );
         assert!(f.detail.contains("Logs were unavailable"), "{}", f.detail);
-        assert!(f.remediation[0].contains("aws iam put-role-policy --role-name eks-lbc-role"));
+        // AND an event is anyone's text: the role it names is granted nothing; the fix points at
+        // the role the controller's service account names
+        assert!(!f.remediation[0].contains("put-role-policy"), "{}", f.remediation[0]);
+        assert!(
+            f.remediation[0].starts_with("add elasticloadbalancing:RegisterTargets (the controller's reference IAM policy has it) to the role its service account names: kubectl get serviceaccount -A"),
+            "{}",
+            f.remediation[0]
+        );
+        assert!(f.remediation[0].ends_with("# the message names role eks-lbc-role, not trusted as the controller's"), "{}", f.remediation[0]);
         assert_eq!(f.explains, vec!["10.0.2.11"]);
     }
 
@@ -459,7 +477,7 @@ mod tests {
             /// words, for the role named, and only for an action the reference policy grants.
             #[test]
             fn tenant_text_never_adds_a_word_or_an_action_to_the_grant(action in action(), role in role()) {
-                let fix = access_denied_fix(&action, Some(&role));
+                let fix = access_denied_fix(&action, Some(&role), true);
                 if let Some(at) = fix.find("aws iam put-role-policy") {
                     prop_assert!(REFERENCE_ACTIONS.contains(&action.as_str()), "grant for {action:?}: {fix}");
                     let words = shell::split(&fix[at..]).expect("one plain command");
