@@ -522,7 +522,7 @@ pub async fn controller(client: &kube::Client) -> Fetched<crate::snapshot::Contr
         Err(e) => return Fetched::Failed(missing("list", "deployments.apps", &e)),
     };
     let pods = match pods {
-        Ok(p) => p,
+        Ok(p) => crate::snapshot::owned_pods(p, &deployments),
         Err(e) => return Fetched::Failed(missing("list", "pods", &e)),
     };
     let logs = controller_logs(client, &pods).await;

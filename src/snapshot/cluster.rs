@@ -20,6 +20,20 @@ pub struct Controller {
     pub logs: Fetched<Vec<PodLog>>,
 }
 
+/// The pods that belong to one of `deployments`, in its namespace: only these speak for the
+/// controller. A pod that merely carries the controller's label (any namespace can make one)
+/// is not read.
+pub fn owned_pods(pods: Vec<Pod>, deployments: &[Deployment]) -> Vec<Pod> {
+    pods.into_iter()
+        .filter(|p| {
+            deployments.iter().any(|d| {
+                d.metadata.namespace == p.metadata.namespace
+                    && super::workload_of(p) == format!("deployment/{}", d.metadata.name.as_deref().unwrap_or(""))
+            })
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PodLog {
@@ -148,6 +162,48 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn only_pods_of_the_controllers_deployment_speak_for_it() {
+        use crate::fixtures::PodB;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+        let deployment = Deployment {
+            metadata: ObjectMeta {
+                name: Some("aws-load-balancer-controller".into()),
+                namespace: Some("kube-system".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let pod = |ns: &str, name: &str, rs: &str| {
+            PodB::new(ns, name)
+                .labels(&[
+                    ("app.kubernetes.io/name", "aws-load-balancer-controller"),
+                    ("pod-template-hash", "6b7f9c"),
+                ])
+                .owner("ReplicaSet", rs)
+                .build()
+        };
+        let pods = vec![
+            pod(
+                "kube-system",
+                "aws-load-balancer-controller-6b7f9c-x2x9v",
+                "aws-load-balancer-controller-6b7f9c",
+            ),
+            // the label in a tenant's namespace, or on another workload: not the controller
+            pod(
+                "shop",
+                "aws-load-balancer-controller-6b7f9c-evil1",
+                "aws-load-balancer-controller-6b7f9c",
+            ),
+            pod("kube-system", "impostor-6b7f9c-evil2", "impostor-6b7f9c"),
+        ];
+        let kept: Vec<String> = owned_pods(pods, &[deployment])
+            .into_iter()
+            .filter_map(|p| p.metadata.name)
+            .collect();
+        assert_eq!(kept, ["aws-load-balancer-controller-6b7f9c-x2x9v"]);
     }
 
     /// (what, rollout, in progress?)
