@@ -69,7 +69,9 @@ pub fn split(line: &str) -> Option<Vec<String>> {
                     in_word = false;
                 }
             }
-            ';' | '|' | '&' | '$' | '`' | '<' | '>' | '(' | ')' | '\n' | '\r' | '*' | '?' | '[' | '#' | '~' => return None,
+            ';' | '|' | '&' | '$' | '`' | '<' | '>' | '(' | ')' | '\n' | '\r' | '*' | '?' | '[' => return None,
+            // A comment, or a home directory, only where a word starts.
+            '#' | '~' if !in_word => return None,
             c => {
                 in_word = true;
                 word.push(c);

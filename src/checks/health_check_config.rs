@@ -306,6 +306,21 @@ mod tests {
         assert!(f.remediation.iter().all(|r| !r.contains("evil")), "{:?}", f.remediation);
     }
 
+    proptest::proptest! {
+        /// Whatever a pod spec's readinessProbe path holds, a printed path change is one command
+        /// of exactly the intended words, the path one word that is a plain URL path.
+        #[test]
+        fn tenant_probe_paths_never_add_a_word_to_the_fix(path in proptest::prelude::any::<String>()) {
+            let snap = answering_404(|spec| spec.containers[0].readiness_probe = Some(readiness(&path)));
+            for fix in CHECK.on(&snap).remediation.iter().filter(|f| f.contains("--health-check-path")) {
+                let words = crate::shell::split(fix).expect("one plain command");
+                proptest::prop_assert_eq!(words.len(), 7, "{:?}", words);
+                proptest::prop_assert_eq!(&words[6], &path);
+                proptest::prop_assert!(super::super::health::safe_path(&words[6]));
+            }
+        }
+    }
+
     #[test]
     fn annotated_path_problem_is_left_to_the_annotation_check() {
         let b = SnapshotB::instance()
