@@ -104,8 +104,23 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot> {
     snapshot::from_json(&bytes).map_err(|source| Error::Snapshot { path: path.into(), source })
 }
 
-/// Saves a snapshot for `replay`.
+/// Saves a snapshot for `replay`, readable by its owner only (0600): it holds a cluster's and an
+/// account's layout, even with secrets scrubbed at collection.
 pub fn write_snapshot(path: &Path, snapshot: &Snapshot) -> Result<()> {
+    use std::io::Write;
     let json = serde_json::to_vec_pretty(snapshot)?;
-    std::fs::write(path, json).map_err(|source| Error::WriteFile { path: path.into(), source })
+    let failed = |source| Error::WriteFile { path: path.into(), source };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        // A file that already existed keeps its mode on open: narrow it first.
+        if path.exists() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+        }
+    }
+    let mut file = options.open(path).map_err(failed)?;
+    file.write_all(&json).map_err(failed)
 }

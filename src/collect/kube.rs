@@ -118,7 +118,7 @@ where
     loop {
         let page = api.list(&lp).await?;
         out.extend(page.items.into_iter().map(|mut o| {
-            o.meta_mut().managed_fields = None;
+            scrub_meta(o.meta_mut());
             o
         }));
         match page.metadata.continue_ {
@@ -172,7 +172,7 @@ pub async fn service(client: &kube::Client, ns: &str, name: &str) -> Fetched<Ser
     let api: Api<Service> = Api::namespaced(client.clone(), ns);
     match api.get(name).await {
         Ok(mut s) => {
-            s.metadata.managed_fields = None;
+            scrub_meta(&mut s.metadata);
             Fetched::Ok(s)
         }
         Err(e) => Fetched::Failed(missing("get", "services", &e)),
@@ -288,9 +288,46 @@ impl LeanPod {
     }
 }
 
+/// Environment variables whose values a check reads and that hold no secret: Istio's record of
+/// the application's own probes (`checks::health`). Every other value is dropped at collection.
+const KEPT_ENV: [&str; 1] = ["ISTIO_KUBE_APP_PROBERS"];
+
+/// Drops what may hold secrets and no check reads: environment values (names stay, and the
+/// `valueFrom` references, which are not the secret itself).
+pub fn scrub_pod_spec(spec: &mut k8s_openapi::api::core::v1::PodSpec) {
+    let containers = spec.containers.iter_mut().chain(spec.init_containers.iter_mut().flatten());
+    for c in containers {
+        for e in c.env.iter_mut().flatten() {
+            if !KEPT_ENV.contains(&e.name.as_str()) && e.value.is_some() {
+                e.value = Some("(scrubbed)".into());
+            }
+        }
+    }
+}
+
+/// Drops annotations that copy a whole object (`last-applied-configuration`, which may carry
+/// env values and tokens) and the managed fields.
+pub fn scrub_meta(m: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
+    m.managed_fields = None;
+    if let Some(a) = m.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+fn scrub_pods(mut pods: Vec<Pod>) -> Vec<Pod> {
+    for s in pods.iter_mut().filter_map(|p| p.spec.as_mut()) {
+        scrub_pod_spec(s);
+    }
+    pods
+}
+
 impl From<LeanPod> for Pod {
     fn from(p: LeanPod) -> Pod {
         let m = p.metadata;
+        let mut spec = p.spec;
+        if let Some(s) = spec.as_mut() {
+            scrub_pod_spec(s);
+        }
         Pod {
             metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
                 name: m.name,
@@ -301,7 +338,7 @@ impl From<LeanPod> for Pod {
                 deletion_timestamp: m.deletion_timestamp,
                 ..Default::default()
             },
-            spec: p.spec,
+            spec,
             status: p.status,
         }
     }
@@ -518,11 +555,16 @@ pub async fn controller(client: &kube::Client) -> Fetched<crate::snapshot::Contr
         list_all(&pod_api, ListParams::default().labels(crate::snapshot::CONTROLLER_LABEL))
     );
     let deployments = match deployments {
-        Ok(d) => d,
+        Ok(mut d) => {
+            for t in d.iter_mut().filter_map(|d| d.spec.as_mut()?.template.spec.as_mut()) {
+                scrub_pod_spec(t);
+            }
+            d
+        }
         Err(e) => return Fetched::Failed(missing("list", "deployments.apps", &e)),
     };
     let pods = match pods {
-        Ok(p) => crate::snapshot::owned_pods(p, &deployments),
+        Ok(p) => scrub_pods(crate::snapshot::owned_pods(p, &deployments)),
         Err(e) => return Fetched::Failed(missing("list", "pods", &e)),
     };
     let logs = controller_logs(client, &pods).await;
@@ -587,13 +629,19 @@ pub async fn kube_proxy(client: &kube::Client) -> Fetched<crate::snapshot::KubeP
     );
     let daemonset = match daemonset {
         Ok(d) => d.map(|mut d| {
-            d.metadata.managed_fields = None;
+            scrub_meta(&mut d.metadata);
+            if let Some(t) = d.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+                scrub_pod_spec(t);
+            }
             d
         }),
         Err(e) => return Fetched::Failed(missing("get", "daemonsets.apps", &e)),
     };
     match pods {
-        Ok(pods) => Fetched::Ok(crate::snapshot::KubeProxy { daemonset, pods }),
+        Ok(pods) => Fetched::Ok(crate::snapshot::KubeProxy {
+            daemonset,
+            pods: scrub_pods(pods),
+        }),
         Err(e) => Fetched::Failed(missing("list", "pods", &e)),
     }
 }
@@ -601,6 +649,59 @@ pub async fn kube_proxy(client: &kube::Client) -> Fetched<crate::snapshot::KubeP
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_in_env_and_last_applied_configuration_never_reach_the_snapshot() {
+        use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec};
+        // GIVEN a pod spec with a password in env and Istio's probe record, and an object whose
+        // last-applied-configuration copies it
+        let env = |name: &str, value: &str| EnvVar {
+            name: name.into(),
+            value: Some(value.into()),
+            ..Default::default()
+        };
+        let mut spec = PodSpec {
+            containers: vec![Container {
+                name: "app".into(),
+                env: Some(vec![env("DB_PASSWORD", "hunter2"), env("ISTIO_KUBE_APP_PROBERS", "{}")]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut meta = ObjectMeta {
+            annotations: Some(
+                [
+                    (
+                        "kubectl.kubernetes.io/last-applied-configuration".to_string(),
+                        "{\"DB_PASSWORD\":\"hunter2\"}".to_string(),
+                    ),
+                    (
+                        "service.beta.kubernetes.io/aws-load-balancer-type".to_string(),
+                        "external".to_string(),
+                    ),
+                ]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        // WHEN scrubbed as collection does
+        scrub_pod_spec(&mut spec);
+        scrub_meta(&mut meta);
+        // THEN the secret is gone, what checks read stays
+        let text = format!("{spec:?}{meta:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        let kept = spec.containers[0].env.as_ref().unwrap();
+        assert_eq!(
+            (kept[0].name.as_str(), kept[0].value.as_deref()),
+            ("DB_PASSWORD", Some("(scrubbed)"))
+        );
+        assert_eq!(kept[1].value.as_deref(), Some("{}"));
+        assert!(meta
+            .annotations
+            .unwrap()
+            .contains_key("service.beta.kubernetes.io/aws-load-balancer-type"));
+    }
+
     use k8s_openapi::api::core::v1::{EndpointAddress as CoreAddress, EndpointSubset, ObjectReference};
     use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

@@ -39,6 +39,10 @@ fn replay_of_a_saved_snapshot_is_byte_identical() {
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&snap).unwrap()).unwrap();
     assert_eq!(saved["snapshotVersion"], 1);
     assert_eq!(saved["resolution"]["service"]["resolvedBy"], "target-group-binding");
+    // AND only its owner may read it, and nothing in it is a whole object's last-applied copy
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&snap).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(!String::from_utf8_lossy(&std::fs::read(&snap).unwrap()).contains("last-applied-configuration"));
 }
 
 #[test]
