@@ -23,6 +23,17 @@ fn clip(s: &str, max: usize) -> String {
     out
 }
 
+/// Slack's mrkdwn escaping: `&`, `<` and `>` become entities, so text from a cluster or a log
+/// line (`<!channel>`, `<https://evil|click here>`, `<@U123>`) is shown, never acted on.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Text for inside a code block: escaped, and a ``` in it cannot close the block early.
+fn code(s: &str) -> String {
+    esc(s).replace("```", "``\u{200b}`")
+}
+
 fn section(text: &str) -> Value {
     json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_TEXT)}})
 }
@@ -39,29 +50,31 @@ pub fn blocks(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value 
         json!({"type": "header", "text": {"type": "plain_text", "text": clip(&format!("{} {}{cause}", status_word(d), subject_of(d)), MAX_HEADER), "emoji": true}}),
     ];
     let mut context = vec![
-        format!("*cluster* {}", d.cluster.as_deref().unwrap_or("unknown")),
-        format!("*service* {}", subject_of(d)),
-        format!("*target group* {}", d.target_group.name),
+        format!("*cluster* {}", esc(d.cluster.as_deref().unwrap_or("unknown"))),
+        format!("*service* {}", esc(&subject_of(d))),
+        format!("*target group* {}", esc(&d.target_group.name)),
     ];
     if let Some(a) = super::alarm_of(req) {
-        context.push(format!("*alarm* {a}"));
+        context.push(format!("*alarm* {}", esc(&a)));
     }
     blocks.push(
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(&format!("{icon} {}", context.join("  ·  ")), MAX_TEXT)}]}),
     );
-    blocks.push(section(&d.verdict.summary));
+    blocks.push(section(&esc(&d.verdict.summary)));
     if let Some(root) = d.verdict.root_cause.and_then(|c| d.finding(c)) {
         blocks.push(json!({"type": "divider"}));
         blocks.push(section(&format!(
             "*Root cause: `{}`* — {}\n{}",
-            root.check, root.title, root.detail
+            root.check,
+            esc(&root.title),
+            esc(&root.detail)
         )));
         let evidence = serde_json::to_string_pretty(&root.evidence).unwrap_or_default();
         if evidence.len() > 2 {
-            blocks.push(section(&format!("*Evidence*\n```{}```", clip(&evidence, MAX_TEXT - 20))));
+            blocks.push(section(&format!("*Evidence*\n```{}```", clip(&code(&evidence), MAX_TEXT - 20))));
         }
         if !root.remediation.is_empty() {
-            let fixes: Vec<String> = root.remediation.iter().map(|r| format!("```{r}```")).collect();
+            let fixes: Vec<String> = root.remediation.iter().map(|r| format!("```{}```", code(r))).collect();
             blocks.push(section(&format!("*Fix*\n{}", fixes.join("\n"))));
         }
     }
@@ -69,7 +82,7 @@ pub fn blocks(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value 
         .findings
         .iter()
         .filter(|f| f.status == Status::Fail && Some(f.check) != d.verdict.root_cause)
-        .map(|f| format!("• `{}` {}", f.check, f.title))
+        .map(|f| format!("• `{}` {}", f.check, esc(&f.title)))
         .collect();
     if !others.is_empty() {
         blocks.push(section(&format!("*Also failing*\n{}", others.join("\n"))));
@@ -82,18 +95,41 @@ pub fn blocks(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value 
     }
     blocks.push(json!({"type": "actions", "elements": links}));
     blocks.truncate(MAX_BLOCKS);
-    json!({"text": clip(&format!("{} {}: {}", status_word(d), subject_of(d), d.verdict.summary), MAX_TEXT), "blocks": blocks})
+    json!({"text": clip(&esc(&format!("{} {}: {}", status_word(d), subject_of(d), d.verdict.summary)), MAX_TEXT), "blocks": blocks})
 }
 
 /// A short notice for an alarm back in OK.
 pub fn recovered(alarm: &str) -> Value {
-    json!({"text": format!(":large_green_circle: Alarm {alarm} is OK again: the targets pass their health checks.")})
+    json!({"text": format!(":large_green_circle: Alarm {} is OK again: the targets pass their health checks.", esc(alarm))})
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fixtures::*;
+
+    #[test]
+    fn text_from_the_cluster_is_shown_never_acted_on() {
+        // GIVEN a detail and a fix carrying Slack control syntax and a code fence (tenant text)
+        let snap = SnapshotB::article().build();
+        let mut d = crate::diagnosis::Diagnosis::from_snapshot(&snap);
+        let root = d.verdict.root_cause.unwrap();
+        let f = d.finding_mut(root).unwrap();
+        f.detail = "<!channel> see <https://evil.example|the runbook> & act".into();
+        f.remediation = vec!["echo ```\n<!here>".into()];
+        // WHEN rendered
+        let text = blocks(&d, &snap.request, &[]).to_string();
+        // THEN no mention, link or early fence survives
+        assert!(
+            !text.contains("<!channel>") && !text.contains("<!here>") && !text.contains("<https://"),
+            "{text}"
+        );
+        assert!(
+            text.contains("&lt;!channel&gt; see &lt;https://evil.example|the runbook&gt; &amp; act"),
+            "{text}"
+        );
+        assert!(!text.contains("echo ```"), "{text}");
+    }
 
     #[test]
     fn blocks_for_the_article_example() {
