@@ -42,7 +42,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("publish", &["render", "diagnosis", "trigger", "config", "error", "aws_error"]),
-    ("remediate", &["collect", "config", "diagnosis", "checks"]),
+    ("remediate", &["collect", "config", "diagnosis", "checks", "snapshot", "trigger"]),
     // The request flow and the two entry points.
     (
         "pipeline",

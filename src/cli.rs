@@ -118,9 +118,12 @@ fn config_of(args: &DiagnoseArgs) -> Result<Config, Error> {
     if let Some(p) = args.probe {
         config.probe = p;
     }
-    if let Some(list) = &args.remediate {
-        config.remediate = Remediation::parse(list, args.dry_run).map_err(|e| Error::Config(format!("--remediate: {e}")))?;
-    }
+    // Remediation on the command line is the flag or nothing: a REMEDIATE left in a shell's
+    // environment never makes a manual run write.
+    config.remediate = match &args.remediate {
+        Some(list) => Remediation::parse(list, args.dry_run).map_err(|e| Error::Config(format!("--remediate: {e}")))?,
+        None => Remediation::default(),
+    };
     if let Some(k) = &args.kubeconfig {
         config.kubeconfig = Some(k.clone());
     }

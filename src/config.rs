@@ -48,8 +48,10 @@ impl Config {
             Some("true") | Some("1") => true,
             Some(other) => return Err(Error::Config(format!("REMEDIATE_DRY_RUN={other:?}: expected true or false"))),
         };
-        let remediate = Remediation::parse(&non_empty("REMEDIATE").unwrap_or_default(), dry_run)
+        let mut remediate = Remediation::parse(&non_empty("REMEDIATE").unwrap_or_default(), dry_run)
             .map_err(|e| Error::Config(format!("REMEDIATE: {e}")))?;
+        // From the environment (the Lambda), a remediation acts only on alarm-triggered requests.
+        remediate.on_alarm_only = remediate.kube_proxy;
         let probe = match non_empty("PROBE_MODE") {
             None => Default::default(),
             Some(m) => ProbeMode::parse(&m).map_err(|e| Error::Config(format!("PROBE_MODE={e}")))?,
@@ -123,6 +125,9 @@ impl ProbeMode {
 pub struct Remediation {
     pub kube_proxy: bool,
     pub dry_run: bool,
+    /// Only for requests an alarm triggered: set when it comes from the environment (the
+    /// Lambda), so a manual payload never writes; an explicit `--remediate` acts on any request.
+    pub on_alarm_only: bool,
 }
 
 impl Remediation {
@@ -189,9 +194,9 @@ mod tests {
 
     #[test]
     fn remediation_is_off_unless_named() {
-        assert_eq!(cfg(&[]).unwrap().remediate, Remediation::default());
+        assert!(!cfg(&[]).unwrap().remediate.kube_proxy);
         let c = cfg(&[("REMEDIATE", "kube-proxy"), ("REMEDIATE_DRY_RUN", "true")]).unwrap();
-        assert!(c.remediate.kube_proxy && c.remediate.dry_run);
+        assert!(c.remediate.kube_proxy && c.remediate.dry_run && c.remediate.on_alarm_only);
         assert!(cfg(&[("REMEDIATE", "everything")])
             .unwrap_err()
             .to_string()

@@ -13,11 +13,71 @@ use crate::checks::{CheckId, Status};
 use crate::collect::KubeAccess;
 use crate::config::Remediation;
 use crate::diagnosis::Diagnosis;
+use crate::snapshot::Snapshot;
+use crate::trigger::Request;
 
-/// Runs the enabled remediations whose check failed, and records each outcome in that
-/// finding's evidence and detail.
-pub async fn run(kube: &KubeAccess, d: &mut Diagnosis, r: &Remediation) {
+/// A restart stamped less than this long ago is still rolling or just failed to help: another
+/// one would only churn the nodes.
+const COOLDOWN_MINUTES: i64 = 15;
+
+/// Why the kube-proxy restart must not run now, if it must not. Pure: the diagnosis, the
+/// snapshot's DaemonSet and the clock decide.
+pub fn refusal(d: &Diagnosis, snap: &Snapshot, req: &Request, r: &Remediation, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+    if r.on_alarm_only && req.alarm.is_none() {
+        return Some("remediation runs only for a request an alarm triggered, not a manual one".into());
+    }
+    // A restart replaces pods that exist; it cannot create one the DaemonSet does not place.
+    let nodes = d
+        .finding(CheckId::KUBE_PROXY)
+        .map(|f| f.evidence["unhealthyNodes"].clone())
+        .unwrap_or_default();
+    let restartable = nodes
+        .as_array()
+        .is_some_and(|n| n.iter().any(|n| n["kubeProxy"].as_str().is_some_and(|w| w.ends_with(" not ready"))));
+    if !restartable {
+        return Some(
+            "no unhealthy node has a kube-proxy pod to restart (a missing pod is the DaemonSet's placement: nodeSelector, tolerations)"
+                .into(),
+        );
+    }
+    let ds = snap.kube.kube_proxy.ok().and_then(|k| k.daemonset.as_ref())?;
+    let restarted = (ds.spec.as_ref())
+        .and_then(|s| {
+            s.template
+                .metadata
+                .as_ref()?
+                .annotations
+                .as_ref()?
+                .get("kubectl.kubernetes.io/restartedAt")
+                .cloned()
+        })
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(&at).ok());
+    if let Some(at) = restarted.filter(|at| now.signed_duration_since(*at) < chrono::Duration::minutes(COOLDOWN_MINUTES)) {
+        return Some(format!(
+            "kube-proxy was restarted at {at}, less than {COOLDOWN_MINUTES} minutes ago"
+        ));
+    }
+    let st = ds.status.as_ref();
+    let unseen = matches!((ds.metadata.generation, st.and_then(|s| s.observed_generation)), (Some(g), Some(o)) if o < g);
+    let updating = st.is_some_and(|s| s.updated_number_scheduled.unwrap_or(s.desired_number_scheduled) < s.desired_number_scheduled);
+    if unseen || updating {
+        return Some("a rollout of daemonset kube-system/kube-proxy is in progress".into());
+    }
+    None
+}
+
+/// Runs the enabled remediations whose check failed, and records each outcome (or why it did
+/// not run) in that finding's evidence and detail.
+pub async fn run(kube: &KubeAccess, d: &mut Diagnosis, snap: &Snapshot, req: &Request, r: &Remediation) {
     if !r.kube_proxy || d.finding(CheckId::KUBE_PROXY).map(|f| f.status) != Some(Status::Fail) {
+        return;
+    }
+    if let Some(why) = refusal(d, snap, req, r, chrono::Utc::now()) {
+        info!(reason = %why, "kube-proxy remediation skipped");
+        if let Some(finding) = d.finding_mut(CheckId::KUBE_PROXY) {
+            finding.detail.push_str(&format!(" Remediation skipped: {why}."));
+            finding.evidence["remediation"] = json!({"action": "rollout restart daemonset/kube-proxy -n kube-system", "skipped": why});
+        }
         return;
     }
     let outcome = match kube {
@@ -64,6 +124,110 @@ async fn restart_kube_proxy(client: &kube::Client, dry_run: bool) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::*;
+
+    /// The instance fixture with kube-proxy crash-looping on node-b (its target unhealthy), the
+    /// DaemonSet's template stamped `restarted` minutes ago (or never), and an alarm or not.
+    fn case(restarted: Option<i64>, alarm: bool, pod_on_b: bool) -> (Diagnosis, Snapshot, Request) {
+        let mut snap = SnapshotB::instance()
+            .targets(vec![
+                target("i-0aaa", 32663, "healthy"),
+                target_r("i-0bbb", 32663, "unhealthy", "Target.Timeout"),
+            ])
+            .build();
+        let now = chrono::Utc::now();
+        if let crate::snapshot::Fetched::Ok(kp) = &mut snap.kube.kube_proxy {
+            if pod_on_b {
+                for p in kp
+                    .pods
+                    .iter_mut()
+                    .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some("node-b"))
+                {
+                    for c in p.status.as_mut().unwrap().conditions.iter_mut().flatten() {
+                        c.status = "False".into();
+                    }
+                }
+            } else {
+                kp.pods
+                    .retain(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) != Some("node-b"));
+            }
+            if let (Some(m), Some(ds)) = (restarted, kp.daemonset.as_mut()) {
+                let at = (now - chrono::Duration::minutes(m)).to_rfc3339();
+                let t = ds
+                    .spec
+                    .get_or_insert_with(Default::default)
+                    .template
+                    .metadata
+                    .get_or_insert_with(Default::default);
+                t.annotations
+                    .get_or_insert_with(Default::default)
+                    .insert("kubectl.kubernetes.io/restartedAt".into(), at);
+            }
+        }
+        let mut req = snap.request.clone();
+        if !alarm {
+            req.alarm = None;
+        } else if req.alarm.is_none() {
+            req.alarm = Some(crate::trigger::Alarm {
+                name: "unhealthy-hosts".into(),
+                arn: None,
+                state: "ALARM".into(),
+                reason: None,
+                via: "eventbridge".into(),
+            });
+        }
+        (Diagnosis::from_snapshot(&snap), snap, req)
+    }
+
+    fn from_env() -> Remediation {
+        Remediation {
+            kube_proxy: true,
+            dry_run: false,
+            on_alarm_only: true,
+        }
+    }
+
+    #[test]
+    fn restart_runs_for_an_alarm_with_a_pod_to_restart_and_no_recent_restart() {
+        let (d, snap, req) = case(None, true, true);
+        assert_eq!(
+            d.finding(CheckId::KUBE_PROXY).unwrap().status,
+            Status::Fail,
+            "{:?}",
+            d.finding(CheckId::KUBE_PROXY)
+        );
+        assert_eq!(refusal(&d, &snap, &req, &from_env(), chrono::Utc::now()), None);
+        let (d, snap, req) = case(Some(60), true, true);
+        assert_eq!(
+            refusal(&d, &snap, &req, &from_env(), chrono::Utc::now()),
+            None,
+            "an hour-old restart is no cooldown"
+        );
+    }
+
+    /// Each refusal, named for the rule that makes it.
+    #[test]
+    fn restart_is_refused_when_it_cannot_help_or_was_not_asked_for_by_an_alarm() {
+        let now = chrono::Utc::now();
+        let (d, snap, req) = case(None, false, true);
+        assert!(refusal(&d, &snap, &req, &from_env(), now)
+            .unwrap()
+            .contains("only for a request an alarm triggered"));
+        // an explicit --remediate acts on a manual request
+        let explicit = Remediation {
+            on_alarm_only: false,
+            ..from_env()
+        };
+        assert_eq!(refusal(&d, &snap, &req, &explicit, now), None);
+        let (d, snap, req) = case(Some(5), true, true);
+        assert!(refusal(&d, &snap, &req, &from_env(), now)
+            .unwrap()
+            .contains("less than 15 minutes ago"));
+        let (d, snap, req) = case(None, true, false);
+        assert!(refusal(&d, &snap, &req, &from_env(), now)
+            .unwrap()
+            .contains("no unhealthy node has a kube-proxy pod to restart"));
+    }
 
     #[test]
     fn parses_the_list_and_rejects_unknown_names() {
@@ -71,7 +235,8 @@ mod tests {
             Remediation::parse("kube-proxy", true).unwrap(),
             Remediation {
                 kube_proxy: true,
-                dry_run: true
+                dry_run: true,
+                on_alarm_only: false
             }
         );
         assert_eq!(Remediation::parse("", false).unwrap(), Remediation::default());

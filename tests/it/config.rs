@@ -132,8 +132,45 @@ fn kube_proxy_down_on_the_unhealthy_node_is_kube_proxy_and_remediation_is_opt_in
         let ds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         ds["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"].clone()
     };
+    // The DaemonSet is shared by every scenario: start from a restart long ago, past the cooldown.
+    let long_ago = r#"{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"2020-01-01T00:00:00Z"}}}}}"#;
+    let patched = std::process::Command::new("python3")
+        .arg(crate::harness::repo().join("scripts/stack/kubectl.py"))
+        .args(["patch", "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy", long_ago])
+        .envs(&s.env)
+        .output()
+        .unwrap();
+    assert!(patched.status.success(), "{}", String::from_utf8_lossy(&patched.stderr));
+    // No DaemonSet controller runs here: record the new generation as observed, as it would.
+    let generation = serde_json::from_slice::<serde_json::Value>(&patched.stdout).unwrap()["metadata"]["generation"].clone();
+    let observed = std::process::Command::new("python3")
+        .arg(crate::harness::repo().join("scripts/stack/kubectl.py"))
+        .args([
+            "patch",
+            "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy/status",
+            &format!(r#"{{"status":{{"observedGeneration":{generation}}}}}"#),
+        ])
+        .envs(&s.env)
+        .output()
+        .unwrap();
+    assert!(observed.status.success(), "{}", String::from_utf8_lossy(&observed.stderr));
     let before = restarted_at();
-    // WHEN diagnosed without --remediate
+    // WHEN diagnosed without --remediate, even with REMEDIATE in the shell's environment
+    let mut env_cli = std::process::Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"));
+    let out = env_cli
+        .args(["diagnose", "--target-group-arn", tg, "--output", "json"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&s.env)
+        .env("REMEDIATE", "kube-proxy")
+        .output()
+        .unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        finding(&d, "kube-proxy")["evidence"].get("remediation").is_none(),
+        "the CLI never takes REMEDIATE from the environment"
+    );
+    assert_eq!(restarted_at(), before);
     let (d, _) = s.diagnose(tg);
     // THEN kube-proxy is the root cause, the command is printed, nothing changes
     assert_eq!(d["verdict"]["rootCause"], "kube-proxy", "{:#}", d["verdict"]);
@@ -182,6 +219,25 @@ fn kube_proxy_down_on_the_unhealthy_node_is_kube_proxy_and_remediation_is_opt_in
         .as_str()
         .unwrap()
         .contains("Remediated: daemonset kube-system/kube-proxy restarted"));
+    // AND asked again right away, the cooldown refuses it and says why
+    let out = s.cli(&[
+        "diagnose",
+        "--target-group-arn",
+        tg,
+        "--output",
+        "json",
+        "--remediate",
+        "kube-proxy",
+    ]);
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        finding(&d, "kube-proxy")["evidence"]["remediation"]["skipped"]
+            .as_str()
+            .is_some_and(|w| w.contains("less than 15 minutes ago")),
+        "{:#}",
+        finding(&d, "kube-proxy")
+    );
+    assert_eq!(restarted_at(), stamped);
     // AND with the check passing (a healthy group), --remediate does nothing
     let healthy = s.seed("healthy");
     let out = s.cli(&[
