@@ -59,6 +59,9 @@ pub async fn run(mode: ProbeMode, kube: &KubeAccess, snap: &Snapshot) -> Fetched
             let grpc = tg.protocol_version.as_deref() == Some("GRPC");
             let dest = match mode {
                 _ if grpc => Err("gRPC health checks are not repeated by the probe".to_string()),
+                _ if protocol.starts_with("HTTP") && !safe_request_path(&path) => {
+                    Err(format!("the health-check path {path:?} is not a plain URL path: not requested"))
+                }
                 ProbeMode::Direct => ctx
                     .place(t)
                     .address
@@ -139,22 +142,62 @@ pub async fn run(mode: ProbeMode, kube: &KubeAccess, snap: &Snapshot) -> Fetched
     })
 }
 
-/// `/api/v1/namespaces/NS/pods/[https:]POD:PORT/proxy` (ip targets) or the node's (instance).
+/// `/api/v1/namespaces/NS/pods/[https:]POD:PORT/proxy` for an ip target. The target group's
+/// health-check port and path are tenant input (annotations set them): the port must be one the
+/// Service sends to in that pod, and instance targets are never proxied (that needs `nodes/proxy`,
+/// which reaches the kubelet and is not read-only: they are probed in `direct` mode only).
 fn proxy_path(ctx: &View, t: &TargetHealth, protocol: &str, port: u16) -> Result<String, String> {
     let scheme = if protocol == "HTTPS" { "https:" } else { "" };
-    if ctx.is_ip() {
-        let pod = ctx.pod_by_ip(&t.id).ok_or_else(|| format!("no pod has IP {}", t.id))?;
-        let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
-        let name = pod.metadata.name.as_deref().unwrap_or("");
-        Ok(format!("/api/v1/namespaces/{ns}/pods/{scheme}{name}:{port}/proxy"))
-    } else {
-        let node = ctx
-            .node_by_instance(&t.id)
-            .and_then(|n| n.metadata.name.clone())
-            .ok_or_else(|| format!("no Node has instance {}", t.id))?;
-        Ok(format!("/api/v1/nodes/{scheme}{node}:{port}/proxy"))
+    if !ctx.is_ip() {
+        return Err("instance targets are probed in direct mode only (the node proxy reaches the kubelet)".into());
     }
+    let pod = ctx.pod_by_ip(&t.id).ok_or_else(|| format!("no pod has IP {}", t.id))?;
+    let served = service_ports_in(ctx, pod);
+    if !served.contains(&i32::from(port)) {
+        return Err(format!(
+            "port {port} is not one the Service sends to in the pod ({served:?}): not proxied"
+        ));
+    }
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let name = pod.metadata.name.as_deref().unwrap_or("");
+    Ok(format!("/api/v1/namespaces/{ns}/pods/{scheme}{name}:{port}/proxy"))
 }
+
+/// The container ports the Service's ports send to in one pod (numeric targetPorts, and named
+/// ones resolved in the pod).
+fn service_ports_in(ctx: &View, pod: &k8s_openapi::api::core::v1::Pod) -> Vec<i32> {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let ports = ctx
+        .service
+        .as_ref()
+        .ok()
+        .and_then(|s| s.spec.as_ref()?.ports.clone())
+        .unwrap_or_default();
+    ports
+        .iter()
+        .filter_map(|p| match p.target_port.as_ref() {
+            None => Some(p.port),
+            Some(IntOrString::Int(n)) => Some(*n),
+            Some(IntOrString::String(name)) => (pod.spec.iter().flat_map(|s| &s.containers))
+                .flat_map(|c| c.ports.iter().flatten())
+                .find(|cp| cp.name.as_deref() == Some(name.as_str()))
+                .map(|cp| cp.container_port),
+        })
+        .collect()
+}
+
+/// A health-check path safe to request: absolute, no `..` segment (through the API server's
+/// proxy it could climb out of the pod's proxy path), plain URL characters only.
+fn safe_request_path(p: &str) -> bool {
+    p.starts_with('/')
+        && p.len() <= 1024
+        && !p.split(['/', '?']).any(|seg| seg == ".." || seg == ".")
+        && p.chars().all(|c| c.is_ascii_alphanumeric() || "/-._~%?&=+".contains(c))
+}
+
+/// Bytes of an answer read through the proxy: enough to tell the API server's Status object
+/// from the target's own answer.
+const BODY_CAP: usize = 4096;
 
 async fn direct(http: &reqwest::Client, addr: &str, p: &Plan, matcher: &str, timeout: Duration) -> (String, ProbeOutcome) {
     let start = Instant::now();
@@ -228,7 +271,24 @@ async fn through_proxy(client: &kube::Client, path: &str, protocol: &str, matche
         Ok(r) => r,
         Err(e) => return ProbeOutcome::NotProbed { reason: e.to_string() },
     };
-    let res = tokio::time::timeout(timeout, client.send(req.map(kube::client::Body::from))).await;
+    // The answer and its first BODY_CAP bytes, both under the one timeout.
+    let res = tokio::time::timeout(timeout, async {
+        let resp = client.send(req.map(kube::client::Body::from)).await?;
+        let (parts, mut body) = resp.into_parts();
+        let mut bytes = Vec::new();
+        while bytes.len() < BODY_CAP {
+            match http_body_util::BodyExt::frame(&mut body).await {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        bytes.extend_from_slice(&data[..data.len().min(BODY_CAP - bytes.len())]);
+                    }
+                }
+                _ => break,
+            }
+        }
+        Ok::<_, kube::Error>((parts, bytes))
+    })
+    .await;
     let ms = start.elapsed().as_millis() as u64;
     let resp = match res {
         Err(_) => {
@@ -247,14 +307,14 @@ async fn through_proxy(client: &kube::Client, path: &str, protocol: &str, matche
         }
         Ok(Ok(r)) => r,
     };
-    let status = resp.status().as_u16();
-    let headers: Vec<(String, String)> = resp
-        .headers()
+    let (parts, body) = resp;
+    let status = parts.status.as_u16();
+    let headers: Vec<(String, String)> = parts
+        .headers
         .iter()
         .take(HEADERS)
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
-    let body = resp.into_body().collect_bytes().await.unwrap_or_default();
     // The API server's own failures come as a Status object: it did not reach the target.
     if let Ok(s) = serde_json::from_slice::<serde_json::Value>(&body) {
         if s.get("kind").and_then(|k| k.as_str()) == Some("Status") && s.get("status").and_then(|k| k.as_str()) == Some("Failure") {
@@ -380,6 +440,45 @@ mod tests {
             == ProbeOutcome::NotProbed {
                 reason: "gRPC health checks are not repeated by the probe".into()
             }));
+    }
+
+    #[test]
+    fn instance_targets_are_never_proxied_through_the_node() {
+        let snap = SnapshotB::instance().build();
+        let ctx = View::new(&snap);
+        let t = ctx.unhealthy()[0].clone();
+        assert!(proxy_path(&ctx, &t, "HTTP", 32663).unwrap_err().contains("direct mode only"));
+    }
+
+    #[test]
+    fn only_a_port_the_service_sends_to_is_proxied() {
+        // GIVEN the Service sends 80 → 8080; the target group (tenant annotations) says 10250
+        let snap = SnapshotB::ip().build();
+        let ctx = View::new(&snap);
+        let t = ctx.unhealthy()[0].clone();
+        assert!(proxy_path(&ctx, &t, "HTTP", 10250)
+            .unwrap_err()
+            .contains("port 10250 is not one the Service sends to"));
+        assert_eq!(
+            proxy_path(&ctx, &t, "HTTP", 8080).unwrap(),
+            "/api/v1/namespaces/shop/pods/web-2:8080/proxy"
+        );
+    }
+
+    #[test]
+    fn request_paths_table() {
+        for (path, ok) in [
+            ("/", true),
+            ("/healthz", true),
+            ("/health?deep=1&x=y", true),
+            ("/a/../../../api/v1/secrets", false),
+            ("/./x", false),
+            ("healthz", false),
+            ("/x y", false),
+            ("/x#frag", false),
+        ] {
+            assert_eq!(safe_request_path(path), ok, "{path}");
+        }
     }
 
     #[tokio::test]

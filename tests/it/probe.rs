@@ -123,22 +123,17 @@ fn probe_is_off_by_default() {
 }
 
 #[test]
-fn apiserver_proxy_without_a_reachable_node_is_unknown_and_dials_nothing() {
-    // GIVEN instance targets on fake Nodes that have no Hostname address (the only address type the
-    // API server may use), so it cannot and does not dial them
+fn apiserver_proxy_never_proxies_instance_targets_and_dials_nothing() {
+    // GIVEN instance targets (their fake Nodes have no Hostname address: nothing could be dialled)
     let s = stack();
     let seed = s.seed("kube-proxy-down");
-    // WHEN probed through the API server's node proxy
+    // WHEN probed in apiserver-proxy mode
     let f = probe(seed["targetGroupArn"].as_str().unwrap(), "apiserver-proxy");
-    // THEN the finding is unknown and says why, per target
-    assert_eq!(f["status"], "unknown", "{f:#}");
-    assert!(
-        f["detail"].as_str().unwrap().contains("no preferred addresses found"),
-        "{}",
-        f["detail"]
-    );
-    assert!(f["detail"].as_str().unwrap().contains("from the control plane"));
-    let r = &f["evidence"]["results"][0];
-    assert!(r["via"].as_str().unwrap().starts_with("/api/v1/nodes/"), "{r}");
-    assert_eq!(r["outcome"]["kind"], "unreachable");
+    // THEN nothing goes through the node proxy (it reaches the kubelet): each target says why
+    let results = f["evidence"]["results"].as_array().unwrap();
+    assert!(!results.is_empty(), "{f:#}");
+    for r in results {
+        assert_eq!(r["outcome"]["result"], "notProbed", "{r}");
+        assert!(r["outcome"]["reason"].as_str().unwrap().contains("direct mode only"), "{r}");
+    }
 }
