@@ -18,7 +18,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("net", &["snapshot", "cidr"]),
     ("mapping", &["snapshot"]),
     ("error", &["trigger", "snapshot"]),
-    ("config", &["error"]),
+    ("config", &["error", "trigger"]),
     // The pure middle.
     (
         "checks",

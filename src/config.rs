@@ -28,6 +28,13 @@ pub struct Config {
     pub slack_webhook_secret_arn: Option<String>,
     /// Send a short "recovered" notice when an alarm returns to OK (`NOTIFY_ON_OK`).
     pub notify_on_ok: bool,
+    /// Accounts a request may name (`ALLOWED_ACCOUNTS`, comma-separated); none set: any.
+    pub allowed_accounts: Option<Vec<String>>,
+    /// Regions a request may name (`ALLOWED_REGIONS`); none set: any well-formed region.
+    pub allowed_regions: Option<Vec<String>>,
+    /// SNS topics whose notifications may trigger a diagnosis (`ALLOWED_SNS_TOPICS`, topic
+    /// ARNs); none set: a topic in the alarm's own account.
+    pub allowed_sns_topics: Option<Vec<String>>,
 }
 
 impl Config {
@@ -82,7 +89,25 @@ impl Config {
             Some("true") | Some("1") => true,
             Some(other) => return Err(Error::Config(format!("NOTIFY_ON_OK={other:?}: expected true or false"))),
         };
+        let list = |key: &str, valid: &dyn Fn(&str) -> bool, what: &str| -> Result<Option<Vec<String>>> {
+            let Some(v) = non_empty(key) else { return Ok(None) };
+            let items: Vec<String> = v.split(',').map(|i| i.trim().to_string()).filter(|i| !i.is_empty()).collect();
+            match items.iter().find(|i| !valid(i)) {
+                Some(bad) => Err(Error::Config(format!("{key}: {bad:?} is not {what}"))),
+                None => Ok(Some(items)),
+            }
+        };
+        let allowed_accounts = list("ALLOWED_ACCOUNTS", &valid_account, "a 12-digit account id")?;
+        let allowed_regions = list("ALLOWED_REGIONS", &valid_region, "a region (us-east-1)")?;
+        let allowed_sns_topics = list(
+            "ALLOWED_SNS_TOPICS",
+            &|t| t.starts_with("arn:aws") && t.split(':').nth(2) == Some("sns"),
+            "an SNS topic ARN",
+        )?;
         Ok(Config {
+            allowed_accounts,
+            allowed_regions,
+            allowed_sns_topics,
             default_cluster,
             kubeconfig,
             region,
@@ -95,6 +120,79 @@ impl Config {
             slack_webhook_secret_arn: arn("SLACK_WEBHOOK_SECRET_ARN", "secretsmanager")?,
             notify_on_ok,
         })
+    }
+}
+
+/// A 12-digit AWS account id.
+pub fn valid_account(a: &str) -> bool {
+    a.len() == 12 && a.chars().all(|c| c.is_ascii_digit())
+}
+
+/// A region name as AWS writes them: `us-east-1`, `us-gov-west-1`, `cn-north-1`, `eu-central-2`.
+pub fn valid_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts.len() <= 4
+        && parts[0].len() == 2
+        && parts
+            .iter()
+            .take(parts.len() - 1)
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|n| !n.is_empty() && n.len() <= 2 && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+impl Config {
+    /// Whether this deployment may act on a request: its account and region are allowed and
+    /// well formed, and its cluster name (when given) is a valid EKS name. Checked on every path
+    /// (alarm, SNS, manual payload, CLI) before any credential is used. The reason, when not.
+    pub fn admit(&self, req: &crate::trigger::Request) -> std::result::Result<(), String> {
+        if !valid_account(&req.account) {
+            return Err(format!("account {:?} is not a 12-digit account id", req.account));
+        }
+        if !valid_region(&req.region) {
+            return Err(format!("region {:?} is not a region name", req.region));
+        }
+        if let Some(c) = &req.cluster {
+            validate_cluster(c).map_err(|e| e.to_string())?;
+        }
+        if self.allowed_accounts.as_ref().is_some_and(|a| !a.contains(&req.account)) {
+            return Err(format!("account {} is not in ALLOWED_ACCOUNTS", req.account));
+        }
+        if self.allowed_regions.as_ref().is_some_and(|r| !r.contains(&req.region)) {
+            return Err(format!("region {} is not in ALLOWED_REGIONS", req.region));
+        }
+        Ok(())
+    }
+
+    /// An SNS-delivered payload is accepted only from an allowed topic (`ALLOWED_SNS_TOPICS`), or,
+    /// with none configured, from a topic in the alarm's own account: anyone who can publish to
+    /// some other topic subscribed to this function must not choose what it reads.
+    pub fn admit_sns(&self, payload: &serde_json::Value) -> std::result::Result<(), String> {
+        let Some(records) = payload.get("Records").and_then(|r| r.as_array()) else {
+            return Ok(());
+        };
+        for r in records {
+            let Some(sns) = r.get("Sns") else { continue };
+            let topic = sns.get("TopicArn").and_then(|t| t.as_str()).unwrap_or("");
+            let allowed = match &self.allowed_sns_topics {
+                Some(list) => list.iter().any(|t| t == topic),
+                None => {
+                    let topic_account = topic.split(':').nth(4);
+                    let alarm_account = (sns.get("Message").and_then(|m| m.as_str()))
+                        .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+                        .and_then(|m| m.get("AlarmArn")?.as_str().map(|a| a.split(':').nth(4).unwrap_or("").to_string()));
+                    topic_account.is_some() && topic_account == alarm_account.as_deref()
+                }
+            };
+            if !allowed {
+                return Err(format!(
+                    "SNS topic {topic:?} may not trigger a diagnosis (ALLOWED_SNS_TOPICS, or a topic in the alarm's own account)"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -252,6 +350,60 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("hooks.slack.com"));
+    }
+
+    fn request(account: &str, region: &str, cluster: Option<&str>) -> crate::trigger::Request {
+        crate::trigger::Request {
+            target_group_arn: format!("arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/web/0123456789abcdef"),
+            region: region.into(),
+            account: account.into(),
+            cluster: cluster.map(str::to_string),
+            alarm: None,
+            publish: false,
+        }
+    }
+
+    /// (env, account, region, cluster, admitted?)
+    #[test]
+    fn requests_are_admitted_only_within_the_allow_lists_and_well_formed() {
+        let open = cfg(&[]).unwrap();
+        let fenced = cfg(&[("ALLOWED_ACCOUNTS", "111122223333, 444455556666"), ("ALLOWED_REGIONS", "us-east-1")]).unwrap();
+        for (c, account, region, cluster, ok) in [
+            (&open, "111122223333", "us-east-1", None, true),
+            (&open, "111122223333", "us-gov-west-1", Some("prod_1"), true),
+            (&open, "1111", "us-east-1", None, false),
+            (&open, "111122223333", "us-east-1\nX", None, false),
+            (&open, "111122223333", "us-east-1", Some("prod;rm"), false),
+            (&fenced, "444455556666", "us-east-1", None, true),
+            (&fenced, "999988887777", "us-east-1", None, false),
+            (&fenced, "111122223333", "eu-west-1", None, false),
+        ] {
+            assert_eq!(
+                c.admit(&request(account, region, cluster)).is_ok(),
+                ok,
+                "{account} {region} {cluster:?}"
+            );
+        }
+        assert!(cfg(&[("ALLOWED_ACCOUNTS", "all")])
+            .unwrap_err()
+            .to_string()
+            .contains("is not a 12-digit account id"));
+    }
+
+    #[test]
+    fn sns_payloads_only_from_allowed_topics_or_the_alarms_own_account() {
+        let payload = |topic: &str| {
+            let message = serde_json::json!({"AlarmArn": "arn:aws:cloudwatch:us-east-1:111122223333:alarm:x"}).to_string();
+            serde_json::json!({"Records": [{"Sns": {"TopicArn": topic, "Message": message}}]})
+        };
+        let open = cfg(&[]).unwrap();
+        assert!(open.admit_sns(&payload("arn:aws:sns:us-east-1:111122223333:alarms")).is_ok());
+        assert!(open.admit_sns(&payload("arn:aws:sns:us-east-1:999988887777:elsewhere")).is_err());
+        let listed = cfg(&[("ALLOWED_SNS_TOPICS", "arn:aws:sns:us-east-1:999988887777:central")]).unwrap();
+        assert!(listed.admit_sns(&payload("arn:aws:sns:us-east-1:999988887777:central")).is_ok());
+        assert!(listed.admit_sns(&payload("arn:aws:sns:us-east-1:111122223333:alarms")).is_err());
+        // not an SNS payload: nothing to check here
+        assert!(listed.admit_sns(&serde_json::json!({"targetGroupArn": "x"})).is_ok());
     }
 
     #[test]

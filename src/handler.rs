@@ -48,6 +48,11 @@ impl Handler {
     /// it, and what is known is published rather than timing out with nothing.
     pub async fn handle_until(&self, payload: &Value, deadline: Option<tokio::time::Instant>) -> Result<Value> {
         let collect_by = deadline.map(|d| d.checked_sub(PUBLISH_MARGIN).unwrap_or_else(tokio::time::Instant::now));
+        // Who may point us where: refused requests are not retried (InvalidPayload).
+        self.pipeline
+            .config()
+            .admit_sns(payload)
+            .map_err(|why| Error::Trigger(trigger::TriggerError::Invalid(why)))?;
         let requests = match trigger::parse_value(payload)? {
             Trigger::Acknowledge(alarm) => {
                 info!(alarm = %alarm.name, state = %alarm.state, "alarm is not in ALARM: nothing to diagnose");

@@ -54,6 +54,11 @@ impl Pipeline {
     /// when `publish` is set. Logged (a summary line, then the whole diagnosis as one JSON line)
     /// before anything is published.
     pub async fn run_request(&self, req: &Request, deadline: Option<tokio::time::Instant>, publish: bool) -> Result<Outcome> {
+        // Who may point us where, on every path, before any credential is used: a refusal is a
+        // bad request (not retried).
+        self.config
+            .admit(req)
+            .map_err(|why| crate::error::Error::Trigger(crate::trigger::TriggerError::Invalid(why)))?;
         let sdk = self.access.sdk_for(req).await?;
         let (kube, cluster) = self.access.kube_for(&sdk, req).await;
         let (snapshot, mut diagnosis) = crate::diagnose(&sdk, &kube, cluster, req, &self.config, deadline).await?;
