@@ -13,6 +13,9 @@ use crate::error::{Error, PublishError, Result};
 use crate::pipeline::Pipeline;
 use crate::trigger::{self, Request, Trigger};
 
+/// Target groups of one invocation diagnosed at the same time.
+pub const TARGET_GROUPS_AT_ONCE: usize = 4;
+
 /// Time kept after collection for remediation, logging and publishing.
 pub const PUBLISH_MARGIN: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -67,7 +70,15 @@ impl Handler {
             }
             Trigger::Diagnose(reqs) => reqs,
         };
-        let results = futures::future::join_all(requests.iter().map(|r| Box::pin(self.one(r, collect_by)))).await;
+        // A metric-math alarm can name many target groups: a few at a time, in order, so one
+        // invocation never opens dozens of diagnoses against the same APIs at once.
+        let results: Vec<Result<(Value, Vec<PublishError>)>> = {
+            use futures::stream::StreamExt;
+            futures::stream::iter(requests.iter().map(|r| Box::pin(self.one(r, collect_by))))
+                .buffered(TARGET_GROUPS_AT_ONCE)
+                .collect()
+                .await
+        };
         let mut diagnoses = Vec::new();
         let mut errors = Vec::new();
         let mut publish_failures = Vec::new();

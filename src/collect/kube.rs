@@ -347,9 +347,25 @@ impl From<LeanPod> for Pod {
 #[instrument(skip(client))]
 pub async fn nodes(client: &kube::Client) -> Fetched<Vec<Node>> {
     let api: Api<Node> = Api::all(client.clone());
-    list_all(&api, ListParams::default())
-        .await
-        .map_or_else(|e| Fetched::Failed(missing("list", "nodes", &e)), Fetched::Ok)
+    list_all(&api, ListParams::default()).await.map_or_else(
+        |e| Fetched::Failed(missing("list", "nodes", &e)),
+        |n| Fetched::Ok(n.into_iter().map(lean_node).collect()),
+    )
+}
+
+/// What the checks read of a Node (labels, provider id, taints, cordon, conditions, addresses):
+/// the image list, volumes and daemon endpoints are the bulk of a node and are dropped, so a
+/// large cluster's node list stays small in memory and in a snapshot.
+fn lean_node(mut n: Node) -> Node {
+    if let Some(st) = n.status.as_mut() {
+        st.images = None;
+        st.volumes_attached = None;
+        st.volumes_in_use = None;
+        st.daemon_endpoints = None;
+        st.config = None;
+    }
+    n.metadata.annotations = None;
+    n
 }
 
 /// Events of the namespace about the objects a diagnosis reads, newest last.
@@ -540,6 +556,8 @@ pub async fn ingress_classes(client: &kube::Client) -> Fetched<Vec<k8s_openapi::
 
 /// Log lines kept per controller pod (only error lines are kept).
 const LOG_TAIL: i64 = 500;
+/// Bytes of log read per controller pod, whatever the line count.
+const LOG_BYTES: i64 = 256 * 1024;
 const LOG_KEEP: usize = 50;
 
 /// The AWS Load Balancer Controller, wherever it is installed: Deployments with its label,
@@ -581,6 +599,8 @@ async fn controller_logs(client: &kube::Client, pods: &[Pod]) -> Fetched<Vec<cra
         let api: Api<Pod> = Api::namespaced(client.clone(), ns);
         let lp = kube::api::LogParams {
             tail_lines: Some(LOG_TAIL),
+            // A controller logging huge lines (or many of them) costs at most this much memory.
+            limit_bytes: Some(LOG_BYTES),
             ..Default::default()
         };
         api.logs(&name, &lp).await.map(|text| crate::snapshot::PodLog {
@@ -649,6 +669,43 @@ pub async fn kube_proxy(client: &kube::Client) -> Fetched<crate::snapshot::KubeP
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_lists_keep_what_checks_read_and_drop_the_image_list() {
+        use k8s_openapi::api::core::v1::{ContainerImage, NodeCondition, NodeSpec, NodeStatus, Taint};
+        let n = Node {
+            metadata: ObjectMeta {
+                name: Some("node-a".into()),
+                labels: Some([("topology.kubernetes.io/zone".to_string(), "us-east-1a".to_string())].into()),
+                ..Default::default()
+            },
+            spec: Some(NodeSpec {
+                provider_id: Some("aws:///us-east-1a/i-0aaa".into()),
+                taints: Some(vec![Taint {
+                    key: "karpenter.sh/disrupted".into(),
+                    effect: "NoSchedule".into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            status: Some(NodeStatus {
+                images: Some(vec![ContainerImage {
+                    names: Some(vec!["x".repeat(200)]),
+                    size_bytes: Some(1),
+                }]),
+                conditions: Some(vec![NodeCondition {
+                    type_: "Ready".into(),
+                    status: "True".into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+        };
+        let lean = lean_node(n.clone());
+        assert!(lean.status.as_ref().unwrap().images.is_none());
+        assert_eq!(lean.status.as_ref().unwrap().conditions, n.status.as_ref().unwrap().conditions);
+        assert_eq!((lean.spec, lean.metadata.labels), (n.spec, n.metadata.labels));
+    }
 
     #[test]
     fn secrets_in_env_and_last_applied_configuration_never_reach_the_snapshot() {
