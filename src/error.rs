@@ -65,6 +65,9 @@ pub enum PublishError {
     SlackRejected { status: u16, code: String },
     #[error("Slack could not be reached after {attempts} attempts: {message}")]
     SlackUnreachable { attempts: u32, message: String },
+    /// The invocation's deadline came before the channel answered.
+    #[error("{channel} did not answer before the invocation's deadline")]
+    Deadline { channel: &'static str },
 }
 
 impl Error {

@@ -16,8 +16,7 @@ use crate::trigger::{self, Request, Trigger};
 /// Target groups of one invocation diagnosed at the same time.
 pub const TARGET_GROUPS_AT_ONCE: usize = 4;
 
-/// Time kept after collection for remediation, logging and publishing.
-pub const PUBLISH_MARGIN: std::time::Duration = std::time::Duration::from_secs(3);
+pub use crate::pipeline::PUBLISH_MARGIN;
 
 pub struct Handler {
     pipeline: Pipeline,

@@ -61,7 +61,17 @@ use trigger::Request;
 
 /// The shared AWS configuration (credentials chain, `AWS_ENDPOINT_URL`, retries); built once.
 pub async fn aws_sdk_config(region: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    // Every call is bounded: a slow endpoint costs at most one operation timeout, never the
+    // invocation. Retries are the SDK's standard mode (3 attempts, exponential backoff with
+    // full jitter), so an alarm storm's retries spread out instead of arriving together.
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(std::time::Duration::from_secs(8))
+        .operation_timeout(std::time::Duration::from_secs(20))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3));
     if let Some(r) = region {
         loader = loader.region(Region::new(r.to_string()));
     }

@@ -15,6 +15,10 @@ use crate::publish::Publisher;
 use crate::snapshot::Snapshot;
 use crate::trigger::Request;
 
+/// Time kept after collection for remediation, logging and publishing: collection stops this
+/// long before the invocation's deadline, and publishing must be done by the deadline itself.
+pub const PUBLISH_MARGIN: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The clients and configuration every request shares (per process on the CLI, per container
 /// on Lambda).
 pub struct Pipeline {
@@ -81,7 +85,8 @@ impl Pipeline {
                 .ok()
                 .map(|t| t.load_balancer_arns.clone())
                 .unwrap_or_default();
-            self.publisher.diagnosis(d, req, &lbs).await
+            // Publishing may use the margin collection left before the invocation's deadline.
+            self.publisher.diagnosis(d, req, &lbs, deadline.map(|d| d + PUBLISH_MARGIN)).await
         } else {
             vec![]
         };

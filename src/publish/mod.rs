@@ -49,7 +49,15 @@ impl Publisher {
 
     /// Publishes to every configured channel; a failing channel does not stop the others.
     /// Returns the failures.
-    pub async fn diagnosis(&self, d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Vec<PublishError> {
+    /// Publishes to every configured channel at once, each bounded by `deadline` (the
+    /// invocation's): a channel still waiting then is a failure, not a timed-out invocation.
+    pub async fn diagnosis(
+        &self,
+        d: &Diagnosis,
+        req: &Request,
+        load_balancers: &[String],
+        deadline: Option<tokio::time::Instant>,
+    ) -> Vec<PublishError> {
         let sns = async {
             match &self.sns {
                 Some((client, topic)) => sns::publish(client, topic, &render::sns::message(d, req))
@@ -64,7 +72,7 @@ impl Publisher {
                 None => Ok(()),
             }
         };
-        let (a, b) = tokio::join!(sns, slack);
+        let (a, b) = tokio::join!(by(deadline, "SNS", sns), by(deadline, "Slack", slack));
         [a.err(), b.err()].into_iter().flatten().collect()
     }
 
@@ -84,5 +92,42 @@ impl Publisher {
         };
         let (a, b) = tokio::join!(sns, slack);
         [a.err(), b.err()].into_iter().flatten().collect()
+    }
+}
+
+/// Runs one channel's delivery, failing it at `deadline`.
+async fn by(
+    deadline: Option<tokio::time::Instant>,
+    channel: &'static str,
+    f: impl std::future::Future<Output = Result<(), PublishError>>,
+) -> Result<(), PublishError> {
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at, f)
+            .await
+            .unwrap_or(Err(PublishError::Deadline { channel })),
+        None => f.await,
+    }
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_channel_still_waiting_at_the_deadline_fails_instead_of_holding_the_invocation() {
+        // GIVEN a channel that never answers, and a deadline 20 ms away
+        let at = tokio::time::Instant::now() + std::time::Duration::from_millis(20);
+        let never = std::future::pending::<Result<(), PublishError>>();
+        // WHEN delivered under it THEN it fails, naming the channel
+        let err = by(Some(at), "Slack", never).await.unwrap_err();
+        assert_eq!(err.to_string(), "Slack did not answer before the invocation's deadline");
+        // AND one that answers in time is untouched
+        assert!(by(
+            Some(tokio::time::Instant::now() + std::time::Duration::from_secs(5)),
+            "SNS",
+            async { Ok(()) }
+        )
+        .await
+        .is_ok());
     }
 }

@@ -45,7 +45,17 @@ pub async fn webhook_url(client: &aws_sdk_secretsmanager::Client, secret: &str) 
     Ok(url)
 }
 
-/// Posts a message, retrying 429 and 5xx with backoff. The URL is never logged.
+/// Up to 200 ms, from the clock's nanoseconds: enough to keep many invocations' retries from
+/// arriving at Slack together (no random source is needed for that).
+fn jitter() -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    Duration::from_millis(u64::from(nanos % 200))
+}
+
+/// Posts a message, retrying 429 and 5xx with backoff and jitter. The URL is never logged.
 pub async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Result<(), PublishError> {
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {
@@ -73,7 +83,7 @@ pub async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Result<(),
                     warn!(status, attempt, "Slack busy, retrying");
                     let wait = retry_after
                         .map(Duration::from_secs)
-                        .unwrap_or(Duration::from_millis(200 << attempt))
+                        .unwrap_or(Duration::from_millis(200 << attempt) + jitter())
                         .min(Duration::from_secs(5));
                     tokio::time::sleep(wait).await;
                     continue;
@@ -87,7 +97,7 @@ pub async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Result<(),
                 // reqwest puts the URL in its errors: keep only what is safe to log.
                 last = e.without_url().to_string();
                 warn!(attempt, error = %last, "Slack unreachable, retrying");
-                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                tokio::time::sleep(Duration::from_millis(200 << attempt) + jitter()).await;
             }
         }
     }
