@@ -116,7 +116,7 @@ where
     let mut out = Vec::new();
     let mut lp = lp.limit(PAGE);
     loop {
-        let page = api.list(&lp).await?;
+        let page = retrying(|| api.list(&lp)).await?;
         out.extend(page.items.into_iter().map(|mut o| {
             scrub_meta(o.meta_mut());
             o
@@ -124,6 +124,40 @@ where
         match page.metadata.continue_ {
             Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
             _ => return Ok(out),
+        }
+    }
+}
+
+/// Attempts for a Kubernetes call the API server refused for load (429) or failed (5xx).
+const KUBE_ATTEMPTS: u32 = 3;
+
+/// Whether the API server asked us to come back later: priority and fairness (429), or a
+/// failure of its own (5xx). Anything else (403, 404) will not change on retry.
+fn retryable(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(ae) if ae.code == 429 || ae.code >= 500)
+}
+
+/// Runs a Kubernetes call again after a 429 or 5xx, backing off with jitter (as the SDK does
+/// for AWS), at most `KUBE_ATTEMPTS` times; the caller's deadline still bounds the whole.
+async fn retrying<T, F, Fut>(call: F) -> Result<T, kube::Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e) if retryable(&e) && attempt < KUBE_ATTEMPTS => {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or(0);
+                let wait = std::time::Duration::from_millis((200u64 << attempt) + u64::from(nanos % 200));
+                tracing::warn!(attempt, error = %e, "Kubernetes API busy, retrying");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            other => return other,
         }
     }
 }
@@ -170,7 +204,7 @@ fn parse_tgb(o: &DynamicObject) -> Option<TargetGroupBinding> {
 #[instrument(skip(client))]
 pub async fn service(client: &kube::Client, ns: &str, name: &str) -> Fetched<Service> {
     let api: Api<Service> = Api::namespaced(client.clone(), ns);
-    match api.get(name).await {
+    match retrying(|| api.get(name)).await {
         Ok(mut s) => {
             scrub_meta(&mut s.metadata);
             Fetched::Ok(s)
@@ -208,16 +242,11 @@ pub async fn pods(
     let mut out = Vec::new();
     let mut lp = ListParams::default().limit(PAGE);
     loop {
-        let page: Result<kube::core::ObjectList<LeanPod>, kube::Error> = match request.list(&lp) {
-            Ok(req) => client.request(req).await,
-            Err(e) => {
-                return Fetched::Failed(Missing {
-                    api: "list pods".into(),
-                    permission: "RBAC list pods".into(),
-                    error: e.to_string(),
-                })
-            }
-        };
+        let page: Result<kube::core::ObjectList<LeanPod>, kube::Error> = retrying(|| async {
+            let req = request.list(&lp).map_err(kube::Error::BuildRequest)?;
+            client.request(req).await
+        })
+        .await;
         let page = match page {
             Ok(p) => p,
             Err(e) => return Fetched::Failed(missing("list", "pods", &e)),
@@ -669,6 +698,39 @@ pub async fn kube_proxy(client: &kube::Client) -> Fetched<crate::snapshot::KubeP
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn busy_api_server_is_retried_and_a_refusal_is_not() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let status = |code: u16| kube::Error::Api(kube::core::Status::failure("m", "r").with_code(code).boxed());
+        // GIVEN a call that answers 429 once, then succeeds
+        let calls = AtomicU32::new(0);
+        let got = retrying(|| async {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                Err(status(429))
+            } else {
+                Ok(7)
+            }
+        })
+        .await;
+        // THEN it is asked again and succeeds
+        assert_eq!((got.unwrap(), calls.load(Ordering::SeqCst)), (7, 2));
+        // AND a 403 is answered at once, and a 503 that persists gives up after 3 attempts
+        let calls = AtomicU32::new(0);
+        let got: Result<(), _> = retrying(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(status(403))
+        })
+        .await;
+        assert!(got.is_err() && calls.load(Ordering::SeqCst) == 1);
+        let calls = AtomicU32::new(0);
+        let got: Result<(), _> = retrying(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(status(503))
+        })
+        .await;
+        assert!(got.is_err() && calls.load(Ordering::SeqCst) == 3);
+    }
 
     #[test]
     fn node_lists_keep_what_checks_read_and_drop_the_image_list() {
