@@ -203,9 +203,11 @@ def recount_kube_proxy(kube):
     """The DaemonSet's status from its pods (no DaemonSet controller runs here)."""
     pods = kube.get("/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3Dkube-proxy")["items"]
     ready = sum(1 for p in pods if any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", [])))
+    # Observed: the current generation, as the controller records it (a remediation test bumps it).
+    generation = kube.get("/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy")["metadata"].get("generation", 1)
     kube.patch_status("/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy", {
         "desiredNumberScheduled": len(pods), "currentNumberScheduled": len(pods), "numberReady": ready, "updatedNumberScheduled": len(pods),
-        "numberAvailable": ready, "numberMisscheduled": 0, "observedGeneration": 1})
+        "numberAvailable": ready, "numberMisscheduled": 0, "observedGeneration": generation})
 
 
 def container(port_name="http", port=80, probe="/"):
