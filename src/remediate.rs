@@ -57,10 +57,10 @@ pub fn refusal(d: &Diagnosis, snap: &Snapshot, req: &Request, r: &Remediation, n
             "kube-proxy was restarted at {at}, less than {COOLDOWN_MINUTES} minutes ago"
         ));
     }
-    let st = ds.status.as_ref();
-    let unseen = matches!((ds.metadata.generation, st.and_then(|s| s.observed_generation)), (Some(g), Some(o)) if o < g);
-    let updating = st.is_some_and(|s| s.updated_number_scheduled.unwrap_or(s.desired_number_scheduled) < s.desired_number_scheduled);
-    if unseen || updating {
+    // Pods of the newest template still being rolled out (what `kubectl rollout status` waits on).
+    let updating =
+        (ds.status.as_ref()).is_some_and(|s| s.updated_number_scheduled.unwrap_or(s.desired_number_scheduled) < s.desired_number_scheduled);
+    if updating {
         return Some("a rollout of daemonset kube-system/kube-proxy is in progress".into());
     }
     None

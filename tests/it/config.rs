@@ -141,19 +141,6 @@ fn kube_proxy_down_on_the_unhealthy_node_is_kube_proxy_and_remediation_is_opt_in
         .output()
         .unwrap();
     assert!(patched.status.success(), "{}", String::from_utf8_lossy(&patched.stderr));
-    // No DaemonSet controller runs here: record the new generation as observed, as it would.
-    let generation = serde_json::from_slice::<serde_json::Value>(&patched.stdout).unwrap()["metadata"]["generation"].clone();
-    let observed = std::process::Command::new("python3")
-        .arg(crate::harness::repo().join("scripts/stack/kubectl.py"))
-        .args([
-            "patch",
-            "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy/status",
-            &format!(r#"{{"status":{{"observedGeneration":{generation}}}}}"#),
-        ])
-        .envs(&s.env)
-        .output()
-        .unwrap();
-    assert!(observed.status.success(), "{}", String::from_utf8_lossy(&observed.stderr));
     let before = restarted_at();
     // WHEN diagnosed without --remediate, even with REMEDIATE in the shell's environment
     let mut env_cli = std::process::Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"));
