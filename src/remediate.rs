@@ -227,6 +227,14 @@ mod tests {
         assert!(refusal(&d, &snap, &req, &from_env(), now)
             .unwrap()
             .contains("no unhealthy node has a kube-proxy pod to restart"));
+        // while the DaemonSet's newest template is still rolling out
+        let (d, mut snap, req) = case(None, true, true);
+        if let crate::snapshot::Fetched::Ok(kp) = &mut snap.kube.kube_proxy {
+            let st = kp.daemonset.as_mut().unwrap().status.get_or_insert_with(Default::default);
+            st.desired_number_scheduled = 3;
+            st.updated_number_scheduled = Some(1);
+        }
+        assert!(refusal(&d, &snap, &req, &from_env(), now).unwrap().contains("rollout"));
     }
 
     #[test]
