@@ -32,6 +32,17 @@ def main():
         sqs = boto3.client("sqs", region_name=REGION)
         msgs = sqs.receive_message(QueueUrl=sys.argv[2], MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=1).get("Messages", [])
         print(json.dumps([{"body": m["Body"], "attributes": {k: v.get("StringValue") for k, v in m.get("MessageAttributes", {}).items()}} for m in msgs]))
+    elif cmd == "count":
+        # Drains a queue, counting its messages (received in tens and deleted, so none is counted twice).
+        sqs = boto3.client("sqs", region_name=REGION)
+        n = 0
+        while True:
+            msgs = sqs.receive_message(QueueUrl=sys.argv[2], MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            if not msgs:
+                break
+            n += len(msgs)
+            sqs.delete_message_batch(QueueUrl=sys.argv[2], Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+        print(json.dumps({"count": n}))
     elif cmd == "secret":
         sm = boto3.client("secretsmanager", region_name=REGION)
         print(json.dumps({"arn": sm.create_secret(Name=sys.argv[2], SecretString=sys.argv[3])["ARN"]}))

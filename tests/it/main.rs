@@ -15,3 +15,4 @@ mod probe;
 mod publish;
 mod replay;
 mod root_causes;
+mod storm;

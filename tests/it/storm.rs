@@ -1,0 +1,55 @@
+//! An alarm storm through the local Lambda Runtime API: many alarms at once, each its own
+//! function process (as Lambda scales out), every one diagnosed and published exactly once.
+
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+
+use crate::harness::{repo, stack, unique_namespace};
+use crate::publish::helper;
+
+/// Alarms fired at once. Each is a function process of its own on this 2-core machine.
+const ALARMS: usize = 50;
+
+#[test]
+fn fifty_alarms_at_once_are_each_diagnosed_and_published_once() {
+    // GIVEN the article's target group, an SNS topic read back through SQS, and 50 alarm events
+    let s = stack();
+    let seed = s.seed("article");
+    let tg = seed["targetGroupArn"].as_str().unwrap();
+    let q = helper(s, &["sns-queue", &unique_namespace("storm")]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut event: Value = serde_json::from_slice(&std::fs::read(repo().join("events/alarm-state-change.json")).unwrap()).unwrap();
+    event["account"] = json!("123456789012");
+    event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["TargetGroup"] =
+        json!(tg.rsplit(':').next().unwrap());
+    let path = dir.path().join("alarm.json");
+    std::fs::write(&path, event.to_string()).unwrap();
+    // WHEN they are all invoked at once, each through its own Runtime API and function process
+    let children: Vec<_> = (0..ALARMS)
+        .map(|_| {
+            Command::new("python3")
+                .arg(repo().join("scripts/stack/lambda_invoke.py"))
+                .arg(&path)
+                .arg("--")
+                .arg(env!("CARGO_BIN_EXE_eks-lb-doctor-lambda"))
+                .envs(&s.env)
+                .env("SNS_TOPIC_ARN", q["topic"].as_str().unwrap())
+                .env("LAMBDA_TIMEOUT_S", "120")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("lambda_invoke runs")
+        })
+        .collect();
+    let outputs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    // THEN every invocation returned its diagnosis, with the same root cause
+    for (i, out) in outputs.iter().enumerate() {
+        assert!(out.status.success(), "invocation {i} failed");
+        let d: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("invocation {i}: {e}"));
+        assert_eq!(d["verdict"]["rootCause"], "selector-match", "invocation {i}");
+    }
+    // AND each was published exactly once
+    let published = helper(s, &["count", q["queue"].as_str().unwrap()]);
+    assert_eq!(published["count"], ALARMS, "one SNS message per alarm");
+}
