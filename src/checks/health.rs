@@ -144,7 +144,7 @@ impl View<'_> {
 }
 
 fn named_container_port(pod: &Pod, name: &str) -> Option<i32> {
-    (pod.spec.iter().flat_map(|s| &s.containers))
+    crate::snapshot::serving_containers(pod)
         .flat_map(|c| c.ports.iter().flatten())
         .find(|p| p.name.as_deref() == Some(name))
         .map(|p| p.container_port)
@@ -158,13 +158,15 @@ const ISTIO_AGENT_PORT: i32 = 15020;
 /// replaced by the original it recorded, or dropped when that is not found.
 fn app_readiness_probes(pod: &Pod) -> Vec<(i32, String)> {
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-    let Some(spec) = pod.spec.as_ref() else { return vec![] };
-    let istio: Option<serde_json::Value> = (spec.containers.iter())
+    if pod.spec.is_none() {
+        return vec![];
+    }
+    let istio: Option<serde_json::Value> = crate::snapshot::serving_containers(pod)
         .flat_map(|c| c.env.iter().flatten())
         .find(|e| e.name == "ISTIO_KUBE_APP_PROBERS")
         .and_then(|e| serde_json::from_str(e.value.as_deref()?).ok());
     let mut out = Vec::new();
-    for c in &spec.containers {
+    for c in crate::snapshot::serving_containers(pod) {
         let Some(get) = c.readiness_probe.as_ref().and_then(|p| p.http_get.as_ref()) else {
             continue;
         };
@@ -302,9 +304,7 @@ pub fn serving_problems(ctx: &View, protocol: &str, port: &str, path: &str) -> V
 }
 
 fn container_ports(p: &Pod) -> Vec<i32> {
-    p.spec
-        .iter()
-        .flat_map(|s| &s.containers)
+    crate::snapshot::serving_containers(p)
         .flat_map(|c| c.ports.iter().flatten())
         .map(|p| p.container_port)
         .collect()
@@ -319,7 +319,7 @@ fn target_port_name(ctx: &View, p: &k8s_openapi::api::core::v1::ServicePort) -> 
         IntOrString::Int(n) => ctx
             .selected
             .iter()
-            .flat_map(|p| p.spec.iter().flat_map(|s| &s.containers))
+            .flat_map(|p| crate::snapshot::serving_containers(p))
             .flat_map(|c| c.ports.iter().flatten())
             .find(|cp| cp.container_port == *n)
             .and_then(|cp| cp.name.clone()),

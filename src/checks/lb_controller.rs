@@ -16,7 +16,7 @@ pub const CHECK: Check = Check {
     id: CheckId::LB_CONTROLLER,
     section: "§6",
     layer: Layer::Controller,
-    verifies: "the AWS Load Balancer Controller is installed and ready; its logs (when readable) and events show no AccessDenied (names the IAM action and role), WebIdentityErr, security-group tag or port errors",
+    verifies: "the AWS Load Balancer Controller is installed and ready; its logs (when readable) and events show no AccessDenied (names the IAM action and role), WebIdentityErr (IRSA), Pod Identity credential failures, security-group tag or port errors",
     needs: "deployment, pods/log, events",
     reasons: &[],
     run: check,
@@ -33,6 +33,11 @@ pub enum ControllerError {
         text: String,
     },
     WebIdentity {
+        text: String,
+    },
+    /// EKS Pod Identity could not give the controller credentials (no association, the agent
+    /// not running, or a role whose trust policy does not allow pods.eks.amazonaws.com).
+    PodIdentity {
         text: String,
     },
     SecurityGroupTag {
@@ -152,6 +157,14 @@ pub fn classify(line: &str) -> ControllerError {
     if text.contains("WebIdentityErr") || text.contains("AssumeRoleWithWebIdentity") {
         return ControllerError::WebIdentity { text: short };
     }
+    // Pod Identity's agent listens on 169.254.170.23 and calls EKS Auth's
+    // AssumeRoleForPodIdentity; its failures name one of those (eks-pod-identity-agent).
+    if ["AssumeRoleForPodIdentity", "169.254.170.23", "EKS does not have permissions to assume the associated role", "eks-pod-identity"]
+        .iter()
+        .any(|m| text.contains(m))
+    {
+        return ControllerError::PodIdentity { text: short };
+    }
     if text.contains("expected exactly one securityGroup tagged with") {
         return ControllerError::SecurityGroupTag { text: short };
     }
@@ -199,6 +212,7 @@ impl ControllerError {
                 )
             }
             ControllerError::WebIdentity { .. } => "the controller cannot assume its IAM role (WebIdentityErr: IRSA is broken)".into(),
+            ControllerError::PodIdentity { .. } => "the controller gets no credentials from EKS Pod Identity".into(),
             ControllerError::SecurityGroupTag { text } => {
                 format!("a node ENI does not have exactly one security group tagged for the cluster ({text})")
             }
@@ -209,10 +223,11 @@ impl ControllerError {
 
     /// The fix; `trusted` when the error came from the controller's own logs (an event's text
     /// may be anyone's, so its role is never granted anything).
-    fn fix(&self, trusted: bool) -> String {
+    fn fix(&self, trusted: bool, cluster: &str) -> String {
         match self {
             ControllerError::AccessDenied { action, role, .. } => access_denied_fix(action, role.as_deref(), trusted),
             ControllerError::WebIdentity { .. } => "check the controller's service account annotation eks.amazonaws.com/role-arn, the role's trust policy, and the cluster's IAM OIDC provider: kubectl -n kube-system get sa aws-load-balancer-controller -o yaml".into(),
+            ControllerError::PodIdentity { .. } => "check the controller's Pod Identity association (its role's trust policy must allow pods.eks.amazonaws.com sts:AssumeRole and sts:TagSession) and that the eks-pod-identity-agent add-on runs: aws eks list-pod-identity-associations --cluster-name {} --namespace kube-system; kubectl -n kube-system get daemonset eks-pod-identity-agent".replace("{}", &shell::quote(cluster)),
             ControllerError::SecurityGroupTag { .. } => "keep exactly one security group per node ENI tagged kubernetes.io/cluster/<cluster> (see security-groups)".into(),
             ControllerError::PortNotFound { .. } => "make the Ingress backend / binding port name a port of the Service, and the Service's targetPort a port of the pods (see target-port)".into(),
             ControllerError::Other { .. } => "kubectl logs -n kube-system deployment/aws-load-balancer-controller".into(),
@@ -225,7 +240,7 @@ impl ControllerError {
             ControllerError::AccessDenied { action, .. } => {
                 action.contains("RegisterTargets") || action.contains("DeregisterTargets") || action.contains("DescribeTargetHealth")
             }
-            ControllerError::WebIdentity { .. } => true,
+            ControllerError::WebIdentity { .. } | ControllerError::PodIdentity { .. } => true,
             _ => false,
         }
     }
@@ -316,7 +331,8 @@ fn judge(ctx: &View, controller: &Controller) -> Finding {
             vec![]
         };
         let sentences: Vec<String> = unique.iter().map(ControllerError::sentence).collect();
-        let mut fixes: Vec<String> = unique.iter().zip(&trusted).map(|(e, t)| e.fix(*t)).collect();
+        let cluster = ctx.snap.resolution.cluster.as_deref().unwrap_or("CLUSTER");
+        let mut fixes: Vec<String> = unique.iter().zip(&trusted).map(|(e, t)| e.fix(*t, cluster)).collect();
         fixes.dedup();
         return Finding::fail(
             ID,
@@ -384,6 +400,12 @@ mod tests {
             }
         );
         assert!(matches!(classify(irsa), ControllerError::WebIdentity { .. }));
+        let pod_identity = r#"{"level":"error","msg":"Reconciler error","error":"operation error Elastic Load Balancing v2: DescribeTargetGroups, get identity: get credentials: failed to refresh cached credentials, failed to load credentials, Unauthorized Exception! EKS does not have permissions to assume the associated role., fault: client"}"#;
+        assert!(matches!(classify(pod_identity), ControllerError::PodIdentity { .. }));
+        assert!(matches!(
+            classify("failed to refresh cached credentials: Get \"http://169.254.170.23/v1/credentials\": context deadline exceeded"),
+            ControllerError::PodIdentity { .. }
+        ));
         assert!(matches!(classify(sg), ControllerError::SecurityGroupTag { .. }));
         assert!(matches!(classify(port), ControllerError::PortNotFound { .. }));
         assert_eq!(
@@ -401,6 +423,30 @@ mod tests {
     #[test]
     fn ready_controller_without_errors_passes() {
         assert_eq!(CHECK.on(&SnapshotB::ip().build()).status, Status::Pass);
+    }
+
+    #[test]
+    fn pod_identity_failure_points_at_the_association_not_irsa() {
+        // GIVEN the controller's event: Pod Identity could not give it credentials
+        let b = SnapshotB::ip().events(vec![EventView {
+            kind: "TargetGroupBinding".into(),
+            name: "k8s-shop-web".into(),
+            namespace: "shop".into(),
+            event_type: "Warning".into(),
+            reason: "FailedDeployModel".into(),
+            message: "get credentials: failed to refresh cached credentials, failed to load credentials, Unauthorized Exception! EKS does not have permissions to assume the associated role.".into(),
+            count: 3,
+            last_seen: None,
+        }]);
+        let snap = b.build();
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN the Pod Identity association and agent are the fix, for this cluster; no IRSA advice
+        assert_eq!(f.status, Status::Fail, "{f:?}");
+        let cluster = snap.resolution.cluster.clone().unwrap();
+        assert!(f.remediation[0].contains(&format!("aws eks list-pod-identity-associations --cluster-name {cluster} ")), "{:?}", f.remediation);
+        assert!(f.remediation.iter().all(|r| !r.contains("eks.amazonaws.com/role-arn")), "{:?}", f.remediation);
+        assert_eq!(f.explains, vec!["10.0.2.11"], "no credentials: registration stops");
     }
 
     #[test]

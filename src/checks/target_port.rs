@@ -221,16 +221,11 @@ fn resolve(pod: &Pod, target: &IntOrString) -> Resolved {
 }
 
 fn has_undeclared_container(pod: &Pod) -> bool {
-    pod.spec
-        .iter()
-        .flat_map(|s| &s.containers)
-        .any(|c| c.ports.as_ref().is_none_or(|p| p.is_empty()))
+    crate::snapshot::serving_containers(pod).any(|c| c.ports.as_ref().is_none_or(|p| p.is_empty()))
 }
 
 fn container_ports(pod: &Pod) -> Vec<(Option<String>, i32)> {
-    pod.spec
-        .iter()
-        .flat_map(|s| &s.containers)
+    crate::snapshot::serving_containers(pod)
         .flat_map(|c| c.ports.iter().flatten())
         .map(|p| (p.name.clone(), p.container_port))
         .collect()
@@ -318,6 +313,28 @@ mod tests {
         let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail);
         assert!(f.remediation[0].contains(r#""value":8080"#), "{}", f.remediation[0]);
+    }
+
+    #[test]
+    fn native_sidecar_declaring_the_traffic_port_counts_and_an_ordinary_init_container_does_not() {
+        // GIVEN the Service sends to 15001, which only an init container declares (the app 8080)
+        let pods = |native: bool| {
+            vec![PodB::new("shop", "web-2")
+                .labels(&[("app", "web")])
+                .container_port(8080, Some("http"))
+                .init_container("proxy", 15001, native)
+                .ip("10.0.2.11")
+                .node("node-b")
+                .ready()
+                .build()]
+        };
+        let svc = || ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 15001).build();
+        // WHEN it is a native sidecar (restartPolicy: Always) THEN it serves the port
+        let f = CHECK.on(&SnapshotB::ip().service(svc()).pods(pods(true)).build());
+        assert_eq!(f.status, Status::Pass, "{f:?}");
+        // WHEN it is an ordinary init container THEN nothing serves 15001 once the app runs
+        let f = CHECK.on(&SnapshotB::ip().service(svc()).pods(pods(false)).build());
+        assert_eq!(f.status, Status::Fail, "{f:?}");
     }
 
     #[test]

@@ -178,7 +178,7 @@ fn service_ports_in(ctx: &View, pod: &k8s_openapi::api::core::v1::Pod) -> Vec<i3
         .filter_map(|p| match p.target_port.as_ref() {
             None => Some(p.port),
             Some(IntOrString::Int(n)) => Some(*n),
-            Some(IntOrString::String(name)) => (pod.spec.iter().flat_map(|s| &s.containers))
+            Some(IntOrString::String(name)) => crate::snapshot::serving_containers(pod)
                 .flat_map(|c| c.ports.iter().flatten())
                 .find(|cp| cp.name.as_deref() == Some(name.as_str()))
                 .map(|cp| cp.container_port),

@@ -203,6 +203,17 @@ pub fn pod_ip(pod: &Pod) -> Option<&str> {
     pod.status.as_ref()?.pod_ip.as_deref()
 }
 
+/// The containers that serve while the pod runs: the regular ones and native sidecars (init
+/// containers with `restartPolicy: Always`, stable in Kubernetes 1.33, "Sidecar Containers" in
+/// the Kubernetes docs: they keep running beside the app and may own the traffic port).
+pub fn serving_containers(pod: &Pod) -> impl Iterator<Item = &k8s_openapi::api::core::v1::Container> {
+    pod.spec.iter().flat_map(|s| {
+        s.containers
+            .iter()
+            .chain((s.init_containers.iter().flatten()).filter(|c| c.restart_policy.as_deref() == Some("Always")))
+    })
+}
+
 pub fn pod_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
