@@ -626,6 +626,18 @@ def controller_denied(kube, ns):
     return out
 
 
+def controller_pod_identity(kube, ns):
+    """The controller uses EKS Pod Identity and gets no credentials (the role's trust policy does
+    not allow pods.eks.amazonaws.com): nothing is registered; its event says why (lb-controller)."""
+    out = ip_cluster(kube, ns, register_targets=False, expect_ready=2)
+    ing = alb_ingress(kube, ns, "front", "web", {"alb.ingress.kubernetes.io/target-type": "ip"})
+    event(kube, ns, "Ingress", ing, "FailedDeployModel",
+          "Failed deploy model due to operation error Elastic Load Balancing v2: DescribeTargetGroups, get identity: get credentials: "
+          "failed to refresh cached credentials, failed to load credentials, Unauthorized Exception! EKS does not have permissions "
+          "to assume the associated role., fault: client")
+    return out
+
+
 def gate_timeout(kube, ns):
     """Pods ready but held by their target-health readiness gate: the ELB reports Target.Timeout (readiness-gates)."""
     return ip_cluster(kube, ns, gate="Target.Timeout", health={0: TIMEOUT, 1: TIMEOUT})
@@ -934,6 +946,7 @@ SCENARIOS = {
     "two-tagged-groups": two_tagged_groups,
     "inspection-routes": inspection_routes,
     "pod-security-group": pod_security_group,
+    "controller-pod-identity": controller_pod_identity,
     "nlb-own-addresses": nlb_own_addresses,
     "by-node-port": by_node_port,
     "by-legacy-tags": by_legacy_tags,

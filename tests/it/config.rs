@@ -74,6 +74,26 @@ fn nlb_health_check_port_nothing_listens_on_is_service_annotations() {
 }
 
 #[test]
+fn controller_without_pod_identity_credentials_is_lb_controller_pointing_at_the_association() {
+    // GIVEN the controller's event: Pod Identity gave it no credentials; nothing registered
+    let s = stack();
+    let seed = s.seed("controller-pod-identity");
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN lb-controller, with the Pod Identity association of this cluster as the fix, no IRSA advice
+    assert_eq!(d["verdict"]["rootCause"], "lb-controller", "{:#}", d["verdict"]);
+    let f = finding(&d, "lb-controller");
+    let fix = f["remediation"][0].as_str().unwrap();
+    assert!(
+        fix.contains(&format!(
+            "aws eks list-pod-identity-associations --cluster-name {} ",
+            seed["cluster"].as_str().unwrap()
+        )),
+        "{fix}"
+    );
+    assert!(!fix.contains("eks.amazonaws.com/role-arn"), "{fix}");
+}
+
+#[test]
 fn controller_denied_register_targets_is_lb_controller() {
     // GIVEN the controller's events: AccessDenied on RegisterTargets; no target registered; no logs (no kubelet)
     let s = stack();
