@@ -602,7 +602,8 @@ pub async fn controller(client: &kube::Client) -> Fetched<crate::snapshot::Contr
         list_all(&pod_api, ListParams::default().labels(crate::snapshot::CONTROLLER_LABEL))
     );
     let deployments = match deployments {
-        Ok(mut d) => {
+        Ok(d) => {
+            let mut d = crate::snapshot::controller_deployments(d);
             for t in d.iter_mut().filter_map(|d| d.spec.as_mut()?.template.spec.as_mut()) {
                 scrub_pod_spec(t);
             }

@@ -20,6 +20,16 @@ pub struct Controller {
     pub logs: Fetched<Vec<PodLog>>,
 }
 
+/// The controller's Deployments among those carrying its label: the ones in `kube-system` (where
+/// the Helm chart and the EKS add-on install it, and where tenants cannot create objects) when
+/// there are any; only a controller installed elsewhere is taken from another namespace.
+pub fn controller_deployments(mut found: Vec<Deployment>) -> Vec<Deployment> {
+    if found.iter().any(|d| d.metadata.namespace.as_deref() == Some("kube-system")) {
+        found.retain(|d| d.metadata.namespace.as_deref() == Some("kube-system"));
+    }
+    found
+}
+
 /// The pods that belong to one of `deployments`, in its namespace: only these speak for the
 /// controller. A pod that merely carries the controller's label (any namespace can make one)
 /// is not read.
@@ -162,6 +172,26 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_labelled_deployment_in_a_tenant_namespace_does_not_stand_for_the_controller() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+        let d = |ns: &str| Deployment {
+            metadata: ObjectMeta {
+                name: Some("aws-load-balancer-controller".into()),
+                namespace: Some(ns.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let kept: Vec<String> = controller_deployments(vec![d("shop"), d("kube-system")])
+            .into_iter()
+            .filter_map(|d| d.metadata.namespace)
+            .collect();
+        assert_eq!(kept, ["kube-system"]);
+        // installed elsewhere (no kube-system one): taken as found
+        assert_eq!(controller_deployments(vec![d("lbc")]).len(), 1);
     }
 
     #[test]
