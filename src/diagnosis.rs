@@ -350,23 +350,15 @@ fn transient(ctx: &View) -> Option<String> {
     if initial + draining == 0 {
         return None;
     }
-    let hc = ctx.tg.as_ref().ok().map(|t| &t.health_check);
     let mut parts = Vec::new();
     if initial > 0 {
-        let secs = hc.and_then(|h| Some(h.interval_seconds? * h.healthy_threshold?));
-        let when = secs
+        let when = (ctx.healthy_after_seconds())
             .map(|s| format!(", healthy after about {s} s of passing checks"))
             .unwrap_or_default();
         parts.push(format!("{initial} registering (initial{when})"));
     }
     if draining > 0 {
-        let delay = ctx
-            .snap
-            .aws
-            .target_group_attributes
-            .ok()
-            .and_then(|a| a.get("deregistration_delay.timeout_seconds").cloned())
-            .unwrap_or_else(|| "300".into());
+        let delay = ctx.deregistration_delay();
         parts.push(format!("{draining} draining (gone within the {delay} s deregistration delay)"));
     }
     Some(format!(

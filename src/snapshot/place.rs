@@ -202,10 +202,7 @@ impl View<'_> {
         // load balancer using the health check port", NLB troubleshooting guide; the Knowledge
         // Center's "allowlist the load balancer's private IP addresses"): a rule admitting exactly
         // those is right. Their ENIs (found by description) give them; else the subnets stand in.
-        let own: Vec<Cidr> = (self.snap.aws.network.lb_interfaces.ok().into_iter().flatten())
-            .flat_map(|n| n.private_ips.iter().chain(&n.ipv6_addresses))
-            .filter_map(|a| Cidr::parse(a))
-            .collect();
+        let own = self.lb_own_addresses();
         let cidrs = if groups.is_empty() && !own.is_empty() {
             own
         } else {
@@ -214,17 +211,21 @@ impl View<'_> {
         Ok((Source { groups, cidrs }, subnets))
     }
 
+    /// The load balancer's own addresses, both families, from its ENIs (empty when unread).
+    fn lb_own_addresses(&self) -> Vec<Cidr> {
+        (self.snap.aws.network.lb_interfaces.ok().into_iter().flatten())
+            .flat_map(|n| n.private_ips.iter().chain(&n.ipv6_addresses))
+            .filter_map(|a| Cidr::parse(a))
+            .collect()
+    }
+
     /// Where, inside one of its subnets, the load balancer's health checks of a target of one
     /// family come from: its own addresses there when it has no security groups and they are
     /// known (an NLB's ENIs), else the whole subnet block.
     pub fn lb_peers(&self, subnet: &Subnet, v6: bool) -> Vec<Cidr> {
         let Some(block) = subnet.cidr_of(v6) else { return vec![] };
         let grouped = (self.snap.aws.load_balancers.ok().into_iter().flatten()).any(|l| !l.security_groups.is_empty());
-        let own: Vec<Cidr> = (self.snap.aws.network.lb_interfaces.ok().into_iter().flatten())
-            .flat_map(|n| n.private_ips.iter().chain(&n.ipv6_addresses))
-            .filter_map(|a| Cidr::parse(a))
-            .filter(|a| block.contains(a))
-            .collect();
+        let own: Vec<Cidr> = self.lb_own_addresses().into_iter().filter(|a| block.contains(a)).collect();
         if grouped || own.is_empty() {
             vec![block]
         } else {

@@ -47,14 +47,7 @@ pub fn node_leaving(node: &Node) -> Option<String> {
 impl View<'_> {
     /// The unhealthy targets expected to heal by themselves, by target id.
     pub fn in_transition(&self) -> BTreeMap<String, Transition> {
-        let delay = self
-            .snap
-            .aws
-            .target_group_attributes
-            .ok()
-            .and_then(|a| a.get("deregistration_delay.timeout_seconds").cloned())
-            .unwrap_or_else(|| "300".into());
-        let leaves = format!("deregistered within the {delay} s deregistration delay");
+        let leaves = format!("deregistered within the {} s deregistration delay", self.deregistration_delay());
         let rollouts: Vec<&RolloutView> = self.snap.kube.rollouts.ok().into_iter().flatten().collect();
         // The rollout under way of the workload the Service's pods belong to, if any.
         let rollout = self.selected.iter().find_map(|p| {
@@ -118,10 +111,22 @@ impl View<'_> {
 
     /// When a target registering now turns healthy: healthy threshold × interval.
     pub fn healthy_after(&self) -> String {
-        let hc = self.tg.as_ref().ok().map(|t| &t.health_check);
-        match hc.and_then(|h| Some(h.interval_seconds? * h.healthy_threshold?)) {
+        match self.healthy_after_seconds() {
             Some(s) => format!("healthy after about {s} s of passing checks"),
             None => "healthy once it passes the healthy threshold of checks".into(),
         }
+    }
+
+    /// Seconds of passing checks a registering target needs: healthy threshold × interval.
+    pub fn healthy_after_seconds(&self) -> Option<i32> {
+        let h = &self.tg.as_ref().ok()?.health_check;
+        Some(h.interval_seconds? * h.healthy_threshold?)
+    }
+
+    /// The target group's deregistration delay in seconds (AWS's default 300 when unread).
+    pub fn deregistration_delay(&self) -> String {
+        (self.snap.aws.target_group_attributes.ok())
+            .and_then(|a| a.get("deregistration_delay.timeout_seconds").cloned())
+            .unwrap_or_else(|| "300".into())
     }
 }
