@@ -8,7 +8,13 @@ and instance state). This launcher wraps health_for to honour target-group tags:
 
 An override applies only to targets moto itself considers healthy, so moto's own answers
 (stopped instance → Target.InvalidState, deregistered → Target.NotRegistered) stay real.
-It also lifts moto's 10-tags-per-resource limit, which the overrides would hit.
+It also lifts moto's 10-tags-per-resource limit, which the overrides would hit, and fills two
+IPv6 gaps of moto's ENIs that an EKS IPv6 cluster needs (moto 5.2):
+- the DescribeNetworkInterfaces filter `ipv6-addresses.ipv6-address` (moto raises
+  FilterNotImplementedError, a 500);
+- a subnet's IPv6 block state, which moto returns as the string "{'State': 'associated'}";
+- delegated IPv6 prefixes (`AssignIpv6Addresses --ipv6-prefixes`, returned as `Ipv6Prefixes` by
+  DescribeNetworkInterfaces and DescribeInstances): moto ignores the parameter.
 
     python3 moto_server.py HOST PORT
 """
@@ -44,6 +50,42 @@ def add_tags(self, resource_arns, tags):
 
 models.FakeTargetGroup.health_for = health_for
 models.ELBv2Backend.add_tags = add_tags
+
+from moto.ec2.models import elastic_network_interfaces as enis  # noqa: E402
+from moto.ec2.responses import elastic_network_interfaces as eni_responses  # noqa: E402
+
+_eni_filter = enis.NetworkInterface.get_filter_value
+_assign_ipv6 = eni_responses.ElasticNetworkInterfaces.assign_ipv6_addresses
+
+
+def eni_filter(self, filter_name, method_name=None):
+    if filter_name == "ipv6-addresses.ipv6-address":
+        return list(self.ipv6_addresses)
+    return _eni_filter(self, filter_name, method_name)
+
+
+def assign_ipv6_addresses(self):
+    prefixes = self._get_param("Ipv6Prefixes", [])
+    result = _assign_ipv6(self)
+    if prefixes:
+        eni = self.ec2_backend.get_network_interface(self._get_param("NetworkInterfaceId"))
+        # The serializer reads `Ipv6Prefixes` from the attribute `ipv6_prefixes`.
+        eni.ipv6_prefixes = getattr(eni, "ipv6_prefixes", []) + [{"Ipv6Prefix": p} for p in prefixes]
+    return result
+
+
+enis.NetworkInterface.get_filter_value = eni_filter
+
+from moto.ec2.models import subnets  # noqa: E402
+
+
+def subnet_ipv6_blocks(self):
+    return [{"ipv6CidrBlock": a["ipv6CidrBlock"], "associationId": a["associationId"], "ipv6CidrBlockState": {"state": a["ipv6CidrBlockState"]["State"]}}
+            for a in self.ipv6_cidr_block_associations.values() if a["ipv6CidrBlockState"]["State"] == "associated"]
+
+
+subnets.Subnet.ipv6_cidr_block_association_set = property(subnet_ipv6_blocks)
+eni_responses.ElasticNetworkInterfaces.assign_ipv6_addresses = assign_ipv6_addresses
 
 if __name__ == "__main__":
     from moto.server import main

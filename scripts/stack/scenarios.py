@@ -913,6 +913,77 @@ def nlb_own_addresses(kube, ns):
     return {**out, "nlbAddresses": addresses}
 
 
+def ipv6_pods(kube, ns):
+    """An EKS IPv6 cluster: pods get IPv6 addresses from /80 prefixes delegated to their node's
+    ENI, behind a dual-stack NLB (no security groups) with an ipv6 target group. Node group A's
+    group admits the health-check port from the NLB's addresses of both families; node group B's
+    (a template written for IPv4) from its IPv4 addresses only. Only pod B's target times out,
+    blocked in the IPv6 rules alone (security-groups, with an Ipv6Ranges fix)."""
+    import ipaddress
+    namespace(kube, ns)
+    ec2, elb = aws("ec2"), aws("elbv2")
+    zones = ("us-east-1a", "us-east-1b")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]
+    blocks = list(ipaddress.ip_network(vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]).subnets(new_prefix=64))
+    vpc = vpc["VpcId"]
+    subnet = lambda z, cidr, k: ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, Ipv6CidrBlock=str(blocks[k]), AvailabilityZone=z)["Subnet"]["SubnetId"]
+    node_subnets = {z: subnet(z, NODE_CIDRS[z], k + 1) for k, z in enumerate(zones)}
+    lb_subnets = {z: subnet(z, LB_CIDRS[z], k + 0x65) for k, z in enumerate(zones)}
+    # AWS adds IPv6 allow-all entries (rule 101) to the default ACL when the VPC gets an IPv6
+    # block; moto adds only the IPv4 ones.
+    acl = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "default", "Values": ["true"]}])["NetworkAcls"][0]["NetworkAclId"]
+    for egress in (False, True):
+        ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=101, Protocol="-1", RuleAction="allow", Egress=egress, Ipv6CidrBlock="::/0")
+    # The NLB and its ENIs, one per zone with an address of each family (moto makes no ENIs).
+    lb = elb.create_load_balancer(Name=elb_name("k8s", ns[:12], uuid.uuid4().hex[:8]), Subnets=list(lb_subnets.values()), Scheme="internal",
+                                  Type="network", IpAddressType="dualstack",
+                                  Tags=[{"Key": "elbv2.k8s.aws/cluster", "Value": CLUSTER}])["LoadBalancers"][0]["LoadBalancerArn"]
+    name_id = lb.split(":loadbalancer/")[1]
+    v4, v6 = [], []
+    for k, z in enumerate(zones):
+        a4, a6 = LB_CIDRS[z].replace("0/24", str(40 + k)), str(blocks[k + 0x65][0x40])
+        ec2.create_network_interface(SubnetId=lb_subnets[z], PrivateIpAddress=a4, Ipv6Addresses=[{"Ipv6Address": a6}], Description=f"ELB {name_id}")
+        v4.append(a4)
+        v6.append(a6)
+    rule = lambda ranges4, ranges6: [{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": f"{a}/32"} for a in ranges4],
+                                      **({"Ipv6Ranges": [{"CidrIpv6": f"{a}/128"} for a in ranges6]} if ranges6 else {})}]
+    groups = []
+    for k, (ranges6, name) in enumerate(((v6, "nodes"), ([], "nodes-b"))):
+        g = ec2.create_security_group(GroupName=f"{ns}-{name}", Description=f"node group {'AB'[k]}", VpcId=vpc)["GroupId"]
+        ec2.create_tags(Resources=[g], Tags=[{"Key": f"kubernetes.io/cluster/{CLUSTER}", "Value": "owned"}])
+        ec2.authorize_security_group_ingress(GroupId=g, IpPermissions=rule(v4, ranges6))
+        groups.append(g)
+    insts = instances({"subnets": node_subnets, "sg_node": groups[0]}, zones, groups={k: [g] for k, g in enumerate(groups)})
+    nodes = [f"{ns}-node-{z[-1]}" for z in zones]
+    ips = []
+    for k, (n, i) in enumerate(zip(nodes, insts)):
+        node(kube, n, i)
+        # Prefix delegation, as the VPC CNI always runs an IPv6 cluster: the node's primary ENI
+        # holds a /80, the pod's address is inside it and on no ENI by itself.
+        eni = ec2.describe_instances(InstanceIds=[i["id"]])["Reservations"][0]["Instances"][0]["NetworkInterfaces"][0]["NetworkInterfaceId"]
+        prefix = list(blocks[k + 1].subnets(new_prefix=80))[1]
+        ec2.assign_ipv6_addresses(NetworkInterfaceId=eni, Ipv6Prefixes=[str(prefix)])
+        ips.append(str(prefix[octet(ns)]))
+    annotations = {"service.beta.kubernetes.io/aws-load-balancer-type": "external", "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+                   "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal", "service.beta.kubernetes.io/aws-load-balancer-ip-address-type": "dualstack"}
+    service(kube, ns, "web", {"app": "web"}, 80, 8080)
+    kube.request("PATCH", f"/api/v1/namespaces/{ns}/services/web", {"metadata": {"annotations": annotations}, "spec": {"type": "LoadBalancer"}},
+                 "application/merge-patch+json")
+    ctr = container("http", 8080)
+    rs, labels = workload(kube, ns, "web", {"app": "web"}, ctr)
+    pods = [pod(kube, ns, f"{rs['metadata']['name']}-{s}", labels, n, ip, ctr, rs) for s, n, ip in zip(("a1b2c", "d3e4f"), nodes, ips)]
+    tags = [{"Key": k, "Value": v} for k, v in {"elbv2.k8s.aws/cluster": CLUSTER, "service.k8s.aws/stack": f"{ns}/web", "service.k8s.aws/resource": f"{ns}/web:80"}.items()]
+    tg = elb.create_target_group(Name=elb_name("k8s", ns[:10], "web", uuid.uuid4().hex[:8]), Protocol="TCP", Port=8080, VpcId=vpc, TargetType="ip",
+                                 IpAddressType="ipv6", HealthCheckProtocol="TCP", HealthCheckPort="traffic-port", HealthCheckIntervalSeconds=10,
+                                 HealthyThresholdCount=3, UnhealthyThresholdCount=3, Tags=tags)["TargetGroups"][0]["TargetGroupArn"]
+    elb.create_listener(LoadBalancerArn=lb, Protocol="TCP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    register(tg, [(ip, 8080) for ip in ips], {ips[1]: TIMEOUT})
+    binding(kube, ns, f"k8s-{ns}-web", tg, "web", 80, "ip")
+    wait_endpoints(kube, ns, "web", 2)
+    return {"namespace": ns, "cluster": CLUSTER, "targetGroupArn": tg, "loadBalancerArn": lb, "service": f"{ns}/web", "targets": ips,
+            "pods": [p["metadata"]["name"] for p in pods], "nodes": nodes, "groups": groups, "nlbAddresses": {"ipv4": v4, "ipv6": v6}}
+
+
 SCENARIOS = {
     "scale": scale,
     "probe-targets": probe_targets,
@@ -948,6 +1019,7 @@ SCENARIOS = {
     "pod-security-group": pod_security_group,
     "controller-pod-identity": controller_pod_identity,
     "nlb-own-addresses": nlb_own_addresses,
+    "ipv6-pods": ipv6_pods,
     "by-node-port": by_node_port,
     "by-legacy-tags": by_legacy_tags,
     "by-endpoint-ips": by_endpoint_ips,

@@ -20,7 +20,7 @@ pub const CHECK: Check = Check {
     id: CheckId::SECURITY_GROUPS,
     section: "§4",
     layer: Layer::Network,
-    verifies: "both ends: the ENI of each target (instance primary ENI, branch ENI, or the node ENI holding the pod IP) allows the health-check and traffic ports from the load balancer's groups (or, for an NLB without groups, its subnets' CIDRs), managed prefix lists resolved; the load balancer's groups let the check out; healthy vs unhealthy group sets compared; a node ENI with several groups has exactly one tagged `kubernetes.io/cluster/<name>` (else the controller adds no rule: the fix is the tag)",
+    verifies: "both ends: the ENI of each target (instance primary ENI, branch ENI, or the node ENI holding the pod IP) allows the health-check port from the load balancer's groups (or, for an NLB without groups, its own addresses or subnets, of the target's family), managed prefix lists resolved; the traffic port from the load balancer or, with NLB client IP preservation, from the Service's loadBalancerSourceRanges (a warning: it cannot fail a health check); the load balancer's groups let the check out; healthy vs unhealthy group sets compared; a node ENI with several groups has exactly one tagged `kubernetes.io/cluster/<name>` (else the controller adds no rule: the fix is the tag)",
     needs: "DescribeLoadBalancers, DescribeInstances, DescribeSecurityGroups, DescribeNetworkInterfaces, GetManagedPrefixListEntries",
     reasons: &["Target.Timeout", "Target.FailedHealthChecks"],
     run: check,
@@ -35,6 +35,9 @@ struct Blocked {
     port: u16,
     /// `target inbound` (the target's groups) or `load balancer outbound` (the LB's groups).
     side: &'static str,
+    /// `health check` (can explain an unhealthy target) or `user traffic` (the traffic port, when
+    /// the health check uses another: it cannot).
+    purpose: &'static str,
     interface: Option<String>,
     groups: Vec<String>,
     node: Option<String>,
@@ -84,6 +87,8 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
     let lb_groups: Vec<&SecurityGroup> = source.groups.iter().filter_map(|g| ctx.group(g)).collect();
     let lb_groups = if lb_groups.len() == source.groups.len() { lb_groups } else { vec![] };
     let mut egress_blocked: Vec<String> = Vec::new();
+    let mut traffic_fixes: BTreeSet<String> = BTreeSet::new();
+    let clients = client_sources(ctx, source);
     for t in all {
         let place = ctx.place(t);
         if place.groups.is_empty() {
@@ -92,20 +97,26 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
         }
         sets.entry(t.is_unhealthy()).or_default().insert(place.groups.clone());
         let groups: Vec<&SecurityGroup> = place.groups.iter().filter_map(|g| ctx.group(g)).collect();
-        let ports: BTreeSet<u16> = [ctx.health_check_port(t), t.port.and_then(|p| u16::try_from(p).ok())]
-            .into_iter()
-            .flatten()
-            .collect();
-        // The health check comes from the load balancer's addresses of the target's family.
+        // The health check goes to its port from the load balancer's addresses of the target's
+        // family. User traffic goes to the traffic port, from the load balancer or, with client
+        // IP preservation, from the clients. Only the health-check port explains an unhealthy
+        // target; the traffic port (when another) is reported for what it will do to traffic.
+        let hc_port = ctx.health_check_port(t);
+        let traffic_port = (t.port.and_then(|p| u16::try_from(p).ok())).filter(|p| clients.is_some() || Some(*p) != hc_port);
         let v6 = place.address.as_deref().and_then(Cidr::parse).is_some_and(|a| a.v6);
-        let source = &source.family(v6);
-        for port in ports {
+        let hc_source = source.family(v6);
+        let traffic_source = clients.as_ref().map_or_else(|| hc_source.clone(), |(c, _)| c.family(v6));
+        let ports = (hc_port.map(|p| (p, "health check", &hc_source)).into_iter())
+            .chain(traffic_port.map(|p| (p, "user traffic", &traffic_source)));
+        for (port, purpose, source) in ports {
+            let health_check = purpose == "health check";
             if let Err(uncovered) = net::sg_allows(&groups, source, &lists, TCP, port) {
                 let prefix_lists = net::unresolved_lists(&groups, &lists, TCP, port);
                 blocked.push(Blocked {
                     target: t.id.clone(),
                     port,
                     side: "target inbound",
+                    purpose,
                     interface: place.interface.clone(),
                     groups: place.groups.clone(),
                     node: place.node.clone(),
@@ -119,6 +130,10 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
                         })
                         .collect(),
                 });
+                if !health_check {
+                    traffic_fixes.insert(fix(ctx, &place.groups, source, port, &uncovered));
+                    continue;
+                }
                 if prefix_lists.is_empty() {
                     if t.is_unhealthy() {
                         explains.push(t.id.clone());
@@ -136,6 +151,7 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
                     target: t.id.clone(),
                     port,
                     side: "load balancer outbound",
+                    purpose,
                     interface: place.interface.clone(),
                     groups: source.groups.clone(),
                     node: place.node.clone(),
@@ -149,13 +165,13 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
                         })
                         .collect(),
                 });
-                if t.is_unhealthy() {
+                if health_check && t.is_unhealthy() {
                     egress_blocked.push(t.id.clone());
-                } else if t.state == "healthy" {
+                } else if health_check && t.state == "healthy" {
                     shared.push(t.id.clone());
                 }
                 if let Ok(g) = endpoint_group(ctx, &place.groups) {
-                    fixes.insert(format!(
+                    (if health_check { &mut fixes } else { &mut traffic_fixes }).insert(format!(
                         "aws ec2 authorize-security-group-egress --group-id {} --ip-permissions 'IpProtocol=tcp,FromPort={port},ToPort={port},UserIdGroupPairs=[{{GroupId={g}}}]'",
                         source.groups[0]
                     ));
@@ -165,6 +181,9 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
         }
     }
     let mut evidence = json!({"source": {"groups": source.groups, "addresses": cidrs(&source.cidrs)}, "blocked": blocked});
+    if let Some((c, declared)) = &clients {
+        evidence["trafficSource"] = json!({"clientIpPreserved": true, "addresses": cidrs(&c.cidrs), "fromService": declared});
+    }
     let difference = group_difference(&sets);
     if let Some(d) = &difference {
         evidence["healthyVsUnhealthy"] = json!(d);
@@ -185,8 +204,19 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
             .unwrap_or_default();
         let mut sentences = Vec::new();
         if !explains.is_empty() {
+            // Without groups, name the addresses no rule admits: of the blocked targets' family
+            // only, so an IPv6 target is not said to lack the IPv4 addresses its rules allow.
+            let from = if source.groups.is_empty() {
+                let uncovered: BTreeSet<&str> = (blocked.iter())
+                    .filter(|b| b.side == "target inbound" && b.purpose == "health check" && explains.contains(&b.target))
+                    .flat_map(|b| b.uncovered_sources.iter().map(String::as_str))
+                    .collect();
+                format!("the load balancer's addresses {}", uncovered.into_iter().collect::<Vec<_>>().join(", "))
+            } else {
+                lb_kind.clone()
+            };
             sentences.push(format!(
-                "No security group on the ENI of {} allows TCP on the health-check port from {lb_kind}.{diff}",
+                "No security group on the ENI of {} allows TCP on the health-check port from {from}.{diff}",
                 explains.join(", ")
             ));
         }
@@ -209,7 +239,7 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
         .explains(explains)
         .shared_by_healthy(shared);
     }
-    if let Some(b) = blocked.iter().find(|b| !b.unresolved_prefix_lists.is_empty()) {
+    if let Some(b) = (blocked.iter()).find(|b| b.purpose == "health check" && !b.unresolved_prefix_lists.is_empty()) {
         let why = match ctx.snap.aws.network.prefix_lists.get() {
             Err(e) => e,
             Ok(_) => "GetManagedPrefixListEntries returned no entries for them".into(),
@@ -239,6 +269,39 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
     if !unknown.is_empty() && unknown.len() == all.len() {
         return Finding::unknown(ID, format!("no ENI found for the targets: {}", unknown.join(", "))).evidence(evidence);
     }
+    // Health checks pass; user traffic on another port would not (it cannot explain a failing
+    // health check, so it is a warning, never a root cause).
+    let traffic: Vec<&Blocked> = blocked.iter().filter(|b| b.purpose == "user traffic").collect();
+    if let Some(b) = traffic.first() {
+        let from = match (b.side, &clients) {
+            ("load balancer outbound", _) => "the load balancer's outbound rules stop it".to_string(),
+            (_, Some((_, declared))) => format!(
+                "the clients {} {} are not admitted. Client IP preservation is on, so traffic arrives from the clients, not from the load balancer{}",
+                if *declared { "the Service admits (loadBalancerSourceRanges)" } else { "the controller would admit by default" },
+                b.uncovered_sources.join(", "),
+                if *declared { "" } else { "; set spec.loadBalancerSourceRanges to the clients meant to reach it, and the controller opens the nodes' group to exactly those" }
+            ),
+            (_, None) => format!("{} are not admitted", b.uncovered_sources.join(", ")),
+        };
+        // A default range (the whole Internet, or the VPC) is no intent of the user's: no rule
+        // is printed that would open the nodes to it.
+        if matches!(clients, Some((_, false))) && b.side == "target inbound" {
+            traffic_fixes.clear();
+        }
+        let targets: BTreeSet<&str> = traffic.iter().map(|b| b.target.as_str()).collect();
+        return Finding::warn(
+            ID,
+            format!("Health checks pass; user traffic to port {} would be blocked", b.port),
+            format!(
+                "The health check (port {}) is allowed, but traffic to port {} of {} is not: {from}.",
+                ctx.health_check_port(all.iter().find(|t| t.id == b.target).unwrap_or(&all[0])).map_or("?".into(), |p| p.to_string()),
+                b.port,
+                targets.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .evidence(evidence)
+        .remediation(traffic_fixes.into_iter().collect());
+    }
     Finding::pass(
         ID,
         "Security groups allow the load balancer",
@@ -248,6 +311,52 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
         ),
     )
     .evidence(evidence)
+}
+
+/// Who sends user traffic to the targets when it is not the load balancer: with client IP
+/// preservation on an NLB without security groups, the clients themselves. The controller opens
+/// the traffic port to `spec.loadBalancerSourceRanges` (else the annotation
+/// `service.beta.kubernetes.io/load-balancer-source-ranges`), by default to 0.0.0.0/0 and ::/0,
+/// or to the VPC's blocks for an internal load balancer; preservation defaults to on for
+/// instance targets and off for ip targets, always on for UDP (aws-load-balancer-controller
+/// v3.5.0 pkg/service/model_build_target_group.go: buildPreserveClientIPFlag,
+/// buildTargetGroupBindingNetworkingLegacy, getDefaultIPSourceRanges).
+/// Also says whether the Service declared the ranges (or they are the controller's default).
+fn client_sources(ctx: &View, lb: &net::Source) -> Option<(net::Source, bool)> {
+    let tg = ctx.tg.as_ref().ok()?;
+    let lbs = ctx.snap.aws.load_balancers.ok()?;
+    if !lb.groups.is_empty() || !lbs.iter().all(|l| l.kind == "network") {
+        return None;
+    }
+    let attribute = (ctx.snap.aws.target_group_attributes.ok())
+        .and_then(|a| a.get("preserve_client_ip.enabled"))
+        .and_then(|v| v.parse::<bool>().ok());
+    let udp = tg.protocol.as_deref().is_some_and(|p| p.contains("UDP") || p.contains("QUIC"));
+    if !(udp || attribute.unwrap_or(tg.target_type == "instance")) {
+        return None;
+    }
+    let svc = ctx.service.as_ref().ok();
+    let mut ranges: Vec<String> = svc
+        .and_then(|s| s.spec.as_ref()?.load_balancer_source_ranges.clone())
+        .unwrap_or_default();
+    if ranges.is_empty() {
+        ranges = (svc.and_then(|s| s.metadata.annotations.as_ref()?.get("service.beta.kubernetes.io/load-balancer-source-ranges")))
+            .map(|v| v.split(',').map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect())
+            .unwrap_or_default();
+    }
+    let mut cidrs: Vec<Cidr> = ranges.iter().filter_map(|r| Cidr::parse(r)).collect();
+    let declared = !cidrs.is_empty();
+    if !declared {
+        let internal = lbs.iter().all(|l| l.scheme.as_deref() == Some("internal"));
+        cidrs = if internal {
+            (ctx.snap.aws.network.vpcs.ok().into_iter().flatten())
+                .flat_map(|v| v.cidrs.iter().filter_map(|c| Cidr::parse(c)))
+                .collect()
+        } else {
+            ["0.0.0.0/0", "::/0"].iter().filter_map(|c| Cidr::parse(c)).collect()
+        };
+    }
+    Some((net::Source { groups: vec![], cidrs }, declared))
 }
 
 /// Groups every healthy target has and some unhealthy one lacks: the article's node-group case.
@@ -619,11 +728,78 @@ mod tests {
                 })
                 .collect(),
         );
+        // Health checks only: user traffic from preserved client IPs is another question.
+        b.aws().target_group_attributes = Fetched::Ok([("preserve_client_ip.enabled".to_string(), "false".to_string())].into());
         let mut snap = b.build();
         if let Fetched::Ok(lbs) = &mut snap.aws.load_balancers {
             lbs[0].security_groups.clear();
+            lbs[0].kind = "network".into();
         }
         snap
+    }
+
+    /// An internet-facing NLB without groups in front of instance targets (client IP
+    /// preservation on by default), both healthy; the nodes admit the NodePorts from the NLB's
+    /// subnets only. `ranges`: the Service's loadBalancerSourceRanges.
+    fn nlb_preserving_clients(ranges: &[&str]) -> crate::snapshot::Snapshot {
+        let mut b = SnapshotB::instance()
+            .targets(vec![target("i-0aaa", 32663, "healthy"), target("i-0bbb", 32663, "healthy")])
+            .sg("sg-node", |g| g.ingress = vec![sg_rule("tcp", 30000, 32767, &["10.0.101.0/24", "10.0.102.0/24"], &[])]);
+        b.lb().security_groups.clear();
+        b.lb().kind = "network".into();
+        b.lb().scheme = Some("internet-facing".into());
+        if let Fetched::Ok(svc) = &mut b.kube().service {
+            let spec = svc.spec.get_or_insert_with(Default::default);
+            spec.load_balancer_source_ranges = Some(ranges.iter().map(|r| r.to_string()).collect()).filter(|r: &Vec<String>| !r.is_empty());
+        }
+        b.build()
+    }
+
+    #[test]
+    fn preserved_clients_outside_the_rules_warn_with_the_services_ranges_and_explain_nothing() {
+        // GIVEN client IP preservation: traffic arrives from the clients the Service admits
+        // (203.0.113.0/24), and the nodes admit only the NLB's subnets
+        let f = CHECK.on(&nlb_preserving_clients(&["203.0.113.0/24"]));
+        // THEN health checks pass, so nothing is explained; user traffic is named as blocked
+        // and the fix opens the NodePort to exactly the Service's ranges
+        assert_eq!(f.status, Status::Warn, "{f:?}");
+        assert!(f.explains.is_empty());
+        assert!(f.detail.contains("client IP preservation") || f.detail.contains("Client IP preservation"), "{}", f.detail);
+        assert_eq!(f.evidence["trafficSource"]["fromService"], true);
+        assert_eq!(
+            f.remediation,
+            vec!["aws ec2 authorize-security-group-ingress --group-id sg-node --ip-permissions 'IpProtocol=tcp,FromPort=32663,ToPort=32663,IpRanges=[{CidrIp=203.0.113.0/24}]'"]
+        );
+    }
+
+    #[test]
+    fn default_client_range_not_admitted_warns_without_opening_the_nodes_to_the_internet() {
+        // GIVEN no loadBalancerSourceRanges: the controller's default is every address
+        let f = CHECK.on(&nlb_preserving_clients(&[]));
+        // THEN a warning that says so, and no command that would open the nodes to 0.0.0.0/0
+        assert_eq!(f.status, Status::Warn, "{f:?}");
+        assert!(f.detail.contains("spec.loadBalancerSourceRanges"), "{}", f.detail);
+        assert!(f.remediation.is_empty(), "{:?}", f.remediation);
+    }
+
+    #[test]
+    fn traffic_port_blocked_while_the_health_check_port_is_open_is_no_root_cause() {
+        // GIVEN the target group checks port 10256 (allowed from the ALB), the traffic port
+        // 32663 is not allowed, and the targets are unhealthy
+        let snap = SnapshotB::instance()
+            .health_check_port("10256")
+            .sg("sg-node", |g| g.ingress = vec![sg_rule("tcp", 10256, 10256, &[], &["sg-alb"])])
+            .build();
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN the failing health checks are not blamed on it: a warning about user traffic
+        assert_eq!(f.status, Status::Warn, "{f:?}");
+        assert!(f.explains.is_empty(), "{:?}", f.explains);
+        assert_eq!(f.evidence["blocked"][0]["purpose"], "user traffic");
+        assert_eq!(
+            f.remediation,
+            vec!["aws ec2 authorize-security-group-ingress --group-id sg-node --protocol tcp --port 32663 --source-group sg-alb"]
+        );
     }
 
     #[test]

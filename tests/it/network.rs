@@ -305,3 +305,44 @@ fn rule_admitting_only_the_nlbs_own_addresses_is_right() {
         .collect();
     assert_eq!(sources, want);
 }
+
+#[test]
+fn ipv6_pod_blocked_only_in_the_ipv6_rules_is_security_groups_with_an_ipv6_fix() {
+    // GIVEN an IPv6 cluster behind a dual-stack NLB: node group B's group admits the NLB's IPv4
+    // addresses only; pod B's address lies in a /80 prefix delegated to node B's ENI
+    let s = stack();
+    let seed = s.seed("ipv6-pods");
+    let (a, b) = (seed["targets"][0].as_str().unwrap(), seed["targets"][1].as_str().unwrap());
+    let group_b = seed["groups"][1].as_str().unwrap();
+    let v6: Vec<String> = (seed["nlbAddresses"]["ipv6"].as_array().unwrap().iter())
+        .map(|a| format!("{}/128", a.as_str().unwrap()))
+        .collect();
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN security-groups blocks pod B alone, at node B's ENI, for the NLB's IPv6 addresses only;
+    // the fix opens exactly those, and the IPv6 ACL entries and local route are judged and pass
+    assert_eq!(d["verdict"]["rootCause"], "security-groups", "{:#}", d["verdict"]);
+    assert_eq!(failing(&d), ["target-health", "security-groups"]);
+    let f = finding(&d, "security-groups");
+    let blocked = f["evidence"]["blocked"].as_array().unwrap();
+    assert_eq!(blocked.len(), 1, "{f:#}");
+    assert_eq!(blocked[0]["target"], b);
+    assert!(blocked.iter().all(|x| x["target"] != a));
+    assert_eq!(blocked[0]["uncoveredSources"], json!(v6));
+    assert!(!f["detail"].as_str().unwrap().contains("10.0.10"), "{}", f["detail"]);
+    assert_eq!(
+        f["remediation"][0],
+        format!(
+            "aws ec2 authorize-security-group-ingress --group-id {group_b} --ip-permissions 'IpProtocol=tcp,FromPort=8080,ToPort=8080,Ipv6Ranges=[{{CidrIpv6={}}},{{CidrIpv6={}}}]'",
+            v6[0], v6[1]
+        )
+    );
+    let routes = finding(&d, "route-tables");
+    assert_eq!(routes["status"], "pass", "{routes:#}");
+    assert!(routes["evidence"]["vpcCidrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c.as_str().unwrap().contains("::/56")));
+    assert_eq!(finding(&d, "network-acls")["status"], "pass");
+}
