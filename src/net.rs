@@ -56,6 +56,15 @@ pub fn sg_allows(groups: &[&SecurityGroup], source: &Source, lists: &PrefixLists
     }
 }
 
+/// Does some ingress rule of `groups` admit TCP `port` from part of `block` (a CIDR inside it)?
+/// When only a subnet stands for the load balancer's unknown addresses, such a rule may admit
+/// exactly them: the verdict is open, not blocked.
+pub fn sg_partly_allows(groups: &[&SecurityGroup], block: &Cidr, lists: &PrefixLists, protocol: u8, port: u16) -> bool {
+    (groups.iter().flat_map(|g| g.ingress.iter()))
+        .filter(|r| rule_covers(r, protocol, port))
+        .any(|r| rule_cidrs(r, lists).any(|rc| block.contains(&rc)))
+}
+
 /// The CIDRs a rule admits: its own and those of the prefix lists it names that are known.
 fn rule_cidrs<'a>(r: &'a SgRule, lists: &'a PrefixLists) -> impl Iterator<Item = Cidr> + 'a {
     (r.cidrs.iter().filter_map(|x| Cidr::parse(x))).chain(r.prefix_lists.iter().filter_map(|id| lists.get(id)).flatten().copied())

@@ -88,11 +88,14 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
     let lb_groups = if lb_groups.len() == source.groups.len() { lb_groups } else { vec![] };
     let mut egress_blocked: Vec<String> = Vec::new();
     let mut traffic_fixes: BTreeSet<String> = BTreeSet::new();
+    // An unhealthy target whose verdict is open: never reported as passing.
+    let mut open_unhealthy = false;
     let clients = client_sources(ctx, source);
     for t in all {
         let place = ctx.place(t);
         if place.groups.is_empty() {
             unknown.push(format!("{} ({})", t.id, place.via));
+            open_unhealthy |= t.is_unhealthy();
             continue;
         }
         sets.entry(t.is_unhealthy()).or_default().insert(place.groups.clone());
@@ -111,6 +114,16 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
         for (port, purpose, source) in ports {
             let health_check = purpose == "health check";
             if let Err(uncovered) = net::sg_allows(&groups, source, &lists, TCP, port) {
+                // Subnets standing for the NLB's own addresses, which could not be read: a rule
+                // admitting part of a subnet may admit exactly them. Open, not blocked, unless
+                // some subnet has nothing admitted (the NLB checks from an address in each).
+                if let (true, Some(why)) = (health_check, lb_addresses_unread(ctx, source)) {
+                    if uncovered.iter().all(|c| net::sg_partly_allows(&groups, c, &lists, TCP, port)) {
+                        unknown.push(format!("{}: port {port} is admitted from part of the load balancer's subnets; its own addresses are unknown ({why})", t.id));
+                        open_unhealthy |= t.is_unhealthy();
+                        break;
+                    }
+                }
                 let prefix_lists = net::unresolved_lists(&groups, &lists, TCP, port);
                 blocked.push(Blocked {
                     target: t.id.clone(),
@@ -266,8 +279,8 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
         )
         .evidence(evidence);
     }
-    if !unknown.is_empty() && unknown.len() == all.len() {
-        return Finding::unknown(ID, format!("no ENI found for the targets: {}", unknown.join(", "))).evidence(evidence);
+    if !unknown.is_empty() && (unknown.len() == all.len() || open_unhealthy) {
+        return Finding::unknown(ID, format!("the security groups of some targets could not be judged: {}", unknown.join("; "))).evidence(evidence);
     }
     // Health checks pass; user traffic on another port would not (it cannot explain a failing
     // health check, so it is a warning, never a root cause).
@@ -311,6 +324,18 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
         ),
     )
     .evidence(evidence)
+}
+
+/// Why the load balancer's own addresses are unknown, when its subnets stand in for them (an
+/// NLB without groups whose ENIs could not be read).
+fn lb_addresses_unread(ctx: &View, source: &net::Source) -> Option<String> {
+    if !source.groups.is_empty() {
+        return None;
+    }
+    match &ctx.snap.aws.network.lb_interfaces {
+        crate::snapshot::Fetched::Failed(e) => Some(e.explain()),
+        _ => None,
+    }
 }
 
 /// Who sends user traffic to the targets when it is not the load balancer: with client IP
@@ -800,6 +825,45 @@ mod tests {
             f.remediation,
             vec!["aws ec2 authorize-security-group-ingress --group-id sg-node --protocol tcp --port 32663 --source-group sg-alb"]
         );
+    }
+
+    #[test]
+    fn denied_eni_lookup_leaves_a_pod_off_its_nodes_enis_unknown_naming_the_action() {
+        // GIVEN ip targets, DescribeNetworkInterfaces denied, and the unhealthy pod's IP on no
+        // ENI DescribeInstances lists (a branch ENI would be one)
+        let mut b = SnapshotB::ip().ec2_denied("DescribeNetworkInterfaces");
+        if let Fetched::Ok(instances) = &mut b.network().instances {
+            for i in instances.iter_mut() {
+                i.interfaces.iter_mut().for_each(|n| n.private_ips.retain(|ip| ip != "10.0.2.11"));
+            }
+        }
+        // WHEN checked
+        let f = CHECK.on(&b.build());
+        // THEN not judged by the node's groups: unknown, naming the permission
+        assert_eq!(f.status, Status::Unknown, "{f:?}");
+        assert!(f.detail.contains("ec2:DescribeNetworkInterfaces"), "{}", f.detail);
+    }
+
+    #[test]
+    fn unread_nlb_addresses_leave_a_rule_for_part_of_its_subnets_open_not_blocked() {
+        // GIVEN the nodes admit two /32s inside the NLB's subnets, and its ENIs could not be read
+        let mut snap = nlb_by_its_own_addresses(&["10.0.101.23/32", "10.0.102.41/32"]);
+        snap.aws.network.lb_interfaces = crate::snapshot::Fetched::Failed(crate::fixtures::denied(
+            "DescribeNetworkInterfaces",
+            "ec2:DescribeNetworkInterfaces",
+        ));
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN the rule may be exactly right: unknown, naming the permission, and no fix
+        assert_eq!(f.status, Status::Unknown, "{f:?}");
+        assert!(f.detail.contains("ec2:DescribeNetworkInterfaces"), "{}", f.detail);
+        // AND a node group admitting nothing from subnet B is blocked whatever the addresses are
+        let mut snap = nlb_by_its_own_addresses(&["10.0.101.23/32"]);
+        snap.aws.network.lb_interfaces = crate::snapshot::Fetched::Failed(crate::fixtures::denied(
+            "DescribeNetworkInterfaces",
+            "ec2:DescribeNetworkInterfaces",
+        ));
+        assert_eq!(CHECK.on(&snap).status, Status::Fail);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::Node;
 
-use super::View;
+use super::{Fetched, View};
 use super::{Instance, NetworkAcl, NetworkInterface, RouteTable, SecurityGroup, Subnet, TargetHealth};
 use crate::cidr::{Cidr, Source};
 
@@ -139,6 +139,21 @@ impl View<'_> {
         let enis = enis.chain(self.snap.aws.network.target_interfaces.ok().into_iter().flatten());
         if let Some(eni) = enis.clone().find(|n| n.holds(&t.id)) {
             return from_eni(eni, format!("node ENI {} holding the pod IP", eni.id), node);
+        }
+        // Without the ENI lookup, a pod with its own branch ENI (security groups for pods) or on
+        // another ENI would be judged by its node's groups: say what is missing instead.
+        if let Fetched::Failed(m) = &self.snap.aws.network.target_interfaces {
+            return Place {
+                subnet: self.subnet_of_ip(&t.id).map(|s| s.id.clone()),
+                zone: t
+                    .availability_zone
+                    .clone()
+                    .or_else(|| self.subnet_of_ip(&t.id).map(|s| s.availability_zone.clone())),
+                address: Some(t.id.clone()),
+                node,
+                via: format!("the ENI holding the pod IP is unknown: {}", m.explain()),
+                ..Default::default()
+            };
         }
         // 3. The primary ENI of the pod's node (custom networking, or IPs not listed).
         let instance = self
