@@ -42,7 +42,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("publish", &["render", "diagnosis", "trigger", "config", "error", "aws_error"]),
-    ("remediate", &["collect", "config", "diagnosis", "checks", "snapshot", "trigger"]),
+    (
+        "remediate",
+        &["collect", "config", "diagnosis", "checks", "snapshot", "trigger", "publish"],
+    ),
     // The request flow and the two entry points.
     (
         "pipeline",

@@ -35,6 +35,9 @@ pub struct Config {
     /// SNS topics whose notifications may trigger a diagnosis (`ALLOWED_SNS_TOPICS`, topic
     /// ARNs); none set: a topic in the alarm's own account.
     pub allowed_sns_topics: Option<Vec<String>>,
+    /// The DynamoDB table recording deliveries per alarm transition (`DELIVERY_TABLE`), so a
+    /// retried invocation publishes only what did not go out and remediates at most once.
+    pub delivery_table: Option<String>,
 }
 
 impl Config {
@@ -104,7 +107,16 @@ impl Config {
             &|t| t.starts_with("arn:aws") && t.split(':').nth(2) == Some("sns"),
             "an SNS topic ARN",
         )?;
+        // A table name, or (as the template passes it) a table ARN.
+        let delivery_table = non_empty("DELIVERY_TABLE").map(|t| t.rsplit('/').next().unwrap_or(&t).to_string());
+        if let Some(t) = &delivery_table {
+            let ok = (3..=255).contains(&t.len()) && t.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+            if !ok {
+                return Err(Error::Config(format!("DELIVERY_TABLE={t:?} is not a DynamoDB table name")));
+            }
+        }
         Ok(Config {
+            delivery_table,
             allowed_accounts,
             allowed_regions,
             allowed_sns_topics,

@@ -66,7 +66,15 @@ impl Pipeline {
         let sdk = self.access.sdk_for(req).await?;
         let (kube, cluster) = self.access.kube_for(&sdk, req).await;
         let (snapshot, mut diagnosis) = crate::diagnose(&sdk, &kube, cluster, req, &self.config, deadline).await?;
-        crate::remediate::run(&kube, &mut diagnosis, &snapshot, req, &self.config.remediate).await;
+        crate::remediate::run(
+            &kube,
+            &mut diagnosis,
+            &snapshot,
+            req,
+            &self.config.remediate,
+            self.publisher.ledger(),
+        )
+        .await;
         let d = &diagnosis;
         info!(
             target_group = %req.target_group_arn,

@@ -13,6 +13,7 @@ use crate::checks::{CheckId, Status};
 use crate::collect::KubeAccess;
 use crate::config::Remediation;
 use crate::diagnosis::Diagnosis;
+use crate::publish::ledger::{self, Claim, Ledger};
 use crate::snapshot::Snapshot;
 use crate::trigger::Request;
 
@@ -68,17 +69,32 @@ pub fn refusal(d: &Diagnosis, snap: &Snapshot, req: &Request, r: &Remediation, n
 
 /// Runs the enabled remediations whose check failed, and records each outcome (or why it did
 /// not run) in that finding's evidence and detail.
-pub async fn run(kube: &KubeAccess, d: &mut Diagnosis, snap: &Snapshot, req: &Request, r: &Remediation) {
+pub async fn run(kube: &KubeAccess, d: &mut Diagnosis, snap: &Snapshot, req: &Request, r: &Remediation, ledger: Option<&Ledger>) {
     if !r.kube_proxy || d.finding(CheckId::KUBE_PROXY).map(|f| f.status) != Some(Status::Fail) {
         return;
     }
     if let Some(why) = refusal(d, snap, req, r, chrono::Utc::now()) {
-        info!(reason = %why, "kube-proxy remediation skipped");
-        if let Some(finding) = d.finding_mut(CheckId::KUBE_PROXY) {
-            finding.detail.push_str(&format!(" Remediation skipped: {why}."));
-            finding.evidence["remediation"] = json!({"action": "rollout restart daemonset/kube-proxy -n kube-system", "skipped": why});
+        return skipped(d, why);
+    }
+    // At most once per alarm transition: a retried invocation must not restart kube-proxy again.
+    let entry = match (ledger, req.alarm.as_ref().and_then(crate::trigger::Alarm::transition)) {
+        (Some(l), Some(t)) => Some((l, ledger::key(&t, &req.target_group_arn, "remediation"))),
+        _ => None,
+    };
+    if let Some((l, k)) = &entry {
+        match l
+            .claim(k, std::time::SystemTime::now() + std::time::Duration::from_secs(15 * 60))
+            .await
+        {
+            Ok(Claim::Granted) => {}
+            Ok(Claim::Taken) => return skipped(d, "it already ran for this alarm transition (delivery ledger)".into()),
+            Err(e) => {
+                return skipped(
+                    d,
+                    format!("the delivery ledger could not tell whether it already ran for this alarm transition ({e})"),
+                )
+            }
         }
-        return;
     }
     let outcome = match kube {
         KubeAccess::Client { client, .. } => restart_kube_proxy(client, r.dry_run).await,
@@ -97,6 +113,20 @@ pub async fn run(kube: &KubeAccess, d: &mut Diagnosis, snap: &Snapshot, req: &Re
     };
     finding.detail.push_str(&sentence);
     finding.evidence["remediation"] = json!({"action": "rollout restart daemonset/kube-proxy -n kube-system", "dryRun": r.dry_run, "ok": ok, "result": outcome.as_ref().map_or_else(|e| e.clone(), |a| a.clone())});
+    // Recorded as done whatever the outcome: a failed restart is for a person, not a retry.
+    if let Some((l, k)) = &entry {
+        if let Err(e) = l.settle(k, true).await {
+            tracing::warn!(error = %e, "could not record the remediation");
+        }
+    }
+}
+
+fn skipped(d: &mut Diagnosis, why: String) {
+    info!(reason = %why, "kube-proxy remediation skipped");
+    if let Some(finding) = d.finding_mut(CheckId::KUBE_PROXY) {
+        finding.detail.push_str(&format!(" Remediation skipped: {why}."));
+        finding.evidence["remediation"] = json!({"action": "rollout restart daemonset/kube-proxy -n kube-system", "skipped": why});
+    }
 }
 
 /// What `kubectl rollout restart` does: stamp the pod template, so every pod is replaced.
@@ -174,6 +204,7 @@ mod tests {
                 state: "ALARM".into(),
                 reason: None,
                 via: "eventbridge".into(),
+                changed_at: None,
             });
         }
         (Diagnosis::from_snapshot(&snap), snap, req)

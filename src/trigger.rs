@@ -49,6 +49,19 @@ pub struct Alarm {
     pub reason: Option<String>,
     /// eventbridge | eventbridge-contributor | sns | alarm-json
     pub via: String,
+    /// When the alarm entered this state (`detail.state.timestamp`, `StateChangeTime`): with the
+    /// alarm, it names the transition, the same in a retried invocation and whichever way the
+    /// alarm arrived, so deliveries are recorded once per transition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<String>,
+}
+
+impl Alarm {
+    /// The transition's identity (`ARN-or-name@time`), when its time is known.
+    pub fn transition(&self) -> Option<String> {
+        let at = self.changed_at.as_deref().filter(|t| !t.is_empty())?;
+        Some(format!("{}@{at}", self.arn.as_deref().unwrap_or(&self.name)))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -152,6 +165,9 @@ fn eventbridge(v: &Value) -> Result<Trigger, TriggerError> {
             .and_then(Value::as_str)
             .map(str::to_string),
         via: if contributor { "eventbridge-contributor" } else { "eventbridge" }.to_string(),
+        changed_at: (detail.get("state").and_then(|s| s.get("timestamp")))
+            .and_then(Value::as_str)
+            .map(str::to_string),
     };
     if alarm.state != "ALARM" {
         return Ok(Trigger::Acknowledge(alarm));
@@ -298,6 +314,7 @@ fn alarm_json(v: &Value, via: &str) -> Result<Trigger, TriggerError> {
         state,
         reason: v.get("NewStateReason").and_then(Value::as_str).map(str::to_string),
         via: via.to_string(),
+        changed_at: v.get("StateChangeTime").and_then(Value::as_str).map(str::to_string),
     };
     if alarm.state != "ALARM" {
         return Ok(Trigger::Acknowledge(alarm));
@@ -558,6 +575,23 @@ mod tests {
         assert_eq!(reqs[0].target_group_arn, TG);
         assert_eq!(reqs[0].region, "us-east-1");
         assert_eq!(reqs[0].alarm.as_ref().unwrap().via, "sns");
+    }
+
+    #[test]
+    fn one_alarm_transition_has_one_identity_whichever_way_it_arrives() {
+        // GIVEN the same transition as an EventBridge event and as an SNS notification
+        let eb = diagnose(include_str!("../events/alarm-state-change.json"));
+        let sns = diagnose(include_str!("../events/sns-alarm.json"));
+        // WHEN each names its transition
+        let t = |r: &[Request]| r[0].alarm.as_ref().and_then(Alarm::transition);
+        // THEN both are the alarm ARN at the state change time, so deliveries are recorded once
+        assert_eq!(
+            t(&eb).as_deref(),
+            Some("arn:aws:cloudwatch:us-east-1:111122223333:alarm:alb-instance-unhealthy-hosts@2026-11-27T03:12:44.330+0000")
+        );
+        assert_eq!(t(&eb), t(&sns));
+        // AND a manual payload has none (nothing is deduplicated for it)
+        assert!(diagnose(include_str!("../events/manual.json"))[0].alarm.is_none());
     }
 
     #[test]

@@ -6,6 +6,9 @@
                                           the SNS envelope with Subject)
     aws_helper.py receive QUEUE_URL     → the messages, with their attributes, as JSON
     aws_helper.py secret NAME VALUE     → {"arn": ARN}
+    aws_helper.py table NAME            → {"table": NAME}: the delivery ledger's table, as the
+                                          template makes it (key pk, TTL on expires)
+    aws_helper.py items TABLE           → the table's items, as {pk: state}
 """
 import json
 import sys
@@ -46,6 +49,16 @@ def main():
     elif cmd == "secret":
         sm = boto3.client("secretsmanager", region_name=REGION)
         print(json.dumps({"arn": sm.create_secret(Name=sys.argv[2], SecretString=sys.argv[3])["ARN"]}))
+    elif cmd == "table":
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb.create_table(TableName=sys.argv[2], BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        ddb.update_time_to_live(TableName=sys.argv[2], TimeToLiveSpecification={"AttributeName": "expires", "Enabled": True})
+        print(json.dumps({"table": sys.argv[2]}))
+    elif cmd == "items":
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        items = ddb.scan(TableName=sys.argv[2])["Items"]
+        print(json.dumps({i["pk"]["S"]: i["state"]["S"] for i in items}))
     else:
         raise SystemExit(__doc__)
 

@@ -95,7 +95,12 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
         let place = ctx.place(t);
         if place.groups.is_empty() {
             unknown.push(format!("{} ({})", t.id, place.via));
-            open_unhealthy |= t.is_unhealthy();
+            // Open when the ENIs could not be read; when they were read and none holds the
+            // address, nothing listens there for a group to block (a stale target).
+            let network = &ctx.snap.aws.network;
+            let unread = matches!(network.target_interfaces, crate::snapshot::Fetched::Failed(_))
+                || matches!(network.instances, crate::snapshot::Fetched::Failed(_));
+            open_unhealthy |= t.is_unhealthy() && unread;
             continue;
         }
         sets.entry(t.is_unhealthy()).or_default().insert(place.groups.clone());

@@ -200,6 +200,7 @@ mod tests {
                 state: "ALARM".into(),
                 reason: None,
                 via: "eventbridge".into(),
+                changed_at: None,
             }),
             publish: true,
         }

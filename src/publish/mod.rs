@@ -3,8 +3,11 @@
 //! channels have published. One of the three modules that do I/O (with `collect` and
 //! `remediate`).
 
+pub mod ledger;
 pub mod slack;
 pub mod sns;
+
+use ledger::{Claim, Ledger};
 
 use crate::diagnosis::Diagnosis;
 pub use crate::error::PublishError;
@@ -18,23 +21,34 @@ pub struct Publisher {
     http: reqwest::Client,
     /// The webhook URL, read once per container.
     slack_url: tokio::sync::OnceCell<String>,
+    /// What was delivered per alarm transition (`DELIVERY_TABLE`), when configured.
+    ledger: Option<Ledger>,
 }
+
+/// How long a claim holds without a deadline (the CLI): Lambda's longest timeout.
+const CLAIM_WITHOUT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 impl Publisher {
     /// From the function's own AWS configuration (publishing happens in its own account).
     pub fn new(sdk: &aws_config::SdkConfig, config: &crate::Config) -> Publisher {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
         Publisher {
+            ledger: (config.delivery_table.clone()).map(|t| Ledger::new(sdk, http.clone(), t)),
             sns: config.sns_topic_arn.clone().map(|t| (aws_sdk_sns::Client::new(sdk), t)),
             slack: config
                 .slack_webhook_secret_arn
                 .clone()
                 .map(|s| (aws_sdk_secretsmanager::Client::new(sdk), s)),
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
+            http,
             slack_url: tokio::sync::OnceCell::new(),
         }
+    }
+
+    pub fn ledger(&self) -> Option<&Ledger> {
+        self.ledger.as_ref()
     }
 
     pub fn is_configured(&self) -> bool {
@@ -72,8 +86,43 @@ impl Publisher {
                 None => Ok(()),
             }
         };
-        let (a, b) = tokio::join!(by(deadline, "SNS", sns), by(deadline, "Slack", slack));
+        let (a, b) = tokio::join!(self.once(req, "SNS", deadline, sns), self.once(req, "Slack", deadline, slack));
         [a.err(), b.err()].into_iter().flatten().collect()
+    }
+
+    /// Delivers through one channel at most once per alarm transition and target group: a
+    /// channel the ledger says is done is skipped; an unreachable ledger never stops a delivery
+    /// (at least once beats not at all). Without a ledger or a transition, simply delivers.
+    /// The delivery itself is bounded by `deadline`, and recorded either way.
+    async fn once(
+        &self,
+        req: &Request,
+        channel: &'static str,
+        deadline: Option<tokio::time::Instant>,
+        send: impl std::future::Future<Output = Result<(), PublishError>>,
+    ) -> Result<(), PublishError> {
+        let entry = match (&self.ledger, req.alarm.as_ref().and_then(crate::trigger::Alarm::transition)) {
+            (Some(l), Some(t)) => Some((l, ledger::key(&t, &req.target_group_arn, &channel.to_lowercase()))),
+            _ => None,
+        };
+        if let Some((l, k)) = &entry {
+            let left = deadline.map_or(CLAIM_WITHOUT_DEADLINE, |d| d.saturating_duration_since(tokio::time::Instant::now()));
+            match l.claim(k, std::time::SystemTime::now() + left).await {
+                Ok(Claim::Taken) => {
+                    tracing::info!(channel, "already delivered for this alarm transition: skipped");
+                    return Ok(());
+                }
+                Ok(Claim::Granted) => {}
+                Err(e) => tracing::warn!(channel, error = %e, "delivery ledger unavailable: delivering without it"),
+            }
+        }
+        let res = by(deadline, channel, send).await;
+        if let Some((l, k)) = &entry {
+            if let Err(e) = l.settle(k, res.is_ok()).await {
+                tracing::warn!(channel, error = %e, "could not record the delivery");
+            }
+        }
+        res
     }
 
     /// The short "recovered" notice for an alarm back in OK.

@@ -203,3 +203,52 @@ async fn manual_payload_does_not_publish_unless_asked() {
         .unwrap();
     assert_eq!(helper(s, &["receive", q["queue"].as_str().unwrap()]).as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn retried_alarm_after_a_slack_500_posts_to_sns_once_and_to_slack_once() {
+    // GIVEN the delivery ledger's table, SNS, and a Slack webhook failing with 500 for every
+    // attempt of the first invocation (four), then answering
+    let s = stack();
+    let seed = s.seed("article");
+    let q = helper(s, &["sns-queue", &unique_namespace("ledger")]);
+    let table = helper(s, &["table", &unique_namespace("deliveries")]);
+    let table = table["table"].as_str().unwrap();
+    let receiver = Receiver::start("500,500,500,500");
+    let secret = helper(
+        s,
+        &[
+            "secret",
+            &unique_namespace("slack"),
+            &format!("http://127.0.0.1:{}/services/T0/B0/secret", receiver.port),
+        ],
+    );
+    let config = Config {
+        sns_topic_arn: q["topic"].as_str().map(String::from),
+        slack_webhook_secret_arn: secret["arn"].as_str().map(String::from),
+        delivery_table: Some(table.to_string()),
+        ..Default::default()
+    };
+    let h = handler(s, config).await;
+    let alarm = alarm_for(seed["targetGroupArn"].as_str().unwrap());
+    // WHEN the alarm event is handled, fails on Slack, and Lambda retries it twice
+    let first = h.handle(&alarm).await.unwrap_err();
+    assert_eq!(lambda_runtime::Diagnostic::from(first).error_type, "PublishFailed");
+    h.handle(&alarm).await.expect("the retry delivers what failed");
+    h.handle(&alarm).await.expect("a further retry has nothing left to deliver");
+    // THEN SNS got the diagnosis once, Slack answered 200 once, and the ledger says both went out
+    let sns = helper(s, &["count", q["queue"].as_str().unwrap()]);
+    assert_eq!(sns["count"], 1, "SNS must not be re-published by the retries");
+    let statuses: Vec<u64> = receiver.received().iter().map(|p| p["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [500, 500, 500, 500, 200]);
+    let items = helper(s, &["items", table]);
+    let states: Vec<&str> = items.as_object().unwrap().values().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(states, ["delivered", "delivered"], "{items:#}");
+    assert!(
+        items
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| k.contains("@2026-11-27T03:12:44.330+0000|")),
+        "{items:#}"
+    );
+}
