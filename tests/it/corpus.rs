@@ -99,6 +99,7 @@ fn replay_bytes(bytes: &[u8]) {
         for format in [Format::Text, Format::Json, Format::Slack] {
             render::render(&d, &snap, format, false);
         }
+        render::sns::message(&d, &snap.request);
     }
 }
 
@@ -176,8 +177,70 @@ fn mutate(doc: &mut Value, pick: usize, kind: u8, replacement: &Value) {
     }
 }
 
+/// The sample payloads of `events/`: every shape the function accepts.
+fn sample_events() -> Vec<Value> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    let mut out: Vec<Value> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    out.sort_by_key(|v| v.to_string());
+    out
+}
+
+/// A parsed trigger either refuses with a message or yields requests whose target group ARNs
+/// parse again: nothing in between, and never a panic.
+fn parse_trigger(v: &Value) {
+    use eks_lb_doctor::trigger::{self, TargetGroupArn, Trigger};
+    match trigger::parse_value(v) {
+        Ok(Trigger::Diagnose(reqs)) => {
+            assert!(!reqs.is_empty());
+            for r in reqs {
+                let arn = TargetGroupArn::parse(&r.target_group_arn).expect("a request's ARN is valid");
+                assert_eq!((arn.region, arn.account), (r.region, r.account));
+            }
+        }
+        Ok(Trigger::Acknowledge(_)) => {}
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_sample_events_parse_or_are_refused_never_panic(
+        which in any::<usize>(),
+        mutations in prop::collection::vec((any::<usize>(), any::<u8>(), arbitrary_json()), 1..6),
+    ) {
+        let events = sample_events();
+        let mut doc = events[which % events.len()].clone();
+        for (pick, kind, replacement) in &mutations {
+            mutate(&mut doc, *pick, *kind, replacement);
+        }
+        parse_trigger(&doc);
+        // and as raw bytes, cut anywhere
+        let bytes = doc.to_string().into_bytes();
+        let _ = eks_lb_doctor::trigger::parse(&bytes[..which % (bytes.len() + 1)]);
+    }
+
+    #[test]
+    fn arbitrary_json_payloads_parse_or_are_refused(doc in arbitrary_json()) {
+        parse_trigger(&doc);
+    }
+
+    #[test]
+    fn arbitrary_arns_and_dimensions_never_panic(
+        s in "(arn:aws[a-z-]{0,4}:elasticloadbalancing:[a-z0-9-]{0,14}:[0-9]{0,13}:)?(targetgroup/)?[\\PC]{0,40}",
+        region in "[a-z0-9-]{0,14}",
+        account in "[0-9]{0,13}",
+    ) {
+        use eks_lb_doctor::trigger::TargetGroupArn;
+        if let Ok(a) = TargetGroupArn::parse(&s) {
+            prop_assert!(a.arn.starts_with("arn:"));
+        }
+        let _ = TargetGroupArn::from_dimension(&s, &region, &account);
+    }
 
     #[test]
     fn arbitrary_json_never_panics_the_replay(doc in arbitrary_json()) {
