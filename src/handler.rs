@@ -93,6 +93,16 @@ impl Handler {
                 }
             }
         }
+        // Some target groups diagnosed, others not: the failures are published too (an alarm's
+        // reader must not mistake a partial answer for the whole), bounded like the rest.
+        if !diagnoses.is_empty() {
+            let publish_by = deadline;
+            for (arn, e) in &errors {
+                if let Some(req) = requests.iter().find(|r| &r.target_group_arn == arn && r.publish) {
+                    publish_failures.extend(self.pipeline.publisher().not_diagnosed(req, &e.to_string(), publish_by).await);
+                }
+            }
+        }
         if !publish_failures.is_empty() {
             return Err(Error::Publish(publish_failures));
         }

@@ -86,7 +86,10 @@ impl Publisher {
                 None => Ok(()),
             }
         };
-        let (a, b) = tokio::join!(self.once(req, "SNS", deadline, sns), self.once(req, "Slack", deadline, slack));
+        let (a, b) = tokio::join!(
+            self.once(req, "SNS", "sns", deadline, sns),
+            self.once(req, "Slack", "slack", deadline, slack)
+        );
         [a.err(), b.err()].into_iter().flatten().collect()
     }
 
@@ -98,11 +101,12 @@ impl Publisher {
         &self,
         req: &Request,
         channel: &'static str,
+        record_as: &str,
         deadline: Option<tokio::time::Instant>,
         send: impl std::future::Future<Output = Result<(), PublishError>>,
     ) -> Result<(), PublishError> {
         let entry = match (&self.ledger, req.alarm.as_ref().and_then(crate::trigger::Alarm::transition)) {
-            (Some(l), Some(t)) => Some((l, ledger::key(&t, &req.target_group_arn, &channel.to_lowercase()))),
+            (Some(l), Some(t)) => Some((l, ledger::key(&t, &req.target_group_arn, record_as))),
             _ => None,
         };
         if let Some((l, k)) = &entry {
@@ -123,6 +127,31 @@ impl Publisher {
             }
         }
         res
+    }
+
+    /// Says that one target group of an alarm could not be diagnosed while others were,
+    /// through every channel, recorded like a diagnosis (a retry does not repeat it).
+    pub async fn not_diagnosed(&self, req: &Request, error: &str, deadline: Option<tokio::time::Instant>) -> Vec<PublishError> {
+        let sns = async {
+            match &self.sns {
+                Some((client, topic)) => sns::publish(client, topic, &render::sns::not_diagnosed(req, error))
+                    .await
+                    .map(|_| ()),
+                None => Ok(()),
+            }
+        };
+        let slack = async {
+            match self.slack_url().await? {
+                Some(url) => slack::post(&self.http, url, &render::slack::not_diagnosed(req, error)).await,
+                None => Ok(()),
+            }
+        };
+        // Recorded apart from a diagnosis, which a later retry may still deliver.
+        let (a, b) = tokio::join!(
+            self.once(req, "SNS", "sns-not-diagnosed", deadline, sns),
+            self.once(req, "Slack", "slack-not-diagnosed", deadline, slack)
+        );
+        [a.err(), b.err()].into_iter().flatten().collect()
     }
 
     /// The short "recovered" notice for an alarm back in OK.

@@ -137,6 +137,25 @@ pub fn recovered(alarm: &str) -> SnsMessage {
     }
 }
 
+/// A target group of an alarm that could not be diagnosed (the others were): said, not dropped.
+pub fn not_diagnosed(req: &Request, error: &str) -> SnsMessage {
+    let name = req.target_group_arn.rsplit(':').next().unwrap_or(&req.target_group_arn);
+    let alarm = req.alarm.as_ref().map(|a| a.name.as_str()).unwrap_or("manual request");
+    let text = format!("Could not diagnose {name} ({alarm}): {error}");
+    let machine = json!({"error": error, "targetGroupArn": req.target_group_arn, "alarm": alarm}).to_string();
+    let doc = json!({"default": text, "email": text, "sqs": machine});
+    let subject: String = format!("ERROR: could not diagnose {name}")
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .take(99)
+        .collect();
+    SnsMessage {
+        subject,
+        message: doc.to_string(),
+        attributes: BTreeMap::from([("status".into(), "error".into())]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

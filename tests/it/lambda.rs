@@ -16,7 +16,7 @@ async fn handler(s: &Stack, kubeconfig: Option<&str>) -> Handler {
 }
 
 /// The sample alarm event, pointed at a seeded target group.
-fn alarm_for(tg_arns: &[&str]) -> Value {
+pub fn alarm_for(tg_arns: &[&str]) -> Value {
     let mut ev: Value = serde_json::from_slice(&std::fs::read(repo().join("events/alarm-metric-math.json")).unwrap()).unwrap();
     ev["account"] = json!("123456789012");
     let metrics = ev["detail"]["configuration"]["metrics"].as_array_mut().unwrap();

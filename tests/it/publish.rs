@@ -252,3 +252,43 @@ async fn retried_alarm_after_a_slack_500_posts_to_sns_once_and_to_slack_once() {
         "{items:#}"
     );
 }
+
+#[tokio::test]
+async fn target_group_that_cannot_be_diagnosed_is_published_beside_the_one_that_was() {
+    // GIVEN a metric-math alarm over a seeded target group and one that does not exist, and SNS
+    let s = stack();
+    let seed = s.seed("article");
+    let q = helper(s, &["sns-queue", &unique_namespace("partial")]);
+    let missing = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gone/00000000deadbeef";
+    let event = crate::lambda::alarm_for(&[seed["targetGroupArn"].as_str().unwrap(), missing]);
+    let config = Config {
+        sns_topic_arn: q["topic"].as_str().map(String::from),
+        ..Default::default()
+    };
+    // WHEN handled
+    let out = handler(s, config)
+        .await
+        .handle(&event)
+        .await
+        .expect("a partial answer is delivered");
+    // THEN the diagnosis and a notice naming the target group that failed both went out
+    assert_eq!(out["errors"][0]["targetGroupArn"], missing);
+    let got = helper(s, &["receive", q["queue"].as_str().unwrap()]);
+    let mut statuses: Vec<&str> = got
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["attributes"]["status"].as_str().unwrap())
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, ["error", "problem"], "{got:#}");
+    let notice = got
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["attributes"]["status"] == "error")
+        .unwrap();
+    let body: Value = serde_json::from_str(notice["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["targetGroupArn"], missing);
+    assert!(body["error"].as_str().unwrap().contains("not found"), "{body}");
+}
