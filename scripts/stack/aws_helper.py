@@ -9,6 +9,7 @@
     aws_helper.py table NAME            → {"table": NAME}: the delivery ledger's table, as the
                                           template makes it (key pk, TTL on expires)
     aws_helper.py items TABLE           → the table's items, as {pk: state}
+    aws_helper.py calls APP             → AWS calls made by SDK app id APP, per service
 """
 import json
 import sys
@@ -55,6 +56,11 @@ def main():
                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
         ddb.update_time_to_live(TableName=sys.argv[2], TimeToLiveSpecification={"AttributeName": "expires", "Enabled": True})
         print(json.dumps({"table": sys.argv[2]}))
+    elif cmd == "calls":
+        import os
+        import urllib.request
+        url = os.environ["AWS_ENDPOINT_URL"].rstrip("/") + "/_stack/calls?app=" + sys.argv[2]
+        print(urllib.request.urlopen(url, timeout=10).read().decode())
     elif cmd == "items":
         ddb = boto3.client("dynamodb", region_name=REGION)
         items = ddb.scan(TableName=sys.argv[2])["Items"]

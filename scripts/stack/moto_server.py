@@ -87,6 +87,41 @@ def subnet_ipv6_blocks(self):
 subnets.Subnet.ipv6_cidr_block_association_set = property(subnet_ipv6_blocks)
 eni_responses.ElasticNetworkInterfaces.assign_ipv6_addresses = assign_ipv6_addresses
 
+# Calls counted per SDK app id (`AWS_SDK_UA_APP_ID`, sent as `app/<id>` in the user agent) and
+# service (the credential scope of the signature), read back at GET /_stack/calls?app=<id>: the
+# storm test counts its own invocations' calls while other tests share the server.
+import json as _json  # noqa: E402
+import re as _re  # noqa: E402
+import threading as _threading  # noqa: E402
+from urllib.parse import parse_qs as _parse_qs  # noqa: E402
+
+from moto.moto_server import werkzeug_app  # noqa: E402
+
+_calls = {}
+_calls_lock = _threading.Lock()
+_dispatch = werkzeug_app.DomainDispatcherApplication.__call__
+
+
+def counting_dispatch(self, environ, start_response):
+    if environ.get("PATH_INFO") == "/_stack/calls":
+        app = _parse_qs(environ.get("QUERY_STRING", "")).get("app", [""])[0]
+        with _calls_lock:
+            body = _json.dumps(_calls.get(app, {})).encode()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
+    agent = environ.get("HTTP_X_AMZ_USER_AGENT", "") + " " + environ.get("HTTP_USER_AGENT", "")
+    app = _re.search(r"app/([A-Za-z0-9._-]+)", agent)
+    service = _re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+    if app:
+        with _calls_lock:
+            per = _calls.setdefault(app.group(1), {})
+            key = service.group(1) if service else "unsigned"
+            per[key] = per.get(key, 0) + 1
+    return _dispatch(self, environ, start_response)
+
+
+werkzeug_app.DomainDispatcherApplication.__call__ = counting_dispatch
+
 if __name__ == "__main__":
     from moto.server import main
 

@@ -25,6 +25,8 @@ fn fifty_alarms_at_once_are_each_diagnosed_and_published_once() {
         json!(tg.rsplit(':').next().unwrap());
     let path = dir.path().join("alarm.json");
     std::fs::write(&path, event.to_string()).unwrap();
+    // (their AWS calls counted apart from other tests' by the SDK app id in the user agent)
+    let app = unique_namespace("storm");
     // WHEN they are all invoked at once, each through its own Runtime API and function process
     let children: Vec<_> = (0..ALARMS)
         .map(|_| {
@@ -36,6 +38,7 @@ fn fifty_alarms_at_once_are_each_diagnosed_and_published_once() {
                 .envs(&s.env)
                 .env("SNS_TOPIC_ARN", q["topic"].as_str().unwrap())
                 .env("LAMBDA_TIMEOUT_S", "120")
+                .env("AWS_SDK_UA_APP_ID", &app)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
@@ -52,4 +55,16 @@ fn fifty_alarms_at_once_are_each_diagnosed_and_published_once() {
     // AND each was published exactly once
     let published = helper(s, &["count", q["queue"].as_str().unwrap()]);
     assert_eq!(published["count"], ALARMS, "one SNS message per alarm");
+    // AND the storm cost each alarm the handful of AWS calls one diagnosis costs alone
+    // (BENCHMARKS.md: 7 ELB and 6 EC2 calls for this scenario) plus its SNS Publish; the SDK's
+    // own retries of a busy server may add a few, never a pile (at most half again)
+    let calls = helper(s, &["calls", &app]);
+    for (service, per_alarm) in [("elasticloadbalancing", 7), ("ec2", 6), ("sns", 1)] {
+        let (n, base) = (calls[service].as_u64().unwrap_or(0), per_alarm * ALARMS as u64);
+        assert!(
+            n >= base && n <= base * 3 / 2,
+            "{service}: {n} calls for {ALARMS} alarms ({base} without retries): {calls}"
+        );
+    }
+    assert_eq!(calls.as_object().unwrap().len(), 3, "no other service was called: {calls}");
 }
