@@ -42,6 +42,7 @@ ADMIN_TOKEN = "eks-lb-doctor-admin-token"
 CM_TOKEN = "eks-lb-doctor-controller-manager-token"
 NOBODY_TOKEN = "eks-lb-doctor-nobody-token"
 READER_TOKEN = "eks-lb-doctor-reader-token"
+STORM_TOKEN = "eks-lb-doctor-storm-token"
 AWS_ENV = {
     "AWS_ENDPOINT_URL": f"http://{HOST}:{MOTO_PORT}",
     "AWS_ACCESS_KEY_ID": "testing",
@@ -203,6 +204,8 @@ def up():
         # Test users: one with no permission at all, one in the group infra/rbac.yaml binds.
         f'{NOBODY_TOKEN},nobody,nobody\n'
         f'{READER_TOKEN},reader,reader,"eks-lb-doctor-readers"\n'
+        # The storm test's own reader: its requests are counted in the audit log by user.
+        f'{STORM_TOKEN},storm,storm,"eks-lb-doctor-readers"\n'
     )
     # etcd's data on tmpfs when there is one: fsync is what makes it slow, and this is test data.
     shm = Path("/dev/shm")
@@ -258,6 +261,7 @@ def up():
     kubeconfig(STATE / "kubeconfig", ADMIN_TOKEN, "admin")
     kubeconfig(STATE / "kubeconfig-nobody", NOBODY_TOKEN, "nobody")
     kubeconfig(STATE / "kubeconfig-reader", READER_TOKEN, "reader")
+    kubeconfig(STATE / "kubeconfig-storm", STORM_TOKEN, "storm")
     import scenarios
     scenarios.install_cluster(kube)
     # The read-only RBAC users are asked to apply: the reader test user is in its group.

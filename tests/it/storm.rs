@@ -1,5 +1,6 @@
 //! An alarm storm through the local Lambda Runtime API: many alarms at once, each its own
-//! function process (as Lambda scales out), every one diagnosed and published exactly once.
+//! function process (as Lambda scales out), every one diagnosed and published exactly once, at
+//! the API cost of one diagnosis each.
 
 use std::process::{Command, Stdio};
 
@@ -25,8 +26,12 @@ fn fifty_alarms_at_once_are_each_diagnosed_and_published_once() {
         json!(tg.rsplit(':').next().unwrap());
     let path = dir.path().join("alarm.json");
     std::fs::write(&path, event.to_string()).unwrap();
-    // (their AWS calls counted apart from other tests' by the SDK app id in the user agent)
+    // (their AWS calls counted apart from other tests' by the SDK app id in the user agent, their
+    // Kubernetes requests by their own reader user in the API server's audit log)
     let app = unique_namespace("storm");
+    let state = std::path::Path::new(&s.env["KUBECONFIG"]).parent().unwrap().to_path_buf();
+    let audit = state.join("audit.log");
+    let kube_before = requests_by(&audit, "storm", None);
     // WHEN they are all invoked at once, each through its own Runtime API and function process
     let children: Vec<_> = (0..ALARMS)
         .map(|_| {
@@ -39,6 +44,7 @@ fn fifty_alarms_at_once_are_each_diagnosed_and_published_once() {
                 .env("SNS_TOPIC_ARN", q["topic"].as_str().unwrap())
                 .env("LAMBDA_TIMEOUT_S", "120")
                 .env("AWS_SDK_UA_APP_ID", &app)
+                .env("KUBECONFIG", state.join("kubeconfig-storm"))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
@@ -67,4 +73,23 @@ fn fifty_alarms_at_once_are_each_diagnosed_and_published_once() {
         );
     }
     assert_eq!(calls.as_object().unwrap().len(), 3, "no other service was called: {calls}");
+    // AND the same for the API server: each alarm's handful of list and get requests (14 in
+    // BENCHMARKS.md for this scenario), none forbidden with infra/rbac.yaml
+    let kube = requests_by(&audit, "storm", None).saturating_sub(kube_before);
+    assert!(
+        (14 * ALARMS..=21 * ALARMS).contains(&kube),
+        "{kube} Kubernetes requests for {ALARMS} alarms (14 each without retries)"
+    );
+    assert_eq!(requests_by(&audit, "storm", Some(403)), 0, "infra/rbac.yaml covers every read");
+}
+
+/// Requests `user` made (answered with `code`, if given), as the API server's audit log
+/// recorded them (one line per request at ResponseComplete; the stack's policy omits the others).
+fn requests_by(audit: &std::path::Path, user: &str, code: Option<u64>) -> usize {
+    let text = std::fs::read_to_string(audit).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["user"]["username"] == user && e["stage"] == "ResponseComplete")
+        .filter(|e| code.is_none_or(|c| e["responseStatus"]["code"] == c))
+        .count()
 }
