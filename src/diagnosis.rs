@@ -161,15 +161,18 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
         .filter(|(id, t)| t.strong || !by_checks.contains(id.as_str()))
         .collect();
     let in_transition = transient_unhealthy(&transitions);
-    let all_unhealthy = ctx.unhealthy().len();
+    // A group shared between clusters: only this cluster's targets are judged here.
+    let others = ctx.other_clusters().unwrap_or_default();
+    let others_unhealthy = ctx.unhealthy().iter().filter(|t| others.contains(t.id.as_str())).count();
+    let all_unhealthy = ctx.unhealthy().len() - others_unhealthy;
     // Unhealthy target id → its reason code, built once: candidates are compared many times.
     let unhealthy_reasons: BTreeMap<&str, Option<&str>> = (ctx.unhealthy().into_iter())
-        .filter(|t| !transitions.contains_key(&t.id))
+        .filter(|t| !transitions.contains_key(&t.id) && !others.contains(t.id.as_str()))
         .map(|t| (t.id.as_str(), t.reason.as_deref()))
         .collect();
     let unhealthy_ids: BTreeSet<&str> = unhealthy_reasons.keys().copied().collect();
     let unhealthy = unhealthy_ids.len();
-    let total = ctx.targets.as_ref().map(|t| t.len()).unwrap_or(0);
+    let total = ctx.targets.as_ref().map(|t| t.len()).unwrap_or(0) - others.len();
     let explained = |f: &Finding| f.explains.iter().filter(|id| unhealthy_ids.contains(id.as_str())).count();
     // Of those, how many fail with a reason code this kind of cause produces (a blocked port
     // times out; it does not answer 404): breaks ties before the causal order.
@@ -189,6 +192,12 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
         "Target health is unknown".to_string()
     } else if total == 0 {
         "No targets are registered".to_string()
+    } else if !others.is_empty() {
+        format!(
+            "{all_unhealthy} of {total} targets of this cluster unhealthy ({} more, {others_unhealthy} of them unhealthy, are other clusters' in this shared group (multiClusterTargetGroup) and are judged there{})",
+            others.len(),
+            if ctx.is_ip() { "; a stale target of ours would look the same: the controller's ConfigMap aws-lbc-targets-<binding> lists ours" } else { "" }
+        )
     } else {
         format!("{all_unhealthy} of {total} targets unhealthy")
     };
@@ -201,6 +210,16 @@ fn verdict(ctx: &View, findings: &[Finding]) -> Verdict {
                 if transitions.len() == 1 { "it is" } else { "they are" }
             ),
             transient: Some(why.clone()),
+        };
+    }
+    if unhealthy == 0 && in_transition.is_none() && others_unhealthy > 0 {
+        return Verdict {
+            status: VerdictStatus::Inconclusive,
+            root_cause: None,
+            summary: format!(
+                "{symptom}; this cluster's targets are healthy: diagnose the unhealthy ones in the cluster that registered them."
+            ),
+            transient: None,
         };
     }
     let note = in_transition.as_ref().map(|w| format!(" Also {w}")).unwrap_or_default();
@@ -670,6 +689,82 @@ mod tests {
         assert!(why.contains("i-0bbb (node node-b is being disrupted by Karpenter"), "{why}");
         assert!(why.contains("deregistered within the 300 s deregistration delay"), "{why}");
         assert!(d.verdict.summary.contains("Run again after that"), "{}", d.verdict.summary);
+    }
+
+    /// ip targets in a group shared between clusters: ours are 10.0.1.10 (healthy) and 10.0.2.11,
+    /// the other cluster's 10.9.1.20 and 10.9.2.21, with the given states.
+    fn shared_group(ours_b: &str, theirs: &str) -> crate::snapshot::Snapshot {
+        let t = |id: &str, state: &str| match state {
+            "healthy" => target(id, 8080, "healthy"),
+            _ => target_r(id, 8080, "unhealthy", "Target.Timeout"),
+        };
+        let mut b = SnapshotB::ip().targets(vec![
+            t("10.0.1.10", "healthy"),
+            t("10.0.2.11", ours_b),
+            t("10.9.1.20", theirs),
+            t("10.9.2.21", theirs),
+        ]);
+        if let Fetched::Ok(bindings) = &mut b.kube().target_group_bindings {
+            bindings.iter_mut().for_each(|x| x.multi_cluster = true);
+        }
+        b.build()
+    }
+
+    #[test]
+    fn another_clusters_unhealthy_targets_in_a_shared_group_are_judged_there_not_here() {
+        // GIVEN a shared group (multiClusterTargetGroup) whose other cluster's targets time out,
+        // while both of ours are healthy
+        let d = Diagnosis::from_snapshot(&shared_group("healthy", "unhealthy"));
+        // THEN no root cause is named here, nothing is called stale, and the summary says where to look
+        assert_eq!(
+            (d.verdict.status, d.verdict.root_cause),
+            (VerdictStatus::Inconclusive, None),
+            "{}",
+            d.verdict.summary
+        );
+        assert!(
+            d.verdict.summary.contains("0 of 2 targets of this cluster unhealthy"),
+            "{}",
+            d.verdict.summary
+        );
+        assert!(
+            d.verdict
+                .summary
+                .contains("diagnose the unhealthy ones in the cluster that registered them"),
+            "{}",
+            d.verdict.summary
+        );
+        let endpoints = d.finding(CheckId::ENDPOINTS).unwrap();
+        assert_ne!(endpoints.status, crate::checks::Status::Fail, "{endpoints:?}");
+        assert_eq!(
+            endpoints.evidence["otherClusterTargets"],
+            serde_json::json!(["10.9.1.20", "10.9.2.21"])
+        );
+    }
+
+    #[test]
+    fn our_failing_target_in_a_shared_group_is_diagnosed_alone_while_theirs_are_healthy() {
+        // GIVEN ours 10.0.2.11 times out on its own; the other cluster's targets are healthy
+        let d = Diagnosis::from_snapshot(&shared_group("unhealthy", "healthy"));
+        // THEN the symptom counts this cluster's targets only, and the others are not stale
+        assert!(
+            d.verdict
+                .summary
+                .starts_with("1 of 2 targets of this cluster unhealthy (2 more, 0 of them unhealthy"),
+            "{}",
+            d.verdict.summary
+        );
+        assert_ne!(d.verdict.root_cause, Some(CheckId::ENDPOINTS), "{}", d.verdict.summary);
+        // AND without the flag, the same unknown addresses are stale targets of ours
+        let mut snap = shared_group("unhealthy", "unhealthy");
+        if let Fetched::Ok(bindings) = &mut snap.kube.target_group_bindings {
+            bindings.iter_mut().for_each(|x| x.multi_cluster = false);
+        }
+        let d = Diagnosis::from_snapshot(&snap);
+        assert_eq!(
+            d.finding(CheckId::ENDPOINTS).unwrap().evidence["staleTargets"],
+            serde_json::json!(["10.9.1.20", "10.9.2.21"])
+        );
     }
 
     #[test]

@@ -984,6 +984,18 @@ def ipv6_pods(kube, ns):
             "pods": [p["metadata"]["name"] for p in pods], "nodes": nodes, "groups": groups, "nlbAddresses": {"ipv4": v4, "ipv6": v6}}
 
 
+def multi_cluster(kube, ns):
+    """A target group shared by two clusters (blue/green upgrade): the binding here says
+    multiClusterTargetGroup, so each cluster's controller owns only its own targets. Our two pods
+    crash-loop (pod-status) while the other cluster's two targets are healthy: the verdict is
+    ours alone, and their addresses are not called stale."""
+    theirs = lambda ips, o: ips + [f"10.0.{k + 1}.{(o + 100) % 250 + 2}" for k in range(2)]
+    out = ip_cluster(kube, ns, pod_state="crashloop", targets=theirs, health={0: TIMEOUT, 1: TIMEOUT}, expect_ready=0)
+    kube.request("PATCH", f"/apis/elbv2.k8s.aws/v1beta1/namespaces/{ns}/targetgroupbindings/k8s-{ns}-web",
+                  {"spec": {"multiClusterTargetGroup": True}}, "application/merge-patch+json")
+    return {**out, "ours": out["targets"][:2], "theirs": out["targets"][2:]}
+
+
 SCENARIOS = {
     "scale": scale,
     "probe-targets": probe_targets,
@@ -1020,6 +1032,7 @@ SCENARIOS = {
     "controller-pod-identity": controller_pod_identity,
     "nlb-own-addresses": nlb_own_addresses,
     "ipv6-pods": ipv6_pods,
+    "multi-cluster": multi_cluster,
     "by-node-port": by_node_port,
     "by-legacy-tags": by_legacy_tags,
     "by-endpoint-ips": by_endpoint_ips,

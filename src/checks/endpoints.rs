@@ -91,12 +91,17 @@ fn judge(ctx: &View, eps: &EndpointsView) -> Finding {
 
     if ctx.is_ip() {
         if let Ok(targets) = &ctx.targets {
+            // In a group shared between clusters, the others' targets are not stale here.
+            let others = ctx.other_clusters().unwrap_or_default();
             let stale: Vec<String> = ctx
                 .unhealthy()
                 .iter()
-                .filter(|t| !eps.addresses.iter().any(|a| a.ip == t.id))
+                .filter(|t| !eps.addresses.iter().any(|a| a.ip == t.id) && !others.contains(t.id.as_str()))
                 .map(|t| t.id.clone())
                 .collect();
+            if !others.is_empty() {
+                evidence["otherClusterTargets"] = json!(others);
+            }
             let unready: Vec<String> = ctx
                 .unhealthy()
                 .iter()

@@ -80,12 +80,21 @@ fn judge(ctx: &View) -> Finding {
             "kubectl get targetgroupbindings -A -o wide | grep {}",
             ctx.snap.request.target_group_arn.rsplit('/').nth(1).unwrap_or("")
         )]),
-        Fetched::Ok(_) => Finding::pass(
-            ID,
-            format!("Mapped to Service {}/{}{port}", svc.namespace, svc.name),
-            format!("Resolved by {} to Service {}/{}{port}.", svc.resolved_by, svc.namespace, svc.name),
-        )
-        .evidence(evidence),
+        Fetched::Ok(_) => {
+            let shared = match ctx.other_clusters() {
+                Some(others) => format!(
+                    " The group is shared with other clusters (multiClusterTargetGroup): {} of its targets are theirs, judged there.",
+                    others.len()
+                ),
+                None => String::new(),
+            };
+            Finding::pass(
+                ID,
+                format!("Mapped to Service {}/{}{port}", svc.namespace, svc.name),
+                format!("Resolved by {} to Service {}/{}{port}.{shared}", svc.resolved_by, svc.namespace, svc.name),
+            )
+            .evidence(evidence)
+        }
         Fetched::Failed(m) if m.error.contains("NotFound") || m.error.contains("not found") => Finding::fail(
             ID,
             format!("Service {}/{} does not exist", svc.namespace, svc.name),
@@ -122,7 +131,8 @@ fn judge(ctx: &View) -> Finding {
 /// when it names another cluster. Needs the nodes and the instances (a target whose instance
 /// is not running is `nodes`' to explain, not this).
 fn foreign_targets(ctx: &View, svc: &crate::snapshot::ServiceRef, bindings: &[String]) -> Option<Finding> {
-    if bindings.is_empty() || ctx.is_ip() {
+    // Shared on purpose (`multiClusterTargetGroup`): the other clusters' targets are theirs.
+    if bindings.is_empty() || ctx.is_ip() || ctx.other_clusters().is_some() {
         return None;
     }
     let nodes = ctx.snap.kube.nodes.ok()?;

@@ -198,6 +198,7 @@ fn parse_tgb(o: &DynamicObject) -> Option<TargetGroupBinding> {
         service_name: svc.get("name")?.as_str()?.to_string(),
         service_port: port,
         target_type: spec.get("targetType").and_then(|t| t.as_str()).map(str::to_string),
+        multi_cluster: spec.get("multiClusterTargetGroup").and_then(|m| m.as_bool()).unwrap_or(false),
     })
 }
 

@@ -280,6 +280,10 @@ pub struct TargetGroupBinding {
     pub service_name: String,
     pub service_port: PortRef,
     pub target_type: Option<String>,
+    /// `spec.multiClusterTargetGroup`: the group is shared with other clusters' controllers,
+    /// each registering and deregistering only its own targets.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub multi_cluster: bool,
 }
 
 /// A Service port as referenced from outside: by number or by name.

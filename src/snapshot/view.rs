@@ -70,6 +70,43 @@ impl<'a> View<'a> {
             .unwrap_or_default()
     }
 
+    /// With a binding that shares this target group between clusters
+    /// (`spec.multiClusterTargetGroup`), the registered targets that are not this cluster's:
+    /// instance targets that are no Node here, ip targets that are no address of this
+    /// Service's endpoints or of a pod in its namespace. Each cluster's controller registers and
+    /// deregisters only its own (aws-load-balancer-controller v3.5.0,
+    /// pkg/targetgroupbinding/multicluster_manager.go, which tracks them in the ConfigMap
+    /// `aws-lbc-targets-<binding>`), so those are judged in their own cluster. `None` when the
+    /// group is not shared, or when what this cluster owns cannot be known.
+    pub fn other_clusters(&self) -> Option<std::collections::BTreeSet<&'a str>> {
+        let shared = (self.snap.kube.target_group_bindings.ok().into_iter().flatten())
+            .any(|b| b.multi_cluster && b.target_group_arn == self.snap.request.target_group_arn);
+        if !shared {
+            return None;
+        }
+        let targets = self.targets.as_ref().ok()?;
+        let ours = |id: &str| -> Option<bool> {
+            if self.is_ip() {
+                let endpoints = self.endpoints().ok()?;
+                let pods = self.pods.as_ref().ok()?;
+                Some(
+                    endpoints.addresses.iter().any(|a| a.ip == id)
+                        || pods.iter().any(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_deref()) == Some(id)),
+                )
+            } else {
+                self.snap.kube.nodes.ok()?;
+                Some(self.node_by_instance(id).is_some())
+            }
+        };
+        let mut others = std::collections::BTreeSet::new();
+        for t in targets.iter() {
+            if !ours(&t.id)? {
+                others.insert(t.id.as_str());
+            }
+        }
+        Some(others)
+    }
+
     pub fn unhealthy_ids(&self) -> Vec<String> {
         self.unhealthy().iter().map(|t| t.id.clone()).collect()
     }

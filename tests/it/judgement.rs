@@ -166,3 +166,32 @@ fn ingress_group_is_judged_by_the_ingress_the_target_group_was_built_from() {
     );
     assert!(fixes(&d).iter().all(|f| !f.contains("a-front")), "{:?}", fixes(&d));
 }
+
+#[test]
+fn shared_target_group_is_judged_for_this_clusters_targets_alone() {
+    // GIVEN a target group shared with another cluster (multiClusterTargetGroup): our two pods
+    // crash-loop, the other cluster's two targets are healthy
+    let s = stack();
+    let seed = s.seed("multi-cluster");
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN the root cause is ours (pod-status), the symptom counts our targets only, and the
+    // other cluster's addresses are named as theirs, not stale
+    assert_eq!(d["verdict"]["rootCause"], "pod-status", "{:#}", d["verdict"]);
+    let summary = d["verdict"]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("2 of 2 targets of this cluster unhealthy (2 more, 0 of them unhealthy"),
+        "{summary}"
+    );
+    let endpoints = finding(&d, "endpoints").to_string();
+    for theirs in seed["theirs"].as_array().unwrap() {
+        assert!(!endpoints.contains(theirs.as_str().unwrap()), "{endpoints}");
+    }
+    assert!(!endpoints.contains("stale"), "{endpoints}");
+    let mapping = finding(&d, "service-mapping");
+    assert_eq!(mapping["status"], "pass", "{mapping:#}");
+    assert!(
+        mapping["detail"].as_str().unwrap().contains("shared with other clusters"),
+        "{mapping:#}"
+    );
+}
