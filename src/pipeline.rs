@@ -17,6 +17,9 @@ use crate::trigger::Request;
 
 /// Time kept after collection for remediation, logging and publishing: collection stops this
 /// long before the invocation's deadline, and publishing must be done by the deadline itself.
+/// Sized from `scripts/bench/publish.py` (BENCHMARKS.md, "The publish margin"): the slowest
+/// delivery that still succeeds (Slack failing twice with 5xx, then answering) took ~1.6 s on
+/// loopback, plus the real services' latency; a slower channel is cut and retried alone.
 pub const PUBLISH_MARGIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The clients and configuration every request shares (per process on the CLI, per container
