@@ -258,4 +258,60 @@ fn kube_proxy_down_on_the_unhealthy_node_is_kube_proxy_and_remediation_is_opt_in
     ]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(restarted_at(), stamped);
+    // AND with the delivery ledger, one alarm transition is remediated once: the same event
+    // again (Lambda's retry) does not restart kube-proxy, even past the cooldown
+    let table = crate::publish::helper(s, &["table", &crate::harness::unique_namespace("remediation")]);
+    let mut event: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(crate::harness::repo().join("events/alarm-state-change.json")).unwrap()).unwrap();
+    event["account"] = serde_json::json!("123456789012");
+    event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["TargetGroup"] =
+        serde_json::json!(tg.rsplit(':').next().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alarm.json");
+    std::fs::write(&path, event.to_string()).unwrap();
+    let by_alarm = || -> serde_json::Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"))
+            .args([
+                "diagnose",
+                "--event",
+                path.to_str().unwrap(),
+                "--output",
+                "json",
+                "--remediate",
+                "kube-proxy",
+            ])
+            .envs(&s.env)
+            .env("DELIVERY_TABLE", table["table"].as_str().unwrap())
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+    };
+    let set_long_ago = || {
+        let out = std::process::Command::new("python3")
+            .arg(crate::harness::repo().join("scripts/stack/kubectl.py"))
+            .args(["patch", "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy", long_ago])
+            .envs(&s.env)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    set_long_ago();
+    let first = by_alarm();
+    assert_eq!(
+        finding(&first, "kube-proxy")["evidence"]["remediation"]["ok"],
+        true,
+        "{:#}",
+        finding(&first, "kube-proxy")
+    );
+    assert_ne!(restarted_at(), before);
+    set_long_ago();
+    let again = by_alarm();
+    let skipped = finding(&again, "kube-proxy")["evidence"]["remediation"]["skipped"].clone();
+    assert!(
+        skipped
+            .as_str()
+            .is_some_and(|w| w.contains("already ran for this alarm transition")),
+        "{skipped}"
+    );
+    assert_eq!(restarted_at(), before, "not restarted a second time");
 }
