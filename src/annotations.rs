@@ -12,6 +12,12 @@ use serde::Serialize;
 pub const ALB: &str = "alb.ingress.kubernetes.io/";
 pub const NLB: &str = "service.beta.kubernetes.io/aws-load-balancer-";
 pub const NLB_CLASS: &str = "service.k8s.aws/nlb";
+/// EKS Auto Mode's class, set by default on its clusters' `LoadBalancer` Services; it reads the
+/// same `service.beta.kubernetes.io/aws-load-balancer-*` annotations (EKS user guide,
+/// auto-configure-nlb).
+pub const AUTO_NLB_CLASS: &str = "eks.amazonaws.com/nlb";
+/// EKS Auto Mode's IngressClass controller (EKS user guide, auto-configure-alb).
+pub const AUTO_ALB_CONTROLLER: &str = "eks.amazonaws.com/alb";
 
 /// Where a setting comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -168,6 +174,8 @@ pub enum NlbOwner {
     Controller,
     /// The legacy in-tree cloud provider (`type: nlb`, or no type: a Classic ELB).
     Legacy,
+    /// EKS Auto Mode (`loadBalancerClass: eks.amazonaws.com/nlb`): AWS runs the controller.
+    AutoMode,
 }
 
 /// The NLB health check of a `type: LoadBalancer` Service (None for other Services).
@@ -178,6 +186,7 @@ pub fn nlb(service: &Service) -> Option<(NlbOwner, HealthCheckSpec, Vec<Invalid>
     let lb_type = annotations.get(&format!("{NLB}type")).map(|s| s.as_str());
     let is_lb = spec.type_.as_deref() == Some("LoadBalancer");
     let owner = match (class, lb_type) {
+        (Some(AUTO_NLB_CLASS), _) => NlbOwner::AutoMode,
         (Some(NLB_CLASS), _) | (_, Some("external" | "nlb-ip")) => NlbOwner::Controller,
         _ if is_lb => NlbOwner::Legacy,
         _ => return None,

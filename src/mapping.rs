@@ -21,6 +21,14 @@ pub const TAG_INGRESS_RESOURCE: &str = "ingress.k8s.aws/resource";
 /// `namespace/ingress` for a lone Ingress, or the IngressGroup's name.
 pub const TAG_INGRESS_STACK: &str = "ingress.k8s.aws/stack";
 pub const TAG_LEGACY_SERVICE: &str = "kubernetes.io/service-name";
+/// EKS Auto Mode's own tags (the AWS-managed controller): the cluster, and the same resource
+/// and stack values under its own prefixes (AmazonEKSLoadBalancingPolicy allows exactly these
+/// tag keys on what it creates, and RegisterTargets only on groups tagged for the cluster).
+pub const TAG_AUTO_CLUSTER: &str = "eks:eks-cluster-name";
+pub const TAG_AUTO_SERVICE_RESOURCE: &str = "service.eks.amazonaws.com/resource";
+pub const TAG_AUTO_SERVICE_STACK: &str = "service.eks.amazonaws.com/stack";
+pub const TAG_AUTO_INGRESS_RESOURCE: &str = "ingress.eks.amazonaws.com/resource";
+pub const TAG_AUTO_INGRESS_STACK: &str = "ingress.eks.amazonaws.com/stack";
 pub const TAG_LEGACY_CLUSTER_PREFIX: &str = "kubernetes.io/cluster/";
 
 /// The outcome of one mapping step.
@@ -56,6 +64,18 @@ pub fn by_binding(arn: &str, bindings: &[TargetGroupBinding]) -> Step {
 
 /// Step 2: the tags the AWS Load Balancer Controller puts on target groups it creates.
 pub fn by_tags(tags: &BTreeMap<String, String>) -> Step {
+    // EKS Auto Mode tags its groups the same way under its own prefixes.
+    let mut merged = tags.clone();
+    for (lbc, auto) in [
+        (TAG_SERVICE_RESOURCE, TAG_AUTO_SERVICE_RESOURCE),
+        (TAG_INGRESS_RESOURCE, TAG_AUTO_INGRESS_RESOURCE),
+        (TAG_SERVICE_STACK, TAG_AUTO_SERVICE_STACK),
+    ] {
+        if let Some(v) = tags.get(auto) {
+            merged.entry(lbc.to_string()).or_insert_with(|| v.clone());
+        }
+    }
+    let tags = &merged;
     if let Some(v) = tags.get(TAG_SERVICE_RESOURCE) {
         if let Some((ns, name, port)) = split_resource(v) {
             return Step::Found(ServiceRef {
@@ -196,8 +216,10 @@ pub fn cluster_from_tags(
     tg_tags: Option<&BTreeMap<String, String>>,
     lb_tags: Option<&BTreeMap<String, BTreeMap<String, String>>>,
 ) -> Option<(String, String)> {
-    if let Some(c) = tg_tags.and_then(|t| t.get(TAG_CLUSTER)) {
-        return Some((c.clone(), format!("tag {TAG_CLUSTER}")));
+    for key in [TAG_CLUSTER, TAG_AUTO_CLUSTER] {
+        if let Some(c) = tg_tags.and_then(|t| t.get(key)) {
+            return Some((c.clone(), format!("tag {key}")));
+        }
     }
     let legacy = |tags: &BTreeMap<String, String>| {
         tags.iter()
@@ -205,8 +227,10 @@ pub fn cluster_from_tags(
             .map(|(k, _)| k[TAG_LEGACY_CLUSTER_PREFIX.len()..].to_string())
     };
     for tags in tg_tags.into_iter().chain(lb_tags.into_iter().flat_map(|m| m.values())) {
-        if let Some(c) = tags.get(TAG_CLUSTER) {
-            return Some((c.clone(), format!("tag {TAG_CLUSTER}")));
+        for key in [TAG_CLUSTER, TAG_AUTO_CLUSTER] {
+            if let Some(c) = tags.get(key) {
+                return Some((c.clone(), format!("tag {key}")));
+            }
         }
         if let Some(c) = legacy(tags) {
             return Some((c, format!("tag {TAG_LEGACY_CLUSTER_PREFIX}<name>")));
@@ -235,6 +259,28 @@ fn most_common(it: impl Iterator<Item = i32>) -> Option<i32> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn auto_mode_tags_map_like_the_controllers() {
+        // GIVEN the tags EKS Auto Mode puts on a Service's target group
+        let tags: std::collections::BTreeMap<String, String> = [
+            ("eks:eks-cluster-name", "blue"),
+            ("service.eks.amazonaws.com/resource", "shop/web:80"),
+            ("service.eks.amazonaws.com/stack", "shop/web"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        // THEN the Service and the cluster are read from them
+        match super::by_tags(&tags) {
+            super::Step::Found(s) => assert_eq!((s.namespace.as_str(), s.name.as_str()), ("shop", "web")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            super::cluster_from_tags(Some(&tags), None),
+            Some(("blue".to_string(), "tag eks:eks-cluster-name".to_string()))
+        );
+    }
+
     use super::*;
     use crate::fixtures::*;
 

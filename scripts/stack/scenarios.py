@@ -146,10 +146,17 @@ def install_cluster(kube):
     """What every EKS cluster of these scenarios has: the TargetGroupBinding CRD, the AWS Load
     Balancer Controller (a ready Deployment and pod in kube-system) and the kube-proxy DaemonSet
     (its pods come with each node)."""
-    kube.apply("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", TGB_CRD)
-    kube.wait("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/targetgroupbindings.elbv2.k8s.aws",
-              lambda c: any(x["type"] == "Established" and x["status"] == "True" for x in c.get("status", {}).get("conditions", [])),
-              "the TargetGroupBinding CRD")
+    # EKS Auto Mode's binding too (a cluster may have both, when Auto Mode and a self-managed
+    # controller share it), and its IngressClass.
+    auto_crd = {**TGB_CRD, "metadata": {"name": "targetgroupbindings.eks.amazonaws.com"},
+                "spec": {**TGB_CRD["spec"], "group": "eks.amazonaws.com", "versions": [{**TGB_CRD["spec"]["versions"][0], "name": "v1"}]}}
+    for crd in (TGB_CRD, auto_crd):
+        kube.apply("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+        kube.wait(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}",
+                  lambda c: any(x["type"] == "Established" and x["status"] == "True" for x in c.get("status", {}).get("conditions", [])),
+                  f"the CRD {crd['metadata']['name']}")
+    kube.apply("/apis/networking.k8s.io/v1/ingressclasses", {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+                                                            "metadata": {"name": "auto-alb"}, "spec": {"controller": "eks.amazonaws.com/alb"}})
     image = {"name": "controller", "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.7.1"}
     d = kube.apply("/apis/apps/v1/namespaces/kube-system/deployments", {
         "apiVersion": "apps/v1", "kind": "Deployment",
@@ -182,9 +189,14 @@ def namespace(kube, ns):
     kube.apply("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
 
 
-def node(kube, name, inst, ready=True, kube_proxy="ready"):
+def node(kube, name, inst, ready=True, kube_proxy="ready", auto=False):
+    """A Node for instance `inst`; `auto`: an EKS Auto Mode node (its label; kube-proxy runs in
+    the node itself, so no kube-proxy pod)."""
+    labels = {"topology.kubernetes.io/zone": inst["zone"], "kubernetes.io/hostname": name}
+    if auto:
+        labels["eks.amazonaws.com/compute-type"] = "auto"
     kube.apply("/api/v1/nodes", {"apiVersion": "v1", "kind": "Node",
-                                 "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": inst["zone"], "kubernetes.io/hostname": name}},
+                                 "metadata": {"name": name, "labels": labels},
                                  "spec": {"providerID": f"aws:///{inst['zone']}/{inst['id']}"}})
     # InternalIP only: no Hostname address, so the API server can never dial this node.
     kube.patch_status(f"/api/v1/nodes/{name}", {
@@ -192,6 +204,8 @@ def node(kube, name, inst, ready=True, kube_proxy="ready"):
         "conditions": [{"type": "Ready", "status": "True" if ready else "False", "reason": "KubeletReady" if ready else "KubeletNotReady",
                         "message": "kubelet is posting ready status" if ready else "PLEG is not healthy", "lastHeartbeatTime": now(), "lastTransitionTime": now()}],
     })
+    if auto:
+        return
     # Every node runs kube-proxy, as on EKS (owned by the DaemonSet `up` creates).
     ds = {**kube.get("/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy"), "kind": "DaemonSet"}
     kp = {"name": "kube-proxy", "image": "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.20.4"}
@@ -272,9 +286,11 @@ def service(kube, ns, name, selector, port, target_port, node_port=None):
     return kube.apply(f"/api/v1/namespaces/{ns}/services", {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": spec})
 
 
-def binding(kube, ns, name, tg, svc, port, target_type):
-    kube.apply(f"/apis/elbv2.k8s.aws/v1beta1/namespaces/{ns}/targetgroupbindings", {
-        "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding", "metadata": {"name": name, "namespace": ns},
+def binding(kube, ns, name, tg, svc, port, target_type, api="elbv2.k8s.aws/v1beta1"):
+    """A TargetGroupBinding: the controller's (`elbv2.k8s.aws/v1beta1`) or EKS Auto Mode's
+    (`eks.amazonaws.com/v1`, the same spec)."""
+    kube.apply(f"/apis/{api}/namespaces/{ns}/targetgroupbindings", {
+        "apiVersion": api, "kind": "TargetGroupBinding", "metadata": {"name": name, "namespace": ns},
         "spec": {"targetGroupARN": tg, "targetType": target_type, "serviceRef": {"name": svc, "port": port}}})
 
 
@@ -286,10 +302,10 @@ def event(kube, ns, kind, obj, reason, message, count=5):
         "firstTimestamp": now(), "lastTimestamp": now(), "source": {"component": "kubelet"}})
 
 
-def alb_ingress(kube, ns, name, svc, annotations):
+def alb_ingress(kube, ns, name, svc, annotations, ingress_class=None):
     return kube.apply(f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses", {
         "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name, "namespace": ns, "annotations": annotations},
-        "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix",
+        "spec": {"ingressClassName": ingress_class or "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix",
                                                                             "backend": {"service": {"name": svc, "port": {"number": 80}}}}]}}]}})
 
 
@@ -304,7 +320,7 @@ def wait_endpoints(kube, ns, svc, ready):
 def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_name="http", health=None, pod_state="ready",
                      bind=True, tg_tags=None, lb_tags=None, expect_ready=None, zones=("us-east-1a", "us-east-1b"), lb_zones=None,
                      pods_on=None, node_ready=None, groups=None, local=False, network_hook=None, ingress=None, probe="/", kube_proxy=None,
-                     workload_name="alb-instance"):
+                     workload_name="alb-instance", auto_nodes=False, ingress_class=None):
     """Nodes (one per zone) with one pod each behind a NodePort Service and an ALB with instance
     targets on the NodePort: the article's shape. `pods_on` limits the pods to some nodes,
     `groups` gives instances other security groups, `network_hook(net, insts)` changes the VPC."""
@@ -315,7 +331,7 @@ def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_nam
     insts = instances(net, zones, groups)
     nodes = [f"{ns}-node-{z[-1]}" for z in zones]
     for k, (n, i) in enumerate(zip(nodes, insts)):
-        node(kube, n, i, ready=True if node_ready is None else node_ready[k], kube_proxy="ready" if kube_proxy is None else kube_proxy[k])
+        node(kube, n, i, ready=True if node_ready is None else node_ready[k], kube_proxy="ready" if kube_proxy is None else kube_proxy[k], auto=auto_nodes)
     svc_name = "alb-instance"
     service(kube, ns, svc_name, selector, 80, target_port)
     # Let the API server allocate the NodePort, then register the instances on it.
@@ -335,7 +351,7 @@ def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_nam
     lb, tg = load_balancer(ns, net, svc_name, 80, "instance", node_port, tg_tags if tg_tags is not None else controller_tags(ns, svc_name, 80), lb_tags, hc=hc)
     register(tg, [(i["id"], node_port) for i in insts], {insts[k]["id"]: h for k, h in (health or {}).items()})
     if ingress is not None:
-        alb_ingress(kube, ns, "front", svc_name, ingress)
+        alb_ingress(kube, ns, "front", svc_name, ingress, ingress_class)
     if bind:
         binding(kube, ns, f"k8s-{ns}-alb-instance", tg, svc_name, 80, "instance")
     if expect_ready is not None:
@@ -984,6 +1000,29 @@ def ipv6_pods(kube, ns):
             "pods": [p["metadata"]["name"] for p in pods], "nodes": nodes, "groups": groups, "nlbAddresses": {"ipv4": v4, "ipv6": v6}}
 
 
+def auto_mode_ingress(kube, ns):
+    """EKS Auto Mode: an Ingress of its IngressClass (controller eks.amazonaws.com/alb) and the
+    target group it made (tags eks:eks-cluster-name, ingress.eks.amazonaws.com/*), instance
+    targets on Auto Mode nodes (no kube-proxy pod). Both pods crash-loop: pod-status, and
+    nothing tells the user to install a controller or restart kube-proxy."""
+    tags = {"eks:eks-cluster-name": CLUSTER, "ingress.eks.amazonaws.com/stack": f"{ns}/front",
+            "ingress.eks.amazonaws.com/resource": f"{ns}/front-alb-instance:80"}
+    out = instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, pod_state="crashloop",
+                           health={0: TIMEOUT, 1: TIMEOUT}, bind=False, tg_tags=tags, lb_tags={"eks:eks-cluster-name": CLUSTER},
+                           expect_ready=0, auto_nodes=True, ingress={}, ingress_class="auto-alb")
+    return out
+
+
+def auto_mode_untagged(kube, ns):
+    """EKS Auto Mode with a target group made by hand (no tags) and bound by an
+    eks.amazonaws.com/v1 TargetGroupBinding: Auto Mode's policy lets it register targets only
+    into groups tagged eks:eks-cluster-name, so the group stays empty (lb-controller, with the
+    tag as the fix)."""
+    out = ip_cluster(kube, ns, tg_tags={}, lb_tags={}, register_targets=False, bind=False, expect_ready=2)
+    binding(kube, ns, f"{ns}-web", out["targetGroupArn"], "web", 80, "ip", api="eks.amazonaws.com/v1")
+    return out
+
+
 def multi_cluster(kube, ns):
     """A target group shared by two clusters (blue/green upgrade): the binding here says
     multiClusterTargetGroup, so each cluster's controller owns only its own targets. Our two pods
@@ -1033,6 +1072,8 @@ SCENARIOS = {
     "nlb-own-addresses": nlb_own_addresses,
     "ipv6-pods": ipv6_pods,
     "multi-cluster": multi_cluster,
+    "auto-mode-ingress": auto_mode_ingress,
+    "auto-mode-untagged": auto_mode_untagged,
     "by-node-port": by_node_port,
     "by-legacy-tags": by_legacy_tags,
     "by-endpoint-ips": by_endpoint_ips,

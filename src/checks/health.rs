@@ -39,7 +39,11 @@ impl View<'_> {
             .ok()
             .into_iter()
             .flatten()
-            .filter(|c| c.spec.as_ref().and_then(|s| s.controller.as_deref()) == Some("ingress.k8s.aws/alb"))
+            // The controller's class, or EKS Auto Mode's (same Ingress annotations).
+            .filter(|c| {
+                let controller = c.spec.as_ref().and_then(|s| s.controller.as_deref());
+                controller == Some("ingress.k8s.aws/alb") || controller == Some(annotations::AUTO_ALB_CONTROLLER)
+            })
             .filter_map(|c| c.metadata.name.clone())
             .collect();
         let mut ingresses: Vec<&Ingress> = (self.snap.kube.ingresses.ok().into_iter().flatten())
@@ -62,8 +66,8 @@ impl View<'_> {
         let (ns, svc) = self.service_name();
         let name = ing.metadata.name.as_deref().unwrap_or("");
         let group = (ing.metadata.annotations.as_ref()).and_then(|a| a.get("alb.ingress.kubernetes.io/group.name"));
-        let resource = tags.get(crate::mapping::TAG_INGRESS_RESOURCE);
-        let stack = tags.get(crate::mapping::TAG_INGRESS_STACK);
+        let resource = (tags.get(crate::mapping::TAG_INGRESS_RESOURCE)).or(tags.get(crate::mapping::TAG_AUTO_INGRESS_RESOURCE));
+        let stack = (tags.get(crate::mapping::TAG_INGRESS_STACK)).or(tags.get(crate::mapping::TAG_AUTO_INGRESS_STACK));
         if resource.is_some_and(|r| r.starts_with(&format!("{ns}/{name}-{svc}:"))) {
             0
         } else if stack.is_some_and(|s| *s == format!("{ns}/{name}") || Some(s) == group) {

@@ -16,7 +16,7 @@ pub const CHECK: Check = Check {
     id: CheckId::KUBE_PROXY,
     section: "§11",
     layer: Layer::KubeProxy,
-    verifies: "the kube-proxy DaemonSet is rolled out and ready, and its pod is ready on the node of each unhealthy instance target; opt-in restart",
+    verifies: "the kube-proxy DaemonSet is rolled out and ready, and its pod is ready on the node of each unhealthy instance target (not on EKS Auto Mode nodes, which run it in the node); opt-in restart",
     needs: "daemonset, pods",
     reasons: &[],
     run: check,
@@ -33,6 +33,15 @@ fn check(ctx: &Scope) -> Result<Finding, Finding> {
 }
 
 fn judge(ctx: &View, kp: &KubeProxy) -> Finding {
+    // EKS Auto Mode nodes run kube-proxy in the node itself: no pod to find or restart there.
+    let on_auto_nodes = |t: &&crate::snapshot::TargetHealth| ctx.node_by_instance(&t.id).is_some_and(super::automode::auto_mode_node);
+    let unhealthy = ctx.unhealthy();
+    if !unhealthy.is_empty() && unhealthy.iter().all(on_auto_nodes) {
+        return Finding::skipped(
+            ID,
+            "the unhealthy targets are EKS Auto Mode nodes, which run kube-proxy as part of the node, not as a pod",
+        );
+    }
     let Some(ds) = &kp.daemonset else {
         return Finding::warn(
             ID,
@@ -47,7 +56,7 @@ fn judge(ctx: &View, kp: &KubeProxy) -> Finding {
         st.and_then(|s| s.updated_number_scheduled).unwrap_or(0),
     );
     let mut broken = Vec::new();
-    for t in ctx.unhealthy() {
+    for t in unhealthy.iter().filter(|t| !on_auto_nodes(t)) {
         let Some(node) = ctx.node_by_instance(&t.id).and_then(|n| n.metadata.name.as_deref()) else {
             continue;
         };
@@ -113,6 +122,24 @@ mod tests {
     fn ready_kube_proxy_passes_and_ip_targets_skip() {
         assert_eq!(CHECK.on(&SnapshotB::instance().build()).status, Status::Pass);
         assert_eq!(CHECK.on(&SnapshotB::ip().build()).status, Status::Skipped);
+    }
+
+    #[test]
+    fn auto_mode_nodes_have_no_kube_proxy_pod_and_are_not_failed_for_it() {
+        // GIVEN instance targets on EKS Auto Mode nodes: no kube-proxy DaemonSet, no pods
+        let mut b = SnapshotB::instance();
+        if let Fetched::Ok(nodes) = &mut b.kube().nodes {
+            for n in nodes.iter_mut() {
+                n.metadata.labels = Some([("eks.amazonaws.com/compute-type".to_string(), "auto".to_string())].into());
+            }
+        }
+        b.kube().kube_proxy = Fetched::Ok(KubeProxy { daemonset: None, pods: vec![] });
+        // WHEN checked
+        let f = CHECK.on(&b.build());
+        // THEN skipped, saying why, and never a restart to paste
+        assert_eq!(f.status, Status::Skipped, "{f:?}");
+        assert!(f.detail.contains("EKS Auto Mode"), "{}", f.detail);
+        assert!(f.remediation.is_empty());
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub const CHECK: Check = Check {
     id: CheckId::LB_CONTROLLER,
     section: "§6",
     layer: Layer::Controller,
-    verifies: "the AWS Load Balancer Controller is installed and ready; its logs (when readable) and events show no AccessDenied (names the IAM action and role), WebIdentityErr (IRSA), Pod Identity credential failures, security-group tag or port errors",
+    verifies: "the AWS Load Balancer Controller is installed and ready; its logs (when readable) and events show no AccessDenied (names the IAM action and role), WebIdentityErr (IRSA), Pod Identity credential failures, security-group tag or port errors; with EKS Auto Mode (its binding, tags, classes), the AWS-run controller: no Deployment looked for, an empty group judged on the `eks:eks-cluster-name` tag and the cluster role",
     needs: "deployment, pods/log, events",
     reasons: &[],
     run: check,
@@ -254,7 +254,74 @@ struct Readiness {
     ready: i32,
 }
 
+/// Load balancing run by EKS Auto Mode. Its controller registers targets only into groups
+/// tagged `eks:eks-cluster-name` with this cluster's name (AmazonEKSLoadBalancingPolicy, on the
+/// cluster IAM role, allows `elasticloadbalancing:RegisterTargets` on no other group), so an
+/// empty group is the tag or the role; what it reported is in the Service's Warning events.
+fn auto_mode(ctx: &View, why: &str) -> Finding {
+    let cluster = ctx.snap.resolution.cluster.as_deref();
+    let arn = &ctx.snap.request.target_group_arn;
+    let tag = (ctx.snap.aws.target_group_tags.ok()).and_then(|t| t.get(crate::mapping::TAG_AUTO_CLUSTER).cloned());
+    let (ns, svc) = ctx.service_name();
+    let warnings: Vec<String> = (ctx.events().iter())
+        .filter(|e| e.event_type == "Warning" && e.namespace == ns && (e.name == svc || e.kind == "Ingress" || e.kind == "TargetGroupBinding"))
+        .take(3)
+        .map(|e| format!("{} {}: {} ({})", e.kind, e.name, e.message, e.reason))
+        .collect();
+    let evidence = json!({"managedBy": "EKS Auto Mode", "why": why, "clusterTag": tag, "warnings": warnings});
+    let registered = ctx.targets.as_ref().is_ok_and(|t| !t.is_empty());
+    if registered {
+        return Finding::pass(
+            ID,
+            "Managed by EKS Auto Mode",
+            format!("Load balancing is EKS Auto Mode's ({why}): AWS runs its controller outside the cluster, so there is no Deployment to check."),
+        )
+        .evidence(evidence);
+    }
+    let mut fixes = Vec::new();
+    let mut reasons = Vec::new();
+    match (cluster, tag.as_deref()) {
+        (Some(c), Some(t)) if t != c => reasons.push(format!("the group is tagged eks:eks-cluster-name={t:?}, not {c:?}")),
+        (Some(c), None) => {
+            reasons.push(format!(
+                "the group has no eks:eks-cluster-name tag, and Auto Mode may register targets only into groups tagged with its cluster's name ({c})"
+            ));
+            fixes.push(format!(
+                "aws elbv2 add-tags --resource-arns {arn} --tags {}",
+                crate::shell::quote(&format!("Key=eks:eks-cluster-name,Value={c}"))
+            ));
+        }
+        _ => {}
+    }
+    if let Some(c) = cluster {
+        fixes.push(format!(
+            "aws eks describe-cluster --name {} --query 'cluster.{{role: roleArn, loadBalancing: kubernetesNetworkConfig.elasticLoadBalancing}}'   # load balancing enabled?",
+            crate::shell::quote(c)
+        ));
+    }
+    fixes.push("aws iam list-attached-role-policies --role-name <the cluster role from above>   # needs AmazonEKSLoadBalancingPolicy".into());
+    let warned = match warnings.as_slice() {
+        [] => String::new(),
+        w => format!(" It reported: {}.", w.join("; ")),
+    };
+    Finding::fail(
+        ID,
+        "EKS Auto Mode registered no target",
+        format!(
+            "Load balancing is EKS Auto Mode's ({why}), and the target group has no registered target. {}{warned} Auto Mode's controller is AWS's: check the cluster's load-balancing setting and its IAM role, not a Deployment.",
+            if reasons.is_empty() { "Its controller registers through the cluster IAM role (AmazonEKSLoadBalancingPolicy).".to_string() } else { format!("Likely because {}.", reasons.join("; ")) }
+        ),
+    )
+    .evidence(evidence)
+    .remediation(fixes)
+}
+
 fn check(ctx: &Scope) -> Result<Finding, Finding> {
+    // EKS Auto Mode runs the controller for the cluster, outside it: there is no Deployment to
+    // find, and installing one would be wrong.
+    if let Some(why) = ctx.auto_mode() {
+        return Ok(auto_mode(ctx, &why));
+    }
     let controller = (ctx.snap.kube.controller.get())
         .map_err(|why| ctx.unknown(format!("the controller could not be looked up: {why}")))?;
     Ok(judge(ctx, controller))
@@ -376,6 +443,47 @@ mod tests {
     use crate::checks::Status;
     use crate::fixtures::*;
     use crate::snapshot::{EventView, Fetched, Missing};
+
+    /// A Service whose target group EKS Auto Mode made (its tags), no controller Deployment.
+    fn auto_mode(targets: Vec<crate::snapshot::TargetHealth>, tags: &[(&str, &str)]) -> crate::snapshot::Snapshot {
+        let mut b = SnapshotB::instance().targets(targets);
+        b.aws().target_group_tags = Fetched::Ok(tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        b.kube().controller = Fetched::Ok(Controller::default());
+        b.build()
+    }
+
+    #[test]
+    fn auto_mode_group_is_managed_by_aws_and_never_gets_a_helm_install() {
+        // GIVEN a group Auto Mode made (service.eks.amazonaws.com/stack), targets registered
+        let snap = auto_mode(
+            vec![target("i-0aaa", 32663, "healthy")],
+            &[("eks:eks-cluster-name", "demo"), ("service.eks.amazonaws.com/stack", "default/alb-instance")],
+        );
+        // WHEN checked THEN it passes, naming Auto Mode and the evidence
+        let f = CHECK.on(&snap);
+        assert_eq!(f.status, Status::Pass, "{f:?}");
+        assert!(f.detail.contains("EKS Auto Mode") && f.detail.contains("service.eks.amazonaws.com/stack"), "{}", f.detail);
+        assert!(f.remediation.iter().all(|r| !r.contains("helm")));
+    }
+
+    #[test]
+    fn empty_auto_mode_group_without_the_cluster_tag_gets_the_tag_fix() {
+        // GIVEN an Auto Mode binding's hand-made group: no tags, nothing registered
+        let mut snap = auto_mode(vec![], &[]);
+        if let Fetched::Ok(bindings) = &mut snap.kube.target_group_bindings {
+            bindings.iter_mut().for_each(|b| b.auto_mode = true);
+        }
+        snap.resolution.cluster = Some("demo".into());
+        // WHEN checked
+        let f = CHECK.on(&snap);
+        // THEN it fails on the tag Auto Mode's policy requires, with that tag as the fix, and
+        // the cluster's role as the next place to look; no controller to install
+        assert_eq!(f.status, Status::Fail, "{f:?}");
+        assert!(f.detail.contains("no eks:eks-cluster-name tag"), "{}", f.detail);
+        assert!(f.remediation[0].starts_with("aws elbv2 add-tags --resource-arns ") && f.remediation[0].ends_with("--tags Key=eks:eks-cluster-name,Value=demo"), "{:?}", f.remediation);
+        assert!(f.remediation.iter().any(|r| r.contains("AmazonEKSLoadBalancingPolicy")));
+        assert!(f.remediation.iter().all(|r| !r.contains("helm")));
+    }
 
     /// Controller log lines as it writes them (zap JSON), one per error family.
     #[test]

@@ -7,6 +7,7 @@
 //! Adding a check: a new file with its `CHECK`, one line in the table (ARCHITECTURE.md has the
 //! steps).
 
+mod automode;
 mod finding;
 mod health;
 mod scope;

@@ -36,7 +36,8 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
             format!("{object} gets its load balancer from the in-tree cloud provider; the controller's annotations do not apply to it."),
         )
         .evidence(json!({"owner": "legacy", "requested": spec})),
-        Some((Origin::Nlb(NlbOwner::Controller), spec, invalid)) => {
+        // EKS Auto Mode reads the same annotations as the controller it is built from.
+        Some((Origin::Nlb(NlbOwner::Controller | NlbOwner::AutoMode), spec, invalid)) => {
             // Proxy protocol: what the annotation asks against the target group's attribute.
             let attr = ctx
                 .snap

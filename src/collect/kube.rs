@@ -162,25 +162,43 @@ where
     }
 }
 
-fn tgb_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("elbv2.k8s.aws", "v1beta1", "TargetGroupBinding"),
-        "targetgroupbindings",
-    )
+/// The controller's TargetGroupBinding, and EKS Auto Mode's (`eks.amazonaws.com/v1`, the same
+/// spec: EKS user guide, auto-configure-nlb, "TargetGroupBinding").
+fn tgb_resource(group: &str, version: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, "TargetGroupBinding"), "targetgroupbindings")
 }
 
+/// Both kinds of binding, listed at once. A cluster has either CRD or both; one missing is no
+/// error, both missing is (no controller of either kind).
 #[instrument(skip(client))]
 pub async fn target_group_bindings(client: &kube::Client) -> Fetched<Vec<TargetGroupBinding>> {
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &tgb_resource());
-    match list_all(&api, ListParams::default()).await {
-        Ok(items) => Fetched::Ok(items.iter().filter_map(parse_tgb).collect()),
-        Err(e) if is_not_found(&e) => Fetched::Failed(Missing {
+    let list = |group: &'static str, version: &'static str| async move {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &tgb_resource(group, version));
+        (group, list_all(&api, ListParams::default()).await)
+    };
+    let (lbc, auto) = futures::join!(list("elbv2.k8s.aws", "v1beta1"), list("eks.amazonaws.com", "v1"));
+    let mut found = Vec::new();
+    let mut absent = 0;
+    for (group, res) in [lbc, auto] {
+        match res {
+            Ok(items) => found.extend((items.iter().filter_map(parse_tgb)).map(|b| TargetGroupBinding {
+                auto_mode: group == "eks.amazonaws.com",
+                ..b
+            })),
+            Err(e) if is_not_found(&e) => absent += 1,
+            Err(e) if group == "eks.amazonaws.com" => return Fetched::Failed(missing("list", "targetgroupbindings.eks.amazonaws.com", &e)),
+            Err(e) => return Fetched::Failed(missing("list", "targetgroupbindings.elbv2.k8s.aws", &e)),
+        }
+    }
+    if absent == 2 {
+        return Fetched::Failed(Missing {
             api: "list targetgroupbindings.elbv2.k8s.aws".into(),
             permission: "the TargetGroupBinding CRD".into(),
-            error: "NotFound: the TargetGroupBinding CRD is not installed (no AWS Load Balancer Controller?)".into(),
-        }),
-        Err(e) => Fetched::Failed(missing("list", "targetgroupbindings.elbv2.k8s.aws", &e)),
+            error: "NotFound: no TargetGroupBinding CRD is installed (neither the AWS Load Balancer Controller's nor EKS Auto Mode's)"
+                .into(),
+        });
     }
+    Fetched::Ok(found)
 }
 
 fn parse_tgb(o: &DynamicObject) -> Option<TargetGroupBinding> {
@@ -199,6 +217,7 @@ fn parse_tgb(o: &DynamicObject) -> Option<TargetGroupBinding> {
         service_port: port,
         target_type: spec.get("targetType").and_then(|t| t.as_str()).map(str::to_string),
         multi_cluster: spec.get("multiClusterTargetGroup").and_then(|m| m.as_bool()).unwrap_or(false),
+        auto_mode: false,
     })
 }
 

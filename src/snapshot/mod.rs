@@ -284,6 +284,9 @@ pub struct TargetGroupBinding {
     /// each registering and deregistering only its own targets.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub multi_cluster: bool,
+    /// An EKS Auto Mode binding (`eks.amazonaws.com/v1`), not the controller's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_mode: bool,
 }
 
 /// A Service port as referenced from outside: by number or by name.

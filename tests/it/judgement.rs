@@ -195,3 +195,52 @@ fn shared_target_group_is_judged_for_this_clusters_targets_alone() {
         "{mapping:#}"
     );
 }
+
+#[test]
+fn auto_mode_ingress_is_diagnosed_without_a_controller_to_install_or_a_kube_proxy_to_restart() {
+    // GIVEN an EKS Auto Mode Ingress (its IngressClass, its tags on the group) on Auto Mode
+    // nodes, whose pods crash-loop
+    let s = stack();
+    let seed = s.seed("auto-mode-ingress");
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN the root cause is the pods; the controller is Auto Mode's (no helm install), and
+    // kube-proxy is not looked for as a pod on Auto Mode nodes
+    assert_eq!(d["verdict"]["rootCause"], "pod-status", "{:#}", d["verdict"]);
+    let controller = finding(&d, "lb-controller");
+    assert_eq!(controller["status"], "pass", "{controller:#}");
+    assert!(controller["detail"].as_str().unwrap().contains("EKS Auto Mode"), "{controller:#}");
+    let kube_proxy = finding(&d, "kube-proxy");
+    assert_eq!(kube_proxy["status"], "skipped", "{kube_proxy:#}");
+    assert_eq!(d["cluster"], "demo", "the cluster comes from the tag eks:eks-cluster-name");
+    assert_eq!(finding(&d, "service-mapping")["status"], "pass");
+    assert!(
+        fixes(&d).iter().all(|f| !f.contains("helm") && !f.contains("kube-proxy")),
+        "{:?}",
+        fixes(&d)
+    );
+}
+
+#[test]
+fn auto_mode_binding_of_an_untagged_group_gets_the_tag_its_policy_requires() {
+    // GIVEN a hand-made target group bound by an eks.amazonaws.com/v1 TargetGroupBinding, no tags
+    let s = stack();
+    let seed = s.seed("auto-mode-untagged");
+    let tg = seed["targetGroupArn"].as_str().unwrap();
+    // WHEN diagnosed for cluster demo
+    let out = s.cli(&["diagnose", "--target-group-arn", tg, "--cluster", "demo", "--output", "json"]);
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // THEN the empty group is Auto Mode's to fill, and the fix is the cluster tag on the group
+    assert_eq!(d["verdict"]["rootCause"], "lb-controller", "{:#}", d["verdict"]);
+    let f = finding(&d, "lb-controller");
+    assert!(f["detail"].as_str().unwrap().contains("no eks:eks-cluster-name tag"), "{f:#}");
+    assert_eq!(
+        f["remediation"][0],
+        format!("aws elbv2 add-tags --resource-arns {tg} --tags Key=eks:eks-cluster-name,Value=demo")
+    );
+    assert_eq!(
+        finding(&d, "service-mapping")["status"],
+        "pass",
+        "mapped through the Auto Mode binding"
+    );
+}
