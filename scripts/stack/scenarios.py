@@ -150,7 +150,14 @@ def install_cluster(kube):
     # controller share it), and its IngressClass.
     auto_crd = {**TGB_CRD, "metadata": {"name": "targetgroupbindings.eks.amazonaws.com"},
                 "spec": {**TGB_CRD["spec"], "group": "eks.amazonaws.com", "versions": [{**TGB_CRD["spec"]["versions"][0], "name": "v1"}]}}
-    for crd in (TGB_CRD, auto_crd):
+    # The controller's Gateway API TargetGroupConfiguration (its schema left open, as the
+    # TargetGroupBinding's: the 1.20 API server takes no CEL rules).
+    tgc_crd = {**TGB_CRD, "metadata": {"name": "targetgroupconfigurations.gateway.k8s.aws"},
+               "spec": {**TGB_CRD["spec"], "group": "gateway.k8s.aws",
+                        "names": {"kind": "TargetGroupConfiguration", "listKind": "TargetGroupConfigurationList",
+                                  "plural": "targetgroupconfigurations", "singular": "targetgroupconfiguration"},
+                        "versions": [{**TGB_CRD["spec"]["versions"][0], "name": "v1"}]}}
+    for crd in (TGB_CRD, auto_crd, tgc_crd):
         kube.apply("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
         kube.wait(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}",
                   lambda c: any(x["type"] == "Established" and x["status"] == "True" for x in c.get("status", {}).get("conditions", [])),
@@ -1023,6 +1030,21 @@ def auto_mode_untagged(kube, ns):
     return out
 
 
+def gateway_tgc(kube, ns):
+    """A Gateway's target group (the controller's gateway.k8s.aws.alb/ tags), bound to Service
+    web, whose health-check path comes from a TargetGroupConfiguration: /healthz, which answers
+    404; the pods are ready on /ready. The fix edits the TargetGroupConfiguration (a change on
+    the group itself would be reverted)."""
+    tags = {"elbv2.k8s.aws/cluster": CLUSTER, "gateway.k8s.aws.alb/stack": f"{ns}/gw",
+            "gateway.k8s.aws.alb/resource": f"{ns}/gw:{ns}-web:HTTPRoute-{ns}-web:80"}
+    out = ip_cluster(kube, ns, probe="/ready", tg_tags=tags, hc={"HealthCheckPath": "/healthz"},
+                     health={0: MISMATCH_404, 1: MISMATCH_404}, expect_ready=2)
+    kube.apply(f"/apis/gateway.k8s.aws/v1/namespaces/{ns}/targetgroupconfigurations", {
+        "apiVersion": "gateway.k8s.aws/v1", "kind": "TargetGroupConfiguration", "metadata": {"name": "web-tgc", "namespace": ns},
+        "spec": {"targetReference": {"name": "web"}, "defaultConfiguration": {"healthCheckConfig": {"healthCheckPath": "/healthz"}}}})
+    return {**out, "targetGroupConfiguration": "web-tgc"}
+
+
 def multi_cluster(kube, ns):
     """A target group shared by two clusters (blue/green upgrade): the binding here says
     multiClusterTargetGroup, so each cluster's controller owns only its own targets. Our two pods
@@ -1072,6 +1094,7 @@ SCENARIOS = {
     "nlb-own-addresses": nlb_own_addresses,
     "ipv6-pods": ipv6_pods,
     "multi-cluster": multi_cluster,
+    "gateway-tgc": gateway_tgc,
     "auto-mode-ingress": auto_mode_ingress,
     "auto-mode-untagged": auto_mode_untagged,
     "by-node-port": by_node_port,

@@ -29,6 +29,65 @@ impl View<'_> {
         self.snap.aws.load_balancers.ok()?.first().map(|l| l.kind.as_str())
     }
 
+    /// For a target group a Gateway made (the controller's `gateway.k8s.aws.alb/` or
+    /// `gateway.k8s.aws.nlb/` tags): which object sets its health-check `field`
+    /// (`healthCheckPath`, …) and the command that changes it there to `value`. A change made on
+    /// the group itself is reverted at the next reconcile. The controller reads the
+    /// TargetGroupConfiguration whose `targetReference` is the Service, a route's entry first,
+    /// then `defaultConfiguration` (aws-load-balancer-controller v3.5.0,
+    /// apis/gateway/v1/targetgroupconfig_types.go). `None` for other groups.
+    pub fn gateway_setting(&self, field: &str, value: &str) -> Option<(String, String)> {
+        let tags = self.snap.aws.target_group_tags.ok()?;
+        if !tags
+            .keys()
+            .any(|k| k.starts_with("gateway.k8s.aws.alb/") || k.starts_with("gateway.k8s.aws.nlb/"))
+        {
+            return None;
+        }
+        let (ns, svc) = self.service_name();
+        let configs = self.snap.kube.target_group_configs.ok()?;
+        let config = configs
+            .iter()
+            .find(|c| c.namespace == ns && c.target_name.as_deref() == Some(svc.as_str()));
+        let q = crate::shell::quote;
+        let Some(c) = config else {
+            let doc = serde_json::json!({"apiVersion": "gateway.k8s.aws/v1", "kind": "TargetGroupConfiguration",
+                "metadata": {"name": svc, "namespace": ns},
+                "spec": {"targetReference": {"name": svc}, "defaultConfiguration": {"healthCheckConfig": {field: value}}}});
+            return Some((
+                format!("the controller's default (no TargetGroupConfiguration targets Service {ns}/{svc})"),
+                format!("printf '%s' {} | kubectl apply -f -", q(&doc.to_string())),
+            ));
+        };
+        let object = format!("TargetGroupConfiguration {}/{}", c.namespace, c.name);
+        if let Some((route, _)) = c.route_health_checks.iter().find(|(_, hc)| hc.get(field).is_some()) {
+            return Some((
+                format!("{object}, spec.routeConfigurations (route {route}).targetGroupProps.healthCheckConfig.{field}"),
+                format!(
+                    "kubectl edit targetgroupconfiguration {} -n {}   # routeConfigurations, route {}: targetGroupProps.healthCheckConfig.{field}: {}",
+                    q(&c.name),
+                    q(&c.namespace),
+                    q(route),
+                    q(value)
+                ),
+            ));
+        }
+        let source = match c.default_health_check.as_ref().and_then(|h| h.get(field)) {
+            Some(_) => format!("{object}, spec.defaultConfiguration.healthCheckConfig.{field}"),
+            None => format!("the controller's default ({object} does not set {field})"),
+        };
+        let patch = serde_json::json!({"spec": {"defaultConfiguration": {"healthCheckConfig": {field: value}}}});
+        Some((
+            source,
+            format!(
+                "kubectl patch targetgroupconfiguration {} -n {} --type merge -p {}",
+                q(&c.name),
+                q(&c.namespace),
+                q(&patch.to_string())
+            ),
+        ))
+    }
+
     /// ALB Ingresses of the namespace that route to the Service.
     pub fn alb_ingresses(&self) -> Vec<&Ingress> {
         let (_, name) = self.service_name();

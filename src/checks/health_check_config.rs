@@ -66,15 +66,22 @@ fn judge(ctx: &View, tg: &TargetGroup) -> Finding {
                 continue;
             }
             explains.extend(p.targets.clone());
-            if let Some(v) = &p.suggestion {
-                let flag = match p.setting {
-                    "path" => "--health-check-path",
-                    "port" => "--health-check-port",
-                    _ => "--health-check-protocol",
-                };
+            let (flag, field) = match p.setting {
+                "path" => ("--health-check-path", "healthCheckPath"),
+                "port" => ("--health-check-port", "healthCheckPort"),
+                _ => ("--health-check-protocol", "healthCheckProtocol"),
+            };
+            // A Gateway's group is set from its TargetGroupConfiguration: fix it there.
+            let gateway = p.suggestion.as_deref().and_then(|v| ctx.gateway_setting(field, v));
+            if let Some((_, fix)) = &gateway {
+                fixes.push(fix.clone());
+            } else if let Some(v) = &p.suggestion {
                 fixes.push(format!("aws elbv2 modify-target-group --target-group-arn {} {flag} {v}", tg.arn));
             }
-            problems.push(p.sentence);
+            match gateway {
+                Some((source, _)) => problems.push(format!("{} (set by {source})", p.sentence)),
+                None => problems.push(p.sentence),
+            }
             config_problems += 1;
         }
     }
@@ -190,6 +197,38 @@ mod tests {
             }
         }
         b
+    }
+
+    #[test]
+    fn gateway_group_is_fixed_where_its_setting_lives_never_on_the_group() {
+        // GIVEN the 404 case above on a target group a Gateway made (its tags)
+        let gateway = |configs: Vec<crate::snapshot::TargetGroupConfigView>| {
+            let mut b = SnapshotB::ip().targets(vec![{
+                let mut t = target_r("10.0.2.11", 8080, "unhealthy", "Target.ResponseCodeMismatch");
+                t.description = Some("Health checks failed with these codes: [404]".into());
+                t
+            }]);
+            b.aws().target_group_tags = Fetched::Ok([("gateway.k8s.aws.alb/stack".to_string(), "shop/gw".to_string())].into());
+            b.kube().target_group_configs = Fetched::Ok(configs);
+            CHECK.on(&with_probe(b, "/healthz").build())
+        };
+        // WHEN no TargetGroupConfiguration targets the Service THEN one is created with the path
+        let f = gateway(vec![]);
+        assert!(f.detail.contains("set by the controller's default (no TargetGroupConfiguration targets Service shop/web)"), "{}", f.detail);
+        assert!(f.remediation[0].starts_with("printf '%s' '{\"apiVersion\":\"gateway.k8s.aws/v1\""), "{:?}", f.remediation);
+        assert!(f.remediation[0].ends_with("| kubectl apply -f -") && f.remediation[0].contains("\"healthCheckPath\":\"/healthz\""));
+        // WHEN a route's entry sets the path THEN that entry is named and edited, not the default
+        let route = crate::snapshot::TargetGroupConfigView {
+            namespace: "shop".into(),
+            name: "web-tgc".into(),
+            target_name: Some("web".into()),
+            default_health_check: Some(serde_json::json!({"healthCheckPath": "/"})),
+            route_health_checks: vec![("HTTPRoute/shop/web".into(), serde_json::json!({"healthCheckPath": "/"}))],
+        };
+        let f = gateway(vec![route]);
+        assert!(f.detail.contains("spec.routeConfigurations (route HTTPRoute/shop/web)"), "{}", f.detail);
+        assert!(f.remediation[0].starts_with("kubectl edit targetgroupconfiguration web-tgc -n shop"), "{:?}", f.remediation);
+        assert!(f.remediation.iter().all(|r| !r.contains("modify-target-group")));
     }
 
     #[test]

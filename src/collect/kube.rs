@@ -594,6 +594,48 @@ pub async fn ingresses(client: &kube::Client, ns: &str) -> Fetched<Vec<k8s_opena
         .map_or_else(|e| Fetched::Failed(missing("list", "ingresses.networking.k8s.io", &e)), Fetched::Ok)
 }
 
+/// The controller's TargetGroupConfigurations in `ns` (gateway.k8s.aws/v1); none without the
+/// CRD (a cluster without the controller's Gateway API support).
+#[instrument(skip(client))]
+pub async fn target_group_configs(client: &kube::Client, ns: &str) -> Fetched<Vec<crate::snapshot::TargetGroupConfigView>> {
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("gateway.k8s.aws", "v1", "TargetGroupConfiguration"),
+        "targetgroupconfigurations",
+    );
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
+    match list_all(&api, ListParams::default()).await {
+        Ok(items) => Fetched::Ok(items.iter().map(parse_tgc).collect()),
+        Err(e) if is_not_found(&e) => Fetched::Ok(vec![]),
+        Err(e) => Fetched::Failed(missing("list", "targetgroupconfigurations.gateway.k8s.aws", &e)),
+    }
+}
+
+fn parse_tgc(o: &DynamicObject) -> crate::snapshot::TargetGroupConfigView {
+    let spec = o.data.get("spec");
+    let hc = |props: Option<&serde_json::Value>| props.and_then(|p| p.get("healthCheckConfig")).cloned();
+    let routes = (spec
+        .and_then(|s| s.get("routeConfigurations"))
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten())
+    .filter_map(|r| {
+        let id = r.get("routeIdentifier")?;
+        let name = |k: &str| id.get(k).and_then(|v| v.as_str()).unwrap_or("");
+        Some((
+            format!("{}/{}/{}", name("kind"), name("namespace"), name("name")),
+            hc(r.get("targetGroupProps"))?,
+        ))
+    })
+    .collect();
+    crate::snapshot::TargetGroupConfigView {
+        namespace: o.metadata.namespace.clone().unwrap_or_default(),
+        name: o.metadata.name.clone().unwrap_or_default(),
+        target_name: (spec.and_then(|s| s.get("targetReference")?.get("name")?.as_str())).map(str::to_string),
+        default_health_check: hc(spec.and_then(|s| s.get("defaultConfiguration"))),
+        route_health_checks: routes,
+    }
+}
+
 #[instrument(skip(client))]
 pub async fn ingress_classes(client: &kube::Client) -> Fetched<Vec<k8s_openapi::api::networking::v1::IngressClass>> {
     let api: Api<k8s_openapi::api::networking::v1::IngressClass> = Api::all(client.clone());

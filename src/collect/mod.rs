@@ -111,20 +111,37 @@ struct ServiceEvidence {
     events: Fetched<Vec<EventView>>,
     ingresses: Fetched<Vec<k8s_openapi::api::networking::v1::Ingress>>,
     rollouts: Fetched<Vec<crate::snapshot::RolloutView>>,
+    target_group_configs: Fetched<Vec<crate::snapshot::TargetGroupConfigView>>,
 }
 
-async fn service_round(access: &KubeAccess, deadline: Option<tokio::time::Instant>, svc: &ServiceRef) -> ServiceEvidence {
+/// Does a Gateway own this target group (the controller's `gateway.k8s.aws.alb/` or
+/// `gateway.k8s.aws.nlb/` tags)? Then its health check comes from a TargetGroupConfiguration.
+fn gateway_made(tags: &Fetched<std::collections::BTreeMap<String, String>>) -> bool {
+    tags.ok().is_some_and(|t| {
+        t.keys()
+            .any(|k| k.starts_with("gateway.k8s.aws.alb/") || k.starts_with("gateway.k8s.aws.nlb/"))
+    })
+}
+
+async fn service_round(access: &KubeAccess, deadline: Option<tokio::time::Instant>, svc: &ServiceRef, gateway: bool) -> ServiceEvidence {
     let (ns, name) = (svc.namespace.as_str(), svc.name.as_str());
     use futures::FutureExt;
     // The pods wait for the Service's selector (fetched at the same time) to know which to keep whole.
     let service = kube_call(access, deadline, |c| kube::service(c, ns, name)).shared();
     let selector = service.clone().map(|s| s.ok().and_then(|s| s.spec.as_ref()?.selector.clone()));
-    let (service, pods, endpoints, events, ingresses) = tokio::join!(
+    let configs = async {
+        match gateway {
+            true => kube_call(access, deadline, |c| kube::target_group_configs(c, ns)).await,
+            false => Fetched::not_collected("the target group was not made for a Gateway"),
+        }
+    };
+    let (service, pods, endpoints, events, ingresses, target_group_configs) = tokio::join!(
         service,
         kube_call(access, deadline, |c| kube::pods(c, ns, selector)),
         kube_call(access, deadline, |c| kube::endpoints(c, ns, name)),
         kube_call(access, deadline, |c| kube::events(c, ns)),
         kube_call(access, deadline, |c| kube::ingresses(c, ns)),
+        configs,
     );
     // Rollout status matters only for an unhealthy ip target whose pod is gone or waits on its
     // readiness gate (snapshot/transition.rs): read it then, and only then (one more round trip
@@ -137,6 +154,7 @@ async fn service_round(access: &KubeAccess, deadline: Option<tokio::time::Instan
         events,
         ingresses,
         rollouts,
+        target_group_configs,
     }
 }
 
@@ -170,6 +188,7 @@ fn unmapped_round() -> ServiceEvidence {
         events: Fetched::not_collected(reason),
         ingresses: Fetched::not_collected(reason),
         rollouts: Fetched::not_collected(reason),
+        target_group_configs: Fetched::not_collected(reason),
     }
 }
 
@@ -185,7 +204,12 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
     let (aws, evidence) = match early {
         // Already mapped: the AWS side and the Service are independent.
         Some(svc) => {
-            let evidence = Box::pin(service_round(&clients.kube, clients.deadline, &svc));
+            let evidence = Box::pin(service_round(
+                &clients.kube,
+                clients.deadline,
+                &svc,
+                gateway_made(&first.target_group_tags),
+            ));
             res.service = Some(svc.clone());
             tokio::join!(Box::pin(aws_round(clients, &first)), evidence)
         }
@@ -193,7 +217,15 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
             let aws = Box::pin(aws_round(clients, &first)).await;
             res.service = Box::pin(map_by_data(clients, &first, &aws, &mut res, &mut lookups)).await;
             let evidence = match &res.service {
-                Some(svc) => Box::pin(service_round(&clients.kube, clients.deadline, svc)).await,
+                Some(svc) => {
+                    Box::pin(service_round(
+                        &clients.kube,
+                        clients.deadline,
+                        svc,
+                        gateway_made(&first.target_group_tags),
+                    ))
+                    .await
+                }
                 None => unmapped_round(),
             };
             (aws, evidence)
@@ -247,6 +279,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
             events: evidence.events,
             nodes: first.nodes,
             ingresses: evidence.ingresses,
+            target_group_configs: evidence.target_group_configs,
             ingress_classes: first.ingress_classes,
             controller: first.controller,
             kube_proxy: first.kube_proxy,

@@ -260,6 +260,10 @@ pub struct KubeEvidence {
     pub ingresses: Fetched<Vec<Ingress>>,
     #[serde(default)]
     pub ingress_classes: Fetched<Vec<IngressClass>>,
+    /// The controller's Gateway API TargetGroupConfigurations of the Service's namespace (read
+    /// only for a target group a Gateway made).
+    #[serde(default)]
+    pub target_group_configs: Fetched<Vec<TargetGroupConfigView>>,
     #[serde(default)]
     pub controller: Fetched<Controller>,
     #[serde(default)]
@@ -287,6 +291,20 @@ pub struct TargetGroupBinding {
     /// An EKS Auto Mode binding (`eks.amazonaws.com/v1`), not the controller's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_mode: bool,
+}
+
+/// A `gateway.k8s.aws` TargetGroupConfiguration: the Service it configures, and the health
+/// checks it sets by default and per route (their `healthCheckConfig` objects, as written).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TargetGroupConfigView {
+    pub namespace: String,
+    pub name: String,
+    /// `spec.targetReference.name` (a Service unless `kind` says otherwise).
+    pub target_name: Option<String>,
+    pub default_health_check: Option<serde_json::Value>,
+    /// (`kind/namespace/name` of the route, its `healthCheckConfig`).
+    pub route_health_checks: Vec<(String, serde_json::Value)>,
 }
 
 /// A Service port as referenced from outside: by number or by name.
