@@ -1020,6 +1020,19 @@ def auto_mode_ingress(kube, ns):
     return out
 
 
+def auto_mode_nlb(kube, ns):
+    """EKS Auto Mode: a `LoadBalancer` Service whose NLB (ip targets) Auto Mode made: its tags
+    service.eks.amazonaws.com/* and eks:eks-cluster-name. (Auto Mode also sets the Service's
+    loadBalancerClass eks.amazonaws.com/nlb, a field the 1.20 API server here drops: the tags
+    carry it.) Both pods crash-loop: pod-status, with the controller named as AWS's."""
+    tags = {"eks:eks-cluster-name": CLUSTER, "service.eks.amazonaws.com/stack": f"{ns}/web",
+            "service.eks.amazonaws.com/resource": f"{ns}/web:80"}
+    annotations = {"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+                   "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}
+    return ip_cluster(kube, ns, pod_state="crashloop", health={0: TIMEOUT, 1: TIMEOUT}, expect_ready=0, bind=False,
+                      tg_tags=tags, lb_tags={"eks:eks-cluster-name": CLUSTER}, nlb_annotations=annotations)
+
+
 def auto_mode_untagged(kube, ns):
     """EKS Auto Mode with a target group made by hand (no tags) and bound by an
     eks.amazonaws.com/v1 TargetGroupBinding: Auto Mode's policy lets it register targets only
@@ -1096,6 +1109,7 @@ SCENARIOS = {
     "multi-cluster": multi_cluster,
     "gateway-tgc": gateway_tgc,
     "auto-mode-ingress": auto_mode_ingress,
+    "auto-mode-nlb": auto_mode_nlb,
     "auto-mode-untagged": auto_mode_untagged,
     "by-node-port": by_node_port,
     "by-legacy-tags": by_legacy_tags,

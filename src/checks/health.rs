@@ -141,7 +141,15 @@ impl View<'_> {
     pub fn requested_health_check(&self) -> Option<(Origin<'_>, HealthCheckSpec, Vec<Invalid>)> {
         let svc = self.service.as_ref().ok()?;
         match self.lb_kind() {
-            Some("network") => annotations::nlb(svc).map(|(owner, spec, invalid)| (Origin::Nlb(owner), spec, invalid)),
+            Some("network") => annotations::nlb(svc).map(|(owner, spec, invalid)| {
+                // A group Auto Mode made is Auto Mode's whatever the stored class says (an API
+                // server that predates loadBalancerClass drops it).
+                let owner = match owner {
+                    NlbOwner::Legacy if self.auto_mode().is_some() => NlbOwner::AutoMode,
+                    other => other,
+                };
+                (Origin::Nlb(owner), spec, invalid)
+            }),
             _ => self.alb_ingresses().first().map(|i| {
                 let (spec, invalid) = annotations::alb(i, svc);
                 (Origin::Ingress(i), spec, invalid)

@@ -36,7 +36,18 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
             format!("{object} gets its load balancer from the in-tree cloud provider; the controller's annotations do not apply to it."),
         )
         .evidence(json!({"owner": "legacy", "requested": spec})),
-        // EKS Auto Mode reads the same annotations as the controller it is built from.
+        // EKS Auto Mode reads the same annotations as the controller it is built from, except
+        // a few it ignores: said before anything else, since the Service does not get them.
+        Some((Origin::Nlb(NlbOwner::AutoMode), ..)) if !auto_mode_ignored(svc).is_empty() => {
+            let ignored = auto_mode_ignored(svc);
+            let list: Vec<String> = ignored.iter().map(|(a, instead)| format!("{a} (use {instead})")).collect();
+            Finding::warn(
+                ID,
+                "Annotations EKS Auto Mode ignores",
+                format!("{object} is EKS Auto Mode's, which does not read: {}.", list.join("; ")),
+            )
+            .evidence(json!({"owner": "auto-mode", "ignored": ignored.iter().map(|(a, _)| a).collect::<Vec<_>>()}))
+        }
         Some((Origin::Nlb(NlbOwner::Controller | NlbOwner::AutoMode), spec, invalid)) => {
             // Proxy protocol: what the annotation asks against the target group's attribute.
             let attr = ctx
@@ -98,6 +109,24 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
     }
 }
 
+/// Service annotations of the controller that EKS Auto Mode does not support, with what to use
+/// instead (EKS user guide, auto-configure-nlb, "Service annotations").
+const AUTO_MODE_UNSUPPORTED: &[(&str, &str)] = &[
+    ("service.beta.kubernetes.io/load-balancer-source-ranges", "spec.loadBalancerSourceRanges"),
+    ("service.beta.kubernetes.io/aws-load-balancer-type", "spec.loadBalancerClass"),
+    ("service.beta.kubernetes.io/aws-load-balancer-internal", "service.beta.kubernetes.io/aws-load-balancer-scheme"),
+    ("service.beta.kubernetes.io/aws-load-balancer-proxy-protocol", "proxy_protocol_v2.enabled in aws-load-balancer-target-group-attributes"),
+    ("service.beta.kubernetes.io/aws-load-balancer-access-log-enabled", "aws-load-balancer-attributes"),
+    ("service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled", "aws-load-balancer-attributes"),
+];
+
+fn auto_mode_ignored(svc: &Service) -> Vec<(&'static str, &'static str)> {
+    let annotations = svc.metadata.annotations.as_ref();
+    (AUTO_MODE_UNSUPPORTED.iter().copied())
+        .filter(|(a, _)| annotations.is_some_and(|m| m.contains_key(*a)))
+        .collect()
+}
+
 fn on(b: bool) -> &'static str {
     if b {
         "on"
@@ -120,6 +149,22 @@ mod tests {
             svc.spec.as_mut().unwrap().type_ = Some("LoadBalancer".into());
         }
         b
+    }
+
+    #[test]
+    fn auto_mode_service_with_an_annotation_it_ignores_is_told_what_to_use() {
+        // GIVEN an EKS Auto Mode NLB Service asking proxy protocol the old way
+        let mut b = SnapshotB::ip().service_annotations(&[("service.beta.kubernetes.io/aws-load-balancer-proxy-protocol", "*")]);
+        b.lb().kind = "network".into();
+        if let crate::snapshot::Fetched::Ok(svc) = &mut b.kube().service {
+            let spec = svc.spec.get_or_insert_with(Default::default);
+            spec.type_ = Some("LoadBalancer".into());
+            spec.load_balancer_class = Some("eks.amazonaws.com/nlb".into());
+        }
+        // WHEN checked THEN a warning names it and what Auto Mode reads instead
+        let f = CHECK.on(&b.build());
+        assert_eq!(f.status, super::super::Status::Warn, "{f:?}");
+        assert!(f.detail.contains("aws-load-balancer-proxy-protocol (use proxy_protocol_v2.enabled in aws-load-balancer-target-group-attributes)"), "{}", f.detail);
     }
 
     #[test]

@@ -272,3 +272,28 @@ fn gateway_health_check_path_is_fixed_in_its_target_group_configuration() {
     );
     assert!(fixes(&d).iter().all(|x| !x.contains("modify-target-group")), "{:?}", fixes(&d));
 }
+
+#[test]
+fn auto_mode_nlb_service_maps_by_its_tags_and_names_the_pods() {
+    // GIVEN an NLB Auto Mode made for a LoadBalancer Service (its tags), whose pods crash-loop
+    let s = stack();
+    let seed = s.seed("auto-mode-nlb");
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN mapped through Auto Mode's tags to the Service, the pods are the cause, and the
+    // controller is AWS's
+    assert_eq!(d["verdict"]["rootCause"], "pod-status", "{:#}", d["verdict"]);
+    assert_eq!(d["service"]["resolvedBy"], "tags", "{:#}", d["service"]);
+    assert_eq!(d["service"]["name"], "web");
+    let controller = finding(&d, "lb-controller");
+    assert_eq!(controller["status"], "pass", "{controller:#}");
+    assert!(
+        controller["detail"].as_str().unwrap().contains("service.eks.amazonaws.com/stack"),
+        "{controller:#}"
+    );
+    assert!(fixes(&d).iter().all(|f| !f.contains("helm")), "{:?}", fixes(&d));
+    // AND its annotations are read as Auto Mode reads them, not as the in-tree provider's
+    let annotations = finding(&d, "service-annotations");
+    assert_eq!(annotations["evidence"]["owner"], serde_json::Value::Null, "{annotations:#}");
+    assert!(!annotations["title"].as_str().unwrap().contains("legacy"), "{annotations:#}");
+}
