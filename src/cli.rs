@@ -29,7 +29,7 @@ enum Command {
     /// Re-run the checks on a saved snapshot (no network).
     Replay {
         snapshot: PathBuf,
-        /// text, json or slack.
+        /// text, json, slack or chatbot.
         #[arg(long, value_parser = Format::parse, default_value = "text")]
         output: Format,
     },
@@ -59,7 +59,7 @@ pub struct DiagnoseArgs {
     /// Use this kubeconfig instead of the default one (also KUBECONFIG).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
-    /// text, json or slack (the Block Kit message).
+    /// text, json, slack (the Block Kit message) or chatbot (the Amazon Q Developer notification).
     #[arg(long, value_parser = Format::parse, default_value = "text")]
     pub output: Format,
     /// Save the evidence for `replay`.

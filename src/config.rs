@@ -38,6 +38,9 @@ pub struct Config {
     /// The DynamoDB table recording deliveries per alarm transition (`DELIVERY_TABLE`), so a
     /// retried invocation publishes only what did not go out and remediates at most once.
     pub delivery_table: Option<String>,
+    /// `SNS_FORMAT=chatbot`: the topic's machine subscribers (Amazon Q Developer in chat
+    /// applications) get its custom notification instead of the diagnosis JSON.
+    pub sns_chatbot: bool,
 }
 
 impl Config {
@@ -115,7 +118,13 @@ impl Config {
                 return Err(Error::Config(format!("DELIVERY_TABLE={t:?} is not a DynamoDB table name")));
             }
         }
+        let sns_chatbot = match non_empty("SNS_FORMAT").as_deref() {
+            None | Some("diagnosis") => false,
+            Some("chatbot") => true,
+            Some(other) => return Err(Error::Config(format!("SNS_FORMAT={other:?}: expected diagnosis or chatbot"))),
+        };
         Ok(Config {
+            sns_chatbot,
             delivery_table,
             allowed_accounts,
             allowed_regions,

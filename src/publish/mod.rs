@@ -17,6 +17,8 @@ use crate::trigger::Request;
 /// The configured channels, with their clients built once (per container on Lambda).
 pub struct Publisher {
     sns: Option<(aws_sdk_sns::Client, String)>,
+    /// The topic takes Amazon Q Developer's custom notifications (`SNS_FORMAT=chatbot`).
+    sns_chatbot: bool,
     slack: Option<(aws_sdk_secretsmanager::Client, String)>,
     http: reqwest::Client,
     /// The webhook URL, read once per container.
@@ -36,6 +38,7 @@ impl Publisher {
             .build()
             .unwrap_or_default();
         Publisher {
+            sns_chatbot: config.sns_chatbot,
             ledger: (config.delivery_table.clone()).map(|t| Ledger::new(sdk, http.clone(), t)),
             sns: config.sns_topic_arn.clone().map(|t| (aws_sdk_sns::Client::new(sdk), t)),
             slack: config
@@ -74,9 +77,15 @@ impl Publisher {
     ) -> Vec<PublishError> {
         let sns = async {
             match &self.sns {
-                Some((client, topic)) => sns::publish(client, topic, &render::sns::message(d, req))
-                    .await
-                    .map(|id| tracing::info!(message_id = %id, "published to SNS")),
+                Some((client, topic)) => {
+                    let m = match self.sns_chatbot {
+                        true => render::sns::chatbot(d, req, load_balancers),
+                        false => render::sns::message(d, req),
+                    };
+                    sns::publish(client, topic, &m)
+                        .await
+                        .map(|id| tracing::info!(message_id = %id, "published to SNS"))
+                }
                 None => Ok(()),
             }
         };
@@ -158,7 +167,13 @@ impl Publisher {
     pub async fn recovered(&self, alarm: &str) -> Vec<PublishError> {
         let sns = async {
             match &self.sns {
-                Some((client, topic)) => sns::publish(client, topic, &render::sns::recovered(alarm)).await.map(|_| ()),
+                Some((client, topic)) => {
+                    let m = match self.sns_chatbot {
+                        true => render::sns::chatbot_recovered(alarm),
+                        false => render::sns::recovered(alarm),
+                    };
+                    sns::publish(client, topic, &m).await.map(|_| ())
+                }
                 None => Ok(()),
             }
         };

@@ -2,6 +2,7 @@
 //! messages. Pure: they return strings and documents; `publish` and the binaries decide where
 //! they go.
 
+pub mod chatbot;
 pub mod slack;
 pub mod sns;
 mod text;
@@ -18,6 +19,8 @@ pub enum Format {
     Json,
     /// The Block Kit message the Slack channel would get.
     Slack,
+    /// The Amazon Q Developer (AWS Chatbot) custom notification `SNS_FORMAT=chatbot` publishes.
+    Chatbot,
 }
 
 impl Format {
@@ -26,7 +29,8 @@ impl Format {
             "text" => Ok(Format::Text),
             "json" => Ok(Format::Json),
             "slack" => Ok(Format::Slack),
-            other => Err(format!("{other:?}: expected text, json or slack")),
+            "chatbot" => Ok(Format::Chatbot),
+            other => Err(format!("{other:?}: expected text, json, slack or chatbot")),
         }
     }
 }
@@ -76,6 +80,10 @@ pub fn render(d: &Diagnosis, snap: &crate::snapshot::Snapshot, format: Format, c
         Format::Slack => {
             let lbs = snap.aws.target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
             serde_json::to_string_pretty(&slack::blocks(d, &snap.request, &lbs)).expect("blocks serialise")
+        }
+        Format::Chatbot => {
+            let lbs = snap.aws.target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
+            serde_json::to_string_pretty(&chatbot::notification(d, &snap.request, &lbs)).expect("a notification serialises")
         }
     }
 }

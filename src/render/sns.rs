@@ -121,6 +121,28 @@ fn build(d: &Diagnosis, req: &Request) -> SnsMessage {
     }
 }
 
+/// For a topic Amazon Q Developer reads (`SNS_FORMAT=chatbot`): every machine protocol gets the
+/// custom notification instead of the diagnosis JSON (Q Developer subscribes over HTTPS), email
+/// keeps the text report. Subject and attributes as for a diagnosis.
+pub fn chatbot(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> SnsMessage {
+    with_machine_body(message(d, req), &super::chatbot::notification(d, req, load_balancers))
+}
+
+/// The recovery notice in the diagnosis's thread, for a topic Amazon Q Developer reads.
+pub fn chatbot_recovered(alarm: &str) -> SnsMessage {
+    with_machine_body(recovered(alarm), &super::chatbot::recovered(alarm))
+}
+
+fn with_machine_body(mut m: SnsMessage, body: &Value) -> SnsMessage {
+    let mut doc: Value = serde_json::from_str(&m.message).expect("our own document");
+    let body = body.to_string();
+    for key in ["default", "email-json", "sqs", "lambda", "http", "https"] {
+        doc[key] = Value::String(body.clone());
+    }
+    m.message = doc.to_string();
+    m
+}
+
 /// A short notice for an alarm back in OK.
 pub fn recovered(alarm: &str) -> SnsMessage {
     let text = format!("Alarm {alarm} is OK again: the targets pass their health checks.");

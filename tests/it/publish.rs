@@ -292,3 +292,44 @@ async fn target_group_that_cannot_be_diagnosed_is_published_beside_the_one_that_
     assert_eq!(body["targetGroupArn"], missing);
     assert!(body["error"].as_str().unwrap().contains("not found"), "{body}");
 }
+
+#[tokio::test]
+async fn chatbot_topic_gets_the_amazon_q_developer_custom_notification_threaded_by_alarm() {
+    // GIVEN a topic configured for Amazon Q Developer (SNS_FORMAT=chatbot), read through SQS
+    let s = stack();
+    let seed = s.seed("article");
+    let q = helper(s, &["sns-queue", &unique_namespace("chatbot")]);
+    let config = Config {
+        sns_topic_arn: q["topic"].as_str().map(String::from),
+        sns_chatbot: true,
+        ..Default::default()
+    };
+    // WHEN the alarm is handled
+    handler(s, config)
+        .await
+        .handle(&alarm_for(seed["targetGroupArn"].as_str().unwrap()))
+        .await
+        .expect("published");
+    // THEN the machine subscriber got the custom notification, not the diagnosis JSON, with the
+    // fix as a next step and a thread named after the alarm
+    let got = helper(s, &["receive", q["queue"].as_str().unwrap()]);
+    let body: Value = serde_json::from_str(got[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (body["version"].as_str(), body["source"].as_str()),
+        (Some("1.0"), Some("custom")),
+        "{body:#}"
+    );
+    assert!(body["content"]["title"].as_str().unwrap().starts_with("PROBLEM"), "{body:#}");
+    assert!(
+        body["content"]["nextSteps"][0]
+            .as_str()
+            .unwrap()
+            .contains("kubectl patch service alb-instance"),
+        "{body:#}"
+    );
+    assert!(
+        body["metadata"]["threadId"].as_str().unwrap().starts_with("eks-lb-doctor-alarm-"),
+        "{body:#}"
+    );
+    assert!(body.get("verdict").is_none(), "not the diagnosis JSON");
+}
