@@ -8,6 +8,7 @@
 
 use serde_json::{json, Value};
 
+use super::slack::clip;
 use super::{status_word, subject_of};
 use crate::diagnosis::Diagnosis;
 use crate::trigger::Request;
@@ -17,21 +18,10 @@ const MAX_TITLE: usize = 100;
 const MAX_DESCRIPTION: usize = 3500;
 const MAX_STEPS: usize = 5;
 
-fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
-
-/// Markdown from the cluster is shown, never acted on: no mentions, links or fences.
+/// Markdown from the cluster is shown, never acted on: no mentions, links or fences (Slack's
+/// escaping: Q Developer posts the same markdown to Slack and Teams).
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace("```", "``\u{200b}`")
+    super::slack::code(s)
 }
 
 /// One thread per alarm (its ALARM and its OK), or per target group for a manual run:

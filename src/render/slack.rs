@@ -14,7 +14,7 @@ const MAX_BLOCKS: usize = 50;
 const MAX_TEXT: usize = 3000;
 const MAX_HEADER: usize = 150;
 
-fn clip(s: &str, max: usize) -> String {
+pub(super) fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
     }
@@ -30,7 +30,7 @@ fn esc(s: &str) -> String {
 }
 
 /// Text for inside a code block: escaped, and a ``` in it cannot close the block early.
-fn code(s: &str) -> String {
+pub(super) fn code(s: &str) -> String {
     esc(s).replace("```", "``\u{200b}`")
 }
 

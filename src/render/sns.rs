@@ -146,16 +146,17 @@ fn with_machine_body(mut m: SnsMessage, body: &Value) -> SnsMessage {
 /// A short notice for an alarm back in OK.
 pub fn recovered(alarm: &str) -> SnsMessage {
     let text = format!("Alarm {alarm} is OK again: the targets pass their health checks.");
-    let doc = json!({"default": text, "email": text, "sqs": json!({"recovered": true, "alarm": alarm}).to_string()});
-    let subject: String = format!("RECOVERED: {alarm}")
-        .chars()
-        .filter(|c| c.is_ascii() && !c.is_ascii_control())
-        .take(99)
-        .collect();
+    let machine = json!({"recovered": true, "alarm": alarm});
+    notice(&format!("RECOVERED: {alarm}"), &text, &machine, "recovered")
+}
+
+/// A short message: text for people, `machine` for machines, an ASCII subject under 100.
+fn notice(subject: &str, text: &str, machine: &Value, status: &str) -> SnsMessage {
+    let doc = json!({"default": text, "email": text, "sqs": machine.to_string()});
     SnsMessage {
-        subject,
+        subject: subject.chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).take(99).collect(),
         message: doc.to_string(),
-        attributes: BTreeMap::from([("status".into(), "recovered".into())]),
+        attributes: BTreeMap::from([("status".into(), status.into())]),
     }
 }
 
@@ -164,18 +165,8 @@ pub fn not_diagnosed(req: &Request, error: &str) -> SnsMessage {
     let name = req.target_group_arn.rsplit(':').next().unwrap_or(&req.target_group_arn);
     let alarm = req.alarm.as_ref().map(|a| a.name.as_str()).unwrap_or("manual request");
     let text = format!("Could not diagnose {name} ({alarm}): {error}");
-    let machine = json!({"error": error, "targetGroupArn": req.target_group_arn, "alarm": alarm}).to_string();
-    let doc = json!({"default": text, "email": text, "sqs": machine});
-    let subject: String = format!("ERROR: could not diagnose {name}")
-        .chars()
-        .filter(|c| c.is_ascii() && !c.is_ascii_control())
-        .take(99)
-        .collect();
-    SnsMessage {
-        subject,
-        message: doc.to_string(),
-        attributes: BTreeMap::from([("status".into(), "error".into())]),
-    }
+    let machine = json!({"error": error, "targetGroupArn": req.target_group_arn, "alarm": alarm});
+    notice(&format!("ERROR: could not diagnose {name}"), &text, &machine, "error")
 }
 
 #[cfg(test)]

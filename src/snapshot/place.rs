@@ -143,17 +143,7 @@ impl View<'_> {
         // Without the ENI lookup, a pod with its own branch ENI (security groups for pods) or on
         // another ENI would be judged by its node's groups: say what is missing instead.
         if let Fetched::Failed(m) = &self.snap.aws.network.target_interfaces {
-            return Place {
-                subnet: self.subnet_of_ip(&t.id).map(|s| s.id.clone()),
-                zone: t
-                    .availability_zone
-                    .clone()
-                    .or_else(|| self.subnet_of_ip(&t.id).map(|s| s.availability_zone.clone())),
-                address: Some(t.id.clone()),
-                node,
-                via: format!("the ENI holding the pod IP is unknown: {}", m.explain()),
-                ..Default::default()
-            };
+            return self.by_address(t, node, format!("the ENI holding the pod IP is unknown: {}", m.explain()));
         }
         // 3. The primary ENI of the pod's node (custom networking, or IPs not listed).
         let instance = self
@@ -170,6 +160,12 @@ impl View<'_> {
                 ..from_eni(eni, format!("the primary ENI of node {}", node.as_deref().unwrap_or("?")), node)
             };
         }
+        self.by_address(t, node, "no ENI found for the IP".into())
+    }
+
+    /// A target known by its address alone: its subnet and zone from the VPC's blocks, no ENI
+    /// (so no groups), and why.
+    fn by_address(&self, t: &TargetHealth, node: Option<String>, via: String) -> Place {
         Place {
             subnet: self.subnet_of_ip(&t.id).map(|s| s.id.clone()),
             zone: t
@@ -178,7 +174,7 @@ impl View<'_> {
                 .or_else(|| self.subnet_of_ip(&t.id).map(|s| s.availability_zone.clone())),
             address: Some(t.id.clone()),
             node,
-            via: "no ENI found for the IP".into(),
+            via,
             ..Default::default()
         }
     }
