@@ -62,6 +62,19 @@ pub fn console_link(region: &str, kind: &str, arn: &str) -> String {
     format!("https://{region}.console.aws.amazon.com/ec2/home?region={region}#{anchor}")
 }
 
+/// The CloudWatch console page of an alarm (its name percent-encoded: names may hold spaces and
+/// any printable character).
+pub fn alarm_link(region: &str, alarm: &str) -> String {
+    let name: String = alarm
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect();
+    format!("https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#alarmsV2:alarm/{name}")
+}
+
 /// The alarm name, when a request came from one.
 pub fn alarm_of(req: &Request) -> Option<&str> {
     req.alarm.as_ref().map(|a| a.name.as_str())
@@ -90,6 +103,14 @@ pub fn render(d: &Diagnosis, snap: &crate::snapshot::Snapshot, format: Format, c
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn alarm_links_encode_any_name() {
+        assert_eq!(
+            alarm_link("us-east-1", "web unhealthy/5xx#1"),
+            "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#alarmsV2:alarm/web%20unhealthy%2F5xx%231"
+        );
+    }
+
     use super::*;
     use crate::fixtures::*;
     use crate::snapshot::Snapshot;

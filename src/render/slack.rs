@@ -93,6 +93,9 @@ pub fn blocks(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value 
     for lb in load_balancers {
         links.push(json!({"type": "button", "text": {"type": "plain_text", "text": "Load balancer"}, "url": console_link(&req.region, "LoadBalancer", lb)}));
     }
+    if let Some(a) = super::alarm_of(req) {
+        links.push(json!({"type": "button", "text": {"type": "plain_text", "text": "Alarm"}, "url": super::alarm_link(&req.region, a)}));
+    }
     blocks.push(json!({"type": "actions", "elements": links}));
     blocks.truncate(MAX_BLOCKS);
     json!({"text": clip(&esc(&format!("{} {}: {}", status_word(d), subject_of(d), d.verdict.summary)), MAX_TEXT), "blocks": blocks})

@@ -131,6 +131,18 @@ async fn alarm_publishes_to_sns_per_protocol_and_to_slack_after_a_429_and_a_500(
             .is_some_and(|t| t.contains("kubectl patch service alb-instance"))),
         "the fix is in a code block"
     );
+    // AND the alarm is one click away, beside the target group
+    let buttons: Vec<&str> = (blocks.iter())
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().unwrap().iter())
+        .filter_map(|e| e["url"].as_str())
+        .collect();
+    assert!(
+        buttons
+            .iter()
+            .any(|u| u.contains("cloudwatch/home?region=us-east-1#alarmsV2:alarm/")),
+        "{buttons:?}"
+    );
 }
 
 #[tokio::test]
