@@ -160,7 +160,7 @@ def install_cluster(kube):
     for crd in (TGB_CRD, auto_crd, tgc_crd):
         kube.apply("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
         kube.wait(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}",
-                  lambda c: any(x["type"] == "Established" and x["status"] == "True" for x in c.get("status", {}).get("conditions", [])),
+                  lambda c: any(x["type"] == "Established" and x["status"] == "True" for x in (c.get("status") or {}).get("conditions") or []),
                   f"the CRD {crd['metadata']['name']}")
     kube.apply("/apis/networking.k8s.io/v1/ingressclasses", {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
                                                             "metadata": {"name": "auto-alb"}, "spec": {"controller": "eks.amazonaws.com/alb"}})
