@@ -10,8 +10,9 @@ scripts/build-kube.sh >/dev/null
 
 started=0
 if ! python3 scripts/stack.py status >/dev/null 2>&1; then
-  python3 scripts/stack.py up >/dev/null
+  # Marked before `up`: a start that fails half-way is stopped too, not left holding the ports.
   started=1
+  python3 scripts/stack.py up >/dev/null
 fi
 cleanup() { if [ "$started" = 1 ]; then python3 scripts/stack.py down; fi; }
 trap cleanup EXIT
