@@ -31,6 +31,13 @@ pub const TAG_AUTO_INGRESS_RESOURCE: &str = "ingress.eks.amazonaws.com/resource"
 pub const TAG_AUTO_INGRESS_STACK: &str = "ingress.eks.amazonaws.com/stack";
 pub const TAG_LEGACY_CLUSTER_PREFIX: &str = "kubernetes.io/cluster/";
 
+/// Did the controller make this target group for a Gateway (its `gateway.k8s.aws.alb/` or
+/// `gateway.k8s.aws.nlb/` tags, pkg/gateway/constants)? Its settings then come from a
+/// TargetGroupConfiguration.
+pub fn made_for_gateway(tags: &BTreeMap<String, String>) -> bool {
+    tags.keys().any(|k| k.starts_with("gateway.k8s.aws.alb/") || k.starts_with("gateway.k8s.aws.nlb/"))
+}
+
 /// The outcome of one mapping step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {

@@ -37,11 +37,7 @@ impl View<'_> {
     /// then `defaultConfiguration` (aws-load-balancer-controller v3.5.0,
     /// apis/gateway/v1/targetgroupconfig_types.go). `None` for other groups.
     pub fn gateway_setting(&self, field: &str, value: &str) -> Option<(String, String)> {
-        let tags = self.snap.aws.target_group_tags.ok()?;
-        if !tags
-            .keys()
-            .any(|k| k.starts_with("gateway.k8s.aws.alb/") || k.starts_with("gateway.k8s.aws.nlb/"))
-        {
+        if !crate::mapping::made_for_gateway(self.snap.aws.target_group_tags.ok()?) {
             return None;
         }
         let (ns, svc) = self.service_name();

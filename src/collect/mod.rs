@@ -114,13 +114,10 @@ struct ServiceEvidence {
     target_group_configs: Fetched<Vec<crate::snapshot::TargetGroupConfigView>>,
 }
 
-/// Does a Gateway own this target group (the controller's `gateway.k8s.aws.alb/` or
-/// `gateway.k8s.aws.nlb/` tags)? Then its health check comes from a TargetGroupConfiguration.
+/// Does a Gateway own this target group? Then its health check comes from a
+/// TargetGroupConfiguration, read in the Service's round.
 fn gateway_made(tags: &Fetched<std::collections::BTreeMap<String, String>>) -> bool {
-    tags.ok().is_some_and(|t| {
-        t.keys()
-            .any(|k| k.starts_with("gateway.k8s.aws.alb/") || k.starts_with("gateway.k8s.aws.nlb/"))
-    })
+    tags.ok().is_some_and(crate::mapping::made_for_gateway)
 }
 
 async fn service_round(access: &KubeAccess, deadline: Option<tokio::time::Instant>, svc: &ServiceRef, gateway: bool) -> ServiceEvidence {
