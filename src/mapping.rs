@@ -35,7 +35,8 @@ pub const TAG_LEGACY_CLUSTER_PREFIX: &str = "kubernetes.io/cluster/";
 /// `gateway.k8s.aws.nlb/` tags, pkg/gateway/constants)? Its settings then come from a
 /// TargetGroupConfiguration.
 pub fn made_for_gateway(tags: &BTreeMap<String, String>) -> bool {
-    tags.keys().any(|k| k.starts_with("gateway.k8s.aws.alb/") || k.starts_with("gateway.k8s.aws.nlb/"))
+    tags.keys()
+        .any(|k| k.starts_with("gateway.k8s.aws.alb/") || k.starts_with("gateway.k8s.aws.nlb/"))
 }
 
 /// The outcome of one mapping step.

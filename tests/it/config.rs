@@ -154,13 +154,16 @@ fn kube_proxy_down_on_the_unhealthy_node_is_kube_proxy_and_remediation_is_opt_in
     };
     // The DaemonSet is shared by every scenario: start from a restart long ago, past the cooldown.
     let long_ago = r#"{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"2020-01-01T00:00:00Z"}}}}}"#;
-    let patched = std::process::Command::new("python3")
-        .arg(crate::harness::repo().join("scripts/stack/kubectl.py"))
-        .args(["patch", "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy", long_ago])
-        .envs(&s.env)
-        .output()
-        .unwrap();
-    assert!(patched.status.success(), "{}", String::from_utf8_lossy(&patched.stderr));
+    let set_long_ago = || {
+        let out = std::process::Command::new("python3")
+            .arg(crate::harness::repo().join("scripts/stack/kubectl.py"))
+            .args(["patch", "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy", long_ago])
+            .envs(&s.env)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    set_long_ago();
     let before = restarted_at();
     // WHEN diagnosed without --remediate, even with REMEDIATE in the shell's environment
     let mut env_cli = std::process::Command::new(env!("CARGO_BIN_EXE_eks-lb-doctor"));
@@ -209,16 +212,19 @@ fn kube_proxy_down_on_the_unhealthy_node_is_kube_proxy_and_remediation_is_opt_in
     );
     assert_eq!(restarted_at(), before);
     // WHEN remediation is enabled THEN the pod template is stamped, as `kubectl rollout restart` does
-    let out = s.cli(&[
-        "diagnose",
-        "--target-group-arn",
-        tg,
-        "--output",
-        "json",
-        "--remediate",
-        "kube-proxy",
-    ]);
-    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let remediate = || -> serde_json::Value {
+        let out = s.cli(&[
+            "diagnose",
+            "--target-group-arn",
+            tg,
+            "--output",
+            "json",
+            "--remediate",
+            "kube-proxy",
+        ]);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let d = remediate();
     let stamped = restarted_at();
     assert!(stamped.is_string() && stamped != before, "{stamped}");
     assert_eq!(finding(&d, "kube-proxy")["evidence"]["remediation"]["result"], stamped);
@@ -227,16 +233,7 @@ fn kube_proxy_down_on_the_unhealthy_node_is_kube_proxy_and_remediation_is_opt_in
         .unwrap()
         .contains("Remediated: daemonset kube-system/kube-proxy restarted"));
     // AND asked again right away, the cooldown refuses it and says why
-    let out = s.cli(&[
-        "diagnose",
-        "--target-group-arn",
-        tg,
-        "--output",
-        "json",
-        "--remediate",
-        "kube-proxy",
-    ]);
-    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = remediate();
     assert!(
         finding(&d, "kube-proxy")["evidence"]["remediation"]["skipped"]
             .as_str()
@@ -261,11 +258,7 @@ fn kube_proxy_down_on_the_unhealthy_node_is_kube_proxy_and_remediation_is_opt_in
     // AND with the delivery ledger, one alarm transition is remediated once: the same event
     // again (Lambda's retry) does not restart kube-proxy, even past the cooldown
     let table = crate::publish::helper(s, &["table", &crate::harness::unique_namespace("remediation")]);
-    let mut event: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(crate::harness::repo().join("events/alarm-state-change.json")).unwrap()).unwrap();
-    event["account"] = serde_json::json!("123456789012");
-    event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["TargetGroup"] =
-        serde_json::json!(tg.rsplit(':').next().unwrap());
+    let event = crate::publish::alarm_for(tg);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("alarm.json");
     std::fs::write(&path, event.to_string()).unwrap();
@@ -285,15 +278,6 @@ fn kube_proxy_down_on_the_unhealthy_node_is_kube_proxy_and_remediation_is_opt_in
             .output()
             .unwrap();
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
-    };
-    let set_long_ago = || {
-        let out = std::process::Command::new("python3")
-            .arg(crate::harness::repo().join("scripts/stack/kubectl.py"))
-            .args(["patch", "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy", long_ago])
-            .envs(&s.env)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
     set_long_ago();
     let first = by_alarm();

@@ -54,13 +54,21 @@ impl Receiver {
     }
 }
 
+/// A Secrets Manager secret holding the receiver's webhook URL (as `SLACK_WEBHOOK_SECRET_ARN`).
+fn slack_secret(s: &Stack, receiver: &Receiver) -> Option<String> {
+    let url = format!("http://127.0.0.1:{}/services/T0/B0/secret", receiver.port);
+    helper(s, &["secret", &unique_namespace("slack"), &url])["arn"]
+        .as_str()
+        .map(String::from)
+}
+
 async fn handler(s: &Stack, config: Config) -> Handler {
     let sdk = crate::harness::stack_sdk(s).await;
     let kube = KubeAccess::from_kubeconfig(Some(std::path::Path::new(&s.env["KUBECONFIG"]))).await;
     Handler::with_clients(sdk, Some(kube), config)
 }
 
-fn alarm_for(tg: &str) -> Value {
+pub fn alarm_for(tg: &str) -> Value {
     let mut ev: Value = serde_json::from_slice(&std::fs::read(repo().join("events/alarm-state-change.json")).unwrap()).unwrap();
     ev["account"] = json!("123456789012");
     ev["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["TargetGroup"] =
@@ -151,17 +159,9 @@ async fn slack_channel_not_found_fails_the_invocation_while_sns_still_publishes(
     let seed = s.seed("article");
     let q = helper(s, &["sns-queue", &unique_namespace("diag")]);
     let receiver = Receiver::start("404:channel_not_found");
-    let secret = helper(
-        s,
-        &[
-            "secret",
-            &unique_namespace("slack"),
-            &format!("http://127.0.0.1:{}/services/T0/B0/secret", receiver.port),
-        ],
-    );
     let config = Config {
         sns_topic_arn: q["topic"].as_str().map(String::from),
-        slack_webhook_secret_arn: secret["arn"].as_str().map(String::from),
+        slack_webhook_secret_arn: slack_secret(s, &receiver),
         ..Default::default()
     };
     // WHEN handled
@@ -226,17 +226,9 @@ async fn retried_alarm_after_a_slack_500_posts_to_sns_once_and_to_slack_once() {
     let table = helper(s, &["table", &unique_namespace("deliveries")]);
     let table = table["table"].as_str().unwrap();
     let receiver = Receiver::start("500,500,500,500");
-    let secret = helper(
-        s,
-        &[
-            "secret",
-            &unique_namespace("slack"),
-            &format!("http://127.0.0.1:{}/services/T0/B0/secret", receiver.port),
-        ],
-    );
     let config = Config {
         sns_topic_arn: q["topic"].as_str().map(String::from),
-        slack_webhook_secret_arn: secret["arn"].as_str().map(String::from),
+        slack_webhook_secret_arn: slack_secret(s, &receiver),
         delivery_table: Some(table.to_string()),
         ..Default::default()
     };
