@@ -149,7 +149,11 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
                         .collect(),
                 });
                 if !health_check {
-                    traffic_fixes.insert(fix(ctx, &place.groups, source, port, &uncovered));
+                    // A default client range (the whole Internet, or the VPC) is no intent of
+                    // the user's: no rule is printed that would open the nodes to it.
+                    if !matches!(clients, Some((_, false))) {
+                        traffic_fixes.insert(fix(ctx, &place.groups, source, port, &uncovered));
+                    }
                     continue;
                 }
                 if prefix_lists.is_empty() {
@@ -301,11 +305,6 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
             ),
             (_, None) => format!("{} are not admitted", b.uncovered_sources.join(", ")),
         };
-        // A default range (the whole Internet, or the VPC) is no intent of the user's: no rule
-        // is printed that would open the nodes to it.
-        if matches!(clients, Some((_, false))) && b.side == "target inbound" {
-            traffic_fixes.clear();
-        }
         let targets: BTreeSet<&str> = traffic.iter().map(|b| b.target.as_str()).collect();
         return Finding::warn(
             ID,
