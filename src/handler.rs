@@ -89,18 +89,15 @@ impl Handler {
                 }
                 Err(e) => {
                     warn!(target_group = %req.target_group_arn, error = %e, "could not diagnose");
-                    errors.push((req.target_group_arn.clone(), e));
+                    errors.push((req, e));
                 }
             }
         }
         // Some target groups diagnosed, others not: the failures are published too (an alarm's
         // reader must not mistake a partial answer for the whole), bounded like the rest.
         if !diagnoses.is_empty() {
-            let publish_by = deadline;
-            for (arn, e) in &errors {
-                if let Some(req) = requests.iter().find(|r| &r.target_group_arn == arn && r.publish) {
-                    publish_failures.extend(self.pipeline.publisher().not_diagnosed(req, &e.to_string(), publish_by).await);
-                }
+            for (req, e) in errors.iter().filter(|(req, _)| req.publish) {
+                publish_failures.extend(self.pipeline.publisher().not_diagnosed(req, &e.to_string(), deadline).await);
             }
         }
         if !publish_failures.is_empty() {
@@ -115,7 +112,7 @@ impl Handler {
         }
         let errors: Vec<Value> = errors
             .iter()
-            .map(|(arn, e)| json!({"targetGroupArn": arn, "error": e.to_string()}))
+            .map(|(req, e)| json!({"targetGroupArn": req.target_group_arn, "error": e.to_string()}))
             .collect();
         Ok(json!({"diagnoses": diagnoses, "errors": errors}))
     }

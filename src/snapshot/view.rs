@@ -85,25 +85,17 @@ impl<'a> View<'a> {
             return None;
         }
         let targets = self.targets.as_ref().ok()?;
-        let ours = |id: &str| -> Option<bool> {
-            if self.is_ip() {
-                let endpoints = self.endpoints().ok()?;
-                let pods = self.pods.as_ref().ok()?;
-                Some(
-                    endpoints.addresses.iter().any(|a| a.ip == id)
-                        || pods.iter().any(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_deref()) == Some(id)),
-                )
-            } else {
-                self.snap.kube.nodes.ok()?;
-                Some(self.node_by_instance(id).is_some())
-            }
+        // This cluster's addresses (ip targets) or instances (instance targets), gathered once.
+        let ours: std::collections::BTreeSet<&str> = if self.is_ip() {
+            let endpoints = self.endpoints().ok()?.addresses.iter().map(|a| a.ip.as_str());
+            let pods = (self.pods.as_ref().ok()?.iter()).filter_map(|p| p.status.as_ref()?.pod_ip.as_deref());
+            endpoints.chain(pods).collect()
+        } else {
+            (self.snap.kube.nodes.ok()?.iter())
+                .filter_map(|n| n.spec.as_ref()?.provider_id.as_deref()?.rsplit('/').next())
+                .collect()
         };
-        let mut others = std::collections::BTreeSet::new();
-        for t in targets.iter() {
-            if !ours(&t.id)? {
-                others.insert(t.id.as_str());
-            }
-        }
+        let others = (targets.iter()).map(|t| t.id.as_str()).filter(|id| !ours.contains(id)).collect();
         Some(others)
     }
 
