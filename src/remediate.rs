@@ -82,10 +82,7 @@ pub async fn run(kube: &KubeAccess, d: &mut Diagnosis, snap: &Snapshot, req: &Re
         _ => None,
     };
     if let Some((l, k)) = &entry {
-        match l
-            .claim(k, std::time::SystemTime::now() + std::time::Duration::from_secs(15 * 60))
-            .await
-        {
+        match l.claim(k, std::time::SystemTime::now() + ledger::CLAIM_WITHOUT_DEADLINE).await {
             Ok(Claim::Granted) => {}
             Ok(Claim::Taken) => return skipped(d, "it already ran for this alarm transition (delivery ledger)".into()),
             Err(e) => {

@@ -19,6 +19,10 @@ use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettin
 use aws_sigv4::sign::v4;
 use serde_json::{json, Value};
 
+/// How long a claim holds when its invocation's deadline is unknown (the CLI, a remediation):
+/// Lambda's longest timeout.
+pub const CLAIM_WITHOUT_DEADLINE: Duration = Duration::from_secs(15 * 60);
+
 /// How long an item is kept: longer than Lambda keeps retrying an event (6 hours at most).
 const KEEP: Duration = Duration::from_secs(24 * 3600);
 

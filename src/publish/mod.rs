@@ -27,9 +27,6 @@ pub struct Publisher {
     ledger: Option<Ledger>,
 }
 
-/// How long a claim holds without a deadline (the CLI): Lambda's longest timeout.
-const CLAIM_WITHOUT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
 impl Publisher {
     /// From the function's own AWS configuration (publishing happens in its own account).
     pub fn new(sdk: &aws_config::SdkConfig, config: &crate::Config) -> Publisher {
@@ -119,7 +116,9 @@ impl Publisher {
             _ => None,
         };
         if let Some((l, k)) = &entry {
-            let left = deadline.map_or(CLAIM_WITHOUT_DEADLINE, |d| d.saturating_duration_since(tokio::time::Instant::now()));
+            let left = deadline.map_or(ledger::CLAIM_WITHOUT_DEADLINE, |d| {
+                d.saturating_duration_since(tokio::time::Instant::now())
+            });
             match l.claim(k, std::time::SystemTime::now() + left).await {
                 Ok(Claim::Taken) => {
                     tracing::info!(channel, "already delivered for this alarm transition: skipped");
