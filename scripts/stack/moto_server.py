@@ -89,7 +89,8 @@ eni_responses.ElasticNetworkInterfaces.assign_ipv6_addresses = assign_ipv6_addre
 
 # Calls counted per SDK app id (`AWS_SDK_UA_APP_ID`, sent as `app/<id>` in the user agent) and
 # service (the credential scope of the signature), read back at GET /_stack/calls?app=<id>: the
-# storm test counts its own invocations' calls while other tests share the server.
+# storm test counts its own invocations' calls while other tests share the server. Requests that
+# are SDK retries are also counted under "<service>+retries".
 import json as _json  # noqa: E402
 import re as _re  # noqa: E402
 import threading as _threading  # noqa: E402
@@ -117,6 +118,11 @@ def counting_dispatch(self, environ, start_response):
             per = _calls.setdefault(app.group(1), {})
             key = service.group(1) if service else "unsigned"
             per[key] = per.get(key, 0) + 1
+            # The SDK numbers its attempts (`amz-sdk-request: attempt=2; max=3`): a retry of an
+            # attempt that timed out on a busy server is the SDK's, not a second call of ours.
+            attempt = _re.search(r"attempt=(\d+)", environ.get("HTTP_AMZ_SDK_REQUEST", ""))
+            if attempt and int(attempt.group(1)) > 1:
+                per[key + "+retries"] = per.get(key + "+retries", 0) + 1
     return _dispatch(self, environ, start_response)
 
 

@@ -453,8 +453,16 @@ def pod_status(kube, ns):
 
 
 def stale_endpoints(kube, ns):
-    """One registered ip target is no pod any more (stale), and fails (endpoints)."""
-    return ip_cluster(kube, ns, targets=lambda ips, o: [ips[0], ips[1], f"10.0.2.{o + 1}"], health={2: TIMEOUT}, expect_ready=2)
+    """One registered ip target is no pod any more (stale), and fails (endpoints). Another VPC
+    with the same CIDR has an ENI holding that address behind a group that admits nothing: it is
+    not the target's (addresses repeat across VPCs) and must not make security-groups fail."""
+    out = ip_cluster(kube, ns, targets=lambda ips, o: [ips[0], ips[1], f"10.0.2.{o + 1}"], health={2: TIMEOUT}, expect_ready=2)
+    ec2 = aws("ec2")
+    other = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=other, CidrBlock="10.0.2.0/24", AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
+    closed = ec2.create_security_group(GroupName=f"{ns}-other-vpc", Description="admits nothing", VpcId=other)["GroupId"]
+    ec2.create_network_interface(SubnetId=subnet, PrivateIpAddress=out["targets"][2], Groups=[closed], Description="another VPC's host")
+    return out
 
 
 def node_leaving(kube, ns):

@@ -111,15 +111,17 @@ pub async fn lb_interfaces(client: &ec2::Client, lb_arns: &[String]) -> Fetched<
     if descriptions.is_empty() {
         return Fetched::not_collected("not a network load balancer's target group: its security groups are the source");
     }
-    interfaces_matching(client, filter("description", &descriptions))
+    interfaces_matching(client, vec![filter("description", &descriptions)])
         .await
         .map_or_else(|e| Fetched::Failed(missing_in("ec2", "DescribeNetworkInterfaces", &e)), Fetched::Ok)
 }
 
 /// ENIs holding the ip targets: branch ENIs (security groups for pods) and node ENIs whose
-/// secondary IPs the VPC CNI hands to pods.
+/// secondary IPs the VPC CNI hands to pods. Only the target group's VPC is searched when it is
+/// known: private addresses repeat across VPCs (every EKS quick start is 192.168.0.0/16), and an
+/// ENI of another VPC holding the same address would lend the target its security groups.
 #[instrument(skip(client, ips), fields(count = ips.len()))]
-pub async fn interfaces_by_ip(client: &ec2::Client, ips: Vec<String>) -> Fetched<Vec<NetworkInterface>> {
+pub async fn interfaces_by_ip(client: &ec2::Client, vpc: Option<&str>, ips: Vec<String>) -> Fetched<Vec<NetworkInterface>> {
     let ips = dedup(ips);
     if ips.is_empty() {
         return Fetched::not_collected("no ip targets");
@@ -136,7 +138,8 @@ pub async fn interfaces_by_ip(client: &ec2::Client, ips: Vec<String>) -> Fetched
         }
         let mut found = Vec::new();
         for f in filters {
-            found.extend(interfaces_matching(client, f).await?);
+            let scope = vpc.map(vpc_filter);
+            found.extend(interfaces_matching(client, [f].into_iter().chain(scope).collect()).await?);
         }
         Ok(found)
     })
@@ -144,14 +147,15 @@ pub async fn interfaces_by_ip(client: &ec2::Client, ips: Vec<String>) -> Fetched
     res.map_or_else(|e| Fetched::Failed(missing_in("ec2", "DescribeNetworkInterfaces", &e)), Fetched::Ok)
 }
 
+/// ENIs matching all of `filters` (EC2 ANDs them), every page.
 async fn interfaces_matching(
     client: &ec2::Client,
-    f: Filter,
+    filters: Vec<Filter>,
 ) -> Result<Vec<NetworkInterface>, ec2::error::SdkError<ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesError>> {
     {
         let pages = client
             .describe_network_interfaces()
-            .filters(f)
+            .set_filters(Some(filters))
             .into_paginator()
             .send()
             .try_collect()

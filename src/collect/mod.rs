@@ -503,8 +503,9 @@ async fn network_round(clients: &Clients, first: &First) -> NetworkEvidence {
     };
     let lb_interfaces = bound(deadline, "DescribeNetworkInterfaces", ec2::lb_interfaces(ec2c, &lb_arns));
     let instances = bound(deadline, "DescribeInstances", ec2::instances(ec2c, instance_ids));
-    let target_interfaces = bound(deadline, "DescribeNetworkInterfaces", ec2::interfaces_by_ip(ec2c, target_ips));
-    let Some(v) = tg.and_then(|t| t.vpc_id.as_deref()) else {
+    let vpc = tg.and_then(|t| t.vpc_id.as_deref());
+    let target_interfaces = bound(deadline, "DescribeNetworkInterfaces", ec2::interfaces_by_ip(ec2c, vpc, target_ips));
+    let Some(v) = vpc else {
         let why = "the target group (and so its VPC) is unknown";
         let (instances, target_interfaces, lb_interfaces) = tokio::join!(instances, target_interfaces, lb_interfaces);
         return NetworkEvidence {
