@@ -191,6 +191,7 @@ def up():
         return
     down(quiet=True)
     STATE.mkdir(parents=True, exist_ok=True)
+    (STATE / "octets.json").unlink(missing_ok=True)  # a fresh stack has no namespaces yet
     for port in (MOTO_PORT, APISERVER_PORT, ETCD_PORT):
         if port_open(port):
             raise SystemExit(f"stack: port {port} on {HOST} is taken by something this script did not start")
@@ -314,6 +315,7 @@ def seed(name, namespace, account=None):
         os.environ[k] = v
     if account:
         os.environ["SEED_ACCOUNT"] = account
+    os.environ["STACK_STATE"] = str(STATE)
     import scenarios
     out = scenarios.seed(name, namespace or name, kube_client())
     print(json.dumps(out, indent=2))

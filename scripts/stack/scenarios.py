@@ -4,10 +4,13 @@ Each scenario lives in its own namespace (and its own VPC, load balancer and tar
 several can coexist in one stack. Pod and node IPs are data only: nothing ever dials them.
 """
 import datetime
+import fcntl
 import hashlib
+import json
 import os
 import re
 import uuid
+from pathlib import Path
 
 import boto3
 
@@ -27,8 +30,19 @@ def elb_name(*parts):
 
 
 def octet(ns):
-    """A per-namespace octet so scenarios never share pod IPs (mapping by IP looks cluster-wide)."""
-    return int(hashlib.sha256(ns.encode()).hexdigest(), 16) % 200 + 20
+    """A per-namespace octet so scenarios never share pod IPs (mapping by IP looks cluster-wide):
+    handed out in turn from a counter in the stack's state directory, under a lock, as seeds run
+    in parallel processes (a hash of the name collided within a run). A long-lived local stack
+    wraps around after 200 namespaces."""
+    state = Path(os.environ.get("STACK_STATE", "."))
+    with open(state / "octets.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = state / "octets.json"
+        given = json.loads(path.read_text()) if path.exists() else {}
+        if ns not in given:
+            given[ns] = len(given) % 200 + 20
+            path.write_text(json.dumps(given))
+        return given[ns]
 
 
 # ------------------------------------------------------------------ AWS
