@@ -17,12 +17,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("snapshot", &["trigger", "cidr", "matcher"]),
     ("net", &["snapshot", "cidr"]),
     ("mapping", &["snapshot"]),
+    ("gateway", &["snapshot"]),
     ("error", &["trigger", "snapshot"]),
     ("config", &["error", "trigger"]),
     // The pure middle.
     (
         "checks",
-        &["snapshot", "annotations", "net", "cidr", "matcher", "mapping", "trigger", "shell"],
+        &["snapshot", "annotations", "net", "cidr", "matcher", "mapping", "gateway", "trigger", "shell"],
     ),
     ("diagnosis", &["checks", "snapshot"]),
     ("render", &["diagnosis", "checks", "snapshot", "trigger"]),
@@ -32,6 +33,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "snapshot",
             "mapping",
+            "gateway",
             "trigger",
             "config",
             "error",

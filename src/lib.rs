@@ -29,6 +29,7 @@ pub mod collect;
 pub mod config;
 pub mod diagnosis;
 pub mod error;
+pub mod gateway;
 pub mod handler;
 pub mod mapping;
 pub mod matcher;

@@ -164,15 +164,10 @@ def install_cluster(kube):
     # controller share it), and its IngressClass.
     auto_crd = {**TGB_CRD, "metadata": {"name": "targetgroupbindings.eks.amazonaws.com"},
                 "spec": {**TGB_CRD["spec"], "group": "eks.amazonaws.com", "versions": [{**TGB_CRD["spec"]["versions"][0], "name": "v1"}]}}
-    # The controller's Gateway API TargetGroupConfiguration (its schema left open, as the
-    # TargetGroupBinding's: the 1.20 API server takes no CEL rules).
-    tgc_crd = {**TGB_CRD, "metadata": {"name": "targetgroupconfigurations.gateway.k8s.aws"},
-               "spec": {**TGB_CRD["spec"], "group": "gateway.k8s.aws",
-                        "names": {"kind": "TargetGroupConfiguration", "listKind": "TargetGroupConfigurationList",
-                                  "plural": "targetgroupconfigurations", "singular": "targetgroupconfiguration"},
-                        "versions": [{**TGB_CRD["spec"]["versions"][0], "name": "v1"}]}}
-    for crd in (TGB_CRD, auto_crd, tgc_crd):
+    # The Gateway API and the controller's Gateway CRDs, from their official releases.
+    for crd in [TGB_CRD, auto_crd] + gateway_crds():
         kube.apply("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    for crd in [TGB_CRD, auto_crd] + gateway_crds():
         kube.wait(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}",
                   lambda c: any(x["type"] == "Established" and x["status"] == "True" for x in (c.get("status") or {}).get("conditions") or []),
                   f"the CRD {crd['metadata']['name']}")
@@ -193,6 +188,35 @@ def install_cluster(kube):
         "spec": {"selector": {"matchLabels": kp}, "template": {"metadata": {"labels": kp}, "spec": {"containers": [
             {"name": "kube-proxy", "image": "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.20.4"}]}}}})
     recount_kube_proxy(kube)
+
+
+def gateway_crds():
+    """The CRDs of scripts/stack/crds (see its README for their sources), as the 1.20 API server
+    takes them."""
+    import gzip
+    import yaml
+    crds = []
+    for f in sorted((Path(__file__).parent / "crds").glob("*.yaml.gz")):
+        crds += [d for d in yaml.safe_load_all(gzip.decompress(f.read_bytes())) if d]
+    for crd in crds:
+        for v in crd["spec"]["versions"]:
+            drop_empty_string_defaults(v["schema"]["openAPIV3Schema"])
+    return crds
+
+
+def drop_empty_string_defaults(schema):
+    """The one trim: 1.20 rejects `default: ""` on a string ("Invalid value: null: must be of
+    type string"; later releases accept it). It is the `group` of object references, where an
+    absent value already means the core group, so nothing else changes. CEL rules
+    (x-kubernetes-validations, 1.25+) are left in: 1.20 ignores them."""
+    if isinstance(schema, dict):
+        if schema.get("default") == "" and schema.get("type") == "string":
+            del schema["default"]
+        for v in schema.values():
+            drop_empty_string_defaults(v)
+    elif isinstance(schema, list):
+        for v in schema:
+            drop_empty_string_defaults(v)
 
 
 def apply_rbac(kube, path):
@@ -1065,19 +1089,67 @@ def auto_mode_untagged(kube, ns):
     return out
 
 
+def gateway_objects(kube, ns, gw_ns, lb_config=None, class_config=None):
+    """A GatewayClass of the controller's, Gateway `gw` in `gw_ns` (admitting routes of every
+    namespace), and HTTPRoute `web` in `ns` sending its traffic to Service web:80, as a user
+    writes them (the Gateway API v1.6.0 CRDs validate them). `lb_config` names the Gateway's
+    LoadBalancerConfiguration (in `gw_ns`), `class_config` (ns, name) the GatewayClass's."""
+    klass = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": f"{ns}-alb"},
+             "spec": {"controllerName": "gateway.k8s.aws/alb"}}
+    if class_config:
+        klass["spec"]["parametersRef"] = {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration",
+                                          "namespace": class_config[0], "name": class_config[1]}
+    kube.apply("/apis/gateway.networking.k8s.io/v1/gatewayclasses", klass)
+    gw = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "gw", "namespace": gw_ns},
+          "spec": {"gatewayClassName": f"{ns}-alb",
+                   "listeners": [{"name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": {"namespaces": {"from": "All"}}}]}}
+    if lb_config:
+        gw["spec"]["infrastructure"] = {"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": lb_config}}
+    kube.apply(f"/apis/gateway.networking.k8s.io/v1/namespaces/{gw_ns}/gateways", gw)
+    kube.apply(f"/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/httproutes", {
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "web", "namespace": ns},
+        "spec": {"parentRefs": [{"name": "gw", "namespace": gw_ns}], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}})
+
+
+def gateway_tags(ns, gw_ns):
+    """The controller's tags on the target group it makes for HTTPRoute ns/web → Service ns/web:80
+    behind Gateway gw_ns/gw (buildTargetGroupResourceID, v3.5.0)."""
+    return {"elbv2.k8s.aws/cluster": CLUSTER, "gateway.k8s.aws.alb/stack": f"{gw_ns}/gw",
+            "gateway.k8s.aws.alb/resource": f"{gw_ns}/gw:{ns}-web:HTTPRoute-{ns}-web:80"}
+
+
 def gateway_tgc(kube, ns):
-    """A Gateway's target group (the controller's gateway.k8s.aws.alb/ tags), bound to Service
-    web, whose health-check path comes from a TargetGroupConfiguration: /healthz, which answers
-    404; the pods are ready on /ready. The fix edits the TargetGroupConfiguration (a change on
-    the group itself would be reverted)."""
-    tags = {"elbv2.k8s.aws/cluster": CLUSTER, "gateway.k8s.aws.alb/stack": f"{ns}/gw",
-            "gateway.k8s.aws.alb/resource": f"{ns}/gw:{ns}-web:HTTPRoute-{ns}-web:80"}
-    out = ip_cluster(kube, ns, probe="/ready", tg_tags=tags, hc={"HealthCheckPath": "/healthz"},
+    """A Gateway's target group (HTTPRoute web → Service web, the controller's tags), bound to
+    Service web, whose health-check path comes from a TargetGroupConfiguration: /healthz, which
+    answers 404; the pods are ready on /ready. The fix edits the TargetGroupConfiguration (a
+    change on the group itself would be reverted)."""
+    out = ip_cluster(kube, ns, probe="/ready", tg_tags=gateway_tags(ns, ns), hc={"HealthCheckPath": "/healthz"},
                      health={0: MISMATCH_404, 1: MISMATCH_404}, expect_ready=2)
+    gateway_objects(kube, ns, ns)
     kube.apply(f"/apis/gateway.k8s.aws/v1/namespaces/{ns}/targetgroupconfigurations", {
         "apiVersion": "gateway.k8s.aws/v1", "kind": "TargetGroupConfiguration", "metadata": {"name": "web-tgc", "namespace": ns},
         "spec": {"targetReference": {"name": "web"}, "defaultConfiguration": {"healthCheckConfig": {"healthCheckPath": "/healthz"}}}})
-    return {**out, "targetGroupConfiguration": "web-tgc"}
+    return {**out, "targetGroupConfiguration": "web-tgc", "gateway": f"{ns}/gw"}
+
+
+def gateway_default(kube, ns):
+    """A platform team's Gateway in its own namespace (NS-gw) whose LoadBalancerConfiguration
+    names a default TargetGroupConfiguration for every Service behind it: path /healthz, interval
+    10s. Service web (HTTPRoute web in NS) has no configuration of its own; its pods are ready on
+    /ready and /healthz answers 404. The fix overrides the default for this Service alone,
+    keeping the interval, and leaves the shared default alone."""
+    gw_ns = f"{ns}-gw"
+    namespace(kube, gw_ns)
+    out = ip_cluster(kube, ns, probe="/ready", tg_tags=gateway_tags(ns, gw_ns), hc={"HealthCheckPath": "/healthz", "HealthCheckIntervalSeconds": 10},
+                     health={0: MISMATCH_404, 1: MISMATCH_404}, expect_ready=2)
+    kube.apply(f"/apis/gateway.k8s.aws/v1/namespaces/{gw_ns}/targetgroupconfigurations", {
+        "apiVersion": "gateway.k8s.aws/v1", "kind": "TargetGroupConfiguration", "metadata": {"name": "gw-defaults", "namespace": gw_ns},
+        "spec": {"defaultConfiguration": {"healthCheckConfig": {"healthCheckPath": "/healthz", "healthCheckInterval": 10}}}})
+    kube.apply(f"/apis/gateway.k8s.aws/v1/namespaces/{gw_ns}/loadbalancerconfigurations", {
+        "apiVersion": "gateway.k8s.aws/v1", "kind": "LoadBalancerConfiguration", "metadata": {"name": "gw-config", "namespace": gw_ns},
+        "spec": {"scheme": "internet-facing", "defaultTargetGroupConfiguration": {"name": "gw-defaults"}}})
+    gateway_objects(kube, ns, gw_ns, lb_config="gw-config")
+    return {**out, "gateway": f"{gw_ns}/gw", "gatewayNamespace": gw_ns}
 
 
 def multi_cluster(kube, ns):
@@ -1130,6 +1202,7 @@ SCENARIOS = {
     "ipv6-pods": ipv6_pods,
     "multi-cluster": multi_cluster,
     "gateway-tgc": gateway_tgc,
+    "gateway-default": gateway_default,
     "auto-mode-ingress": auto_mode_ingress,
     "auto-mode-nlb": auto_mode_nlb,
     "auto-mode-untagged": auto_mode_untagged,

@@ -6,7 +6,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 
 use crate::annotations::{self, HealthCheckSpec, Invalid, NlbOwner, Setting};
 use crate::snapshot::View;
-use crate::snapshot::{EventView, HealthCheck};
+use crate::snapshot::{EventView, Fetched, HealthCheck};
 
 /// The controller's event reasons that mean it could not do its job.
 pub const CONTROLLER_FAILURES: [&str; 6] = [
@@ -17,6 +17,43 @@ pub const CONTROLLER_FAILURES: [&str; 6] = [
     "FailedAddFinalizers",
     "FailedUpdateStatus",
 ];
+
+/// Where a Gateway's target group gets a health-check setting, and how to change it there.
+pub struct GatewaySetting {
+    /// The object and field (or the controller's default, and why).
+    pub source: String,
+    /// `None` when what sets it could not be read.
+    pub fix: Option<String>,
+}
+
+fn patch_default(name: &str, ns: &str, health_check: serde_json::Value) -> String {
+    let patch = serde_json::json!({"spec": {"defaultConfiguration": {"healthCheckConfig": health_check}}});
+    let q = crate::shell::quote;
+    format!("kubectl patch targetgroupconfiguration {} -n {} --type merge -p {}", q(name), q(ns), q(&patch.to_string()))
+}
+
+/// The target group's value of a TargetGroupConfiguration `healthCheckConfig` field.
+fn actual_setting(hc: &HealthCheck, field: &str) -> Option<serde_json::Value> {
+    use serde_json::json;
+    match field {
+        "healthCheckPath" => hc.path.as_ref().map(|v| json!(v)),
+        "healthCheckPort" => hc.port.as_ref().map(|v| json!(v)),
+        "healthCheckProtocol" => hc.protocol.as_ref().map(|v| json!(v)),
+        "healthCheckTimeout" => hc.timeout_seconds.map(|v| json!(v)),
+        "healthCheckInterval" => hc.interval_seconds.map(|v| json!(v)),
+        _ => None,
+    }
+}
+
+/// The same setting, however written (`"8080"` and `8080`, `http` and `HTTP`).
+fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    value_text(a).eq_ignore_ascii_case(&value_text(b))
+}
+
+/// A value as a person types it after `field:` (a string without its JSON quotes).
+fn value_text(v: &serde_json::Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+}
 
 /// Where the annotations that shaped this target group live.
 pub enum Origin<'a> {
@@ -30,58 +67,98 @@ impl View<'_> {
     }
 
     /// For a target group a Gateway made (the controller's `gateway.k8s.aws.alb/` or
-    /// `gateway.k8s.aws.nlb/` tags): which object sets its health-check `field`
-    /// (`healthCheckPath`, …) and the command that changes it there to `value`. A change made on
-    /// the group itself is reverted at the next reconcile. The controller reads the
-    /// TargetGroupConfiguration whose `targetReference` is the Service, a route's entry first,
-    /// then `defaultConfiguration` (aws-load-balancer-controller v3.5.0,
-    /// apis/gateway/v1/targetgroupconfig_types.go). `None` for other groups.
-    pub fn gateway_setting(&self, field: &str, value: &str) -> Option<(String, String)> {
+    /// `gateway.k8s.aws.nlb/` tags): which object and field set its health-check `field`
+    /// (`healthCheckPath`, …), and the command that sets it to `value` there. A change made on
+    /// the group itself is reverted at the next reconcile. The controller's order is
+    /// `gateway::blocks`; a default shared by the Gateway's Services is overridden for this
+    /// Service alone, never edited. `None` for other groups.
+    pub fn gateway_setting(&self, field: &str, value: serde_json::Value) -> Option<GatewaySetting> {
         if !crate::mapping::made_for_gateway(self.snap.aws.target_group_tags.ok()?) {
             return None;
         }
         let (ns, svc) = self.service_name();
-        let configs = self.snap.kube.target_group_configs.ok()?;
-        let config = configs
-            .iter()
-            .find(|c| c.namespace == ns && c.target_name.as_deref() == Some(svc.as_str()));
-        let q = crate::shell::quote;
-        let Some(c) = config else {
-            let doc = serde_json::json!({"apiVersion": "gateway.k8s.aws/v1", "kind": "TargetGroupConfiguration",
-                "metadata": {"name": svc, "namespace": ns},
-                "spec": {"targetReference": {"name": svc}, "defaultConfiguration": {"healthCheckConfig": {field: value}}}});
-            return Some((
-                format!("the controller's default (no TargetGroupConfiguration targets Service {ns}/{svc})"),
-                format!("printf '%s' {} | kubectl apply -f -", q(&doc.to_string())),
-            ));
+        let configs = match self.snap.kube.target_group_configs.get() {
+            Ok(c) => c,
+            Err(why) => {
+                return Some(GatewaySetting {
+                    source: format!("unknown: the TargetGroupConfigurations that set it could not be read ({why})"),
+                    fix: None,
+                });
+            }
         };
-        let object = format!("TargetGroupConfiguration {}/{}", c.namespace, c.name);
-        if let Some((route, _)) = c.route_health_checks.iter().find(|(_, hc)| hc.get(field).is_some()) {
-            return Some((
-                format!("{object}, spec.routeConfigurations (route {route}).targetGroupProps.healthCheckConfig.{field}"),
-                format!(
-                    "kubectl edit targetgroupconfiguration {} -n {}   # routeConfigurations, route {}: targetGroupProps.healthCheckConfig.{field}: {}",
-                    q(&c.name),
-                    q(&c.namespace),
-                    q(route),
-                    q(value)
-                ),
-            ));
-        }
-        let source = match c.default_health_check.as_ref().and_then(|h| h.get(field)) {
-            Some(_) => format!("{object}, spec.defaultConfiguration.healthCheckConfig.{field}"),
-            None => format!("the controller's default ({object} does not set {field})"),
-        };
-        let patch = serde_json::json!({"spec": {"defaultConfiguration": {"healthCheckConfig": {field: value}}}});
-        Some((
-            source,
-            format!(
-                "kubectl patch targetgroupconfiguration {} -n {} --type merge -p {}",
-                q(&c.name),
-                q(&c.namespace),
-                q(&patch.to_string())
+        let gateway = self.snap.kube.gateway.ok();
+        let route = gateway.and_then(|g| g.route.as_ref());
+        let own = crate::gateway::service_config(configs, &ns, &svc);
+        let blocks = crate::gateway::blocks(own, gateway, route);
+        let winner = blocks.iter().find(|b| b.health_check().is_some());
+        let mut source = match winner {
+            Some(b) if b.health_check().and_then(|h| h.get(field)).is_some() => b.field(field),
+            Some(b) => format!(
+                "the controller's default: {} is not set, and that healthCheckConfig is taken whole",
+                b.field(field)
             ),
-        ))
+            None => format!("the controller's default: no TargetGroupConfiguration sets a health check for Service {ns}/{svc}"),
+        };
+        if winner.is_none_or(|b| b.shared_by.is_some()) {
+            let unread = match &self.snap.kube.gateway {
+                Fetched::Ok(g) => g.unread.join("; "),
+                Fetched::Failed(m) => m.explain(),
+                Fetched::NotCollected { reason } => reason.clone(),
+            };
+            if !unread.is_empty() {
+                source.push_str(&format!(" (the Gateway's own defaults are not known: {unread})"));
+            }
+        }
+        if route.is_none() && own.is_some_and(|c| c.routes.iter().any(|r| r.health_check.is_some())) {
+            source.push_str(" (the route is not known: an entry of spec.routeConfigurations may apply instead)");
+        }
+        let q = crate::shell::quote;
+        // The configuration already asks for the value while the group has another: the
+        // controller has not applied it; setting it again would change nothing.
+        let asked = winner.and_then(|b| b.health_check()).and_then(|h| h.get(field));
+        let actual = self.tg.as_ref().ok().and_then(|t| actual_setting(&t.health_check, field));
+        if asked.is_some_and(|a| same(a, &value)) && actual.as_ref().is_some_and(|a| !same(a, &value)) {
+            let actual = value_text(&actual.unwrap_or_default());
+            source.push_str(&format!(
+                ", which asks {} already while the target group still has {actual}: the controller has not applied it",
+                value_text(&value)
+            ));
+            let fix = "kubectl logs -n kube-system deployment/aws-load-balancer-controller --since=1h | grep -i targetgroupconfiguration";
+            return Some(GatewaySetting { source, fix: Some(fix.into()) });
+        }
+        let fix = match winner {
+            Some(b) if b.shared_by.is_none() && b.route.is_some() => {
+                let r = b.route.unwrap_or_else(|| unreachable!());
+                format!(
+                    "kubectl edit targetgroupconfiguration {} -n {}   # routeConfigurations, route {}/{}/{}: targetGroupProps.healthCheckConfig.{field}: {}",
+                    q(&b.config.name),
+                    q(&b.config.namespace),
+                    q(&r.kind),
+                    q(&r.namespace),
+                    q(&r.name),
+                    q(&value_text(&value))
+                )
+            }
+            Some(b) if b.shared_by.is_none() => patch_default(&b.config.name, &b.config.namespace, serde_json::json!({field: value})),
+            _ => {
+                // This Service's own block replaces the shared one whole: it carries the
+                // shared block's other fields along.
+                let mut block = winner.and_then(|b| b.health_check()).cloned().unwrap_or_else(|| serde_json::json!({}));
+                block[field] = value;
+                match own {
+                    Some(c) => patch_default(&c.name, &c.namespace, block),
+                    None => {
+                        let taken = configs.iter().any(|c| c.namespace == ns && c.name == svc);
+                        let name = if taken { format!("{svc}-health-check") } else { svc.clone() };
+                        let doc = serde_json::json!({"apiVersion": "gateway.k8s.aws/v1", "kind": "TargetGroupConfiguration",
+                            "metadata": {"name": name, "namespace": ns},
+                            "spec": {"targetReference": {"name": svc}, "defaultConfiguration": {"healthCheckConfig": block}}});
+                        format!("printf '%s' {} | kubectl apply -f -", q(&doc.to_string()))
+                    }
+                }
+            }
+        };
+        Some(GatewaySetting { source, fix: Some(fix) })
     }
 
     /// ALB Ingresses of the namespace that route to the Service.

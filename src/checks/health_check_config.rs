@@ -72,15 +72,17 @@ fn judge(ctx: &View, tg: &TargetGroup) -> Finding {
                 _ => ("--health-check-protocol", "healthCheckProtocol"),
             };
             // A Gateway's group is set from its TargetGroupConfiguration: fix it there.
-            let gateway = p.suggestion.as_deref().and_then(|v| ctx.gateway_setting(field, v));
-            if let Some((_, fix)) = &gateway {
-                fixes.push(fix.clone());
-            } else if let Some(v) = &p.suggestion {
-                fixes.push(format!("aws elbv2 modify-target-group --target-group-arn {} {flag} {v}", tg.arn));
-            }
-            match gateway {
-                Some((source, _)) => problems.push(format!("{} (set by {source})", p.sentence)),
-                None => problems.push(p.sentence),
+            let gateway = p.suggestion.as_deref().and_then(|v| ctx.gateway_setting(field, json!(v)));
+            match (gateway, &p.suggestion) {
+                (Some(g), _) => {
+                    fixes.extend(g.fix);
+                    problems.push(format!("{} (set by {})", p.sentence, g.source));
+                }
+                (None, Some(v)) => {
+                    fixes.push(format!("aws elbv2 modify-target-group --target-group-arn {} {flag} {v}", tg.arn));
+                    problems.push(p.sentence);
+                }
+                (None, None) => problems.push(p.sentence),
             }
             config_problems += 1;
         }
@@ -95,12 +97,20 @@ fn judge(ctx: &View, tg: &TargetGroup) -> Finding {
         .is_some_and(|l| l.kind == "network");
     if let (Some(t), Some(i)) = (hc.timeout_seconds, hc.interval_seconds) {
         if t > i || (t == i && !nlb) {
-            problems.push(format!("the timeout ({t}s) is not shorter than the interval ({i}s)"));
-            fixes.push(format!(
-                "aws elbv2 modify-target-group --target-group-arn {} --health-check-timeout-seconds {}",
-                tg.arn,
-                (i - 1).max(2)
-            ));
+            let timeout = (i - 1).max(2);
+            match ctx.gateway_setting("healthCheckTimeout", json!(timeout)) {
+                Some(g) => {
+                    problems.push(format!("the timeout ({t}s) is not shorter than the interval ({i}s) (set by {})", g.source));
+                    fixes.extend(g.fix);
+                }
+                None => {
+                    problems.push(format!("the timeout ({t}s) is not shorter than the interval ({i}s)"));
+                    fixes.push(format!(
+                        "aws elbv2 modify-target-group --target-group-arn {} --health-check-timeout-seconds {timeout}",
+                        tg.arn
+                    ));
+                }
+            }
             config_problems += 1;
         }
     }
@@ -188,7 +198,8 @@ mod tests {
     use super::*;
     use crate::checks::Status;
     use crate::fixtures::*;
-    use crate::snapshot::Fetched;
+    use crate::snapshot::{Fetched, GatewayView, LoadBalancerConfigView, RouteConfigView, RouteRef, TargetGroupConfigView};
+    use serde_json::json;
 
     fn with_probe(mut b: SnapshotB, path: &str) -> SnapshotB {
         if let Fetched::Ok(pods) = &mut b.kube().pods {
@@ -199,36 +210,133 @@ mod tests {
         b
     }
 
-    #[test]
-    fn gateway_group_is_fixed_where_its_setting_lives_never_on_the_group() {
-        // GIVEN the 404 case above on a target group a Gateway made (its tags)
-        let gateway = |configs: Vec<crate::snapshot::TargetGroupConfigView>| {
-            let mut b = SnapshotB::ip().targets(vec![{
-                let mut t = target_r("10.0.2.11", 8080, "unhealthy", "Target.ResponseCodeMismatch");
-                t.description = Some("Health checks failed with these codes: [404]".into());
-                t
-            }]);
-            b.aws().target_group_tags = Fetched::Ok([("gateway.k8s.aws.alb/stack".to_string(), "shop/gw".to_string())].into());
-            b.kube().target_group_configs = Fetched::Ok(configs);
-            CHECK.on(&with_probe(b, "/healthz").build())
-        };
-        // WHEN no TargetGroupConfiguration targets the Service THEN one is created with the path
-        let f = gateway(vec![]);
-        assert!(f.detail.contains("set by the controller's default (no TargetGroupConfiguration targets Service shop/web)"), "{}", f.detail);
-        assert!(f.remediation[0].starts_with("printf '%s' '{\"apiVersion\":\"gateway.k8s.aws/v1\""), "{:?}", f.remediation);
-        assert!(f.remediation[0].ends_with("| kubectl apply -f -") && f.remediation[0].contains("\"healthCheckPath\":\"/healthz\""));
-        // WHEN a route's entry sets the path THEN that entry is named and edited, not the default
-        let route = crate::snapshot::TargetGroupConfigView {
+    /// The 404 case below on a target group a Gateway made (its tags), the pods ready on
+    /// /healthz, with these TargetGroupConfigurations and Gateway objects.
+    fn gateway_404(configs: Vec<TargetGroupConfigView>, gateway: Option<GatewayView>) -> Finding {
+        let mut b = SnapshotB::ip().targets(vec![{
+            let mut t = target_r("10.0.2.11", 8080, "unhealthy", "Target.ResponseCodeMismatch");
+            t.description = Some("Health checks failed with these codes: [404]".into());
+            t
+        }]);
+        b.aws().target_group_tags = Fetched::Ok([("gateway.k8s.aws.alb/stack".to_string(), "infra/gw".to_string())].into());
+        b.kube().target_group_configs = Fetched::Ok(configs);
+        b.kube().gateway = gateway.map_or_else(|| Fetched::not_collected("test"), Fetched::Ok);
+        CHECK.on(&with_probe(b, "/healthz").build())
+    }
+
+    fn tgc(name: &str, target: Option<&str>, default: Option<serde_json::Value>, routes: Vec<RouteConfigView>) -> TargetGroupConfigView {
+        TargetGroupConfigView {
             namespace: "shop".into(),
-            name: "web-tgc".into(),
-            target_name: Some("web".into()),
-            default_health_check: Some(serde_json::json!({"healthCheckPath": "/"})),
-            route_health_checks: vec![("HTTPRoute/shop/web".into(), serde_json::json!({"healthCheckPath": "/"}))],
-        };
-        let f = gateway(vec![route]);
-        assert!(f.detail.contains("spec.routeConfigurations (route HTTPRoute/shop/web)"), "{}", f.detail);
-        assert!(f.remediation[0].starts_with("kubectl edit targetgroupconfiguration web-tgc -n shop"), "{:?}", f.remediation);
+            name: name.into(),
+            target_name: target.map(str::to_string),
+            default_health_check: default,
+            routes,
+        }
+    }
+
+    fn web_route_entry(health_check: serde_json::Value) -> RouteConfigView {
+        RouteConfigView { kind: "HTTPRoute".into(), namespace: "shop".into(), name: "web".into(), health_check: Some(health_check) }
+    }
+
+    fn gateway_with_route(load_balancer_configs: Vec<LoadBalancerConfigView>, default_configs: Vec<TargetGroupConfigView>) -> GatewayView {
+        GatewayView {
+            namespace: "infra".into(),
+            name: "gw".into(),
+            route: Some(RouteRef { kind: "HTTPRoute".into(), namespace: "shop".into(), name: "web".into() }),
+            load_balancer_configs,
+            default_configs,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn gateway_group_without_configuration_gets_one_for_its_service() {
+        // GIVEN a Gateway's group with no TargetGroupConfiguration for the Service (nor a Gateway default)
+        // WHEN checked
+        let f = gateway_404(vec![], Some(gateway_with_route(vec![], vec![])));
+        // THEN the path is the controller's default, and a configuration for the Service sets it
+        assert!(f.detail.contains("set by the controller's default: no TargetGroupConfiguration sets a health check for Service shop/web)"), "{}", f.detail);
+        assert!(f.remediation[0].starts_with("printf '%s' '{\"apiVersion\":\"gateway.k8s.aws/v1\""), "{:?}", f.remediation);
+        assert!(f.remediation[0].ends_with("| kubectl apply -f -") && f.remediation[0].contains("\"healthCheckConfig\":{\"healthCheckPath\":\"/healthz\"}"));
         assert!(f.remediation.iter().all(|r| !r.contains("modify-target-group")));
+    }
+
+    #[test]
+    fn gateway_group_route_entry_is_edited_only_for_its_own_route() {
+        // GIVEN a TargetGroupConfiguration with a default and an entry for route HTTPRoute shop/web
+        let config = tgc("web-tgc", Some("web"), Some(json!({"healthCheckPath": "/"})), vec![web_route_entry(json!({"healthCheckPath": "/"}))]);
+        // WHEN the group is that route's
+        let f = gateway_404(vec![config.clone()], Some(gateway_with_route(vec![], vec![])));
+        // THEN the entry is named and edited
+        assert!(f.detail.contains("spec.routeConfigurations (route HTTPRoute/shop/web).targetGroupProps.healthCheckConfig.healthCheckPath"), "{}", f.detail);
+        assert!(f.remediation[0].starts_with("kubectl edit targetgroupconfiguration web-tgc -n shop"), "{:?}", f.remediation);
+        // WHEN the group is another route's THEN the default is named and patched
+        let mut other = gateway_with_route(vec![], vec![]);
+        other.route.as_mut().unwrap().name = "api".into();
+        let f = gateway_404(vec![config.clone()], Some(other));
+        assert!(f.detail.contains("TargetGroupConfiguration shop/web-tgc, spec.defaultConfiguration.healthCheckConfig.healthCheckPath"), "{}", f.detail);
+        assert!(f.remediation[0].starts_with("kubectl patch targetgroupconfiguration web-tgc -n shop --type merge"), "{:?}", f.remediation);
+        // WHEN the route is not known THEN the default is named, with the doubt said
+        let f = gateway_404(vec![config], None);
+        assert!(f.detail.contains("the route is not known: an entry of spec.routeConfigurations may apply instead"), "{}", f.detail);
+    }
+
+    #[test]
+    fn gateway_route_entry_without_the_field_leaves_it_to_the_controller_default() {
+        // GIVEN the route's entry sets only the interval: its healthCheckConfig replaces the default's whole
+        let config = tgc("web-tgc", Some("web"), Some(json!({"healthCheckPath": "/healthz"})), vec![web_route_entry(json!({"healthCheckInterval": 10}))]);
+        // WHEN checked
+        let f = gateway_404(vec![config], Some(gateway_with_route(vec![], vec![])));
+        // THEN the path is the controller's default, and the entry is where to set it
+        assert!(f.detail.contains("set by the controller's default: TargetGroupConfiguration shop/web-tgc, spec.routeConfigurations (route HTTPRoute/shop/web).targetGroupProps.healthCheckConfig.healthCheckPath is not set, and that healthCheckConfig is taken whole"), "{}", f.detail);
+        assert!(f.remediation[0].starts_with("kubectl edit targetgroupconfiguration web-tgc -n shop"), "{:?}", f.remediation);
+    }
+
+    #[test]
+    fn gateway_shared_default_is_overridden_for_this_service_alone() {
+        // GIVEN the path comes from the default TargetGroupConfiguration the Gateway's LoadBalancerConfiguration names
+        let lbc = LoadBalancerConfigView {
+            namespace: "infra".into(),
+            name: "gw-config".into(),
+            level: "Gateway".into(),
+            default_target_group_config: Some("gw-defaults".into()),
+            ..Default::default()
+        };
+        let mut defaults = tgc("gw-defaults", None, Some(json!({"healthCheckPath": "/", "healthCheckInterval": 10})), vec![]);
+        defaults.namespace = "infra".into();
+        // WHEN checked, with no configuration of the Service's own
+        let f = gateway_404(vec![], Some(gateway_with_route(vec![lbc.clone()], vec![defaults.clone()])));
+        // THEN the shared default is named, and a configuration for this Service carries its other fields along
+        assert!(f.detail.contains("TargetGroupConfiguration infra/gw-defaults, spec.defaultConfiguration.healthCheckConfig.healthCheckPath, the default that LoadBalancerConfiguration infra/gw-config (the Gateway's) gives every Service of the Gateway"), "{}", f.detail);
+        assert!(f.remediation[0].contains("\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"}"), "{:?}", f.remediation);
+        assert!(f.remediation[0].contains("\"healthCheckConfig\":{\"healthCheckPath\":\"/healthz\",\"healthCheckInterval\":10}"), "{:?}", f.remediation);
+        assert!(f.remediation.iter().all(|r| !r.contains("gw-defaults")), "the shared default is not edited: {:?}", f.remediation);
+        // WHEN the Service has a configuration without a health check THEN that one is patched with the whole block
+        let own = tgc("web-tgc", Some("web"), None, vec![]);
+        let f = gateway_404(vec![own], Some(gateway_with_route(vec![lbc], vec![defaults])));
+        assert!(f.remediation[0].starts_with("kubectl patch targetgroupconfiguration web-tgc -n shop --type merge -p"), "{:?}", f.remediation);
+        assert!(f.remediation[0].contains("{\"healthCheckPath\":\"/healthz\",\"healthCheckInterval\":10}"), "{:?}", f.remediation);
+    }
+
+    #[test]
+    fn gateway_configurations_unreadable_give_no_fix_on_the_group() {
+        // GIVEN the TargetGroupConfigurations could not be read
+        let mut b = SnapshotB::ip().targets(vec![{
+            let mut t = target_r("10.0.2.11", 8080, "unhealthy", "Target.ResponseCodeMismatch");
+            t.description = Some("Health checks failed with these codes: [404]".into());
+            t
+        }]);
+        b.aws().target_group_tags = Fetched::Ok([("gateway.k8s.aws.alb/stack".to_string(), "infra/gw".to_string())].into());
+        b.kube().target_group_configs = Fetched::Failed(crate::snapshot::Missing {
+            api: "list targetgroupconfigurations.gateway.k8s.aws".into(),
+            permission: "targetgroupconfigurations.gateway.k8s.aws: list".into(),
+            error: "Forbidden (403)".into(),
+        });
+        // WHEN checked
+        let f = CHECK.on(&with_probe(b, "/healthz").build());
+        // THEN the source is unknown, said with the permission, and no fix on the group (it would be reverted)
+        assert!(f.detail.contains("set by unknown: the TargetGroupConfigurations that set it could not be read"), "{}", f.detail);
+        assert!(f.remediation.iter().all(|r| !r.contains("modify-target-group")), "{:?}", f.remediation);
     }
 
     #[test]

@@ -88,12 +88,20 @@ fn judge(ctx: &View) -> Finding {
                 ),
                 None => String::new(),
             };
+            let (via, gateway) = through_gateway(ctx);
             Finding::pass(
                 ID,
                 format!("Mapped to Service {}/{}{port}", svc.namespace, svc.name),
-                format!("Resolved by {} to Service {}/{}{port}.{shared}", svc.resolved_by, svc.namespace, svc.name),
+                format!("Resolved by {} to Service {}/{}{port}{via}.{shared}", svc.resolved_by, svc.namespace, svc.name),
             )
-            .evidence(evidence)
+            .evidence(match gateway {
+                serde_json::Value::Null => evidence,
+                g => {
+                    let mut e = evidence;
+                    e["gateway"] = g;
+                    e
+                }
+            })
         }
         Fetched::Failed(m) if m.error.contains("NotFound") || m.error.contains("not found") => Finding::fail(
             ID,
@@ -172,6 +180,21 @@ fn foreign_targets(ctx: &View, svc: &crate::snapshot::ServiceRef, bindings: &[St
     ];
     let f = if unhealthy.is_empty() { Finding::warn(ID, title, detail) } else { Finding::fail(ID, title, detail) };
     Some(f.evidence(json!({"targets": ids, "taggedCluster": tagged})).remediation(fixes).explains(unhealthy))
+}
+
+
+/// For a Gateway's target group: ", the backend of HTTPRoute NS/NAME of Gateway NS/GW", and the
+/// Gateway objects read (or why not), as the mapping's evidence.
+fn through_gateway(ctx: &View) -> (String, serde_json::Value) {
+    match &ctx.snap.kube.gateway {
+        Fetched::Ok(g) => {
+            let route = g.route.as_ref().map(|r| format!("{r} of ")).unwrap_or_default();
+            let class = g.class.as_deref().map(|c| format!(" (class {c})")).unwrap_or_default();
+            (format!(", the backend of {route}Gateway {}/{}{class}", g.namespace, g.name), json!(g))
+        }
+        Fetched::Failed(m) => (String::new(), json!({"unknown": m.explain()})),
+        Fetched::NotCollected { .. } => (String::new(), serde_json::Value::Null),
+    }
 }
 
 #[cfg(test)]

@@ -157,14 +157,18 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
                     vec![],
                 ));
             } else {
-                problems.push((
-                    p.sentence,
-                    p.targets,
-                    vec![format!(
-                        "aws elbv2 modify-target-group --target-group-arn {} --health-check-port traffic-port",
-                        tg.arn
-                    )],
-                ));
+                // A Gateway's group is set from its TargetGroupConfiguration: fix it there.
+                match ctx.gateway_setting("healthCheckPort", json!("traffic-port")) {
+                    Some(g) => problems.push((format!("{} (set by {})", p.sentence, g.source), p.targets, g.fix.into_iter().collect())),
+                    None => problems.push((
+                        p.sentence,
+                        p.targets,
+                        vec![format!(
+                            "aws elbv2 modify-target-group --target-group-arn {} --health-check-port traffic-port",
+                            tg.arn
+                        )],
+                    )),
+                }
             }
         }
     }

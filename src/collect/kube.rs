@@ -610,7 +610,7 @@ pub async fn target_group_configs(client: &kube::Client, ns: &str) -> Fetched<Ve
     }
 }
 
-fn parse_tgc(o: &DynamicObject) -> crate::snapshot::TargetGroupConfigView {
+pub fn parse_tgc(o: &DynamicObject) -> crate::snapshot::TargetGroupConfigView {
     let spec = o.data.get("spec");
     let hc = |props: Option<&serde_json::Value>| props.and_then(|p| p.get("healthCheckConfig")).cloned();
     let routes = (spec
@@ -618,13 +618,15 @@ fn parse_tgc(o: &DynamicObject) -> crate::snapshot::TargetGroupConfigView {
         .and_then(|r| r.as_array())
         .into_iter()
         .flatten())
-    .filter_map(|r| {
-        let id = r.get("routeIdentifier")?;
-        let name = |k: &str| id.get(k).and_then(|v| v.as_str()).unwrap_or("");
-        Some((
-            format!("{}/{}/{}", name("kind"), name("namespace"), name("name")),
-            hc(r.get("targetGroupProps"))?,
-        ))
+    .map(|r| {
+        let id = r.get("routeIdentifier");
+        let part = |k: &str| id.and_then(|i| i.get(k)).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        crate::snapshot::RouteConfigView {
+            kind: part("kind"),
+            namespace: part("namespace"),
+            name: part("name"),
+            health_check: hc(r.get("targetGroupProps")),
+        }
     })
     .collect();
     crate::snapshot::TargetGroupConfigView {
@@ -632,7 +634,7 @@ fn parse_tgc(o: &DynamicObject) -> crate::snapshot::TargetGroupConfigView {
         name: o.metadata.name.clone().unwrap_or_default(),
         target_name: (spec.and_then(|s| s.get("targetReference")?.get("name")?.as_str())).map(str::to_string),
         default_health_check: hc(spec.and_then(|s| s.get("defaultConfiguration"))),
-        route_health_checks: routes,
+        routes,
     }
 }
 

@@ -18,6 +18,7 @@ pub mod access;
 pub mod aws;
 pub mod ec2;
 pub mod eks;
+pub mod gateway;
 pub mod kube;
 pub mod probe;
 #[cfg(test)]
@@ -112,33 +113,47 @@ struct ServiceEvidence {
     ingresses: Fetched<Vec<k8s_openapi::api::networking::v1::Ingress>>,
     rollouts: Fetched<Vec<crate::snapshot::RolloutView>>,
     target_group_configs: Fetched<Vec<crate::snapshot::TargetGroupConfigView>>,
+    gateway: Fetched<crate::snapshot::GatewayView>,
 }
 
-/// Does a Gateway own this target group? Then its health check comes from a
-/// TargetGroupConfiguration, read in the Service's round.
-fn gateway_made(tags: &Fetched<std::collections::BTreeMap<String, String>>) -> bool {
-    tags.ok().is_some_and(crate::mapping::made_for_gateway)
+/// Does a Gateway own this target group (its tags)? Then its health check comes from
+/// TargetGroupConfigurations and the Gateway's configuration, read in the Service's round.
+fn gateway_made(tags: &Fetched<std::collections::BTreeMap<String, String>>) -> Option<crate::gateway::GatewayTag> {
+    tags.ok().and_then(crate::gateway::tag)
 }
 
-async fn service_round(access: &KubeAccess, deadline: Option<tokio::time::Instant>, svc: &ServiceRef, gateway: bool) -> ServiceEvidence {
+async fn service_round(
+    access: &KubeAccess,
+    deadline: Option<tokio::time::Instant>,
+    svc: &ServiceRef,
+    gateway: Option<crate::gateway::GatewayTag>,
+) -> ServiceEvidence {
     let (ns, name) = (svc.namespace.as_str(), svc.name.as_str());
     use futures::FutureExt;
     // The pods wait for the Service's selector (fetched at the same time) to know which to keep whole.
     let service = kube_call(access, deadline, |c| kube::service(c, ns, name)).shared();
     let selector = service.clone().map(|s| s.ok().and_then(|s| s.spec.as_ref()?.selector.clone()));
+    let not_gateway = "the target group was not made for a Gateway";
     let configs = async {
         match gateway {
-            true => kube_call(access, deadline, |c| kube::target_group_configs(c, ns)).await,
-            false => Fetched::not_collected("the target group was not made for a Gateway"),
+            Some(_) => kube_call(access, deadline, |c| kube::target_group_configs(c, ns)).await,
+            None => Fetched::not_collected(not_gateway),
         }
     };
-    let (service, pods, endpoints, events, ingresses, target_group_configs) = tokio::join!(
+    let gateway_objects = async {
+        match &gateway {
+            Some(tag) => kube_call(access, deadline, |c| self::gateway::gateway(c, tag, ns)).await,
+            None => Fetched::not_collected(not_gateway),
+        }
+    };
+    let (service, pods, endpoints, events, ingresses, target_group_configs, gateway) = tokio::join!(
         service,
         kube_call(access, deadline, |c| kube::pods(c, ns, selector)),
         kube_call(access, deadline, |c| kube::endpoints(c, ns, name)),
         kube_call(access, deadline, |c| kube::events(c, ns)),
         kube_call(access, deadline, |c| kube::ingresses(c, ns)),
         configs,
+        gateway_objects,
     );
     // Rollout status matters only for an unhealthy ip target whose pod is gone or waits on its
     // readiness gate (snapshot/transition.rs): read it then, and only then (one more round trip
@@ -152,6 +167,7 @@ async fn service_round(access: &KubeAccess, deadline: Option<tokio::time::Instan
         ingresses,
         rollouts,
         target_group_configs,
+        gateway,
     }
 }
 
@@ -186,6 +202,7 @@ fn unmapped_round() -> ServiceEvidence {
         ingresses: Fetched::not_collected(reason),
         rollouts: Fetched::not_collected(reason),
         target_group_configs: Fetched::not_collected(reason),
+        gateway: Fetched::not_collected(reason),
     }
 }
 
@@ -277,6 +294,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
             nodes: first.nodes,
             ingresses: evidence.ingresses,
             target_group_configs: evidence.target_group_configs,
+            gateway: evidence.gateway,
             ingress_classes: first.ingress_classes,
             controller: first.controller,
             kube_proxy: first.kube_proxy,

@@ -264,6 +264,9 @@ pub struct KubeEvidence {
     /// only for a target group a Gateway made).
     #[serde(default)]
     pub target_group_configs: Fetched<Vec<TargetGroupConfigView>>,
+    /// The Gateway API objects behind a Gateway's target group (not collected for others).
+    #[serde(default)]
+    pub gateway: Fetched<GatewayView>,
     #[serde(default)]
     pub controller: Fetched<Controller>,
     #[serde(default)]
@@ -300,11 +303,71 @@ pub struct TargetGroupBinding {
 pub struct TargetGroupConfigView {
     pub namespace: String,
     pub name: String,
-    /// `spec.targetReference.name` (a Service unless `kind` says otherwise).
+    /// `spec.targetReference.name` (a Service unless `kind` says otherwise); none for a default
+    /// configuration that a LoadBalancerConfiguration names.
     pub target_name: Option<String>,
     pub default_health_check: Option<serde_json::Value>,
-    /// (`kind/namespace/name` of the route, its `healthCheckConfig`).
-    pub route_health_checks: Vec<(String, serde_json::Value)>,
+    /// `spec.routeConfigurations`, in order.
+    pub routes: Vec<RouteConfigView>,
+}
+
+/// One `spec.routeConfigurations` entry: its `routeIdentifier` (empty parts match any) and the
+/// `healthCheckConfig` of its `targetGroupProps`, if it sets one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RouteConfigView {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub health_check: Option<serde_json::Value>,
+}
+
+/// A Gateway API route, as the controller's tags and the API name it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RouteRef {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for RouteRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+/// The Gateway a target group was made for (its `gateway.k8s.aws.*` tags), its route, and the
+/// LoadBalancerConfigurations (the Gateway's and its GatewayClass's) with the default
+/// TargetGroupConfigurations they name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GatewayView {
+    pub namespace: String,
+    pub name: String,
+    pub class: Option<String>,
+    /// The route whose backend is this target group's Service, when it was found.
+    pub route: Option<RouteRef>,
+    pub load_balancer_configs: Vec<LoadBalancerConfigView>,
+    /// The TargetGroupConfigurations named by `load_balancer_configs`' defaults.
+    pub default_configs: Vec<TargetGroupConfigView>,
+    /// What could not be read (the API and why), so a source left unknown can say so.
+    pub unread: Vec<String>,
+}
+
+/// A `gateway.k8s.aws` LoadBalancerConfiguration, as far as it shapes target groups.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LoadBalancerConfigView {
+    pub namespace: String,
+    pub name: String,
+    /// `Gateway` (its `spec.infrastructure.parametersRef`) or `GatewayClass` (`spec.parametersRef`).
+    pub level: String,
+    /// `spec.mergingMode` (`prefer-gateway-class`, the default, or `prefer-gateway`).
+    pub merging_mode: Option<String>,
+    /// `spec.defaultTargetGroupConfiguration.name`, in this configuration's namespace.
+    pub default_target_group_config: Option<String>,
+    pub manage_backend_security_group_rules: Option<bool>,
 }
 
 /// A Service port as referenced from outside: by number or by name.

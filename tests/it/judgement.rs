@@ -246,34 +246,6 @@ fn auto_mode_binding_of_an_untagged_group_gets_the_tag_its_policy_requires() {
 }
 
 #[test]
-fn gateway_health_check_path_is_fixed_in_its_target_group_configuration() {
-    // GIVEN a Gateway's target group whose health-check path /healthz comes from a
-    // TargetGroupConfiguration and answers 404; the pods are ready on /ready
-    let s = stack();
-    let seed = s.seed("gateway-tgc");
-    let ns = seed["namespace"].as_str().unwrap();
-    // WHEN diagnosed
-    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
-    // THEN the finding names the object and field that set the path, and the fix edits that
-    // object (never modify-target-group, which the controller would revert)
-    assert_eq!(d["verdict"]["rootCause"], "health-check-config", "{:#}", d["verdict"]);
-    let f = finding(&d, "health-check-config");
-    assert!(
-        f["detail"].as_str().unwrap().contains(&format!(
-            "TargetGroupConfiguration {ns}/web-tgc, spec.defaultConfiguration.healthCheckConfig.healthCheckPath"
-        )),
-        "{f:#}"
-    );
-    assert_eq!(
-        f["remediation"][0],
-        format!(
-            "kubectl patch targetgroupconfiguration web-tgc -n {ns} --type merge -p '{{\"spec\":{{\"defaultConfiguration\":{{\"healthCheckConfig\":{{\"healthCheckPath\":\"/ready\"}}}}}}}}'"
-        )
-    );
-    assert!(fixes(&d).iter().all(|x| !x.contains("modify-target-group")), "{:?}", fixes(&d));
-}
-
-#[test]
 fn auto_mode_nlb_service_maps_by_its_tags_and_names_the_pods() {
     // GIVEN an NLB Auto Mode made for a LoadBalancer Service (its tags), whose pods crash-loop
     let s = stack();
