@@ -61,7 +61,30 @@ _assign_ipv6 = eni_responses.ElasticNetworkInterfaces.assign_ipv6_addresses
 def eni_filter(self, filter_name, method_name=None):
     if filter_name == "ipv6-addresses.ipv6-address":
         return list(self.ipv6_addresses)
+    # AWS matches every private IPv4 address of the ENI (the VPC CNI's pod addresses are
+    # secondary ones); moto 5.2 matches the primary only, which `private-ip-address` means.
+    if filter_name == "addresses.private-ip-address":
+        return [a["PrivateIpAddress"] for a in self.private_ip_addresses] or [self.private_ip_address]
     return _eni_filter(self, filter_name, method_name)
+
+
+# An ENI matches an address filter when any of its addresses is any of the values (AWS ORs a
+# filter's values); moto 5.2 wants the ENI's addresses to be a subset or superset of them, so an
+# ENI with a primary address and pod addresses matched nothing once other values were asked.
+from moto.ec2 import utils as ec2_utils  # noqa: E402
+
+_is_filter_matching = ec2_utils.is_filter_matching
+_ADDRESS_FILTERS = ("addresses.private-ip-address", "ipv6-addresses.ipv6-address")
+
+
+def is_filter_matching(obj, _filter, filter_value):
+    if _filter in _ADDRESS_FILTERS and isinstance(obj, enis.NetworkInterface):
+        values = filter_value if isinstance(filter_value, list) else [filter_value]
+        return bool(set(obj.get_filter_value(_filter)) & set(values))
+    return _is_filter_matching(obj, _filter, filter_value)
+
+
+ec2_utils.is_filter_matching = is_filter_matching
 
 
 def assign_ipv6_addresses(self):

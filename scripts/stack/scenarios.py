@@ -1164,6 +1164,26 @@ def multi_cluster(kube, ns):
     return {**out, "ours": out["targets"][:2], "theirs": out["targets"][2:]}
 
 
+def two_clusters(kube, ns):
+    """A target group bound in this cluster and in another, blue, without multiClusterTargetGroup:
+    two of its ip targets are addresses of an instance that is no node of ours (blue's pods).
+    Our controller deregisters them (one draining) and blue's registers them again; the other
+    times out. Our own two pods are ready and healthy (service-mapping: say the fight)."""
+    o = octet(ns)
+    theirs = [f"10.0.1.{(o + 100) % 250 + 2}", f"10.0.1.{(o + 101) % 250 + 2}"]
+    draining = ("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")
+    out = ip_cluster(kube, ns, targets=lambda ips, _: ips + theirs, health={2: TIMEOUT, 3: draining}, expect_ready=2)
+    ec2 = aws("ec2")
+    vpc = aws("elbv2").describe_target_groups(TargetGroupArns=[out["targetGroupArn"]])["TargetGroups"][0]["VpcId"]
+    subnet = [x for x in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"] if x["CidrBlock"] == "10.0.1.0/24"][0]
+    ami = ec2.describe_images()["Images"][0]["ImageId"]
+    blue = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m5.large", SubnetId=subnet["SubnetId"],
+                             TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "kubernetes.io/cluster/blue", "Value": "owned"}]}])["Instances"][0]
+    eni = blue["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    ec2.assign_private_ip_addresses(NetworkInterfaceId=eni, PrivateIpAddresses=theirs)
+    return {**out, "theirs": theirs, "blueInstance": blue["InstanceId"]}
+
+
 SCENARIOS = {
     "scale": scale,
     "probe-targets": probe_targets,
@@ -1203,6 +1223,7 @@ SCENARIOS = {
     "multi-cluster": multi_cluster,
     "gateway-tgc": gateway_tgc,
     "gateway-default": gateway_default,
+    "two-clusters": two_clusters,
     "auto-mode-ingress": auto_mode_ingress,
     "auto-mode-nlb": auto_mode_nlb,
     "auto-mode-untagged": auto_mode_untagged,

@@ -91,8 +91,10 @@ fn judge(ctx: &View, eps: &EndpointsView) -> Finding {
 
     if ctx.is_ip() {
         if let Ok(targets) = &ctx.targets {
-            // In a group shared between clusters, the others' targets are not stale here.
-            let others = ctx.other_clusters().unwrap_or_default();
+            // In a group shared between clusters, the others' targets are not stale here; nor
+            // are another cluster's, bound without the flag (service-mapping names that fight).
+            let mut others = ctx.other_clusters().unwrap_or_default();
+            others.extend(ctx.foreign_ip_targets().into_iter().map(|(ip, _)| ip));
             let stale: Vec<String> = ctx
                 .unhealthy()
                 .iter()

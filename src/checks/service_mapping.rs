@@ -140,8 +140,11 @@ fn judge(ctx: &View) -> Finding {
 /// is not running is `nodes`' to explain, not this).
 fn foreign_targets(ctx: &View, svc: &crate::snapshot::ServiceRef, bindings: &[String]) -> Option<Finding> {
     // Shared on purpose (`multiClusterTargetGroup`): the other clusters' targets are theirs.
-    if bindings.is_empty() || ctx.is_ip() || ctx.other_clusters().is_some() {
+    if bindings.is_empty() || ctx.other_clusters().is_some() {
         return None;
+    }
+    if ctx.is_ip() {
+        return foreign_ip_targets(ctx, svc);
     }
     let nodes = ctx.snap.kube.nodes.ok()?;
     let instances = ctx.instances().ok()?;
@@ -182,6 +185,38 @@ fn foreign_targets(ctx: &View, svc: &crate::snapshot::ServiceRef, bindings: &[St
     Some(f.evidence(json!({"targets": ids, "taggedCluster": tagged})).remediation(fixes).explains(unhealthy))
 }
 
+
+/// Ip targets held by an instance that is no node of this cluster, in a group bound here
+/// without `multiClusterTargetGroup`. Each controller deregisters every target it does not own
+/// unless the binding says the group is shared (the controller's TargetGroupBinding docs,
+/// "MultiCluster Target Group"), so the two fight: targets come and go.
+fn foreign_ip_targets(ctx: &View, svc: &crate::snapshot::ServiceRef) -> Option<Finding> {
+    let foreign = ctx.foreign_ip_targets();
+    if foreign.is_empty() {
+        return None;
+    }
+    let ours = ctx.snap.resolution.cluster.as_deref().unwrap_or("?");
+    let ids: Vec<&str> = foreign.iter().map(|(ip, _)| *ip).collect();
+    let instances: std::collections::BTreeSet<&str> = foreign.iter().map(|(_, i)| *i).collect();
+    let instances: Vec<&str> = instances.into_iter().collect();
+    let unhealthy: Vec<String> = (ctx.unhealthy().iter()).filter(|t| ids.contains(&t.id.as_str())).map(|t| t.id.clone()).collect();
+    let title = format!("{} registered targets belong to instances outside cluster {ours}", ids.len());
+    let detail = format!(
+        "Bound here to Service {}/{} without multiClusterTargetGroup, yet {} {} registered in this target group as addresses of {}, no Node of cluster {ours}: another cluster's controller (or a hand registration) puts targets here, and each controller deregisters what it does not own, so targets keep being deregistered and registered again. If the group is shared on purpose (a blue/green cluster upgrade), set spec.multiClusterTargetGroup: true on the binding in every cluster; otherwise keep one binding, in one cluster.",
+        svc.namespace,
+        svc.name,
+        ids.join(", "),
+        if ids.len() == 1 { "is" } else { "are" },
+        instances.join(", ")
+    );
+    let arn = &ctx.snap.request.target_group_arn;
+    let fixes = vec![
+        format!("aws ec2 describe-instances --instance-ids {} --query 'Reservations[].Instances[].Tags'   # which cluster runs them", instances.join(" ")),
+        format!("kubectl get targetgroupbindings -A -o wide | grep {}   # in each cluster", arn.rsplit('/').nth(1).unwrap_or("")),
+    ];
+    let f = if unhealthy.is_empty() { Finding::warn(ID, title, detail) } else { Finding::fail(ID, title, detail) };
+    Some(f.evidence(json!({"targets": ids, "instances": instances})).remediation(fixes).explains(unhealthy))
+}
 
 /// For a Gateway's target group: ", the backend of HTTPRoute NS/NAME of Gateway NS/GW", and the
 /// Gateway objects read (or why not), as the mapping's evidence.

@@ -99,6 +99,34 @@ impl<'a> View<'a> {
         Some(others)
     }
 
+    /// In a group bound here without `multiClusterTargetGroup`: registered ip targets that are
+    /// no pod or endpoint of ours but an address of an instance that is no node of this cluster
+    /// (another cluster's pods, or a hand registration), as (target, instance). Their ENI says
+    /// so, where an address that is nowhere is merely stale.
+    pub fn foreign_ip_targets(&self) -> Vec<(&'a str, &'a str)> {
+        if !self.is_ip() || self.other_clusters().is_some() {
+            return vec![];
+        }
+        let (Ok(targets), Some(enis), Some(nodes)) =
+            (self.targets.as_ref(), self.snap.aws.network.target_interfaces.ok(), self.snap.kube.nodes.ok())
+        else {
+            return vec![];
+        };
+        let ours: std::collections::BTreeSet<&str> =
+            (nodes.iter()).filter_map(|n| n.spec.as_ref()?.provider_id.as_deref()?.rsplit('/').next()).collect();
+        let ip_of_ours = |ip: &str| {
+            self.pod_by_ip(ip).is_some() || self.endpoints().is_ok_and(|e| e.addresses.iter().any(|a| a.ip == ip))
+        };
+        (targets.iter())
+            .filter(|t| !ip_of_ours(&t.id))
+            .filter_map(|t| {
+                let eni = enis.iter().find(|e| e.private_ips.contains(&t.id) || e.ipv6_addresses.contains(&t.id))?;
+                let instance = eni.instance_id.as_deref().filter(|i| !ours.contains(i))?;
+                Some((t.id.as_str(), instance))
+            })
+            .collect()
+    }
+
     pub fn unhealthy_ids(&self) -> Vec<String> {
         self.unhealthy().iter().map(|t| t.id.clone()).collect()
     }

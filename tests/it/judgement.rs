@@ -197,6 +197,36 @@ fn shared_target_group_is_judged_for_this_clusters_targets_alone() {
 }
 
 #[test]
+fn two_clusters_bound_without_the_flag_are_named_as_fighting_not_as_stale_targets() {
+    // GIVEN a target group bound here and in cluster blue without multiClusterTargetGroup: two
+    // of its ip targets are addresses of blue's instance (one draining, one timing out), while
+    // our two pods are ready and healthy
+    let s = stack();
+    let seed = s.seed("two-clusters");
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN the root cause is the two bindings fighting over the group, naming blue's addresses
+    // and instance, and the flag for a group shared on purpose
+    assert_eq!(d["verdict"]["rootCause"], "service-mapping", "{:#}", d["verdict"]);
+    let f = finding(&d, "service-mapping");
+    let detail = f["detail"].as_str().unwrap();
+    let theirs: Vec<&str> = seed["theirs"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(
+        detail.contains(&format!("{} are registered in this target group as addresses of {}", theirs.join(", "), seed["blueInstance"].as_str().unwrap())),
+        "{detail}"
+    );
+    assert!(detail.contains("each controller deregisters what it does not own") && detail.contains("multiClusterTargetGroup: true"), "{detail}");
+    // AND the one unhealthy target (blue's timing-out address) is what it explains; endpoints
+    // does not call blue's addresses stale
+    let summary = d["verdict"]["summary"].as_str().unwrap();
+    assert!(summary.starts_with("1 of 4 targets unhealthy; root cause service-mapping"), "{summary}");
+    let endpoints = finding(&d, "endpoints");
+    assert_eq!(endpoints["status"], "pass", "{endpoints:#}");
+    // AND no printed command changes a binding: which cluster should own the group is the user's call
+    assert!(fixes(&d).iter().all(|x| !x.contains("kubectl patch") && !x.contains("kubectl edit")), "{:?}", fixes(&d));
+}
+
+#[test]
 fn auto_mode_ingress_is_diagnosed_without_a_controller_to_install_or_a_kube_proxy_to_restart() {
     // GIVEN an EKS Auto Mode Ingress (its IngressClass, its tags on the group) on Auto Mode
     // nodes, whose pods crash-loop
