@@ -41,6 +41,13 @@ pub struct Config {
     /// `SNS_FORMAT=chatbot`: the topic's machine subscribers (Amazon Q Developer in chat
     /// applications) get its custom notification instead of the diagnosis JSON.
     pub sns_chatbot: bool,
+    /// A Microsoft Teams Workflows webhook URL, in Secrets Manager (`TEAMS_WEBHOOK_SECRET_ARN`).
+    pub teams_webhook_secret_arn: Option<String>,
+    /// A PagerDuty Events API v2 routing key, in Secrets Manager
+    /// (`PAGERDUTY_ROUTING_KEY_SECRET_ARN`), and where events go (`PAGERDUTY_EVENTS_URL`:
+    /// PagerDuty's own endpoint unless set; https, or http on loopback for a local receiver).
+    pub pagerduty_routing_key_secret_arn: Option<String>,
+    pub pagerduty_events_url: Option<String>,
 }
 
 impl Config {
@@ -123,8 +130,18 @@ impl Config {
             Some("chatbot") => true,
             Some(other) => return Err(Error::Config(format!("SNS_FORMAT={other:?}: expected diagnosis or chatbot"))),
         };
+        let pagerduty_events_url = non_empty("PAGERDUTY_EVENTS_URL");
+        if let Some(u) = &pagerduty_events_url {
+            let loopback = ["http://127.", "http://localhost:", "http://[::1]:"].iter().any(|p| u.starts_with(p));
+            if !u.starts_with("https://") && !loopback {
+                return Err(Error::Config(format!("PAGERDUTY_EVENTS_URL={u:?}: expected an https:// URL")));
+            }
+        }
         Ok(Config {
             sns_chatbot,
+            pagerduty_events_url,
+            teams_webhook_secret_arn: arn("TEAMS_WEBHOOK_SECRET_ARN", "secretsmanager")?,
+            pagerduty_routing_key_secret_arn: arn("PAGERDUTY_ROUTING_KEY_SECRET_ARN", "secretsmanager")?,
             delivery_table,
             allowed_accounts,
             allowed_regions,

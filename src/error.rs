@@ -52,19 +52,21 @@ pub enum Error {
     Publish(Vec<PublishError>),
 }
 
-/// One channel that failed to publish (SNS, Slack). Declared here, beside [`Error`] that
+/// One channel that failed to publish (SNS, Slack, PagerDuty, Teams). Declared here, beside [`Error`] that
 /// carries it, so that the error type depends on no module that does I/O.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     #[error("SNS Publish to {topic} failed: {message}")]
     Sns { topic: String, message: String },
-    #[error("cannot read the Slack webhook from Secrets Manager ({secret}): {message}")]
-    SlackSecret { secret: String, message: String },
-    /// Slack answered with an error code (invalid_payload, channel_not_found, …).
-    #[error("Slack rejected the message: HTTP {status} {code}")]
-    SlackRejected { status: u16, code: String },
-    #[error("Slack could not be reached after {attempts} attempts: {message}")]
-    SlackUnreachable { attempts: u32, message: String },
+    /// A webhook URL or key (`what`: "the Slack webhook", …) could not be read.
+    #[error("cannot read {what} from Secrets Manager ({secret}): {message}")]
+    Secret { what: &'static str, secret: String, message: String },
+    /// The channel answered with an error it will answer again (Slack's invalid_payload,
+    /// channel_not_found; PagerDuty's "invalid event"; …): not retried.
+    #[error("{channel} rejected the message: HTTP {status} {code}")]
+    Rejected { channel: &'static str, status: u16, code: String },
+    #[error("{channel} could not be reached after {attempts} attempts: {message}")]
+    Unreachable { channel: &'static str, attempts: u32, message: String },
     /// The invocation's deadline came before the channel answered.
     #[error("{channel} did not answer before the invocation's deadline")]
     Deadline { channel: &'static str },

@@ -60,7 +60,7 @@ impl Handler {
                 info!(alarm = %alarm.name, state = %alarm.state, "alarm is not in ALARM: nothing to diagnose");
                 let notify = self.pipeline.config().notify_on_ok && alarm.state == "OK";
                 if notify {
-                    let failed = self.pipeline.publisher().recovered(&alarm.name).await;
+                    let failed = self.pipeline.publisher().recovered(&alarm).await;
                     if !failed.is_empty() {
                         return Err(Error::Publish(failed));
                     }

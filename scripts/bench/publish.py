@@ -89,7 +89,7 @@ def main():
                 env = {**os.environ, "LAMBDA_TIMEOUT_S": "60", "RUST_LOG": "info"}
                 times.append(one(args.binary, env, event_for(tg, n)))
                 continue
-            receiver = subprocess.Popen([sys.executable, str(REPO / "scripts/stack/slack_receiver.py"), plan],
+            receiver = subprocess.Popen([sys.executable, str(REPO / "scripts/stack/webhook_receiver.py"), plan],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             port = int(receiver.stdout.readline().split()[1])
             secret = helper("secret", f"pub-{uuid.uuid4().hex[:6]}", f"http://127.0.0.1:{port}/services/T0/B0/bench")["arn"]

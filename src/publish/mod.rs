@@ -1,30 +1,55 @@
-//! Publishing: sends what `render` builds to SNS (email and machines) and Slack (people). Each
-//! channel fails on its own, and a failure is an error the caller reports after the other
-//! channels have published. One of the three modules that do I/O (with `collect` and
-//! `remediate`).
+//! Publishing: sends what `render` builds to SNS (email, machines, Amazon Q Developer), Slack
+//! and Microsoft Teams (people), and PagerDuty (paging). Each channel fails on its own, and a
+//! failure is an error the caller reports after the other channels have published. One of the
+//! three modules that do I/O (with `collect` and `remediate`).
 
 pub mod ledger;
+pub mod pagerduty;
 pub mod slack;
 pub mod sns;
+pub mod webhook;
 
 use ledger::{Claim, Ledger};
+use serde_json::Value;
 
 use crate::diagnosis::Diagnosis;
 pub use crate::error::PublishError;
 use crate::render;
-use crate::trigger::Request;
+use crate::trigger::{Alarm, Request};
+
+/// A secret in Secrets Manager, read once per container (on Lambda) and never logged.
+struct Secret {
+    arn: String,
+    value: tokio::sync::OnceCell<String>,
+}
+
+impl Secret {
+    fn new(arn: &Option<String>) -> Option<Secret> {
+        arn.clone().map(|arn| Secret { arn, value: tokio::sync::OnceCell::new() })
+    }
+}
 
 /// The configured channels, with their clients built once (per container on Lambda).
 pub struct Publisher {
     sns: Option<(aws_sdk_sns::Client, String)>,
     /// The topic takes Amazon Q Developer's custom notifications (`SNS_FORMAT=chatbot`).
     sns_chatbot: bool,
-    slack: Option<(aws_sdk_secretsmanager::Client, String)>,
+    secrets: aws_sdk_secretsmanager::Client,
+    slack: Option<Secret>,
+    teams: Option<Secret>,
+    pagerduty: Option<Secret>,
+    pagerduty_url: String,
     http: reqwest::Client,
-    /// The webhook URL, read once per container.
-    slack_url: tokio::sync::OnceCell<String>,
     /// What was delivered per alarm transition (`DELIVERY_TABLE`), when configured.
     ledger: Option<Ledger>,
+}
+
+/// What one channel sends for one event, built only for the channels configured.
+struct Messages {
+    sns: Box<dyn Fn(bool) -> render::sns::SnsMessage + Send + Sync>,
+    slack: Value,
+    teams: Value,
+    pagerduty: Value,
 }
 
 impl Publisher {
@@ -38,12 +63,12 @@ impl Publisher {
             sns_chatbot: config.sns_chatbot,
             ledger: (config.delivery_table.clone()).map(|t| Ledger::new(sdk, http.clone(), t)),
             sns: config.sns_topic_arn.clone().map(|t| (aws_sdk_sns::Client::new(sdk), t)),
-            slack: config
-                .slack_webhook_secret_arn
-                .clone()
-                .map(|s| (aws_sdk_secretsmanager::Client::new(sdk), s)),
+            secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            slack: Secret::new(&config.slack_webhook_secret_arn),
+            teams: Secret::new(&config.teams_webhook_secret_arn),
+            pagerduty: Secret::new(&config.pagerduty_routing_key_secret_arn),
+            pagerduty_url: (config.pagerduty_events_url.clone()).unwrap_or_else(|| pagerduty::EVENTS_URL.into()),
             http,
-            slack_url: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -52,19 +77,69 @@ impl Publisher {
     }
 
     pub fn is_configured(&self) -> bool {
-        self.sns.is_some() || self.slack.is_some()
+        self.sns.is_some() || self.slack.is_some() || self.teams.is_some() || self.pagerduty.is_some()
     }
 
     async fn slack_url(&self) -> Result<Option<&str>, PublishError> {
-        let Some((client, secret)) = &self.slack else { return Ok(None) };
-        let url = self.slack_url.get_or_try_init(|| slack::webhook_url(client, secret)).await?;
+        let Some(s) = &self.slack else { return Ok(None) };
+        let url = s.value.get_or_try_init(|| slack::webhook_url(&self.secrets, &s.arn)).await?;
         Ok(Some(url.as_str()))
     }
 
-    /// Publishes to every configured channel; a failing channel does not stop the others.
-    /// Returns the failures.
-    /// Publishes to every configured channel at once, each bounded by `deadline` (the
-    /// invocation's): a channel still waiting then is a failure, not a timed-out invocation.
+    async fn teams_url(&self) -> Result<Option<&str>, PublishError> {
+        let Some(s) = &self.teams else { return Ok(None) };
+        let url = (s.value)
+            .get_or_try_init(|| webhook::url_secret(&self.secrets, &s.arn, "the Teams webhook", &["url", "webhook_url", "webhookUrl"]))
+            .await?;
+        Ok(Some(url.as_str()))
+    }
+
+    async fn pagerduty_key(&self) -> Result<Option<&str>, PublishError> {
+        let Some(s) = &self.pagerduty else { return Ok(None) };
+        let key = s.value.get_or_try_init(|| pagerduty::routing_key(&self.secrets, &s.arn)).await?;
+        Ok(Some(key.as_str()))
+    }
+
+    /// Sends `m` through every configured channel at once, each at most once per alarm
+    /// transition (`record_as` + the channel), each bounded by `deadline`. Returns the failures.
+    async fn everywhere(&self, req: Option<&Request>, record_as: &str, m: Messages, deadline: Option<tokio::time::Instant>) -> Vec<PublishError> {
+        type Delivery<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), PublishError>> + Send + 'a>>;
+        let m = &m;
+        // Only the configured channels: one that is not is neither sent nor recorded.
+        let mut sends: Vec<(&'static str, &'static str, Delivery<'_>)> = Vec::new();
+        if let Some((client, topic)) = &self.sns {
+            sends.push(("SNS", "sns", Box::pin(async move {
+                sns::publish(client, topic, &(m.sns)(self.sns_chatbot))
+                    .await
+                    .map(|id| tracing::info!(message_id = %id, "published to SNS"))
+            })));
+        }
+        if self.slack.is_some() {
+            sends.push(("Slack", "slack", Box::pin(async move {
+                let url = self.slack_url().await?.unwrap_or_default();
+                slack::post(&self.http, url, &m.slack).await
+            })));
+        }
+        if self.teams.is_some() {
+            sends.push(("Teams", "teams", Box::pin(async move {
+                let url = self.teams_url().await?.unwrap_or_default();
+                webhook::post(&self.http, "Teams", url, &m.teams).await.map(|_| ())
+            })));
+        }
+        if self.pagerduty.is_some() {
+            sends.push(("PagerDuty", "pagerduty", Box::pin(async move {
+                let key = self.pagerduty_key().await?.unwrap_or_default();
+                pagerduty::send(&self.http, &self.pagerduty_url, key, m.pagerduty.clone()).await
+            })));
+        }
+        let keys: Vec<String> = sends.iter().map(|(_, k, _)| format!("{k}{record_as}")).collect();
+        let runs = (sends.into_iter().zip(&keys)).map(|((channel, _, send), key)| Box::pin(self.once(req, channel, key, deadline, send)));
+        futures::future::join_all(runs).await.into_iter().filter_map(Result::err).collect()
+    }
+
+    /// Publishes a diagnosis to every configured channel at once, each bounded by `deadline`
+    /// (the invocation's): a channel still waiting then is a failure, not a timed-out
+    /// invocation. A failing channel does not stop the others. Returns the failures.
     pub async fn diagnosis(
         &self,
         d: &Diagnosis,
@@ -72,31 +147,17 @@ impl Publisher {
         load_balancers: &[String],
         deadline: Option<tokio::time::Instant>,
     ) -> Vec<PublishError> {
-        let sns = async {
-            match &self.sns {
-                Some((client, topic)) => {
-                    let m = match self.sns_chatbot {
-                        true => render::sns::chatbot(d, req, load_balancers),
-                        false => render::sns::message(d, req),
-                    };
-                    sns::publish(client, topic, &m)
-                        .await
-                        .map(|id| tracing::info!(message_id = %id, "published to SNS"))
-                }
-                None => Ok(()),
-            }
+        let (dd, rr, lbs) = (d.clone(), req.clone(), load_balancers.to_vec());
+        let m = Messages {
+            sns: Box::new(move |chatbot| match chatbot {
+                true => render::sns::chatbot(&dd, &rr, &lbs),
+                false => render::sns::message(&dd, &rr),
+            }),
+            slack: self.slack.as_ref().map_or(Value::Null, |_| render::slack::blocks(d, req, load_balancers)),
+            teams: self.teams.as_ref().map_or(Value::Null, |_| render::teams::card(d, req, load_balancers)),
+            pagerduty: self.pagerduty.as_ref().map_or(Value::Null, |_| render::pagerduty::trigger(d, req, load_balancers)),
         };
-        let slack = async {
-            match self.slack_url().await? {
-                Some(url) => slack::post(&self.http, url, &render::slack::blocks(d, req, load_balancers)).await,
-                None => Ok(()),
-            }
-        };
-        let (a, b) = tokio::join!(
-            self.once(req, "SNS", "sns", deadline, sns),
-            self.once(req, "Slack", "slack", deadline, slack)
-        );
-        [a.err(), b.err()].into_iter().flatten().collect()
+        self.everywhere(Some(req), "", m, deadline).await
     }
 
     /// Delivers through one channel at most once per alarm transition and target group: a
@@ -105,14 +166,15 @@ impl Publisher {
     /// The delivery itself is bounded by `deadline`, and recorded either way.
     async fn once(
         &self,
-        req: &Request,
+        req: Option<&Request>,
         channel: &'static str,
         record_as: &str,
         deadline: Option<tokio::time::Instant>,
         send: impl std::future::Future<Output = Result<(), PublishError>>,
     ) -> Result<(), PublishError> {
-        let entry = match (&self.ledger, req.alarm.as_ref().and_then(crate::trigger::Alarm::transition)) {
-            (Some(l), Some(t)) => Some((l, ledger::key(&t, &req.target_group_arn, record_as))),
+        let transition = req.and_then(|r| Some((r.alarm.as_ref()?.transition()?, &r.target_group_arn)));
+        let entry = match (&self.ledger, transition) {
+            (Some(l), Some((t, tg))) => Some((l, ledger::key(&t, tg, record_as))),
             _ => None,
         };
         if let Some((l, k)) = &entry {
@@ -138,52 +200,34 @@ impl Publisher {
     }
 
     /// Says that one target group of an alarm could not be diagnosed while others were,
-    /// through every channel, recorded like a diagnosis (a retry does not repeat it).
+    /// through every channel, recorded like a diagnosis (a retry does not repeat it) but apart
+    /// from it (a later retry may still deliver the diagnosis).
     pub async fn not_diagnosed(&self, req: &Request, error: &str, deadline: Option<tokio::time::Instant>) -> Vec<PublishError> {
-        let sns = async {
-            match &self.sns {
-                Some((client, topic)) => sns::publish(client, topic, &render::sns::not_diagnosed(req, error))
-                    .await
-                    .map(|_| ()),
-                None => Ok(()),
-            }
+        let (rr, e) = (req.clone(), error.to_string());
+        let m = Messages {
+            sns: Box::new(move |_| render::sns::not_diagnosed(&rr, &e)),
+            slack: render::slack::not_diagnosed(req, error),
+            teams: render::teams::not_diagnosed(req, error),
+            pagerduty: render::pagerduty::not_diagnosed(req, error),
         };
-        let slack = async {
-            match self.slack_url().await? {
-                Some(url) => slack::post(&self.http, url, &render::slack::not_diagnosed(req, error)).await,
-                None => Ok(()),
-            }
-        };
-        // Recorded apart from a diagnosis, which a later retry may still deliver.
-        let (a, b) = tokio::join!(
-            self.once(req, "SNS", "sns-not-diagnosed", deadline, sns),
-            self.once(req, "Slack", "slack-not-diagnosed", deadline, slack)
-        );
-        [a.err(), b.err()].into_iter().flatten().collect()
+        self.everywhere(Some(req), "-not-diagnosed", m, deadline).await
     }
 
-    /// The short "recovered" notice for an alarm back in OK.
-    pub async fn recovered(&self, alarm: &str) -> Vec<PublishError> {
-        let sns = async {
-            match &self.sns {
-                Some((client, topic)) => {
-                    let m = match self.sns_chatbot {
-                        true => render::sns::chatbot_recovered(alarm),
-                        false => render::sns::recovered(alarm),
-                    };
-                    sns::publish(client, topic, &m).await.map(|_| ())
-                }
-                None => Ok(()),
-            }
+    /// The short "recovered" notice for an alarm back in OK; PagerDuty resolves the alert its
+    /// trigger opened (the same key).
+    pub async fn recovered(&self, alarm: &Alarm) -> Vec<PublishError> {
+        let name = alarm.name.clone();
+        let m = Messages {
+            sns: Box::new(move |chatbot| match chatbot {
+                true => render::sns::chatbot_recovered(&name),
+                false => render::sns::recovered(&name),
+            }),
+            slack: render::slack::recovered(&alarm.name),
+            teams: render::teams::recovered(&alarm.name),
+            pagerduty: render::pagerduty::resolve(alarm),
         };
-        let slack = async {
-            match self.slack_url().await? {
-                Some(url) => slack::post(&self.http, url, &render::slack::recovered(alarm)).await,
-                None => Ok(()),
-            }
-        };
-        let (a, b) = tokio::join!(sns, slack);
-        [a.err(), b.err()].into_iter().flatten().collect()
+        // Not recorded in the ledger: an OK has no target group, and a repeated notice is harmless.
+        self.everywhere(None, "-recovered", m, None).await
     }
 }
 

@@ -3,8 +3,10 @@
 //! they go.
 
 pub mod chatbot;
+pub mod pagerduty;
 pub mod slack;
 pub mod sns;
+pub mod teams;
 mod text;
 
 pub use text::text;

@@ -30,9 +30,14 @@ struct Receiver {
 
 impl Receiver {
     fn start(plan: &str) -> Receiver {
+        Receiver::start_as("slack", plan)
+    }
+
+    /// A receiver answering as `kind` (slack, teams, pagerduty) does.
+    fn start_as(kind: &str, plan: &str) -> Receiver {
         let mut child = Command::new("python3")
-            .arg(repo().join("scripts/stack/slack_receiver.py"))
-            .arg(plan)
+            .arg(repo().join("scripts/stack/webhook_receiver.py"))
+            .args(["--as", kind, plan])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -196,6 +201,53 @@ async fn ok_alarm_sends_a_recovered_notice_when_asked() {
     let env = helper(s, &["receive", q["envelopeQueue"].as_str().unwrap()]);
     let envelope: Value = serde_json::from_str(env[0]["body"].as_str().unwrap()).unwrap();
     assert_eq!(envelope["Subject"], "RECOVERED: alb-instance-unhealthy-hosts");
+}
+
+#[tokio::test]
+async fn pagerduty_and_teams_get_the_alarm_after_a_429_and_its_ok_resolves_the_same_alert() {
+    // GIVEN the article scenario; a PagerDuty receiver and a Teams Workflows receiver that each
+    // answer 429 first, then check the payload as the services document it; the routing key and
+    // the Teams webhook URL in Secrets Manager
+    let s = stack();
+    let seed = s.seed("article");
+    let pd = Receiver::start_as("pagerduty", "429");
+    let teams = Receiver::start_as("teams", "429");
+    let key = "R0UTINGKEY0123456789abcdefABCDEF";
+    let pd_secret = helper(s, &["secret", &unique_namespace("pd"), &json!({"routing_key": key}).to_string()]);
+    let teams_secret = helper(s, &["secret", &unique_namespace("teams"), &format!("http://127.0.0.1:{}/workflows/hook", teams.port)]);
+    let config = Config {
+        pagerduty_routing_key_secret_arn: pd_secret["arn"].as_str().map(String::from),
+        pagerduty_events_url: Some(format!("http://127.0.0.1:{}/v2/enqueue", pd.port)),
+        teams_webhook_secret_arn: teams_secret["arn"].as_str().map(String::from),
+        notify_on_ok: true,
+        ..Default::default()
+    };
+    let h = handler(s, config).await;
+    // WHEN the alarm fires, then returns to OK
+    let d = h.handle(&alarm_for(seed["targetGroupArn"].as_str().unwrap())).await.expect("published");
+    assert_eq!(d["verdict"]["rootCause"], "selector-match");
+    let ok: Value = serde_json::from_slice(&std::fs::read(repo().join("events/alarm-ok.json")).unwrap()).unwrap();
+    assert_eq!(h.handle(&ok).await.unwrap()["notified"], true);
+    // THEN PagerDuty got the trigger twice (the 429, then accepted as valid), then the resolve
+    let events = pd.received();
+    let statuses: Vec<u64> = events.iter().map(|e| e["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [429, 202, 202], "{events:#?}");
+    let (trigger, resolve) = (&events[1]["body"], &events[2]["body"]);
+    assert_eq!(trigger["event_action"], "trigger");
+    assert_eq!(trigger["routing_key"], key);
+    assert_eq!(trigger["payload"]["severity"], "critical");
+    assert_eq!(trigger["payload"]["custom_details"]["root_cause"], "selector-match");
+    assert!(trigger["payload"]["custom_details"]["fix"][0].as_str().unwrap().starts_with("kubectl patch service alb-instance"));
+    // AND the resolve carries the trigger's key, so it closes the alert the trigger opened
+    assert_eq!(resolve["event_action"], "resolve");
+    assert_eq!(resolve["dedup_key"], trigger["dedup_key"]);
+    // AND Teams got the Adaptive Card after its 429, with the fix, then the recovery
+    let posts = teams.received();
+    let statuses: Vec<u64> = posts.iter().map(|p| p["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [429, 202, 202], "{posts:#?}");
+    let card = posts[1]["body"].to_string();
+    assert!(card.contains("PROBLEM") && card.contains("kubectl patch service alb-instance"), "{card}");
+    assert!(posts[2]["body"].to_string().contains("RECOVERED"));
 }
 
 #[tokio::test]
