@@ -48,6 +48,9 @@ pub struct Config {
     /// PagerDuty's own endpoint unless set; https, or http on loopback for a local receiver).
     pub pagerduty_routing_key_secret_arn: Option<String>,
     pub pagerduty_events_url: Option<String>,
+    /// Write CloudWatch Embedded Metric Format lines (diagnoses, publish failures) to stdout: on
+    /// Lambda (`AWS_LAMBDA_FUNCTION_NAME` set) unless `EMF_METRICS=off`; never on the CLI.
+    pub emit_metrics: bool,
 }
 
 impl Config {
@@ -137,8 +140,10 @@ impl Config {
                 return Err(Error::Config(format!("PAGERDUTY_EVENTS_URL={u:?}: expected an https:// URL")));
             }
         }
+        let emit_metrics = non_empty("AWS_LAMBDA_FUNCTION_NAME").is_some() && non_empty("EMF_METRICS").as_deref() != Some("off");
         Ok(Config {
             sns_chatbot,
+            emit_metrics,
             pagerduty_events_url,
             teams_webhook_secret_arn: arn("TEAMS_WEBHOOK_SECRET_ARN", "secretsmanager")?,
             pagerduty_routing_key_secret_arn: arn("PAGERDUTY_ROUTING_KEY_SECRET_ARN", "secretsmanager")?,

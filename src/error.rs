@@ -72,6 +72,19 @@ pub enum PublishError {
     Deadline { channel: &'static str },
 }
 
+impl PublishError {
+    /// The channel that failed, as metrics and logs name it.
+    pub fn channel(&self) -> &'static str {
+        match self {
+            PublishError::Sns { .. } => "SNS",
+            PublishError::Secret { what, .. } if what.contains("Slack") => "Slack",
+            PublishError::Secret { what, .. } if what.contains("Teams") => "Teams",
+            PublishError::Secret { .. } => "PagerDuty",
+            PublishError::Rejected { channel, .. } | PublishError::Unreachable { channel, .. } | PublishError::Deadline { channel } => channel,
+        }
+    }
+}
+
 impl Error {
     /// The CLI exit code (ARCHITECTURE.md, "Contracts"): 2 bad input, 3 could not diagnose.
     pub fn exit_code(&self) -> i32 {

@@ -1,6 +1,7 @@
 //! One request, end to end, the same for the CLI and the Lambda: credentials (our own or a role
 //! in the alarm's account) → the cluster, chosen once in the documented order → collect →
-//! snapshot → checks → diagnosis → opt-in remediation → a log line → the channels, when asked.
+//! snapshot → checks → diagnosis → opt-in remediation → a log line (on Lambda, with its metrics) →
+//! the channels, when asked.
 //! The binaries differ only in how requests arrive and where the report goes.
 
 use aws_config::SdkConfig;
@@ -66,6 +67,7 @@ impl Pipeline {
         self.config
             .admit(req)
             .map_err(|why| crate::error::Error::Trigger(crate::trigger::TriggerError::Invalid(why)))?;
+        let started = std::time::Instant::now();
         let sdk = self.access.sdk_for(req).await?;
         let (kube, cluster) = self.access.kube_for(&sdk, req).await;
         let (snapshot, mut diagnosis) = crate::diagnose(&sdk, &kube, cluster, req, &self.config, deadline).await?;
@@ -88,7 +90,12 @@ impl Pipeline {
             summary = %d.verdict.summary,
             "summary"
         );
-        info!(diagnosis = %serde_json::to_string(d)?, "diagnosis");
+        // On Lambda, the diagnosis goes out as an object in its metrics line (queryable in Logs
+        // Insights); elsewhere as one JSON log line.
+        match self.config.emit_metrics {
+            true => crate::publish::metrics::emit(&crate::publish::metrics::diagnosis_record(d, started.elapsed().as_millis() as u64)),
+            false => info!(diagnosis = %serde_json::to_string(d)?, "diagnosis"),
+        }
         let publish_failures = if publish {
             let lbs = snapshot
                 .aws
@@ -102,7 +109,10 @@ impl Pipeline {
             vec![]
         };
         for f in &publish_failures {
-            warn!(error = %f, "a channel failed; the others published");
+            match self.config.emit_metrics {
+                true => crate::publish::metrics::emit(&crate::publish::metrics::publish_failure_record(f.channel(), &f.to_string())),
+                false => warn!(error = %f, "a channel failed; the others published"),
+            }
         }
         Ok(Outcome {
             snapshot,

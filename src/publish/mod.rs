@@ -4,6 +4,7 @@
 //! three modules that do I/O (with `collect` and `remediate`).
 
 pub mod ledger;
+pub mod metrics;
 pub mod pagerduty;
 pub mod slack;
 pub mod sns;

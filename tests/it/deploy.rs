@@ -53,7 +53,7 @@ fn actions_in_code() -> BTreeSet<String> {
         "src/collect/eks.rs",
         "src/collect/access.rs",
         "src/publish/sns.rs",
-        "src/publish/slack.rs",
+        "src/publish/webhook.rs",
         "src/publish/ledger.rs",
     ] {
         let text = source(f);
