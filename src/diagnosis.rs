@@ -130,6 +130,11 @@ impl Diagnosis {
 
     /// The finding of a check, looked up by id: a diagnosis read from elsewhere (older, edited)
     /// may lack one.
+    /// How many checks lacked the evidence to decide.
+    pub fn unknown_findings(&self) -> usize {
+        self.findings.iter().filter(|f| f.status == crate::checks::Status::Unknown).count()
+    }
+
     pub fn finding(&self, id: CheckId) -> Option<&Finding> {
         self.findings.iter().find(|f| f.check == id)
     }

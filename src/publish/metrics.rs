@@ -32,9 +32,7 @@ fn request_id() -> Option<String> {
 /// The line for one diagnosis: its metrics under three dimension sets (root cause, status,
 /// cluster: each answerable alone), and the diagnosis itself.
 pub fn diagnosis_record(d: &Diagnosis, collection_ms: u64) -> Value {
-    let unknown = (d.findings.iter())
-        .filter(|f| f.status == crate::checks::Status::Unknown)
-        .count();
+    let unknown = d.unknown_findings();
     json!({
         "_aws": {
             "Timestamp": now_ms(),
