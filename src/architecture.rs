@@ -18,6 +18,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("net", &["snapshot", "cidr"]),
     ("mapping", &["snapshot"]),
     ("gateway", &["snapshot"]),
+    ("changes", &["snapshot"]),
     ("error", &["trigger", "snapshot"]),
     ("config", &["error", "trigger"]),
     // The pure middle.
@@ -25,7 +26,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "checks",
         &["snapshot", "annotations", "net", "cidr", "matcher", "mapping", "gateway", "trigger", "shell"],
     ),
-    ("diagnosis", &["checks", "snapshot"]),
+    ("diagnosis", &["checks", "snapshot", "changes"]),
     ("render", &["diagnosis", "checks", "snapshot", "trigger"]),
     // The three that do I/O.
     (

@@ -5,6 +5,19 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
+/// Minutes before the alarm searched for changes unless `CHANGES_WINDOW_MINUTES` says otherwise.
+pub const DEFAULT_CHANGES_WINDOW: u32 = 60;
+
+/// Minutes to look back for changes; 0 turns it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangesWindow(pub u32);
+
+impl Default for ChangesWindow {
+    fn default() -> Self {
+        ChangesWindow(DEFAULT_CHANGES_WINDOW)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config {
     /// Cluster name when neither the request nor the tags give one (`DEFAULT_CLUSTER`).
@@ -51,6 +64,9 @@ pub struct Config {
     /// Write CloudWatch Embedded Metric Format lines (diagnoses, publish failures) to stdout: on
     /// Lambda (`AWS_LAMBDA_FUNCTION_NAME` set) unless `EMF_METRICS=off`; never on the CLI.
     pub emit_metrics: bool,
+    /// How far back before the alarm to look for changes (rollouts, Service edits), in minutes
+    /// (`CHANGES_WINDOW_MINUTES`, default 60; 0 turns it off).
+    pub changes_window: ChangesWindow,
 }
 
 impl Config {
@@ -141,9 +157,18 @@ impl Config {
             }
         }
         let emit_metrics = non_empty("AWS_LAMBDA_FUNCTION_NAME").is_some() && non_empty("EMF_METRICS").as_deref() != Some("off");
+        let changes_window = ChangesWindow(match non_empty("CHANGES_WINDOW_MINUTES") {
+            None => DEFAULT_CHANGES_WINDOW,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|m| *m <= 24 * 60)
+                .ok_or_else(|| Error::Config(format!("CHANGES_WINDOW_MINUTES={v:?}: expected minutes, 0 to 1440")))?,
+        });
         Ok(Config {
             sns_chatbot,
             emit_metrics,
+            changes_window,
             pagerduty_events_url,
             teams_webhook_secret_arn: arn("TEAMS_WEBHOOK_SECRET_ARN", "secretsmanager")?,
             pagerduty_routing_key_secret_arn: arn("PAGERDUTY_ROUTING_KEY_SECRET_ARN", "secretsmanager")?,

@@ -20,6 +20,10 @@ pub struct Diagnosis {
     pub verdict: Verdict,
     pub findings: Vec<Finding>,
     pub targets: Vec<TargetInfo>,
+    /// Additive (schemaVersion 1): rollouts and Service edits in the window before the alarm
+    /// (`changes::recent`), newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_changes: Vec<crate::changes::Change>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,6 +94,7 @@ impl Diagnosis {
     pub fn from_snapshot(snap: &Snapshot) -> Diagnosis {
         let ctx = View::new(snap);
         let findings = checks::run(&ctx);
+        let changes = crate::changes::recent(snap);
         let tg = ctx.tg.as_ref().ok();
         Diagnosis {
             schema_version: SCHEMA_VERSION,
@@ -114,9 +119,10 @@ impl Diagnosis {
                 port: ctx.service_port().map(|p| PortRef::Number(p.port)).or_else(|| s.port.clone()),
                 resolved_by: s.resolved_by.clone(),
             }),
-            verdict: verdict(&ctx, &findings),
+            verdict: with_fitting_change(verdict(&ctx, &findings), &changes),
             targets: targets(&ctx),
             findings,
+            recent_changes: changes,
         }
     }
 
@@ -142,6 +148,30 @@ impl Diagnosis {
     pub fn finding_mut(&mut self, id: CheckId) -> Option<&mut Finding> {
         self.findings.iter_mut().find(|f| f.check == id)
     }
+}
+
+/// The parts of a pod template whose change can make each root cause. A Service edit is listed
+/// among the changes but never cited: what it changed is not known.
+fn fits(root: CheckId) -> &'static [&'static str] {
+    match root {
+        CheckId::SELECTOR_MATCH => &["labels"],
+        CheckId::TARGET_PORT => &["ports"],
+        CheckId::HEALTH_CHECK_CONFIG => &["readinessProbe", "ports"],
+        CheckId::POD_STATUS => &["image", "livenessProbe", "readinessProbe", "resources"],
+        CheckId::ENDPOINTS => &["readinessProbe", "labels"],
+        _ => &[],
+    }
+}
+
+/// A root cause that a recent change fits is said to follow it: "the health-check path changed
+/// four minutes before the alarm" is what the engineer asks first. Nothing is claimed otherwise.
+fn with_fitting_change(mut v: Verdict, changes: &[crate::changes::Change]) -> Verdict {
+    let Some(root) = v.root_cause else { return v };
+    let fit = changes.iter().find(|c| c.touches.iter().any(|t| fits(root).contains(&t.as_str())));
+    if let Some(c) = fit {
+        v.summary.push_str(&format!(" It follows a change: {}.", c.sentence()));
+    }
+    v
 }
 
 /// The root cause is the failing check that explains the most unhealthy targets; ties go to
@@ -458,6 +488,43 @@ mod tests {
     use super::*;
     use crate::fixtures::*;
     use crate::snapshot::Fetched;
+
+    #[test]
+    fn only_a_change_that_fits_the_root_cause_is_cited() {
+        // GIVEN the article (selector-match) and a rollout of its workload 5 minutes before the run
+        let rollout = |labels: &[(&str, &str)], image: &str| crate::snapshot::ReplicaSetView {
+            name: "alb-instance-6cc5cd9b9".into(),
+            deployment: Some("alb-instance".into()),
+            revision: Some(2),
+            created_at: Some("2026-11-27T08:55:00Z".into()),
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            containers: vec![crate::snapshot::ContainerTemplate { name: "app".into(), image: Some(image.into()), ..Default::default() }],
+        };
+        let previous = |image: &str| crate::snapshot::ReplicaSetView {
+            name: "alb-instance-5f6d7c8b9".into(),
+            revision: Some(1),
+            created_at: Some("2026-11-20T08:00:00Z".into()),
+            ..rollout(&[("app", "alb-instance-1")], image)
+        };
+        let diagnose = |sets: Vec<crate::snapshot::ReplicaSetView>| {
+            let mut b = SnapshotB::article();
+            b.kube().replica_sets = Fetched::Ok(sets);
+            Diagnosis::from_snapshot(&b.build())
+        };
+        // WHEN the rollout changed only the image THEN it is listed but not cited
+        let d = diagnose(vec![previous("app:1"), rollout(&[("app", "alb-instance-1")], "app:2")]);
+        assert_eq!(d.recent_changes.len(), 1);
+        assert!(!d.verdict.summary.contains("It follows a change"), "{}", d.verdict.summary);
+        // WHEN it changed the pod labels THEN the selector mismatch is said to follow it
+        let d = diagnose(vec![previous("app:1"), rollout(&[("app", "alb-instance")], "app:1")]);
+        assert!(
+            d.verdict.summary.ends_with(
+                "It follows a change: deployment/alb-instance revision 2, 5 minutes before this run: pod label app=alb-instance (was alb-instance-1)."
+            ),
+            "{}",
+            d.verdict.summary
+        );
+    }
 
     /// Instance targets, Cluster policy: i-0bbb times out, and one of two pods crash-loops (the
     /// other still serves every node, so pod-status explains no target).

@@ -22,6 +22,7 @@
 
 pub mod annotations;
 pub mod aws_error;
+pub mod changes;
 pub mod checks;
 pub mod cidr;
 pub mod cli;

@@ -1164,6 +1164,27 @@ def multi_cluster(kube, ns):
     return {**out, "ours": out["targets"][:2], "theirs": out["targets"][2:]}
 
 
+def rollout_readiness(kube, ns):
+    """deployment/web rolled out revision 2, whose pods are ready on /healthz; revision 1's were
+    ready on /ready, which the target group (made by hand, as the team left it) still checks and
+    which now answers 404. The verdict (health-check-config) cites the rollout."""
+    out = ip_cluster(kube, ns, probe="/healthz", hc={"HealthCheckPath": "/ready"}, health={0: MISMATCH_404, 1: MISMATCH_404}, expect_ready=2)
+    d = kube.get(f"/apis/apps/v1/namespaces/{ns}/deployments/web")
+    new = kube.get(f"/apis/apps/v1/namespaces/{ns}/replicasets")["items"][0]
+    kube.request("PATCH", f"/apis/apps/v1/namespaces/{ns}/replicasets/{new['metadata']['name']}",
+                 {"metadata": {"annotations": {"deployment.kubernetes.io/revision": "2"}}}, "application/merge-patch+json")
+    old_tmpl = json.loads(json.dumps(new["spec"]["template"]))
+    old_tmpl["metadata"]["labels"]["pod-template-hash"] = "5f6d7c8b9"
+    old_tmpl["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"] = "/ready"
+    kube.apply(f"/apis/apps/v1/namespaces/{ns}/replicasets", {
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "web-5f6d7c8b9", "namespace": ns, "labels": old_tmpl["metadata"]["labels"],
+                     "annotations": {"deployment.kubernetes.io/revision": "1"},
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": d["metadata"]["uid"], "controller": True}]},
+        "spec": {"replicas": 0, "selector": {"matchLabels": old_tmpl["metadata"]["labels"]}, "template": old_tmpl}})
+    return out
+
+
 def two_clusters(kube, ns):
     """A target group bound in this cluster and in another, blue, without multiClusterTargetGroup:
     two of its ip targets are addresses of an instance that is no node of ours (blue's pods).
@@ -1224,6 +1245,7 @@ SCENARIOS = {
     "gateway-tgc": gateway_tgc,
     "gateway-default": gateway_default,
     "two-clusters": two_clusters,
+    "rollout-readiness": rollout_readiness,
     "auto-mode-ingress": auto_mode_ingress,
     "auto-mode-nlb": auto_mode_nlb,
     "auto-mode-untagged": auto_mode_untagged,

@@ -109,7 +109,7 @@ fn is_not_found(err: &kube::Error) -> bool {
 }
 
 /// Lists every page; strips managedFields, which are large and never read.
-async fn list_all<K>(api: &Api<K>, lp: ListParams) -> Result<Vec<K>, kube::Error>
+pub(super) async fn list_all<K>(api: &Api<K>, lp: ListParams) -> Result<Vec<K>, kube::Error>
 where
     K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -226,7 +226,14 @@ pub async fn service(client: &kube::Client, ns: &str, name: &str) -> Fetched<Ser
     let api: Api<Service> = Api::namespaced(client.clone(), ns);
     match retrying(|| api.get(name)).await {
         Ok(mut s) => {
+            // Who changed the Service and when stays ("what changed"); the field sets go.
+            let changes = s.metadata.managed_fields.take().map(|m| {
+                (m.into_iter())
+                    .map(|f| k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry { fields_v1: None, ..f })
+                    .collect()
+            });
             scrub_meta(&mut s.metadata);
+            s.metadata.managed_fields = changes;
             Fetched::Ok(s)
         }
         Err(e) => Fetched::Failed(missing("get", "services", &e)),

@@ -16,6 +16,7 @@
 
 pub mod access;
 pub mod aws;
+pub mod changes;
 pub mod ec2;
 pub mod eks;
 pub mod gateway;
@@ -114,6 +115,7 @@ struct ServiceEvidence {
     rollouts: Fetched<Vec<crate::snapshot::RolloutView>>,
     target_group_configs: Fetched<Vec<crate::snapshot::TargetGroupConfigView>>,
     gateway: Fetched<crate::snapshot::GatewayView>,
+    replica_sets: Fetched<Vec<crate::snapshot::ReplicaSetView>>,
 }
 
 /// Does a Gateway own this target group (its tags)? Then its health check comes from
@@ -127,6 +129,7 @@ async fn service_round(
     deadline: Option<tokio::time::Instant>,
     svc: &ServiceRef,
     gateway: Option<crate::gateway::GatewayTag>,
+    changes: bool,
 ) -> ServiceEvidence {
     let (ns, name) = (svc.namespace.as_str(), svc.name.as_str());
     use futures::FutureExt;
@@ -146,7 +149,13 @@ async fn service_round(
             None => Fetched::not_collected(not_gateway),
         }
     };
-    let (service, pods, endpoints, events, ingresses, target_group_configs, gateway) = tokio::join!(
+    let replica_sets = async {
+        match changes {
+            true => kube_call(access, deadline, |c| self::changes::replica_sets(c, ns)).await,
+            false => Fetched::not_collected("CHANGES_WINDOW_MINUTES=0: recent changes are not looked for"),
+        }
+    };
+    let (service, pods, endpoints, events, ingresses, target_group_configs, gateway, replica_sets) = tokio::join!(
         service,
         kube_call(access, deadline, |c| kube::pods(c, ns, selector)),
         kube_call(access, deadline, |c| kube::endpoints(c, ns, name)),
@@ -154,6 +163,7 @@ async fn service_round(
         kube_call(access, deadline, |c| kube::ingresses(c, ns)),
         configs,
         gateway_objects,
+        replica_sets,
     );
     // Rollout status matters only for an unhealthy ip target whose pod is gone or waits on its
     // readiness gate (snapshot/transition.rs): read it then, and only then (one more round trip
@@ -168,6 +178,7 @@ async fn service_round(
         rollouts,
         target_group_configs,
         gateway,
+        replica_sets,
     }
 }
 
@@ -203,6 +214,7 @@ fn unmapped_round() -> ServiceEvidence {
         rollouts: Fetched::not_collected(reason),
         target_group_configs: Fetched::not_collected(reason),
         gateway: Fetched::not_collected(reason),
+        replica_sets: Fetched::not_collected(reason),
     }
 }
 
@@ -223,6 +235,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
                 clients.deadline,
                 &svc,
                 gateway_made(&first.target_group_tags),
+                config.changes_window.0 > 0,
             ));
             res.service = Some(svc.clone());
             tokio::join!(Box::pin(aws_round(clients, &first)), evidence)
@@ -237,6 +250,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
                         clients.deadline,
                         svc,
                         gateway_made(&first.target_group_tags),
+                        config.changes_window.0 > 0,
                     ))
                     .await
                 }
@@ -270,6 +284,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
     let mut snapshot = Snapshot {
         snapshot_version: SNAPSHOT_VERSION,
         collected_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        changes_window_minutes: config.changes_window.0,
         request: req.clone(),
         resolution: res,
         aws: AwsEvidence {
@@ -295,6 +310,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
             ingresses: evidence.ingresses,
             target_group_configs: evidence.target_group_configs,
             gateway: evidence.gateway,
+            replica_sets: evidence.replica_sets,
             ingress_classes: first.ingress_classes,
             controller: first.controller,
             kube_proxy: first.kube_proxy,

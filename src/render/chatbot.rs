@@ -50,6 +50,10 @@ pub fn notification(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> 
                 .map(|r| format!("`{}`", esc(r).replace('`', "'"))),
         );
     }
+    if !d.recent_changes.is_empty() {
+        let lines: Vec<String> = d.recent_changes.iter().map(|c| format!("• {}", esc(&c.sentence()))).collect();
+        description.push_str(&format!("\n\n*Recent changes*\n{}", lines.join("\n")));
+    }
     let mut keywords = vec![status_word(d).to_string()];
     keywords.extend(d.verdict.root_cause.map(|c| c.as_str().to_string()));
     keywords.extend(d.cluster.clone());

@@ -83,6 +83,7 @@ pub fn trigger(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value
                 "load_balancers": load_balancers,
                 "service": d.service.as_ref().map(|s| format!("{}/{}", s.namespace, s.name)),
                 "transient": d.verdict.transient,
+                "recent_changes": d.recent_changes.iter().map(|c| c.sentence()).collect::<Vec<_>>(),
             },
         },
         "links": links(&d.target_group.arn, load_balancers, req.alarm.as_ref()),

@@ -87,6 +87,10 @@ pub fn blocks(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value 
     if !others.is_empty() {
         blocks.push(section(&format!("*Also failing*\n{}", others.join("\n"))));
     }
+    if !d.recent_changes.is_empty() {
+        let lines: Vec<String> = d.recent_changes.iter().map(|c| format!("• {}", esc(&c.sentence()))).collect();
+        blocks.push(section(&clip(&format!("*Recent changes*\n{}", lines.join("\n")), MAX_TEXT)));
+    }
     let mut links = vec![
         json!({"type": "button", "text": {"type": "plain_text", "text": "Target group"}, "url": console_link(&req.region, "TargetGroup", &d.target_group.arn)}),
     ];

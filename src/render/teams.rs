@@ -84,6 +84,10 @@ pub fn card(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value {
             body.extend(root.remediation.iter().take(MAX_FIXES).map(|r| plain(&clip(r, MAX_FIX), true)));
         }
     }
+    if !d.recent_changes.is_empty() {
+        body.push(heading("Recent changes", "Default"));
+        body.extend(d.recent_changes.iter().map(|c| plain(&c.sentence(), false)));
+    }
     let region = region_of(&d.target_group.arn);
     let mut actions = vec![open("Target group", console_link(region, "TargetGroup", &d.target_group.arn))];
     actions.extend(load_balancers.iter().take(2).map(|lb| open("Load balancer", console_link(region, "LoadBalancer", lb))));

@@ -108,6 +108,14 @@ pub fn text(d: &Diagnosis, color: bool) -> String {
         detail(&mut out, &p, root);
     }
 
+    if !d.recent_changes.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", p.bold("Recent changes"));
+        for c in &d.recent_changes {
+            let _ = writeln!(out, "  - {}", c.sentence());
+        }
+    }
+
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", p.bold("Checks"));
     for f in &d.findings {

@@ -69,6 +69,9 @@ pub fn from_json(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
 pub struct Snapshot {
     pub snapshot_version: u32,
     pub collected_at: String,
+    /// How far back before the alarm (or the run) changes are looked for, in minutes.
+    #[serde(default = "default_changes_window")]
+    pub changes_window_minutes: u32,
     pub request: Request,
     pub resolution: Resolution,
     pub aws: AwsEvidence,
@@ -76,6 +79,10 @@ pub struct Snapshot {
     /// The health probe (off unless PROBE_MODE / --probe asks for it).
     #[serde(default)]
     pub probe: Fetched<ProbeRun>,
+}
+
+fn default_changes_window() -> u32 {
+    60
 }
 
 /// One piece of evidence: collected, failed (and why), or deliberately not collected.
@@ -267,6 +274,9 @@ pub struct KubeEvidence {
     /// The Gateway API objects behind a Gateway's target group (not collected for others).
     #[serde(default)]
     pub gateway: Fetched<GatewayView>,
+    /// ReplicaSets of the Service's namespace: the rollouts of "what changed".
+    #[serde(default)]
+    pub replica_sets: Fetched<Vec<ReplicaSetView>>,
     #[serde(default)]
     pub controller: Fetched<Controller>,
     #[serde(default)]
@@ -294,6 +304,36 @@ pub struct TargetGroupBinding {
     /// An EKS Auto Mode binding (`eks.amazonaws.com/v1`), not the controller's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_mode: bool,
+}
+
+/// A ReplicaSet of the Service's namespace, as far as a rollout's change shows in it: its
+/// Deployment and revision, when it was made, and the parts of its pod template a health check
+/// depends on.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ReplicaSetView {
+    pub name: String,
+    pub deployment: Option<String>,
+    /// `deployment.kubernetes.io/revision`.
+    pub revision: Option<i64>,
+    /// RFC 3339, as the API server set it.
+    pub created_at: Option<String>,
+    /// The pod template's labels, without `pod-template-hash`.
+    pub labels: BTreeMap<String, String>,
+    pub containers: Vec<ContainerTemplate>,
+}
+
+/// One container of a pod template: what a rollout can change that targets feel.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerTemplate {
+    pub name: String,
+    pub image: Option<String>,
+    /// `NAME:PORT/PROTOCOL` or `PORT/PROTOCOL`.
+    pub ports: Vec<String>,
+    pub readiness_probe: Option<serde_json::Value>,
+    pub liveness_probe: Option<serde_json::Value>,
+    pub resources: Option<serde_json::Value>,
 }
 
 /// A `gateway.k8s.aws` TargetGroupConfiguration: the Service it configures, and the health

@@ -227,6 +227,30 @@ fn two_clusters_bound_without_the_flag_are_named_as_fighting_not_as_stale_target
 }
 
 #[test]
+fn rollout_that_moved_the_readiness_path_is_cited_by_the_verdict() {
+    // GIVEN deployment/web's revision 2 moved readiness from /ready to /healthz, and the target
+    // group still checks /ready, which now answers 404
+    let s = stack();
+    let seed = s.seed("rollout-readiness");
+    // WHEN diagnosed
+    let tg = seed["targetGroupArn"].as_str().unwrap();
+    let (d, _) = s.diagnose(tg);
+    // THEN the root cause is the health check, and the verdict says which change it follows
+    assert_eq!(d["verdict"]["rootCause"], "health-check-config", "{:#}", d["verdict"]);
+    let summary = d["verdict"]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("It follows a change: deployment/web revision 2, less than a minute before this run: readinessProbe.httpGet.path /ready → /healthz (container app)."),
+        "{summary}"
+    );
+    // AND the change is in the diagnosis JSON and in the report's "Recent changes"
+    let changes = d["recentChanges"].as_array().unwrap();
+    assert_eq!(changes[0]["object"], "deployment/web revision 2");
+    assert_eq!(changes[0]["touches"], serde_json::json!(["readinessProbe"]));
+    let text = String::from_utf8_lossy(&s.cli(&["diagnose", "--target-group-arn", tg, "--output", "text"]).stdout).into_owned();
+    assert!(text.contains("Recent changes\n  - deployment/web revision 2"), "{text}");
+}
+
+#[test]
 fn auto_mode_ingress_is_diagnosed_without_a_controller_to_install_or_a_kube_proxy_to_restart() {
     // GIVEN an EKS Auto Mode Ingress (its IngressClass, its tags on the group) on Auto Mode
     // nodes, whose pods crash-loop
