@@ -24,6 +24,10 @@ pub struct Diagnosis {
     /// (`changes::recent`), newest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_changes: Vec<crate::changes::Change>,
+    /// Additive (schemaVersion 1): the console page of the function's log stream for this run,
+    /// on Lambda.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_logs: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +38,9 @@ pub struct TargetGroupInfo {
     pub target_type: Option<String>,
     pub protocol: Option<String>,
     pub health_check: Option<HealthCheckInfo>,
+    /// Additive (schemaVersion 1): the load balancers in front of it, for console links.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_balancer_arns: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +118,7 @@ impl Diagnosis {
                     path: t.health_check.path.clone(),
                     matcher: t.health_check.matcher.clone(),
                 }),
+                load_balancer_arns: tg.map(|t| t.load_balancer_arns.clone()).unwrap_or_default(),
             },
             cluster: snap.resolution.cluster.clone().or_else(|| snap.request.cluster.clone()),
             service: snap.resolution.service.as_ref().map(|s| ServiceInfo {
@@ -123,6 +131,7 @@ impl Diagnosis {
             targets: targets(&ctx),
             findings,
             recent_changes: changes,
+            function_logs: None,
         }
     }
 

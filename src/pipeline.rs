@@ -71,6 +71,9 @@ impl Pipeline {
         let sdk = self.access.sdk_for(req).await?;
         let (kube, cluster) = self.access.kube_for(&sdk, req).await;
         let (snapshot, mut diagnosis) = crate::diagnose(&sdk, &kube, cluster, req, &self.config, deadline).await?;
+        if let (Some((group, stream)), Some(region)) = (&self.config.log_stream, &self.config.region) {
+            diagnosis.function_logs = Some(crate::render::logs_link(region, group, stream));
+        }
         crate::remediate::run(
             &kube,
             &mut diagnosis,

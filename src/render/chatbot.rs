@@ -54,6 +54,9 @@ pub fn notification(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> 
         let lines: Vec<String> = d.recent_changes.iter().map(|c| format!("• {}", esc(&c.sentence()))).collect();
         description.push_str(&format!("\n\n*Recent changes*\n{}", lines.join("\n")));
     }
+    if let Some(logs) = &d.function_logs {
+        description.push_str(&format!("\n\n[Function logs]({logs})"));
+    }
     let mut keywords = vec![status_word(d).to_string()];
     keywords.extend(d.verdict.root_cause.map(|c| c.as_str().to_string()));
     keywords.extend(d.cluster.clone());

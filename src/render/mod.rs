@@ -77,6 +77,24 @@ pub fn alarm_link(region: &str, alarm: &str) -> String {
     format!("https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#alarmsV2:alarm/{name}")
 }
 
+/// The CloudWatch console page of one log stream. The console's fragment takes each name
+/// percent-encoded, then with `%` itself written `$25` (`/aws/lambda/f` → `$252Faws$252Flambda$252Ff`).
+pub fn logs_link(region: &str, group: &str, stream: &str) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                other => format!("$25{other:02X}"),
+            })
+            .collect()
+    };
+    format!(
+        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}/log-events/{}",
+        enc(group),
+        enc(stream)
+    )
+}
+
 /// The alarm name, when a request came from one.
 pub fn alarm_of(req: &Request) -> Option<&str> {
     req.alarm.as_ref().map(|a| a.name.as_str())
@@ -114,6 +132,18 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn log_stream_link_is_encoded_as_the_console_reads_it() {
+        // GIVEN a Lambda log group and stream (slashes, brackets, a dollar sign)
+        // WHEN linked
+        let l = logs_link("eu-west-1", "/aws/lambda/eks-lb-doctor", "2026/12/01/[$LATEST]0a1b");
+        // THEN each reserved character is percent-encoded with `%` written `$25`
+        assert_eq!(
+            l,
+            "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Faws$252Flambda$252Feks-lb-doctor/log-events/2026$252F12$252F01$252F$255B$2524LATEST$255D0a1b"
+        );
+    }
     use crate::fixtures::*;
     use crate::snapshot::Snapshot;
 

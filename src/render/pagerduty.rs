@@ -86,7 +86,10 @@ pub fn trigger(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value
                 "recent_changes": d.recent_changes.iter().map(|c| c.sentence()).collect::<Vec<_>>(),
             },
         },
-        "links": links(&d.target_group.arn, load_balancers, req.alarm.as_ref()),
+        "links": links(&d.target_group.arn, load_balancers, req.alarm.as_ref())
+            .into_iter()
+            .chain(d.function_logs.as_ref().map(|l| json!({"href": l, "text": "Function logs"})))
+            .collect::<Vec<_>>(),
         "client": "eks-lb-doctor",
     })
 }

@@ -100,6 +100,9 @@ pub fn blocks(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value 
     if let Some(a) = super::alarm_of(req) {
         links.push(json!({"type": "button", "text": {"type": "plain_text", "text": "Alarm"}, "url": super::alarm_link(&req.region, a)}));
     }
+    if let Some(logs) = &d.function_logs {
+        links.push(json!({"type": "button", "text": {"type": "plain_text", "text": "Function logs"}, "url": logs}));
+    }
     blocks.push(json!({"type": "actions", "elements": links}));
     blocks.truncate(MAX_BLOCKS);
     json!({"text": clip(&esc(&format!("{} {}: {}", status_word(d), subject_of(d), d.verdict.summary)), MAX_TEXT), "blocks": blocks})

@@ -109,7 +109,9 @@ pub fn message(d: &Diagnosis, req: &Request) -> SnsMessage {
 
 fn build(d: &Diagnosis, req: &Request) -> SnsMessage {
     let text = super::text(d, false);
-    let alarm = alarm_of(req).map(|a| format!("Alarm: {a}\n")).unwrap_or_default();
+    let alarm = alarm_of(req)
+        .map(|a| format!("Alarm: {a}\n       {}\n", super::alarm_link(&req.region, a)))
+        .unwrap_or_default();
     let text = format!("{alarm}{text}");
     let json: Value = serde_json::to_value(d).expect("a diagnosis serialises");
     let json = json.to_string();

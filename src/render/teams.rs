@@ -92,6 +92,7 @@ pub fn card(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value {
     let mut actions = vec![open("Target group", console_link(region, "TargetGroup", &d.target_group.arn))];
     actions.extend(load_balancers.iter().take(2).map(|lb| open("Load balancer", console_link(region, "LoadBalancer", lb))));
     actions.extend(req.alarm.as_ref().map(|a| open("Alarm", alarm_link(region, &a.name))));
+    actions.extend(d.function_logs.clone().map(|l| open("Function logs", l)));
     message(body, actions)
 }
 

@@ -135,7 +135,22 @@ pub fn text(d: &Diagnosis, color: bool) -> String {
             detail(&mut out, &p, f);
         }
     }
+    links(&mut out, &p, d);
     out
+}
+
+/// The console pages to open next: the target group, its load balancers, this run's logs.
+fn links(out: &mut String, p: &Paint, d: &Diagnosis) {
+    let region = d.target_group.arn.split(':').nth(3).unwrap_or("us-east-1");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", p.bold("Links"));
+    let _ = writeln!(out, "  Target group   {}", super::console_link(region, "TargetGroup", &d.target_group.arn));
+    for lb in &d.target_group.load_balancer_arns {
+        let _ = writeln!(out, "  Load balancer  {}", super::console_link(region, "LoadBalancer", lb));
+    }
+    if let Some(logs) = &d.function_logs {
+        let _ = writeln!(out, "  Function logs  {logs}");
+    }
 }
 
 fn one_line(f: &Finding) -> String {
