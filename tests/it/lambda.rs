@@ -325,8 +325,8 @@ fn lambda_logs_are_json_with_the_diagnosis_and_its_metrics_as_objects() {
     assert_eq!(emf["diagnosis"]["verdict"]["rootCause"], "selector-match");
     assert_eq!(emf["requestId"], request_id);
     // AND the diagnosis links to this run's log stream, for every channel to show
-    let logs = emf["diagnosis"]["functionLogs"].as_str().unwrap_or_default();
-    assert!(logs.ends_with("#logsV2:log-groups/log-group/$252Faws$252Flambda$252Feks-lb-doctor/log-events/local"), "{logs}");
+    let link = emf["diagnosis"]["functionLogs"].as_str().unwrap_or_default();
+    assert!(link.ends_with("#logsV2:log-groups/log-group/$252Faws$252Flambda$252Feks-lb-doctor/log-events/local"), "{link}");
     // AND the failed channel is counted, without its URL in any line
     let failed = lines.iter().find(|l| l["PublishFailures"] == 1).expect("a publish-failure line");
     assert_eq!(failed["Channel"], "Slack");
