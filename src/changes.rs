@@ -1,6 +1,7 @@
 //! "What changed" before the alarm, from the evidence: Deployment rollouts of the Service's
 //! workloads (the new ReplicaSet's pod template against the previous one: labels, image, ports,
-//! probes, resources) and edits of the Service itself (its managedFields: who, when). Most
+//! probes, resources) and edits of the Service, the Ingresses routing to it and this target
+//! group's TargetGroupBindings (their managedFields: who, when). Most
 //! target-health incidents follow a deploy; the verdict cites a change that fits its root cause.
 //! Pure.
 
@@ -35,7 +36,8 @@ pub struct Change {
     pub by: Option<String>,
     /// What differs, one line each: `readinessProbe.httpGet.path /ready → /healthz (container app)`.
     pub what: Vec<String>,
-    /// What it touched: labels, image, ports, readinessProbe, livenessProbe, resources, service.
+    /// What it touched: labels, image, ports, readinessProbe, livenessProbe, resources; or the
+    /// object edited (service, ingress, binding), whose field changes are not known.
     pub touches: Vec<String>,
 }
 
@@ -86,7 +88,7 @@ pub fn recent(snap: &Snapshot) -> Vec<Change> {
             within(c.minutes_before).then_some(c)
         })
         .collect();
-    out.extend(service_edits(snap).into_iter().filter_map(|mut c| {
+    out.extend(edits(snap).into_iter().filter_map(|mut c| {
         c.minutes_before = minutes_before(&c.at)?;
         within(c.minutes_before).then_some(c)
     }));
@@ -133,26 +135,47 @@ fn rollouts(snap: &Snapshot) -> Vec<Change> {
         .collect()
 }
 
-/// Edits of the Service (its spec or metadata; status updates by controllers are not edits).
-fn service_edits(snap: &Snapshot) -> Vec<Change> {
-    let Some(svc) = snap.kube.service.ok() else { return vec![] };
-    let name = svc.metadata.name.as_deref().unwrap_or("?");
-    (svc.metadata.managed_fields.iter().flatten())
-        .filter(|f| f.subresource.as_deref().is_none_or(str::is_empty))
-        .filter_map(|f| {
-            Some(Change {
-                at: f.time.as_ref()?.0.to_string(),
-                minutes_before: 0,
-                relative_to: String::new(),
-                object: format!("service/{name}"),
-                by: f.manager.clone(),
-                what: vec![],
-                touches: vec!["service".into()],
-            })
-        })
-        .max_by(|a, b| a.at.cmp(&b.at))
-        .into_iter()
-        .collect()
+/// Edits of the Service, of the Ingresses routing to it, and of this target group's bindings
+/// (who and when, from managedFields; status updates by controllers are not edits).
+fn edits(snap: &Snapshot) -> Vec<Change> {
+    let edit = |object: String, e: crate::snapshot::Edit, touch: &str| Change {
+        at: e.at,
+        minutes_before: 0,
+        relative_to: String::new(),
+        object,
+        by: e.by,
+        what: vec![],
+        touches: vec![touch.into()],
+    };
+    let mut out = Vec::new();
+    let svc = snap.kube.service.ok();
+    if let Some(s) = svc {
+        let name = s.metadata.name.as_deref().unwrap_or("?");
+        let latest = crate::snapshot::Edit::latest(s.metadata.managed_fields.as_deref().unwrap_or_default());
+        out.extend(latest.map(|e| edit(format!("service/{name}"), e, "service")));
+    }
+    let svc_name = svc.and_then(|s| s.metadata.name.as_deref());
+    for ing in snap.kube.ingresses.ok().into_iter().flatten().filter(|i| svc_name.is_some_and(|n| routes_to(i, n))) {
+        let name = ing.metadata.name.as_deref().unwrap_or("?");
+        let latest = crate::snapshot::Edit::latest(ing.metadata.managed_fields.as_deref().unwrap_or_default());
+        out.extend(latest.map(|e| edit(format!("ingress/{name}"), e, "ingress")));
+    }
+    let bindings = snap.kube.target_group_bindings.ok().into_iter().flatten();
+    for b in bindings.filter(|b| b.target_group_arn == snap.request.target_group_arn) {
+        out.extend(b.last_edit.clone().map(|e| edit(format!("targetgroupbinding/{}", b.name), e, "binding")));
+    }
+    out
+}
+
+/// Does the Ingress send traffic to Service `name` (its default backend or any path)?
+fn routes_to(ing: &k8s_openapi::api::networking::v1::Ingress, name: &str) -> bool {
+    let Some(spec) = ing.spec.as_ref() else { return false };
+    let named = |b: &k8s_openapi::api::networking::v1::IngressBackend| b.service.as_ref().is_some_and(|s| s.name == name);
+    spec.default_backend.as_ref().is_some_and(named)
+        || (spec.rules.iter().flatten())
+            .filter_map(|r| r.http.as_ref())
+            .flat_map(|h| h.paths.iter())
+            .any(|p| named(&p.backend))
 }
 
 /// What differs between two pod templates, and which parts that touches.
@@ -286,6 +309,28 @@ mod tests {
         // AND a rollout older than the window is not a recent change
         snap.changes_window_minutes = 3;
         assert!(recent(&snap).is_empty());
+    }
+
+    #[test]
+    fn edits_of_the_binding_are_listed_but_not_those_of_other_groups() {
+        // GIVEN this target group's binding edited 10 minutes before the run, another group's 2 minutes before
+        let arn = SnapshotB::instance().build().request.target_group_arn.clone();
+        let mut b = SnapshotB::instance();
+        let edited = |arn: &str, name: &str, at: &str| crate::snapshot::TargetGroupBinding {
+            last_edit: Some(crate::snapshot::Edit { at: at.into(), by: Some("kubectl-edit".into()) }),
+            ..binding("default", arn, name, crate::snapshot::PortRef::Number(80))
+        };
+        b.kube().target_group_bindings = Fetched::Ok(vec![
+            edited(&arn, "alb-instance", "2026-12-01T11:50:00Z"),
+            edited("arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/other/1", "other", "2026-12-01T11:58:00Z"),
+        ]);
+        let mut snap = b.build();
+        snap.collected_at = "2026-12-01T12:00:00Z".into();
+        // WHEN read
+        let c = recent(&snap);
+        // THEN only this group's binding is a change, with who made it
+        assert_eq!(c.len(), 1, "{c:#?}");
+        assert_eq!(c[0].sentence(), "targetgroupbinding/k8s-alb-instance by kubectl-edit, 10 minutes before this run");
     }
 
     #[test]

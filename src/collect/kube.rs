@@ -113,12 +113,30 @@ pub(super) async fn list_all<K>(api: &Api<K>, lp: ListParams) -> Result<Vec<K>, 
 where
     K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
+    list_pages(api, lp, false).await
+}
+
+/// Lists every page, keeping of managedFields only who changed each object and when (for
+/// "what changed"), never the field sets.
+async fn list_keeping_edits<K>(api: &Api<K>, lp: ListParams) -> Result<Vec<K>, kube::Error>
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    list_pages(api, lp, true).await
+}
+
+async fn list_pages<K>(api: &Api<K>, lp: ListParams, keep_edits: bool) -> Result<Vec<K>, kube::Error>
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
     let mut out = Vec::new();
     let mut lp = lp.limit(PAGE);
     loop {
         let page = retrying(|| api.list(&lp)).await?;
         out.extend(page.items.into_iter().map(|mut o| {
+            let edits = keep_edits.then(|| o.meta_mut().managed_fields.take().map(edits_only)).flatten();
             scrub_meta(o.meta_mut());
+            o.meta_mut().managed_fields = edits;
             o
         }));
         match page.metadata.continue_ {
@@ -174,7 +192,7 @@ fn tgb_resource(group: &str, version: &str) -> ApiResource {
 pub async fn target_group_bindings(client: &kube::Client) -> Fetched<Vec<TargetGroupBinding>> {
     let list = |group: &'static str, version: &'static str| async move {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &tgb_resource(group, version));
-        (group, list_all(&api, ListParams::default()).await)
+        (group, list_keeping_edits(&api, ListParams::default()).await)
     };
     let (lbc, auto) = futures::join!(list("elbv2.k8s.aws", "v1beta1"), list("eks.amazonaws.com", "v1"));
     let mut found = Vec::new();
@@ -218,6 +236,7 @@ fn parse_tgb(o: &DynamicObject) -> Option<TargetGroupBinding> {
         target_type: spec.get("targetType").and_then(|t| t.as_str()).map(str::to_string),
         multi_cluster: spec.get("multiClusterTargetGroup").and_then(|m| m.as_bool()).unwrap_or(false),
         auto_mode: false,
+        last_edit: crate::snapshot::Edit::latest(o.metadata.managed_fields.as_deref().unwrap_or_default()),
     })
 }
 
@@ -227,11 +246,7 @@ pub async fn service(client: &kube::Client, ns: &str, name: &str) -> Fetched<Ser
     match retrying(|| api.get(name)).await {
         Ok(mut s) => {
             // Who changed the Service and when stays ("what changed"); the field sets go.
-            let changes = s.metadata.managed_fields.take().map(|m| {
-                (m.into_iter())
-                    .map(|f| k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry { fields_v1: None, ..f })
-                    .collect()
-            });
+            let changes = s.metadata.managed_fields.take().map(edits_only);
             scrub_meta(&mut s.metadata);
             s.metadata.managed_fields = changes;
             Fetched::Ok(s)
@@ -363,6 +378,15 @@ pub fn scrub_pod_spec(spec: &mut k8s_openapi::api::core::v1::PodSpec) {
 
 /// Drops annotations that copy a whole object (`last-applied-configuration`, which may carry
 /// env values and tokens) and the managed fields.
+/// managedFields without their field sets: who changed the object, how and when.
+fn edits_only(
+    m: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry>,
+) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry> {
+    m.into_iter()
+        .map(|f| k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry { fields_v1: None, ..f })
+        .collect()
+}
+
 pub fn scrub_meta(m: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
     m.managed_fields = None;
     if let Some(a) = m.annotations.as_mut() {
@@ -596,7 +620,7 @@ pub async fn rollouts(client: &kube::Client, ns: &str) -> Fetched<Vec<crate::sna
 #[instrument(skip(client))]
 pub async fn ingresses(client: &kube::Client, ns: &str) -> Fetched<Vec<k8s_openapi::api::networking::v1::Ingress>> {
     let api: Api<k8s_openapi::api::networking::v1::Ingress> = Api::namespaced(client.clone(), ns);
-    list_all(&api, ListParams::default())
+    list_keeping_edits(&api, ListParams::default())
         .await
         .map_or_else(|e| Fetched::Failed(missing("list", "ingresses.networking.k8s.io", &e)), Fetched::Ok)
 }

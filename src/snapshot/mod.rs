@@ -304,6 +304,28 @@ pub struct TargetGroupBinding {
     /// An EKS Auto Mode binding (`eks.amazonaws.com/v1`), not the controller's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_mode: bool,
+    /// Who last changed its spec or metadata, and when ("what changed").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_edit: Option<Edit>,
+}
+
+/// The latest edit of an object, from its managedFields (status updates by controllers are not
+/// edits).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Edit {
+    /// RFC 3339.
+    pub at: String,
+    pub by: Option<String>,
+}
+
+impl Edit {
+    pub fn latest(fields: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry]) -> Option<Edit> {
+        (fields.iter())
+            .filter(|f| f.subresource.as_deref().is_none_or(str::is_empty))
+            .filter_map(|f| Some(Edit { at: f.time.as_ref()?.0.to_string(), by: f.manager.clone() }))
+            .max_by(|a, b| a.at.cmp(&b.at))
+    }
 }
 
 /// A ReplicaSet of the Service's namespace, as far as a rollout's change shows in it: its
