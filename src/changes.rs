@@ -88,7 +88,7 @@ pub fn recent(snap: &Snapshot) -> Vec<Change> {
             within(c.minutes_before).then_some(c)
         })
         .collect();
-    out.extend(edits(snap).into_iter().filter_map(|mut c| {
+    out.extend(aws_changes(snap).into_iter().chain(edits(snap)).filter_map(|mut c| {
         c.minutes_before = minutes_before(&c.at)?;
         within(c.minutes_before).then_some(c)
     }));
@@ -165,6 +165,40 @@ fn edits(snap: &Snapshot) -> Vec<Change> {
         out.extend(b.last_edit.clone().map(|e| edit(format!("targetgroupbinding/{}", b.name), e, "binding")));
     }
     out
+}
+
+/// What CloudTrail recorded on the resources in the evidence, by what part of the path it touches.
+fn aws_changes(snap: &Snapshot) -> Vec<Change> {
+    let touch = |event: &str| -> &'static str {
+        match event {
+            e if e.contains("SecurityGroup") => "security-group",
+            e if e.contains("NetworkAcl") => "network-acl",
+            e if e.contains("Route") => "route-table",
+            "RegisterTargets" | "DeregisterTargets" => "targets",
+            "ModifyListener" | "ModifyLoadBalancerAttributes" | "SetSubnets" => "load-balancer",
+            "ModifyNetworkInterfaceAttribute" => "security-group",
+            _ => "target-group",
+        }
+    };
+    (snap.aws.cloudtrail.ok().into_iter().flatten())
+        .map(|e| Change {
+            at: e.at.clone(),
+            minutes_before: 0,
+            relative_to: String::new(),
+            object: format!("{} on {}", e.event, e.resource),
+            by: e.by.clone(),
+            what: e.request.iter().map(|r| format!("asked {r}")).collect(),
+            touches: vec![touch(&e.event).into()],
+        })
+        .collect()
+}
+
+/// Why AWS changes are not known, when CloudTrail could not be read (the permission it needs).
+pub fn aws_unknown(snap: &Snapshot) -> Option<String> {
+    match &snap.aws.cloudtrail {
+        crate::snapshot::Fetched::Failed(m) => Some(m.explain()),
+        _ => None,
+    }
 }
 
 /// Does the Ingress send traffic to Service `name` (its default backend or any path)?

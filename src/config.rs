@@ -67,6 +67,8 @@ pub struct Config {
     /// How far back before the alarm to look for changes (rollouts, Service edits), in minutes
     /// (`CHANGES_WINDOW_MINUTES`, default 60; 0 turns it off).
     pub changes_window: ChangesWindow,
+    /// Leave CloudTrail out of "what changed" (`CLOUDTRAIL_CHANGES=off`; it is read by default).
+    pub skip_cloudtrail: bool,
     /// On Lambda, the function's log group and stream (`AWS_LAMBDA_LOG_GROUP_NAME`,
     /// `AWS_LAMBDA_LOG_STREAM_NAME`): every channel links to this run's logs.
     pub log_stream: Option<(String, String)>,
@@ -172,6 +174,7 @@ impl Config {
             sns_chatbot,
             emit_metrics,
             changes_window,
+            skip_cloudtrail: non_empty("CLOUDTRAIL_CHANGES").as_deref() == Some("off"),
             log_stream: non_empty("AWS_LAMBDA_LOG_GROUP_NAME").zip(non_empty("AWS_LAMBDA_LOG_STREAM_NAME")),
             pagerduty_events_url,
             teams_webhook_secret_arn: arn("TEAMS_WEBHOOK_SECRET_ARN", "secretsmanager")?,

@@ -28,6 +28,9 @@ pub struct Diagnosis {
     /// on Lambda.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function_logs: Option<String>,
+    /// Additive (schemaVersion 1): why AWS changes (CloudTrail) are not known, when they are not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_changes_unknown: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +135,7 @@ impl Diagnosis {
             findings,
             recent_changes: changes,
             function_logs: None,
+            aws_changes_unknown: crate::changes::aws_unknown(snap),
         }
     }
 
@@ -165,9 +169,13 @@ fn fits(root: CheckId) -> &'static [&'static str] {
     match root {
         CheckId::SELECTOR_MATCH => &["labels"],
         CheckId::TARGET_PORT => &["ports"],
-        CheckId::HEALTH_CHECK_CONFIG => &["readinessProbe", "ports"],
+        CheckId::HEALTH_CHECK_CONFIG => &["readinessProbe", "ports", "target-group"],
         CheckId::POD_STATUS => &["image", "livenessProbe", "readinessProbe", "resources"],
-        CheckId::ENDPOINTS => &["readinessProbe", "labels"],
+        CheckId::ENDPOINTS => &["readinessProbe", "labels", "targets"],
+        CheckId::SECURITY_GROUPS => &["security-group"],
+        CheckId::NETWORK_ACLS => &["network-acl"],
+        CheckId::ROUTE_TABLES => &["route-table"],
+        CheckId::TARGET_HEALTH => &["target-group", "targets"],
         _ => &[],
     }
 }

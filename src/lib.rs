@@ -22,6 +22,7 @@
 
 pub mod annotations;
 pub mod aws_error;
+pub mod aws_json;
 pub mod changes;
 pub mod checks;
 pub mod cidr;
@@ -97,12 +98,20 @@ pub async fn diagnose(
         .region(region.clone())
         .build();
     let ec2_conf = aws_sdk_ec2::config::Builder::from(sdk).region(region).build();
+    // What changed on the AWS side: CloudTrail in the target group's region, up to the alarm's
+    // transition (else now).
+    let until = (req.alarm.as_ref().and_then(|a| a.changed_at.as_deref()))
+        .and_then(|t| chrono::DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z").or_else(|_| chrono::DateTime::parse_from_rfc3339(t)).ok())
+        .map_or_else(|| chrono::Utc::now().timestamp(), |t| t.timestamp());
+    let cloudtrail = (!config.skip_cloudtrail && config.changes_window.0 > 0)
+        .then(|| (collect::cloudtrail::api(sdk, &req.region), until, config.changes_window.0));
     let clients = Clients {
         elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_conf),
         ec2: aws_sdk_ec2::Client::from_conf(ec2_conf),
         kube: kube.clone(),
         deadline,
         cluster,
+        cloudtrail,
     };
     // Boxed: the collection future is large (many concurrent calls); keep it off the stack.
     let snapshot = Box::pin(collect::collect(&clients, req, config)).await?;

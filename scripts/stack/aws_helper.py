@@ -10,9 +10,12 @@
                                           template makes it (key pk, TTL on expires)
     aws_helper.py items TABLE           → the table's items, as {pk: state}
     aws_helper.py calls APP             → AWS calls made by SDK app id APP, per service
+    aws_helper.py trail-deny RESOURCE   → CloudTrail's LookupEvents on RESOURCE answers AccessDenied
 """
 import json
+import os
 import sys
+import urllib.request
 
 import boto3
 
@@ -56,9 +59,12 @@ def main():
                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
         ddb.update_time_to_live(TableName=sys.argv[2], TimeToLiveSpecification={"AttributeName": "expires", "Enabled": True})
         print(json.dumps({"table": sys.argv[2]}))
+    elif cmd == "trail-deny":
+        # CloudTrail answers AccessDenied for lookups of this resource (moto_server.py).
+        url = os.environ["AWS_ENDPOINT_URL"].rstrip("/") + "/_stack/cloudtrail"
+        urllib.request.urlopen(urllib.request.Request(url, data=json.dumps([{"DenyResource": sys.argv[2]}]).encode(), method="POST")).read()
+        print(json.dumps({"denied": sys.argv[2]}))
     elif cmd == "calls":
-        import os
-        import urllib.request
         url = os.environ["AWS_ENDPOINT_URL"].rstrip("/") + "/_stack/calls?app=" + sys.argv[2]
         print(urllib.request.urlopen(url, timeout=10).read().decode())
     elif cmd == "items":

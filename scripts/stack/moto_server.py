@@ -126,7 +126,42 @@ _calls_lock = _threading.Lock()
 _dispatch = werkzeug_app.DomainDispatcherApplication.__call__
 
 
+# CloudTrail's LookupEvents, which moto 5.2 lacks: events are seeded by the scenarios at
+# POST /_stack/cloudtrail (a JSON list in LookupEvents' own event format, each with the
+# `Resources` it names), and answered as CloudTrail does: one ResourceName lookup attribute,
+# StartTime/EndTime in epoch seconds, newest first. An entry {"DenyResource": NAME} makes the
+# lookup of NAME answer AccessDeniedException, as for a role without cloudtrail:LookupEvents.
+from moto.cloudtrail import responses as trail_responses  # noqa: E402
+from moto.core.exceptions import JsonRESTError  # noqa: E402
+
+_trail = []
+_trail_lock = _threading.Lock()
+
+
+def lookup_events(self):
+    body = _json.loads(self.body or "{}")
+    attrs = body.get("LookupAttributes") or [{}]
+    name = attrs[0].get("AttributeValue")
+    start, end = body.get("StartTime", 0), body.get("EndTime", 1e12)
+    with _trail_lock:
+        if any(e.get("DenyResource") == name for e in _trail):
+            raise JsonRESTError("AccessDeniedException", "User is not authorized to perform: cloudtrail:LookupEvents")
+        events = [e for e in _trail if "EventName" in e and start <= e["EventTime"] <= end
+                  and any(r.get("ResourceName") == name for r in e.get("Resources", []))]
+    events.sort(key=lambda e: -e["EventTime"])
+    return _json.dumps({"Events": events[: int(body.get("MaxResults", 50))]})
+
+
+trail_responses.CloudTrailResponse.lookup_events = lookup_events
+
+
 def counting_dispatch(self, environ, start_response):
+    if environ.get("PATH_INFO") == "/_stack/cloudtrail" and environ.get("REQUEST_METHOD") == "POST":
+        seeded = _json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"[]")
+        with _trail_lock:
+            _trail.extend(seeded)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
     if environ.get("PATH_INFO") == "/_stack/calls":
         app = _parse_qs(environ.get("QUERY_STRING", "")).get("app", [""])[0]
         with _calls_lock:

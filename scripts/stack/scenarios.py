@@ -1164,6 +1164,33 @@ def multi_cluster(kube, ns):
     return {**out, "ours": out["targets"][:2], "theirs": out["targets"][2:]}
 
 
+def revoked_rule(kube, ns):
+    """Node group B's group lost its rule from the ALB 6 minutes ago: CloudTrail recorded
+    alice's RevokeSecurityGroupIngress on it. Target B times out (security-groups), and the
+    verdict cites the revoke."""
+    def groups(net):
+        return node_group_b(ns, net, [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    hook = lambda net, insts: None
+    hook.groups = groups
+    out = instance_cluster(kube, ns, selector={"app": "alb-instance"}, pod_labels={"app": "alb-instance"}, health={1: TIMEOUT},
+                           expect_ready=2, network_hook=hook)
+    ec2 = aws("ec2")
+    sg_b = [g["GroupId"] for g in ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"{ns}-nodes-b"]}])["SecurityGroups"]][0]
+    at = datetime.datetime.now(datetime.timezone.utc).timestamp() - 6 * 60
+    request = {"groupId": sg_b, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 30000, "toPort": 32767}]}}
+    trail([{"EventId": str(uuid.uuid4()), "EventName": "RevokeSecurityGroupIngress", "ReadOnly": "false", "EventTime": at,
+            "EventSource": "ec2.amazonaws.com", "Username": "alice", "Resources": [{"ResourceType": "AWS::EC2::SecurityGroup", "ResourceName": sg_b}],
+            "CloudTrailEvent": json.dumps({"eventName": "RevokeSecurityGroupIngress", "requestParameters": request})}])
+    return {**out, "group": sg_b}
+
+
+def trail(events):
+    """Seeds CloudTrail events in the stack's moto (scripts/stack/moto_server.py: LookupEvents)."""
+    import urllib.request
+    url = os.environ["AWS_ENDPOINT_URL"].rstrip("/") + "/_stack/cloudtrail"
+    urllib.request.urlopen(urllib.request.Request(url, data=json.dumps(events).encode(), method="POST")).read()
+
+
 def rollout_readiness(kube, ns):
     """deployment/web rolled out revision 2, whose pods are ready on /healthz; revision 1's were
     ready on /ready, which the target group (made by hand, as the team left it) still checks and
@@ -1246,6 +1273,7 @@ SCENARIOS = {
     "gateway-default": gateway_default,
     "two-clusters": two_clusters,
     "rollout-readiness": rollout_readiness,
+    "revoked-rule": revoked_rule,
     "auto-mode-ingress": auto_mode_ingress,
     "auto-mode-nlb": auto_mode_nlb,
     "auto-mode-untagged": auto_mode_untagged,

@@ -17,6 +17,7 @@
 pub mod access;
 pub mod aws;
 pub mod changes;
+pub mod cloudtrail;
 pub mod ec2;
 pub mod eks;
 pub mod gateway;
@@ -50,6 +51,9 @@ pub struct Clients {
     /// The cluster `kube` reads, when it was chosen by name (EKS access); `None` with a
     /// kubeconfig, and the cluster is then reported from the tags collected here, in the same order.
     pub cluster: Option<mapping::ClusterChoice>,
+    /// CloudTrail in the target group's region, and the minutes before `until` (epoch seconds:
+    /// the alarm's transition, else now) to look back; `None`: AWS changes are not looked for.
+    pub cloudtrail: Option<(crate::aws_json::JsonApi, i64, u32)>,
 }
 
 /// A piece of evidence, or `Failed` when it did not arrive before the deadline.
@@ -227,7 +231,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
     let mut res = Resolution::default();
     let mut lookups = Lookups::default();
     let early = Box::pin(map_early(clients, req, &first, &mut res, &mut lookups)).await;
-    let (aws, evidence) = match early {
+    let ((aws, cloudtrail), evidence) = match early {
         // Already mapped: the AWS side and the Service are independent.
         Some(svc) => {
             let evidence = Box::pin(service_round(
@@ -238,11 +242,22 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
                 config.changes_window.0 > 0,
             ));
             res.service = Some(svc.clone());
-            tokio::join!(Box::pin(aws_round(clients, &first)), evidence)
+            // CloudTrail follows the network round (it looks up the resources found there),
+            // beside the Service's reads.
+            let aws = async {
+                let aws = Box::pin(aws_round(clients, &first)).await;
+                let trail = Box::pin(cloudtrail_round(clients, &first, &aws)).await;
+                (aws, trail)
+            };
+            let ((aws, trail), evidence) = tokio::join!(aws, evidence);
+            ((aws, trail), evidence)
         }
         None => {
             let aws = Box::pin(aws_round(clients, &first)).await;
-            res.service = Box::pin(map_by_data(clients, &first, &aws, &mut res, &mut lookups)).await;
+            let trail = Box::pin(cloudtrail_round(clients, &first, &aws));
+            let mapped = Box::pin(map_by_data(clients, &first, &aws, &mut res, &mut lookups));
+            let (trail, service) = tokio::join!(trail, mapped);
+            res.service = service;
             let evidence = match &res.service {
                 Some(svc) => {
                     Box::pin(service_round(
@@ -256,7 +271,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
                 }
                 None => unmapped_round(),
             };
-            (aws, evidence)
+            ((aws, trail), evidence)
         }
     };
 
@@ -296,6 +311,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
             listeners: aws.listeners,
             target_group_attributes: first.target_group_attributes,
             network: aws.network,
+            cloudtrail,
         },
         kube: KubeEvidence {
             source: clients.kube.source(),
@@ -576,6 +592,47 @@ async fn network_round(clients: &Clients, first: &First) -> NetworkEvidence {
         prefix_lists: Fetched::not_collected("read after the security groups"),
         lb_interfaces,
     }
+}
+
+/// CloudTrail's write events on the resources the evidence names, when asked for.
+async fn cloudtrail_round(clients: &Clients, first: &First, aws: &AwsRound) -> Fetched<Vec<crate::snapshot::AwsChange>> {
+    let Some((api, until, minutes)) = &clients.cloudtrail else {
+        return Fetched::not_collected("AWS changes are not looked for (CHANGES_WINDOW_MINUTES=0 or CLOUDTRAIL_CHANGES=off)");
+    };
+    let resources = trail_resources(first, aws);
+    let since = until - i64::from(*minutes) * 60;
+    bound(clients.deadline, "LookupEvents", cloudtrail::changes(api, &resources, since, *until)).await
+}
+
+/// What to look up, most telling first: the target group, its load balancers, then the
+/// targets' security groups, their subnets' network ACLs and route tables. Never more than
+/// `cloudtrail::MAX_RESOURCES` (two lookups a second is CloudTrail's limit).
+fn trail_resources(first: &First, aws: &AwsRound) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |r: &str| {
+        if !r.is_empty() && !out.iter().any(|x| x == r) {
+            out.push(r.to_string());
+        }
+    };
+    if let Some(tg) = first.target_group.ok() {
+        add(&tg.arn);
+        tg.load_balancer_arns.iter().for_each(|a| add(a));
+    }
+    let n = &aws.network;
+    let enis = (n.target_interfaces.ok().into_iter().flatten())
+        .chain(n.instances.ok().into_iter().flatten().flat_map(|i| i.interfaces.iter().filter(|e| e.device_index == Some(0))));
+    let (mut groups, mut subnets) = (Vec::new(), Vec::new());
+    for e in enis {
+        groups.extend(e.groups.iter().cloned());
+        subnets.extend(e.subnet_id.clone());
+    }
+    groups.iter().for_each(|g| add(g));
+    let acls = (n.network_acls.ok().into_iter().flatten()).filter(|a| a.subnet_ids.iter().any(|s| subnets.contains(s)));
+    acls.for_each(|a| add(&a.id));
+    let tables = (n.route_tables.ok().into_iter().flatten()).filter(|t| t.subnet_ids.iter().any(|s| subnets.contains(s)));
+    tables.for_each(|t| add(&t.id));
+    out.truncate(cloudtrail::MAX_RESOURCES);
+    out
 }
 
 /// Instances to describe: the instance targets, or for ip targets the cluster's nodes (their

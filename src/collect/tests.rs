@@ -298,6 +298,7 @@ async fn diagnose(n: usize, deny: Option<&'static str>) -> (Diagnosis, Vec<Rule>
         kube: KubeAccess::Unavailable("no cluster in this test".into()),
         deadline: None,
         cluster: None,
+        cloudtrail: None,
     };
     let snap = collect(&clients, &request(), &crate::Config::default()).await.expect("collects");
     (Diagnosis::from_snapshot(&snap), elb_rules, ec2_rules)
@@ -419,6 +420,7 @@ async fn collect_with_health(health: Rule) -> (crate::snapshot::Snapshot, Rule) 
         kube: KubeAccess::Unavailable("no cluster in this test".into()),
         deadline: None,
         cluster: None,
+        cloudtrail: None,
     };
     (
         collect(&clients, &request(), &crate::Config::default()).await.expect("collects"),

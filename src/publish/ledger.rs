@@ -8,16 +8,15 @@
 //! Items expire through the table's TTL attribute `expires`.
 //!
 //! Two calls do not pay for the DynamoDB SDK crate (BENCHMARKS.md): this speaks DynamoDB's JSON
-//! protocol (`X-Amz-Target: DynamoDB_20120810.PutItem`), signed with SigV4 by `aws-sigv4`, over
-//! the reqwest client Slack already uses.
+//! protocol (`X-Amz-Target: DynamoDB_20120810.PutItem`) through `aws_json`, over the reqwest
+//! client Slack already uses.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
-use aws_credential_types::provider::ProvideCredentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
 use serde_json::{json, Value};
+
+use crate::aws_json::{CallError, JsonApi};
 
 /// How long a claim holds when its invocation's deadline is unknown (the CLI, a remediation):
 /// Lambda's longest timeout.
@@ -50,27 +49,16 @@ pub enum Claim {
 }
 
 pub struct Ledger {
-    sdk: SdkConfig,
-    http: reqwest::Client,
+    api: JsonApi,
     table: String,
-    region: String,
-    endpoint: String,
 }
 
 impl Ledger {
     /// The ledger in `table`, in the function's own account and region (its AWS configuration,
     /// including `AWS_ENDPOINT_URL` when set).
     pub fn new(sdk: &SdkConfig, http: reqwest::Client, table: String) -> Ledger {
-        let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
-        let endpoint = (sdk.endpoint_url().map(|u| u.trim_end_matches('/').to_string()))
-            .unwrap_or_else(|| format!("https://dynamodb.{region}.amazonaws.com"));
-        Ledger {
-            sdk: sdk.clone(),
-            http,
-            table,
-            region,
-            endpoint,
-        }
+        let api = JsonApi::new(sdk, http, None, ("dynamodb", "dynamodb"), "DynamoDB_20120810", "application/x-amz-json-1.0");
+        Ledger { api, table }
     }
 
     /// Claims `key` for delivery by an invocation that can run until `live_until`.
@@ -104,58 +92,11 @@ impl Ledger {
     }
 
     async fn call(&self, operation: &'static str, body: &Value) -> Result<Value, LedgerError> {
-        let failed = |message: String| LedgerError::Call {
-            operation,
-            table: self.table.clone(),
-            message,
-        };
-        let bytes = serde_json::to_vec(body).map_err(|e| failed(e.to_string()))?;
-        let target = format!("DynamoDB_20120810.{operation}");
-        let url = format!("{}/", self.endpoint);
-        // The signer needs a host (it would panic without one): refuse a malformed endpoint.
-        if url.parse::<http::Uri>().ok().and_then(|u| u.host().map(str::to_string)).is_none() {
-            return Err(failed(format!("the endpoint {url:?} has no host")));
-        }
-        let headers = [("content-type", "application/x-amz-json-1.0"), ("x-amz-target", target.as_str())];
-        let signed = self.sign(&url, &headers, &bytes).await?;
-        let mut req = self.http.post(&url).body(bytes);
-        for (k, v) in headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).chain(signed) {
-            req = req.header(k, v);
-        }
-        let resp = req.send().await.map_err(|e| failed(e.without_url().to_string()))?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(|e| failed(e.without_url().to_string()))?;
-        if !status.is_success() {
-            // Errors name their type: `{"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", ...}`.
-            let v: Value = serde_json::from_str(&text).unwrap_or_default();
-            let kind = v["__type"].as_str().unwrap_or("").rsplit('#').next().unwrap_or("").to_string();
-            let msg = v["message"].as_str().or(v["Message"].as_str()).unwrap_or("").to_string();
-            return Err(failed(format!("HTTP {} {kind}: {msg}", status.as_u16())));
-        }
-        Ok(serde_json::from_str(&text).unwrap_or_default())
-    }
-
-    /// The SigV4 headers (authorization, date, session token) for a POST of `body`.
-    async fn sign(&self, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Vec<(String, String)>, LedgerError> {
-        let creds = (self.sdk.credentials_provider())
-            .ok_or_else(|| LedgerError::Credentials("none configured".into()))?
-            .provide_credentials()
-            .await
-            .map_err(|e| LedgerError::Credentials(e.to_string()))?;
-        let identity = creds.into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("dynamodb")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| LedgerError::Sign(e.to_string()))?
-            .into();
-        let signable = SignableRequest::new("POST", url, headers.iter().copied(), SignableBody::Bytes(body))
-            .map_err(|e| LedgerError::Sign(e.to_string()))?;
-        let (instructions, _) = sign(signable, &params).map_err(|e| LedgerError::Sign(e.to_string()))?.into_parts();
-        Ok(instructions.headers().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        self.api.call(operation, body).await.map_err(|e| match e {
+            CallError::Credentials(m) => LedgerError::Credentials(m),
+            CallError::Sign(m) => LedgerError::Sign(m),
+            CallError::Failed { message, .. } => LedgerError::Call { operation, table: self.table.clone(), message },
+        })
     }
 }
 

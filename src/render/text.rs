@@ -108,11 +108,14 @@ pub fn text(d: &Diagnosis, color: bool) -> String {
         detail(&mut out, &p, root);
     }
 
-    if !d.recent_changes.is_empty() {
+    if !d.recent_changes.is_empty() || d.aws_changes_unknown.is_some() {
         let _ = writeln!(out);
         let _ = writeln!(out, "{}", p.bold("Recent changes"));
         for c in &d.recent_changes {
             let _ = writeln!(out, "  - {}", c.sentence());
+        }
+        if let Some(why) = &d.aws_changes_unknown {
+            let _ = writeln!(out, "  (AWS changes unknown: {why})");
         }
     }
 

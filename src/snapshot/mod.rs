@@ -157,6 +157,24 @@ pub struct AwsEvidence {
     /// EC2: instances, ENIs, security groups, subnets, NACLs, routes, VPCs.
     #[serde(default)]
     pub network: NetworkEvidence,
+    /// CloudTrail's write events on the resources above, in the window before the alarm.
+    #[serde(default)]
+    pub cloudtrail: Fetched<Vec<AwsChange>>,
+}
+
+/// One CloudTrail event that changed what a health check meets.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AwsChange {
+    /// RFC 3339.
+    pub at: String,
+    /// The API called (`RevokeSecurityGroupIngress`, `ModifyTargetGroup`, …).
+    pub event: String,
+    /// The resource it was looked up by (a group id, a target group ARN, …).
+    pub resource: String,
+    pub by: Option<String>,
+    /// Its `requestParameters`, as recorded (clipped).
+    pub request: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -55,6 +55,7 @@ fn actions_in_code() -> BTreeSet<String> {
         "src/publish/sns.rs",
         "src/publish/webhook.rs",
         "src/publish/ledger.rs",
+        "src/collect/cloudtrail.rs",
     ] {
         let text = source(f);
         // Every AWS call names its action where its failure is reported.
@@ -70,6 +71,13 @@ fn actions_in_code() -> BTreeSet<String> {
             for i in text.match_indices("self.call(\"").map(|(i, _)| i) {
                 let api: String = text[i + 11..].chars().take_while(|c| *c != '"').collect();
                 actions.insert(format!("dynamodb:{api}"));
+            }
+        }
+        // CloudTrail's lookups are signed JSON calls too: `api.call("LookupEvents", …)`.
+        if f.ends_with("cloudtrail.rs") {
+            for i in text.match_indices("api.call(\"").map(|(i, _)| i) {
+                let api: String = text[i + 10..].chars().take_while(|c| *c != '"').collect();
+                actions.insert(format!("cloudtrail:{api}"));
             }
         }
         if f.ends_with("aws.rs") {
@@ -126,13 +134,14 @@ fn function_policy_allows_every_aws_action_the_code_calls_and_the_read_role_ever
     assert!(code.len() >= 17, "found {code:?}");
     assert!(code.contains("ec2:DescribeNetworkAcls") && code.contains("sts:AssumeRole") && code.contains("secretsmanager:GetSecretValue"));
     assert!(code.contains("dynamodb:PutItem"), "the delivery ledger's call: {code:?}");
+    assert!(code.contains("cloudtrail:LookupEvents"), "what changed on the AWS side: {code:?}");
     let function = template_actions("template.yaml");
     let missing: Vec<&String> = code.iter().filter(|a| !function.contains(*a)).collect();
     assert!(missing.is_empty(), "template.yaml's function policy lacks {missing:?}");
     // The role in other accounts needs the reads (not publishing, not assuming further roles).
     let reads: BTreeSet<&String> = code
         .iter()
-        .filter(|a| a.starts_with("elasticloadbalancing:") || a.starts_with("ec2:") || a.starts_with("eks:"))
+        .filter(|a| a.starts_with("elasticloadbalancing:") || a.starts_with("ec2:") || a.starts_with("eks:") || a.starts_with("cloudtrail:"))
         .collect();
     let role = template_actions("infra/cross-account-role.yaml");
     let missing: Vec<&&String> = reads.iter().filter(|a| !role.contains(**a)).collect();

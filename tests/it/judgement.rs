@@ -251,6 +251,42 @@ fn rollout_that_moved_the_readiness_path_is_cited_by_the_verdict() {
 }
 
 #[test]
+fn rule_revoked_minutes_before_is_cited_from_cloudtrail() {
+    // GIVEN node group B's group lost its rule from the ALB, and CloudTrail recorded alice's
+    // RevokeSecurityGroupIngress on it 6 minutes ago
+    let s = stack();
+    let seed = s.seed("revoked-rule");
+    let group = seed["group"].as_str().unwrap();
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN the root cause is the security group, and the verdict names the change, who and when
+    assert_eq!(d["verdict"]["rootCause"], "security-groups", "{:#}", d["verdict"]);
+    let summary = d["verdict"]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!("It follows a change: RevokeSecurityGroupIngress on {group} by alice, 6 minutes before this run")),
+        "{summary}"
+    );
+    assert!(d.get("awsChangesUnknown").is_none(), "{d:#}");
+}
+
+#[test]
+fn cloudtrail_denied_says_which_permission_and_the_diagnosis_goes_on() {
+    // GIVEN the article's scenario, and a role CloudTrail refuses LookupEvents for its target group
+    let s = stack();
+    let seed = s.seed("article");
+    let tg = seed["targetGroupArn"].as_str().unwrap();
+    crate::publish::helper(s, &["trail-deny", tg]);
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(tg);
+    // THEN the diagnosis is whole (the selector), and the recent changes say AWS's are unknown, and why
+    assert_eq!(d["verdict"]["rootCause"], "selector-match", "{:#}", d["verdict"]);
+    let why = d["awsChangesUnknown"].as_str().unwrap_or_default();
+    assert!(why.contains("AccessDeniedException") && why.contains("allow cloudtrail:LookupEvents"), "{why}");
+    let text = String::from_utf8_lossy(&s.cli(&["diagnose", "--target-group-arn", tg, "--output", "text"]).stdout).into_owned();
+    assert!(text.contains("(AWS changes unknown: cloudtrail:LookupEvents failed"), "{text}");
+}
+
+#[test]
 fn auto_mode_ingress_is_diagnosed_without_a_controller_to_install_or_a_kube_proxy_to_restart() {
     // GIVEN an EKS Auto Mode Ingress (its IngressClass, its tags on the group) on Auto Mode
     // nodes, whose pods crash-loop
