@@ -135,7 +135,8 @@ fn rollouts(snap: &Snapshot) -> Vec<Change> {
         .collect()
 }
 
-/// Edits of the Service, of the Ingresses routing to it, and of this target group's bindings
+/// Edits of the Service, of the Ingresses routing to it (or the Gateway and route), and of this
+/// target group's bindings
 /// (who and when, from managedFields; status updates by controllers are not edits).
 fn edits(snap: &Snapshot) -> Vec<Change> {
     let edit = |object: String, e: crate::snapshot::Edit, touch: &str| Change {
@@ -159,6 +160,13 @@ fn edits(snap: &Snapshot) -> Vec<Change> {
         let name = ing.metadata.name.as_deref().unwrap_or("?");
         let latest = crate::snapshot::Edit::latest(ing.metadata.managed_fields.as_deref().unwrap_or_default());
         out.extend(latest.map(|e| edit(format!("ingress/{name}"), e, "ingress")));
+    }
+    if let Some(g) = snap.kube.gateway.ok() {
+        out.extend(g.gateway_edit.clone().map(|e| edit(format!("gateway/{}", g.name), e, "gateway")));
+        if let Some(r) = &g.route {
+            let kind = r.kind.to_lowercase();
+            out.extend(g.route_edit.clone().map(|e| edit(format!("{kind}/{}", r.name), e, "route")));
+        }
     }
     let bindings = snap.kube.target_group_bindings.ok().into_iter().flatten();
     for b in bindings.filter(|b| b.target_group_arn == snap.request.target_group_arn) {

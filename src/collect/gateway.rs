@@ -78,23 +78,26 @@ pub async fn gateway(client: &kube::Client, tag: &GatewayTag, service_ns: &str) 
         }
         Err(e) => return Fetched::Failed(e),
     };
+    let edit = |o: &DynamicObject| crate::snapshot::Edit::latest(o.metadata.managed_fields.as_deref().unwrap_or_default());
     let mut view = GatewayView {
         namespace: gw_ns.into(),
         name: gw_name.into(),
         class: text(&gw, &["spec", "gatewayClassName"]).map(str::to_string),
+        gateway_edit: edit(&gw),
         ..Default::default()
     };
-    let mut found: Vec<RouteRef> = Vec::new();
+    let mut found: Vec<(RouteRef, Option<crate::snapshot::Edit>)> = Vec::new();
     for (r, got) in candidates.iter().zip(routes) {
         match got {
-            Ok(Some(_)) => found.push(r.clone()),
+            Ok(Some(o)) => found.push((r.clone(), edit(&o))),
             Ok(None) => {}
             Err(e) => view.unread.push(e.explain()),
         }
     }
     // With two routes that fit the tag (hyphens in both namespaces), neither is claimed.
-    if let [only] = found.as_slice() {
+    if let [(only, edited)] = found.as_slice() {
         view.route = Some(only.clone());
+        view.route_edit = edited.clone();
     }
     // The Gateway's own configuration (a local reference) and its class's (which names its namespace).
     let class = match view.class.as_deref() {

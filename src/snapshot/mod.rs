@@ -433,6 +433,11 @@ pub struct GatewayView {
     pub default_configs: Vec<TargetGroupConfigView>,
     /// What could not be read (the API and why), so a source left unknown can say so.
     pub unread: Vec<String>,
+    /// The latest edits of the Gateway and of the route ("what changed").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway_edit: Option<Edit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route_edit: Option<Edit>,
 }
 
 /// A `gateway.k8s.aws` LoadBalancerConfiguration, as far as it shapes target groups.

@@ -57,6 +57,9 @@ fn gateway_health_check_path_is_fixed_in_its_target_group_configuration() {
         )
     );
     assert!(fixes(&d).iter().all(|x| !x.contains("modify-target-group")), "{:?}", fixes(&d));
+    // AND the route and the Gateway, just made, are among the recent changes
+    let changed: Vec<&str> = d["recentChanges"].as_array().unwrap().iter().filter_map(|c| c["object"].as_str()).collect();
+    assert!(changed.contains(&"httproute/web") && changed.contains(&"gateway/gw"), "{changed:?}");
     // AND pasted, the fix is accepted by the API server (the controller's CRD schema), and the
     // next diagnosis sees the configuration ask /ready while the group, not yet reconciled,
     // still has /healthz: it says so instead of printing the same fix again

@@ -291,7 +291,7 @@ fn invoke_binary(s: &Stack, event: &Value, env: &[(&str, &str)]) -> (std::proces
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    let logs = String::from_utf8_lossy(&out.stderr).lines().map(String::from).collect();
+    let logs = String::from_utf8_lossy(&out.stderr).lines().filter(|l| !l.trim().is_empty()).map(String::from).collect();
     (out, logs)
 }
 
