@@ -25,6 +25,7 @@ def main():
     event = open(sys.argv[1], "rb").read()
     request_id = str(uuid.uuid4())
     done = threading.Event()
+    stopped = threading.Event()
     result = {}
 
     class Runtime(BaseHTTPRequestHandler):
@@ -36,9 +37,13 @@ def main():
         def do_GET(self):
             if not self.path.endswith("/runtime/invocation/next"):
                 return self.send_error(404)
-            if Runtime.served:  # the function asks for a second event: hold it until we stop
-                done.wait(TIMEOUT_S)
-                return self.send_error(410)
+            if Runtime.served:
+                # The function asks for a second event: hold the poll, unanswered, until its
+                # process is stopped (as Lambda freezes it). An answer without an event would
+                # make lambda_runtime panic ("missing lambda-runtime-aws-request-id header")
+                # into the function's log before it is stopped.
+                stopped.wait(TIMEOUT_S + 10)
+                return
             Runtime.served = True
             self.send_response(200)
             deadline = int((time.time() + TIMEOUT_S) * 1000)
@@ -71,6 +76,7 @@ def main():
         proc.wait(5)
     except subprocess.TimeoutExpired:
         proc.kill()
+    stopped.set()
     server.shutdown()
     if not finished:
         raise SystemExit(f"lambda_invoke: no response within {TIMEOUT_S}s (exit code {proc.poll()})")
