@@ -24,7 +24,17 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The pure middle.
     (
         "checks",
-        &["snapshot", "annotations", "net", "cidr", "matcher", "mapping", "gateway", "trigger", "shell"],
+        &[
+            "snapshot",
+            "annotations",
+            "net",
+            "cidr",
+            "matcher",
+            "mapping",
+            "gateway",
+            "trigger",
+            "shell",
+        ],
     ),
     ("diagnosis", &["checks", "snapshot", "changes"]),
     ("render", &["diagnosis", "checks", "snapshot", "trigger"]),
@@ -46,7 +56,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "matcher",
         ],
     ),
-    ("publish", &["render", "diagnosis", "trigger", "config", "error", "aws_error", "aws_json"]),
+    (
+        "publish",
+        &["render", "diagnosis", "trigger", "config", "error", "aws_error", "aws_json"],
+    ),
     (
         "remediate",
         &["collect", "config", "diagnosis", "checks", "snapshot", "trigger", "publish"],

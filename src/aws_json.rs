@@ -21,7 +21,11 @@ pub enum CallError {
     /// The service answered with an error (`kind` from `__type`: `AccessDeniedException`,
     /// `ThrottlingException`, …), or none came.
     #[error("{message}")]
-    Failed { status: Option<u16>, kind: String, message: String },
+    Failed {
+        status: Option<u16>,
+        kind: String,
+        message: String,
+    },
 }
 
 impl CallError {
@@ -57,15 +61,30 @@ impl JsonApi {
         target: &'static str,
         content_type: &'static str,
     ) -> JsonApi {
-        let region = region.map(str::to_string).or_else(|| sdk.region().map(|r| r.to_string())).unwrap_or_else(|| "us-east-1".into());
+        let region = region
+            .map(str::to_string)
+            .or_else(|| sdk.region().map(|r| r.to_string()))
+            .unwrap_or_else(|| "us-east-1".into());
         let endpoint = (sdk.endpoint_url().map(|u| u.trim_end_matches('/').to_string()))
             .unwrap_or_else(|| format!("https://{host}.{region}.amazonaws.com"));
-        JsonApi { sdk: sdk.clone(), http, region, endpoint, service, target, content_type }
+        JsonApi {
+            sdk: sdk.clone(),
+            http,
+            region,
+            endpoint,
+            service,
+            target,
+            content_type,
+        }
     }
 
     /// Calls `operation` with `body`; the answer's JSON.
     pub async fn call(&self, operation: &str, body: &Value) -> Result<Value, CallError> {
-        let failed = |status: Option<u16>, kind: &str, message: String| CallError::Failed { status, kind: kind.into(), message };
+        let failed = |status: Option<u16>, kind: &str, message: String| CallError::Failed {
+            status,
+            kind: kind.into(),
+            message,
+        };
         let bytes = serde_json::to_vec(body).map_err(|e| failed(None, "", e.to_string()))?;
         let target = format!("{}.{operation}", self.target);
         let url = format!("{}/", self.endpoint);
@@ -92,7 +111,11 @@ impl JsonApi {
             let v: Value = serde_json::from_str(&text).unwrap_or_default();
             let kind = v["__type"].as_str().unwrap_or("").rsplit('#').next().unwrap_or("").to_string();
             let msg = v["message"].as_str().or(v["Message"].as_str()).unwrap_or("").to_string();
-            return Err(failed(Some(status.as_u16()), &kind, format!("HTTP {} {kind}: {msg}", status.as_u16())));
+            return Err(failed(
+                Some(status.as_u16()),
+                &kind,
+                format!("HTTP {} {kind}: {msg}", status.as_u16()),
+            ));
         }
         Ok(serde_json::from_str(&text).unwrap_or_default())
     }

@@ -52,7 +52,11 @@ impl Change {
             1 => format!("1 minute before {reference}"),
             m => format!("{m} minutes before {reference}"),
         };
-        let what = if self.what.is_empty() { String::new() } else { format!(": {}", self.what.join("; ")) };
+        let what = if self.what.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", self.what.join("; "))
+        };
         format!("{}{by}, {when}{what}", self.object)
     }
 }
@@ -65,7 +69,13 @@ fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
 
 /// What changes are measured from: the alarm's transition, else when the evidence was read.
 pub fn reference(snap: &Snapshot) -> (&str, &'static str) {
-    match snap.request.alarm.as_ref().and_then(|a| a.changed_at.as_deref()).filter(|t| parse_time(t).is_some()) {
+    match snap
+        .request
+        .alarm
+        .as_ref()
+        .and_then(|a| a.changed_at.as_deref())
+        .filter(|t| parse_time(t).is_some())
+    {
         Some(t) => (t, "the alarm"),
         None => (snap.collected_at.as_str(), "this run"),
     }
@@ -156,7 +166,14 @@ fn edits(snap: &Snapshot) -> Vec<Change> {
         out.extend(latest.map(|e| edit(format!("service/{name}"), e, "service")));
     }
     let svc_name = svc.and_then(|s| s.metadata.name.as_deref());
-    for ing in snap.kube.ingresses.ok().into_iter().flatten().filter(|i| svc_name.is_some_and(|n| routes_to(i, n))) {
+    for ing in snap
+        .kube
+        .ingresses
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter(|i| svc_name.is_some_and(|n| routes_to(i, n)))
+    {
         let name = ing.metadata.name.as_deref().unwrap_or("?");
         let latest = crate::snapshot::Edit::latest(ing.metadata.managed_fields.as_deref().unwrap_or_default());
         out.extend(latest.map(|e| edit(format!("ingress/{name}"), e, "ingress")));
@@ -170,7 +187,11 @@ fn edits(snap: &Snapshot) -> Vec<Change> {
     }
     let bindings = snap.kube.target_group_bindings.ok().into_iter().flatten();
     for b in bindings.filter(|b| b.target_group_arn == snap.request.target_group_arn) {
-        out.extend(b.last_edit.clone().map(|e| edit(format!("targetgroupbinding/{}", b.name), e, "binding")));
+        out.extend(
+            b.last_edit
+                .clone()
+                .map(|e| edit(format!("targetgroupbinding/{}", b.name), e, "binding")),
+        );
     }
     out
 }
@@ -231,7 +252,10 @@ fn differences(before: &ReplicaSetView, now: &ReplicaSetView) -> (Vec<String>, V
     };
     for (k, v) in &now.labels {
         if before.labels.get(k) != Some(v) {
-            what.push(format!("pod label {k}={v} (was {})", before.labels.get(k).map_or("unset", String::as_str)));
+            what.push(format!(
+                "pod label {k}={v} (was {})",
+                before.labels.get(k).map_or("unset", String::as_str)
+            ));
             touch("labels", &mut touches);
         }
     }
@@ -359,12 +383,19 @@ mod tests {
         let arn = SnapshotB::instance().build().request.target_group_arn.clone();
         let mut b = SnapshotB::instance();
         let edited = |arn: &str, name: &str, at: &str| crate::snapshot::TargetGroupBinding {
-            last_edit: Some(crate::snapshot::Edit { at: at.into(), by: Some("kubectl-edit".into()) }),
+            last_edit: Some(crate::snapshot::Edit {
+                at: at.into(),
+                by: Some("kubectl-edit".into()),
+            }),
             ..binding("default", arn, name, crate::snapshot::PortRef::Number(80))
         };
         b.kube().target_group_bindings = Fetched::Ok(vec![
             edited(&arn, "alb-instance", "2026-12-01T11:50:00Z"),
-            edited("arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/other/1", "other", "2026-12-01T11:58:00Z"),
+            edited(
+                "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/other/1",
+                "other",
+                "2026-12-01T11:58:00Z",
+            ),
         ]);
         let mut snap = b.build();
         snap.collected_at = "2026-12-01T12:00:00Z".into();
@@ -372,7 +403,10 @@ mod tests {
         let c = recent(&snap);
         // THEN only this group's binding is a change, with who made it
         assert_eq!(c.len(), 1, "{c:#?}");
-        assert_eq!(c[0].sentence(), "targetgroupbinding/k8s-alb-instance by kubectl-edit, 10 minutes before this run");
+        assert_eq!(
+            c[0].sentence(),
+            "targetgroupbinding/k8s-alb-instance by kubectl-edit, 10 minutes before this run"
+        );
     }
 
     #[test]

@@ -156,7 +156,9 @@ impl Config {
         };
         let pagerduty_events_url = non_empty("PAGERDUTY_EVENTS_URL");
         if let Some(u) = &pagerduty_events_url {
-            let loopback = ["http://127.", "http://localhost:", "http://[::1]:"].iter().any(|p| u.starts_with(p));
+            let loopback = ["http://127.", "http://localhost:", "http://[::1]:"]
+                .iter()
+                .any(|p| u.starts_with(p));
             if !u.starts_with("https://") && !loopback {
                 return Err(Error::Config(format!("PAGERDUTY_EVENTS_URL={u:?}: expected an https:// URL")));
             }

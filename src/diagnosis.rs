@@ -515,7 +515,11 @@ mod tests {
             revision: Some(2),
             created_at: Some("2026-11-27T08:55:00Z".into()),
             labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            containers: vec![crate::snapshot::ContainerTemplate { name: "app".into(), image: Some(image.into()), ..Default::default() }],
+            containers: vec![crate::snapshot::ContainerTemplate {
+                name: "app".into(),
+                image: Some(image.into()),
+                ..Default::default()
+            }],
         };
         let previous = |image: &str| crate::snapshot::ReplicaSetView {
             name: "alb-instance-5f6d7c8b9".into(),

@@ -60,13 +60,21 @@ pub enum PublishError {
     Sns { topic: String, message: String },
     /// A webhook URL or key (`what`: "the Slack webhook", …) could not be read.
     #[error("cannot read {what} from Secrets Manager ({secret}): {message}")]
-    Secret { what: &'static str, secret: String, message: String },
+    Secret {
+        what: &'static str,
+        secret: String,
+        message: String,
+    },
     /// The channel answered with an error it will answer again (Slack's invalid_payload,
     /// channel_not_found; PagerDuty's "invalid event"; …): not retried.
     #[error("{channel} rejected the message: HTTP {status} {code}")]
     Rejected { channel: &'static str, status: u16, code: String },
     #[error("{channel} could not be reached after {attempts} attempts: {message}")]
-    Unreachable { channel: &'static str, attempts: u32, message: String },
+    Unreachable {
+        channel: &'static str,
+        attempts: u32,
+        message: String,
+    },
     /// The invocation's deadline came before the channel answered.
     #[error("{channel} did not answer before the invocation's deadline")]
     Deadline { channel: &'static str },
@@ -80,7 +88,9 @@ impl PublishError {
             PublishError::Secret { what, .. } if what.contains("Slack") => "Slack",
             PublishError::Secret { what, .. } if what.contains("Teams") => "Teams",
             PublishError::Secret { .. } => "PagerDuty",
-            PublishError::Rejected { channel, .. } | PublishError::Unreachable { channel, .. } | PublishError::Deadline { channel } => channel,
+            PublishError::Rejected { channel, .. } | PublishError::Unreachable { channel, .. } | PublishError::Deadline { channel } => {
+                channel
+            }
         }
     }
 }

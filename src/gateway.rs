@@ -59,7 +59,11 @@ impl GatewayTag {
         for ns in namespaces {
             let name = self.route.strip_prefix(&format!("{ns}-")).filter(|n| !n.is_empty());
             if let Some(name) = name.filter(|_| !out.iter().any(|r| r.namespace == *ns)) {
-                out.push(RouteRef { kind: self.route_kind.clone(), namespace: ns.to_string(), name: name.into() });
+                out.push(RouteRef {
+                    kind: self.route_kind.clone(),
+                    namespace: ns.to_string(),
+                    name: name.into(),
+                });
             }
         }
         out
@@ -109,13 +113,22 @@ impl Block<'_> {
             ),
             None => "spec.defaultConfiguration".into(),
         };
-        let shared = (self.shared_by.as_ref()).map_or(String::new(), |l| format!(", the default that {l} gives every Service of the Gateway"));
-        format!("TargetGroupConfiguration {}/{}, {at}.healthCheckConfig.{field}{shared}", c.namespace, c.name)
+        let shared = (self.shared_by.as_ref()).map_or(String::new(), |l| {
+            format!(", the default that {l} gives every Service of the Gateway")
+        });
+        format!(
+            "TargetGroupConfiguration {}/{}, {at}.healthCheckConfig.{field}{shared}",
+            c.namespace, c.name
+        )
     }
 }
 
 fn or_any(s: &str) -> &str {
-    if s.is_empty() { "*" } else { s }
+    if s.is_empty() {
+        "*"
+    } else {
+        s
+    }
 }
 
 /// The blocks the controller consults for a Service behind a Gateway, highest first. The first
@@ -126,13 +139,25 @@ fn or_any(s: &str) -> &str {
 /// default fields as fallback"): its route entry, its default, then the other level's default
 /// (controllers/gateway/config_resolver.go, MergeDefaultTGCs: the GatewayClass's configuration
 /// wins unless its `mergingMode` is `prefer-gateway`, and only the winner's route entries count).
-pub fn blocks<'a>(service: Option<&'a TargetGroupConfigView>, gateway: Option<&'a GatewayView>, route: Option<&RouteRef>) -> Vec<Block<'a>> {
+pub fn blocks<'a>(
+    service: Option<&'a TargetGroupConfigView>,
+    gateway: Option<&'a GatewayView>,
+    route: Option<&RouteRef>,
+) -> Vec<Block<'a>> {
     let mut out = Vec::new();
     let push_config = |out: &mut Vec<Block<'a>>, config: &'a TargetGroupConfigView, shared_by: Option<String>, routes: bool| {
         if let Some(r) = route.filter(|_| routes).and_then(|r| matched_route(config, r)) {
-            out.push(Block { config, route: Some(r), shared_by: shared_by.clone() });
+            out.push(Block {
+                config,
+                route: Some(r),
+                shared_by: shared_by.clone(),
+            });
         }
-        out.push(Block { config, route: None, shared_by });
+        out.push(Block {
+            config,
+            route: None,
+            shared_by,
+        });
     };
     if let Some(c) = service {
         push_config(&mut out, c, None, true);
@@ -146,8 +171,8 @@ pub fn blocks<'a>(service: Option<&'a TargetGroupConfigView>, gateway: Option<&'
 
 /// The Gateway's default TargetGroupConfigurations, the winning level's first.
 fn default_configs(g: &GatewayView) -> Vec<(&crate::snapshot::LoadBalancerConfigView, &TargetGroupConfigView)> {
-    let prefer_gateway = (g.load_balancer_configs.iter())
-        .any(|l| l.level == "GatewayClass" && l.merging_mode.as_deref() == Some("prefer-gateway"));
+    let prefer_gateway =
+        (g.load_balancer_configs.iter()).any(|l| l.level == "GatewayClass" && l.merging_mode.as_deref() == Some("prefer-gateway"));
     let mut levels: Vec<_> = g.load_balancer_configs.iter().collect();
     levels.sort_by_key(|l| (l.level == "GatewayClass") == prefer_gateway);
     levels
@@ -195,7 +220,11 @@ mod tests {
     }
 
     fn web_route() -> RouteRef {
-        RouteRef { kind: "HTTPRoute".into(), namespace: "shop".into(), name: "web".into() }
+        RouteRef {
+            kind: "HTTPRoute".into(),
+            namespace: "shop".into(),
+            name: "web".into(),
+        }
     }
 
     #[test]
@@ -209,7 +238,10 @@ mod tests {
         let g = tag(&t).unwrap();
         // THEN the parts are the controller's, the route split by the namespaces it may be in
         assert_eq!((g.gateway_namespace.as_str(), g.gateway_name.as_str()), ("infra", "public"));
-        assert_eq!((g.route_kind.as_str(), g.backend.as_str(), g.port.as_str()), ("HTTPRoute", "shop-web-svc", "80"));
+        assert_eq!(
+            (g.route_kind.as_str(), g.backend.as_str(), g.port.as_str()),
+            ("HTTPRoute", "shop-web-svc", "80")
+        );
         assert_eq!(g.route_candidates(&["shop", "infra"]), vec![web_route()]);
     }
 
@@ -230,7 +262,10 @@ mod tests {
     #[test]
     fn stack_tag_alone_still_names_the_gateway() {
         // GIVEN only the stack tag (or a resource tag in another format)
-        let t = tags(&[("gateway.k8s.aws.alb/stack", "infra/public"), ("gateway.k8s.aws.alb/resource", "odd")]);
+        let t = tags(&[
+            ("gateway.k8s.aws.alb/stack", "infra/public"),
+            ("gateway.k8s.aws.alb/resource", "odd"),
+        ]);
         // WHEN read
         let g = tag(&t).unwrap();
         // THEN the Gateway is known, the route is not
@@ -256,13 +291,25 @@ mod tests {
         );
         // WHEN matched for the route, for another route of the namespace, and of another namespace
         let path = |r: &RouteRef| matched_route(&c, r).and_then(|e| e.health_check.clone());
-        let other = RouteRef { name: "api".into(), ..web_route() };
-        let elsewhere = RouteRef { namespace: "ops".into(), ..web_route() };
+        let other = RouteRef {
+            name: "api".into(),
+            ..web_route()
+        };
+        let elsewhere = RouteRef {
+            namespace: "ops".into(),
+            ..web_route()
+        };
         // THEN the longest match wins each time, and another kind matches nothing
         assert_eq!(path(&web_route()), Some(json!({"healthCheckPath": "/exact"})));
         assert_eq!(path(&other), Some(json!({"healthCheckPath": "/ns"})));
         assert_eq!(path(&elsewhere), Some(json!({"healthCheckPath": "/kind"})));
-        assert_eq!(path(&RouteRef { kind: "GRPCRoute".into(), ..web_route() }), None);
+        assert_eq!(
+            path(&RouteRef {
+                kind: "GRPCRoute".into(),
+                ..web_route()
+            }),
+            None
+        );
     }
 
     #[test]
@@ -290,7 +337,13 @@ mod tests {
             ],
             default_configs: vec![
                 config("infra", "gw-defaults", None, Some(json!({"healthCheckPath": "/gw"})), vec![]),
-                config("platform", "class-defaults", None, None, vec![route_entry("HTTPRoute", "", "", Some("/class-route"))]),
+                config(
+                    "platform",
+                    "class-defaults",
+                    None,
+                    None,
+                    vec![route_entry("HTTPRoute", "", "", Some("/class-route"))],
+                ),
             ],
             ..Default::default()
         };
@@ -299,10 +352,22 @@ mod tests {
         let names: Vec<String> = b.iter().map(|b| b.field("healthCheckPath")).collect();
         // THEN the Service's comes first, then the class's default (its route entry, its default), then the Gateway's default
         assert_eq!(b.len(), 4, "{names:#?}");
-        assert!(names[0].starts_with("TargetGroupConfiguration shop/web, spec.defaultConfiguration"), "{}", names[0]);
-        assert!(names[1].contains("platform/class-defaults, spec.routeConfigurations (route HTTPRoute/*/*)"), "{}", names[1]);
+        assert!(
+            names[0].starts_with("TargetGroupConfiguration shop/web, spec.defaultConfiguration"),
+            "{}",
+            names[0]
+        );
+        assert!(
+            names[1].contains("platform/class-defaults, spec.routeConfigurations (route HTTPRoute/*/*)"),
+            "{}",
+            names[1]
+        );
         assert!(names[1].ends_with("LoadBalancerConfiguration platform/class-lbc (the GatewayClass's) gives every Service of the Gateway"));
-        assert!(names[2].contains("platform/class-defaults, spec.defaultConfiguration"), "{}", names[2]);
+        assert!(
+            names[2].contains("platform/class-defaults, spec.defaultConfiguration"),
+            "{}",
+            names[2]
+        );
         assert!(names[3].contains("infra/gw-defaults, spec.defaultConfiguration"), "{}", names[3]);
         // AND with mergingMode prefer-gateway the Gateway's default comes before the class's, whose route entries no longer count
         let mut preferring = gw.clone();

@@ -12,7 +12,9 @@ use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 /// `RUST_LOG`, else INFO. JSON lines carry their timestamp, level, message at the top level and
 /// the runtime's span (its `requestId`): a custom runtime's lines reach CloudWatch as written.
 fn init_logs() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_default();
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_default();
     // Lambda's FATAL has no tracing level: it keeps errors only.
     let level = match level.to_ascii_uppercase().as_str() {
         "FATAL" => LevelFilter::ERROR,

@@ -29,7 +29,12 @@ pub struct GatewaySetting {
 fn patch_default(name: &str, ns: &str, health_check: serde_json::Value) -> String {
     let patch = serde_json::json!({"spec": {"defaultConfiguration": {"healthCheckConfig": health_check}}});
     let q = crate::shell::quote;
-    format!("kubectl patch targetgroupconfiguration {} -n {} --type merge -p {}", q(name), q(ns), q(&patch.to_string()))
+    format!(
+        "kubectl patch targetgroupconfiguration {} -n {} --type merge -p {}",
+        q(name),
+        q(ns),
+        q(&patch.to_string())
+    )
 }
 
 /// The target group's value of a TargetGroupConfiguration `healthCheckConfig` field.
@@ -124,7 +129,10 @@ impl View<'_> {
                 value_text(&value)
             ));
             let fix = "kubectl logs -n kube-system deployment/aws-load-balancer-controller --since=1h | grep -i targetgroupconfiguration";
-            return Some(GatewaySetting { source, fix: Some(fix.into()) });
+            return Some(GatewaySetting {
+                source,
+                fix: Some(fix.into()),
+            });
         }
         let fix = match winner {
             Some(b) if b.shared_by.is_none() && b.route.is_some() => {
@@ -143,7 +151,10 @@ impl View<'_> {
             _ => {
                 // This Service's own block replaces the shared one whole: it carries the
                 // shared block's other fields along.
-                let mut block = winner.and_then(|b| b.health_check()).cloned().unwrap_or_else(|| serde_json::json!({}));
+                let mut block = winner
+                    .and_then(|b| b.health_check())
+                    .cloned()
+                    .unwrap_or_else(|| serde_json::json!({}));
                 block[field] = value;
                 match own {
                     Some(c) => patch_default(&c.name, &c.namespace, block),

@@ -25,9 +25,13 @@ fn view(rs: &ReplicaSet) -> ReplicaSetView {
     let template = rs.spec.as_ref().and_then(|s| s.template.as_ref());
     let mut labels: BTreeMap<String, String> = template.and_then(|t| t.metadata.as_ref()?.labels.clone()).unwrap_or_default();
     labels.remove("pod-template-hash");
-    let containers = (template.and_then(|t| t.spec.as_ref()).map(|s| s.containers.as_slice()).unwrap_or_default().iter())
-        .map(container)
-        .collect();
+    let containers = (template
+        .and_then(|t| t.spec.as_ref())
+        .map(|s| s.containers.as_slice())
+        .unwrap_or_default()
+        .iter())
+    .map(container)
+    .collect();
     ReplicaSetView {
         name: meta.name.clone().unwrap_or_default(),
         deployment: (meta.owner_references.iter().flatten())

@@ -45,7 +45,10 @@ const CHANGES: &[&str] = &[
 
 /// CloudTrail in `region` (the target group's), through the function's credentials.
 pub fn api(sdk: &aws_config::SdkConfig, region: &str) -> JsonApi {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default();
     JsonApi::new(
         sdk,
         http,
@@ -113,7 +116,10 @@ fn events(v: &Value, resource: &str) -> Vec<AwsChange> {
                 return None;
             }
             let at = e["EventTime"].as_f64()?;
-            let detail: Value = e["CloudTrailEvent"].as_str().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+            let detail: Value = e["CloudTrailEvent"]
+                .as_str()
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default();
             let request = detail.get("requestParameters").filter(|r| !r.is_null()).map(|r| r.to_string());
             Some(AwsChange {
                 at: chrono::DateTime::from_timestamp(at as i64, 0)?.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -143,15 +149,27 @@ mod tests {
         let e = events(&v, "sg-1");
         // THEN the revoke alone, with who, when and what was asked
         assert_eq!(e.len(), 1);
-        assert_eq!((e[0].event.as_str(), e[0].by.as_deref()), ("RevokeSecurityGroupIngress", Some("alice")));
+        assert_eq!(
+            (e[0].event.as_str(), e[0].by.as_deref()),
+            ("RevokeSecurityGroupIngress", Some("alice"))
+        );
         assert_eq!(e[0].at, "2025-12-01T11:56:00Z");
         assert!(e[0].request.as_deref().unwrap().contains("\"fromPort\":8080"));
     }
 
     #[test]
     fn access_denied_names_the_permission() {
-        let e = CallError::Failed { status: Some(400), kind: "AccessDeniedException".into(), message: "HTTP 400 AccessDeniedException: no".into() };
+        let e = CallError::Failed {
+            status: Some(400),
+            kind: "AccessDeniedException".into(),
+            message: "HTTP 400 AccessDeniedException: no".into(),
+        };
         let m = missing(&e);
-        assert!(m.error.ends_with("allow cloudtrail:LookupEvents (read-only) on the function's role"), "{}", m.error);
+        assert!(
+            m.error
+                .ends_with("allow cloudtrail:LookupEvents (read-only) on the function's role"),
+            "{}",
+            m.error
+        );
     }
 }

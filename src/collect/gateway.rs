@@ -63,9 +63,7 @@ fn text<'a>(o: &'a DynamicObject, path: &[&str]) -> Option<&'a str> {
 pub async fn gateway(client: &kube::Client, tag: &GatewayTag, service_ns: &str) -> Fetched<GatewayView> {
     let (gw_ns, gw_name) = (tag.gateway_namespace.as_str(), tag.gateway_name.as_str());
     let candidates = tag.route_candidates(&[service_ns, gw_ns]);
-    let routes = futures::future::join_all(
-        (candidates.iter()).map(|r| get(client, GATEWAY_API, &r.kind, Some(&r.namespace), &r.name)),
-    );
+    let routes = futures::future::join_all((candidates.iter()).map(|r| get(client, GATEWAY_API, &r.kind, Some(&r.namespace), &r.name)));
     let (gw, routes) = tokio::join!(get(client, GATEWAY_API, "Gateway", Some(gw_ns), gw_name), routes);
     let gw = match gw {
         Ok(Some(gw)) => gw,
@@ -118,8 +116,11 @@ pub async fn gateway(client: &kube::Client, tag: &GatewayTag, service_ns: &str) 
         Ok(None) => {}
         Err(e) => view.unread.push(e.explain()),
     }
-    let configs =
-        futures::future::join_all(refs.iter().map(|(_, ns, name)| get(client, CONTROLLER_API, "LoadBalancerConfiguration", Some(ns), name))).await;
+    let configs = futures::future::join_all(
+        refs.iter()
+            .map(|(_, ns, name)| get(client, CONTROLLER_API, "LoadBalancerConfiguration", Some(ns), name)),
+    )
+    .await;
     for ((level, ns, name), got) in refs.iter().zip(configs) {
         match got {
             Ok(Some(o)) => view.load_balancer_configs.push(LoadBalancerConfigView {
@@ -132,7 +133,9 @@ pub async fn gateway(client: &kube::Client, tag: &GatewayTag, service_ns: &str) 
                     .and_then(|s| s.get("manageBackendSecurityGroupRules"))
                     .and_then(Value::as_bool),
             }),
-            Ok(None) => view.unread.push(format!("LoadBalancerConfiguration {ns}/{name}, named by the {level}, does not exist")),
+            Ok(None) => view.unread.push(format!(
+                "LoadBalancerConfiguration {ns}/{name}, named by the {level}, does not exist"
+            )),
             Err(e) => view.unread.push(e.explain()),
         }
     }
@@ -146,7 +149,9 @@ pub async fn gateway(client: &kube::Client, tag: &GatewayTag, service_ns: &str) 
     for ((ns, name), got) in defaults.iter().zip(got) {
         match got {
             Ok(Some(o)) => view.default_configs.push(parse_tgc(&o)),
-            Ok(None) => view.unread.push(format!("TargetGroupConfiguration {ns}/{name}, a LoadBalancerConfiguration's default, does not exist")),
+            Ok(None) => view.unread.push(format!(
+                "TargetGroupConfiguration {ns}/{name}, a LoadBalancerConfiguration's default, does not exist"
+            )),
             Err(e) => view.unread.push(e.explain()),
         }
     }

@@ -601,7 +601,12 @@ async fn cloudtrail_round(clients: &Clients, first: &First, aws: &AwsRound) -> F
     };
     let resources = trail_resources(first, aws);
     let since = until - i64::from(*minutes) * 60;
-    bound(clients.deadline, "LookupEvents", cloudtrail::changes(api, &resources, since, *until)).await
+    bound(
+        clients.deadline,
+        "LookupEvents",
+        cloudtrail::changes(api, &resources, since, *until),
+    )
+    .await
 }
 
 /// What to look up, most telling first: the target group, its load balancers, then the
@@ -619,8 +624,13 @@ fn trail_resources(first: &First, aws: &AwsRound) -> Vec<String> {
         tg.load_balancer_arns.iter().for_each(|a| add(a));
     }
     let n = &aws.network;
-    let enis = (n.target_interfaces.ok().into_iter().flatten())
-        .chain(n.instances.ok().into_iter().flatten().flat_map(|i| i.interfaces.iter().filter(|e| e.device_index == Some(0))));
+    let enis = (n.target_interfaces.ok().into_iter().flatten()).chain(
+        n.instances
+            .ok()
+            .into_iter()
+            .flatten()
+            .flat_map(|i| i.interfaces.iter().filter(|e| e.device_index == Some(0))),
+    );
     let (mut groups, mut subnets) = (Vec::new(), Vec::new());
     for e in enis {
         groups.extend(e.groups.iter().cloned());

@@ -57,7 +57,14 @@ impl Ledger {
     /// The ledger in `table`, in the function's own account and region (its AWS configuration,
     /// including `AWS_ENDPOINT_URL` when set).
     pub fn new(sdk: &SdkConfig, http: reqwest::Client, table: String) -> Ledger {
-        let api = JsonApi::new(sdk, http, None, ("dynamodb", "dynamodb"), "DynamoDB_20120810", "application/x-amz-json-1.0");
+        let api = JsonApi::new(
+            sdk,
+            http,
+            None,
+            ("dynamodb", "dynamodb"),
+            "DynamoDB_20120810",
+            "application/x-amz-json-1.0",
+        );
         Ledger { api, table }
     }
 
@@ -95,7 +102,11 @@ impl Ledger {
         self.api.call(operation, body).await.map_err(|e| match e {
             CallError::Credentials(m) => LedgerError::Credentials(m),
             CallError::Sign(m) => LedgerError::Sign(m),
-            CallError::Failed { message, .. } => LedgerError::Call { operation, table: self.table.clone(), message },
+            CallError::Failed { message, .. } => LedgerError::Call {
+                operation,
+                table: self.table.clone(),
+                message,
+            },
         })
     }
 }

@@ -97,7 +97,10 @@ mod tests {
         let d = &line["_aws"]["CloudWatchMetrics"][0];
         for set in d["Dimensions"].as_array().unwrap() {
             for name in set.as_array().unwrap() {
-                assert!(line.get(name.as_str().unwrap()).is_some_and(Value::is_string), "dimension {name} missing");
+                assert!(
+                    line.get(name.as_str().unwrap()).is_some_and(Value::is_string),
+                    "dimension {name} missing"
+                );
             }
         }
         (d["Metrics"].as_array().unwrap().iter())
@@ -117,8 +120,18 @@ mod tests {
         let line = tokio_test_scope("req-1", || diagnosis_record(&d, 412));
         // THEN every declared metric and dimension is a member, with the values of this run
         let metrics = declared(&line);
-        assert_eq!(metrics, [("Diagnoses".into(), json!(1)), ("CollectionDuration".into(), json!(412)), ("UnknownFindings".into(), json!(0))]);
-        assert_eq!((line["RootCause"].as_str(), line["Status"].as_str()), (Some("selector-match"), Some("PROBLEM")));
+        assert_eq!(
+            metrics,
+            [
+                ("Diagnoses".into(), json!(1)),
+                ("CollectionDuration".into(), json!(412)),
+                ("UnknownFindings".into(), json!(0))
+            ]
+        );
+        assert_eq!(
+            (line["RootCause"].as_str(), line["Status"].as_str()),
+            (Some("selector-match"), Some("PROBLEM"))
+        );
         assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
         // AND the diagnosis is an object (queryable), not an escaped string; the request is named
         assert_eq!(line["diagnosis"]["verdict"]["rootCause"], "selector-match");

@@ -26,7 +26,10 @@ struct Secret {
 
 impl Secret {
     fn new(arn: &Option<String>) -> Option<Secret> {
-        arn.clone().map(|arn| Secret { arn, value: tokio::sync::OnceCell::new() })
+        arn.clone().map(|arn| Secret {
+            arn,
+            value: tokio::sync::OnceCell::new(),
+        })
     }
 }
 
@@ -103,35 +106,57 @@ impl Publisher {
 
     /// Sends `m` through every configured channel at once, each at most once per alarm
     /// transition (`record_as` + the channel), each bounded by `deadline`. Returns the failures.
-    async fn everywhere(&self, req: Option<&Request>, record_as: &str, m: Messages, deadline: Option<tokio::time::Instant>) -> Vec<PublishError> {
+    async fn everywhere(
+        &self,
+        req: Option<&Request>,
+        record_as: &str,
+        m: Messages,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Vec<PublishError> {
         type Delivery<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), PublishError>> + Send + 'a>>;
         let m = &m;
         // Only the configured channels: one that is not is neither sent nor recorded.
         let mut sends: Vec<(&'static str, &'static str, Delivery<'_>)> = Vec::new();
         if let Some((client, topic)) = &self.sns {
-            sends.push(("SNS", "sns", Box::pin(async move {
-                sns::publish(client, topic, &(m.sns)(self.sns_chatbot))
-                    .await
-                    .map(|id| tracing::info!(message_id = %id, "published to SNS"))
-            })));
+            sends.push((
+                "SNS",
+                "sns",
+                Box::pin(async move {
+                    sns::publish(client, topic, &(m.sns)(self.sns_chatbot))
+                        .await
+                        .map(|id| tracing::info!(message_id = %id, "published to SNS"))
+                }),
+            ));
         }
         if self.slack.is_some() {
-            sends.push(("Slack", "slack", Box::pin(async move {
-                let url = self.slack_url().await?.unwrap_or_default();
-                slack::post(&self.http, url, &m.slack).await
-            })));
+            sends.push((
+                "Slack",
+                "slack",
+                Box::pin(async move {
+                    let url = self.slack_url().await?.unwrap_or_default();
+                    slack::post(&self.http, url, &m.slack).await
+                }),
+            ));
         }
         if self.teams.is_some() {
-            sends.push(("Teams", "teams", Box::pin(async move {
-                let url = self.teams_url().await?.unwrap_or_default();
-                webhook::post(&self.http, "Teams", url, &m.teams).await.map(|_| ())
-            })));
+            sends.push((
+                "Teams",
+                "teams",
+                Box::pin(async move {
+                    let url = self.teams_url().await?.unwrap_or_default();
+                    webhook::post(&self.http, "Teams", url, &m.teams).await.map(|_| ())
+                }),
+            ));
         }
         if self.pagerduty.is_some() {
-            sends.push(("PagerDuty", "pagerduty", Box::pin(async move {
-                let key = self.pagerduty_key().await?.unwrap_or_default();
-                pagerduty::send(&self.http, &self.pagerduty_url, key, m.pagerduty.clone()).await
-            })));
+            sends.push((
+                "PagerDuty",
+                "pagerduty",
+                Box::pin(async move {
+                    let key = self.pagerduty_key().await?.unwrap_or_default();
+                    pagerduty::send(&self.http, &self.pagerduty_url, key, m.pagerduty.clone()).await
+                }),
+            ));
         }
         let keys: Vec<String> = sends.iter().map(|(_, k, _)| format!("{k}{record_as}")).collect();
         let runs = (sends.into_iter().zip(&keys)).map(|((channel, _, send), key)| Box::pin(self.once(req, channel, key, deadline, send)));
@@ -154,9 +179,18 @@ impl Publisher {
                 true => render::sns::chatbot(&dd, &rr, &lbs),
                 false => render::sns::message(&dd, &rr),
             }),
-            slack: self.slack.as_ref().map_or(Value::Null, |_| render::slack::blocks(d, req, load_balancers)),
-            teams: self.teams.as_ref().map_or(Value::Null, |_| render::teams::card(d, req, load_balancers)),
-            pagerduty: self.pagerduty.as_ref().map_or(Value::Null, |_| render::pagerduty::trigger(d, req, load_balancers)),
+            slack: self
+                .slack
+                .as_ref()
+                .map_or(Value::Null, |_| render::slack::blocks(d, req, load_balancers)),
+            teams: self
+                .teams
+                .as_ref()
+                .map_or(Value::Null, |_| render::teams::card(d, req, load_balancers)),
+            pagerduty: self
+                .pagerduty
+                .as_ref()
+                .map_or(Value::Null, |_| render::pagerduty::trigger(d, req, load_balancers)),
         };
         self.everywhere(Some(req), "", m, deadline).await
     }

@@ -14,7 +14,13 @@ pub const EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 /// The integration's routing key: the key itself, or JSON with `routing_key` / `routingKey` /
 /// `integration_key`.
 pub async fn routing_key(client: &aws_sdk_secretsmanager::Client, secret: &str) -> Result<String, PublishError> {
-    let key = webhook::secret_value(client, secret, "the PagerDuty routing key", &["routing_key", "routingKey", "integration_key"]).await?;
+    let key = webhook::secret_value(
+        client,
+        secret,
+        "the PagerDuty routing key",
+        &["routing_key", "routingKey", "integration_key"],
+    )
+    .await?;
     // Integration keys are 32 characters of letters and digits; anything else would be refused
     // by PagerDuty on every alarm, so it is refused here, once, with the reason.
     if key.is_empty() || key.len() > 64 || !key.chars().all(|c| c.is_ascii_alphanumeric()) {

@@ -19,7 +19,11 @@ pub async fn secret_value(
     what: &'static str,
     keys: &[&str],
 ) -> Result<String, PublishError> {
-    let err = |message: String| PublishError::Secret { what, secret: secret.into(), message };
+    let err = |message: String| PublishError::Secret {
+        what,
+        secret: secret.into(),
+        message,
+    };
     let out = client
         .get_secret_value()
         .secret_id(secret)
@@ -50,7 +54,11 @@ pub async fn url_secret(
 ) -> Result<String, PublishError> {
     let url = secret_value(client, secret, what, keys).await?;
     if !url.starts_with("https://") && !url.starts_with("http://") {
-        return Err(PublishError::Secret { what, secret: secret.into(), message: "the secret does not hold a URL".into() });
+        return Err(PublishError::Secret {
+            what,
+            secret: secret.into(),
+            message: "the secret does not hold a URL".into(),
+        });
     }
     Ok(url)
 }
@@ -70,7 +78,13 @@ fn jitter() -> Duration {
 pub async fn post(http: &reqwest::Client, channel: &'static str, url: &str, body: &Value) -> Result<String, PublishError> {
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {
-        match http.post(url).header("Content-Type", "application/json").body(body.to_string()).send().await {
+        match http
+            .post(url)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+        {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let retry_after = (resp.headers().get("retry-after"))
@@ -103,5 +117,9 @@ pub async fn post(http: &reqwest::Client, channel: &'static str, url: &str, body
             }
         }
     }
-    Err(PublishError::Unreachable { channel, attempts: ATTEMPTS, message: last })
+    Err(PublishError::Unreachable {
+        channel,
+        attempts: ATTEMPTS,
+        message: last,
+    })
 }

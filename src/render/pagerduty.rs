@@ -47,7 +47,11 @@ fn region_of(arn: &str) -> &str {
 fn links(target_group_arn: &str, load_balancers: &[String], alarm: Option<&Alarm>) -> Vec<Value> {
     let region = region_of(target_group_arn);
     let mut links = vec![json!({"href": console_link(region, "TargetGroup", target_group_arn), "text": "Target group"})];
-    links.extend(load_balancers.iter().map(|lb| json!({"href": console_link(region, "LoadBalancer", lb), "text": "Load balancer"})));
+    links.extend(
+        load_balancers
+            .iter()
+            .map(|lb| json!({"href": console_link(region, "LoadBalancer", lb), "text": "Load balancer"})),
+    );
     links.extend(alarm.map(|a| json!({"href": alarm_link(region, &a.name), "text": format!("Alarm {}", a.name)})));
     links
 }
@@ -146,7 +150,11 @@ mod tests {
         // GIVEN the article's diagnosis, from an alarm
         let (d, req) = article_diagnosis();
         // WHEN rendered as a trigger, and the alarm's OK as a resolve
-        let t = trigger(&d, &req, &["arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/k8s-shop/abc".into()]);
+        let t = trigger(
+            &d,
+            &req,
+            &["arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/k8s-shop/abc".into()],
+        );
         let r = resolve(&alarm());
         // THEN the required fields are there, within PagerDuty's limits, and both share the key
         assert_eq!(t["event_action"], "trigger");
@@ -161,7 +169,10 @@ mod tests {
         // AND every target down pages as critical, with the root cause and its fix in the details
         assert_eq!(p["severity"], "critical");
         assert_eq!(p["custom_details"]["root_cause"], "selector-match");
-        assert!(p["custom_details"]["fix"][0].as_str().unwrap().starts_with("kubectl patch service"), "{t:#}");
+        assert!(
+            p["custom_details"]["fix"][0].as_str().unwrap().starts_with("kubectl patch service"),
+            "{t:#}"
+        );
         insta::assert_json_snapshot!("pagerduty_trigger", t);
     }
 
@@ -176,7 +187,11 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(dedup_key(Some(&alarm), "x"), dedup_key(Some(&alarm), "y"));
         // AND a very long alarm name stays within the key's limit
-        let long = Alarm { arn: None, name: "n".repeat(400), ..alarm };
+        let long = Alarm {
+            arn: None,
+            name: "n".repeat(400),
+            ..alarm
+        };
         assert_eq!(dedup_key(Some(&long), "").chars().count(), 255);
     }
 }

@@ -90,7 +90,12 @@ pub fn card(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value {
     }
     let region = region_of(&d.target_group.arn);
     let mut actions = vec![open("Target group", console_link(region, "TargetGroup", &d.target_group.arn))];
-    actions.extend(load_balancers.iter().take(2).map(|lb| open("Load balancer", console_link(region, "LoadBalancer", lb))));
+    actions.extend(
+        load_balancers
+            .iter()
+            .take(2)
+            .map(|lb| open("Load balancer", console_link(region, "LoadBalancer", lb))),
+    );
     actions.extend(req.alarm.as_ref().map(|a| open("Alarm", alarm_link(region, &a.name))));
     actions.extend(d.function_logs.clone().map(|l| open("Function logs", l)));
     message(body, actions)
@@ -98,7 +103,10 @@ pub fn card(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value {
 
 /// The short notice for an alarm back in OK.
 pub fn recovered(alarm: &str) -> Value {
-    message(vec![heading("RECOVERED", "Good"), plain(&format!("Alarm {alarm} is back in OK."), false)], vec![])
+    message(
+        vec![heading("RECOVERED", "Good"), plain(&format!("Alarm {alarm} is back in OK."), false)],
+        vec![],
+    )
 }
 
 /// A target group of an alarm that could not be diagnosed.
@@ -106,7 +114,10 @@ pub fn not_diagnosed(req: &Request, error: &str) -> Value {
     let name = req.target_group_arn.rsplit(':').next().unwrap_or(&req.target_group_arn);
     message(
         vec![heading(&format!("NOT DIAGNOSED {name}"), "Warning"), plain(error, false)],
-        vec![open("Target group", console_link(region_of(&req.target_group_arn), "TargetGroup", &req.target_group_arn))],
+        vec![open(
+            "Target group",
+            console_link(region_of(&req.target_group_arn), "TargetGroup", &req.target_group_arn),
+        )],
     )
 }
 
@@ -121,7 +132,11 @@ mod tests {
         let snap = SnapshotB::article().build();
         let d = Diagnosis::from_snapshot(&snap);
         // WHEN rendered for Teams
-        let m = card(&d, &snap.request, &["arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/k8s-default/1".into()]);
+        let m = card(
+            &d,
+            &snap.request,
+            &["arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/k8s-default/1".into()],
+        );
         // THEN it is a message with one Adaptive Card attachment, as the webhook expects
         assert_eq!(m["type"], "message");
         let a = &m["attachments"][0];
@@ -150,6 +165,8 @@ mod tests {
                 assert!(!b["text"].as_str().unwrap().contains("evil.example"), "{b}");
             }
         }
-        assert!(body.iter().any(|b| b["type"] == "RichTextBlock" && b["inlines"][0]["text"].as_str().unwrap().contains("evil.example")));
+        assert!(body
+            .iter()
+            .any(|b| b["type"] == "RichTextBlock" && b["inlines"][0]["text"].as_str().unwrap().contains("evil.example")));
     }
 }

@@ -147,7 +147,11 @@ fn links(out: &mut String, p: &Paint, d: &Diagnosis) {
     let region = d.target_group.arn.split(':').nth(3).unwrap_or("us-east-1");
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", p.bold("Links"));
-    let _ = writeln!(out, "  Target group   {}", super::console_link(region, "TargetGroup", &d.target_group.arn));
+    let _ = writeln!(
+        out,
+        "  Target group   {}",
+        super::console_link(region, "TargetGroup", &d.target_group.arn)
+    );
     for lb in &d.target_group.load_balancer_arns {
         let _ = writeln!(out, "  Load balancer  {}", super::console_link(region, "LoadBalancer", lb));
     }

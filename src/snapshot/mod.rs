@@ -341,7 +341,12 @@ impl Edit {
     pub fn latest(fields: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry]) -> Option<Edit> {
         (fields.iter())
             .filter(|f| f.subresource.as_deref().is_none_or(str::is_empty))
-            .filter_map(|f| Some(Edit { at: f.time.as_ref()?.0.to_string(), by: f.manager.clone() }))
+            .filter_map(|f| {
+                Some(Edit {
+                    at: f.time.as_ref()?.0.to_string(),
+                    by: f.manager.clone(),
+                })
+            })
             .max_by(|a, b| a.at.cmp(&b.at))
     }
 }

@@ -107,20 +107,23 @@ impl<'a> View<'a> {
         if !self.is_ip() || self.other_clusters().is_some() {
             return vec![];
         }
-        let (Ok(targets), Some(enis), Some(nodes)) =
-            (self.targets.as_ref(), self.snap.aws.network.target_interfaces.ok(), self.snap.kube.nodes.ok())
-        else {
+        let (Ok(targets), Some(enis), Some(nodes)) = (
+            self.targets.as_ref(),
+            self.snap.aws.network.target_interfaces.ok(),
+            self.snap.kube.nodes.ok(),
+        ) else {
             return vec![];
         };
-        let ours: std::collections::BTreeSet<&str> =
-            (nodes.iter()).filter_map(|n| n.spec.as_ref()?.provider_id.as_deref()?.rsplit('/').next()).collect();
-        let ip_of_ours = |ip: &str| {
-            self.pod_by_ip(ip).is_some() || self.endpoints().is_ok_and(|e| e.addresses.iter().any(|a| a.ip == ip))
-        };
+        let ours: std::collections::BTreeSet<&str> = (nodes.iter())
+            .filter_map(|n| n.spec.as_ref()?.provider_id.as_deref()?.rsplit('/').next())
+            .collect();
+        let ip_of_ours = |ip: &str| self.pod_by_ip(ip).is_some() || self.endpoints().is_ok_and(|e| e.addresses.iter().any(|a| a.ip == ip));
         (targets.iter())
             .filter(|t| !ip_of_ours(&t.id))
             .filter_map(|t| {
-                let eni = enis.iter().find(|e| e.private_ips.contains(&t.id) || e.ipv6_addresses.contains(&t.id))?;
+                let eni = enis
+                    .iter()
+                    .find(|e| e.private_ips.contains(&t.id) || e.ipv6_addresses.contains(&t.id))?;
                 let instance = eni.instance_id.as_deref().filter(|i| !ours.contains(i))?;
                 Some((t.id.as_str(), instance))
             })

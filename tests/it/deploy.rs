@@ -141,7 +141,9 @@ fn function_policy_allows_every_aws_action_the_code_calls_and_the_read_role_ever
     // The role in other accounts needs the reads (not publishing, not assuming further roles).
     let reads: BTreeSet<&String> = code
         .iter()
-        .filter(|a| a.starts_with("elasticloadbalancing:") || a.starts_with("ec2:") || a.starts_with("eks:") || a.starts_with("cloudtrail:"))
+        .filter(|a| {
+            a.starts_with("elasticloadbalancing:") || a.starts_with("ec2:") || a.starts_with("eks:") || a.starts_with("cloudtrail:")
+        })
         .collect();
     let role = template_actions("infra/cross-account-role.yaml");
     let missing: Vec<&&String> = reads.iter().filter(|a| !role.contains(**a)).collect();

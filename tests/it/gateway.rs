@@ -12,11 +12,20 @@ use crate::harness::{finding, fixes, repo, stack, Stack};
 fn paste(s: &Stack, fix: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let shim = dir.path().join("kubectl");
-    let script = format!("#!/bin/sh\nexec python3 {} \"$@\"\n", repo().join("scripts/stack/kubectl.py").display());
+    let script = format!(
+        "#!/bin/sh\nexec python3 {} \"$@\"\n",
+        repo().join("scripts/stack/kubectl.py").display()
+    );
     std::fs::write(&shim, script).unwrap();
     std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
-    let out = std::process::Command::new("sh").arg("-c").arg(fix).envs(&s.env).env("PATH", path).output().unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(fix)
+        .envs(&s.env)
+        .env("PATH", path)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{fix}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -38,15 +47,18 @@ fn gateway_health_check_path_is_fixed_in_its_target_group_configuration() {
     // THEN the target group is traced through the route and the Gateway to the Service
     assert_eq!(d["verdict"]["rootCause"], "health-check-config", "{:#}", d["verdict"]);
     assert!(
-        detail(&d, "service-mapping").contains(&format!("Service {ns}/web:80, the backend of HTTPRoute {ns}/web of Gateway {ns}/gw (class {ns}-alb)")),
+        detail(&d, "service-mapping").contains(&format!(
+            "Service {ns}/web:80, the backend of HTTPRoute {ns}/web of Gateway {ns}/gw (class {ns}-alb)"
+        )),
         "{}",
         detail(&d, "service-mapping")
     );
     // AND the finding names the object and field that set the path, and the fix edits that object
     let f = finding(&d, "health-check-config");
     assert!(
-        detail(&d, "health-check-config")
-            .contains(&format!("TargetGroupConfiguration {ns}/web-tgc, spec.defaultConfiguration.healthCheckConfig.healthCheckPath")),
+        detail(&d, "health-check-config").contains(&format!(
+            "TargetGroupConfiguration {ns}/web-tgc, spec.defaultConfiguration.healthCheckConfig.healthCheckPath"
+        )),
         "{f:#}"
     );
     let fix = f["remediation"][0].as_str().unwrap();
@@ -58,7 +70,12 @@ fn gateway_health_check_path_is_fixed_in_its_target_group_configuration() {
     );
     assert!(fixes(&d).iter().all(|x| !x.contains("modify-target-group")), "{:?}", fixes(&d));
     // AND the route and the Gateway, just made, are among the recent changes
-    let changed: Vec<&str> = d["recentChanges"].as_array().unwrap().iter().filter_map(|c| c["object"].as_str()).collect();
+    let changed: Vec<&str> = d["recentChanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["object"].as_str())
+        .collect();
     assert!(changed.contains(&"httproute/web") && changed.contains(&"gateway/gw"), "{changed:?}");
     // AND pasted, the fix is accepted by the API server (the controller's CRD schema), and the
     // next diagnosis sees the configuration ask /ready while the group, not yet reconciled,
@@ -66,7 +83,10 @@ fn gateway_health_check_path_is_fixed_in_its_target_group_configuration() {
     paste(s, fix);
     let (again, _) = s.diagnose(tg);
     let after = detail(&again, "health-check-config");
-    assert!(after.contains("which asks /ready already while the target group still has /healthz: the controller has not applied it"), "{after}");
+    assert!(
+        after.contains("which asks /ready already while the target group still has /healthz: the controller has not applied it"),
+        "{after}"
+    );
     assert!(fixes(&again).iter().all(|x| !x.contains("kubectl patch")), "{:?}", fixes(&again));
 }
 
@@ -83,7 +103,11 @@ fn gateway_default_from_load_balancer_configuration_is_overridden_for_this_servi
     let (d, _) = s.diagnose(tg);
     // THEN the route in the app's namespace is found for the Gateway in the platform's
     assert_eq!(d["verdict"]["rootCause"], "health-check-config", "{:#}", d["verdict"]);
-    assert!(detail(&d, "service-mapping").contains(&format!("HTTPRoute {ns}/web of Gateway {gw_ns}/gw")), "{}", detail(&d, "service-mapping"));
+    assert!(
+        detail(&d, "service-mapping").contains(&format!("HTTPRoute {ns}/web of Gateway {gw_ns}/gw")),
+        "{}",
+        detail(&d, "service-mapping")
+    );
     // AND the path is traced to the shared default, through the LoadBalancerConfiguration
     assert!(
         detail(&d, "health-check-config").contains(&format!(
@@ -97,12 +121,27 @@ fn gateway_default_from_load_balancer_configuration_is_overridden_for_this_servi
     // and never edits the default every other Service of the Gateway uses
     let fix = finding(&d, "health-check-config")["remediation"][0].as_str().unwrap().to_string();
     assert!(fix.ends_with("| kubectl apply -f -"), "{fix}");
-    assert!(fix.contains(r#""healthCheckConfig":{"healthCheckPath":"/ready","healthCheckInterval":10}"#) || fix.contains(r#""healthCheckConfig":{"healthCheckInterval":10,"healthCheckPath":"/ready"}"#), "{fix}");
-    assert!(fixes(&d).iter().all(|x| !x.contains("gw-defaults") && !x.contains("modify-target-group")), "{:?}", fixes(&d));
+    assert!(
+        fix.contains(r#""healthCheckConfig":{"healthCheckPath":"/ready","healthCheckInterval":10}"#)
+            || fix.contains(r#""healthCheckConfig":{"healthCheckInterval":10,"healthCheckPath":"/ready"}"#),
+        "{fix}"
+    );
+    assert!(
+        fixes(&d)
+            .iter()
+            .all(|x| !x.contains("gw-defaults") && !x.contains("modify-target-group")),
+        "{:?}",
+        fixes(&d)
+    );
     // AND pasted, the API server takes the new configuration, and the next diagnosis names it
     paste(s, &fix);
     let (again, _) = s.diagnose(tg);
     let after = detail(&again, "health-check-config");
-    assert!(after.contains(&format!("set by TargetGroupConfiguration {ns}/web, spec.defaultConfiguration.healthCheckConfig.healthCheckPath")), "{after}");
+    assert!(
+        after.contains(&format!(
+            "set by TargetGroupConfiguration {ns}/web, spec.defaultConfiguration.healthCheckConfig.healthCheckPath"
+        )),
+        "{after}"
+    );
     assert!(after.contains("the controller has not applied it"), "{after}");
 }

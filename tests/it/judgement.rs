@@ -212,18 +212,34 @@ fn two_clusters_bound_without_the_flag_are_named_as_fighting_not_as_stale_target
     let detail = f["detail"].as_str().unwrap();
     let theirs: Vec<&str> = seed["theirs"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert!(
-        detail.contains(&format!("{} are registered in this target group as addresses of {}", theirs.join(", "), seed["blueInstance"].as_str().unwrap())),
+        detail.contains(&format!(
+            "{} are registered in this target group as addresses of {}",
+            theirs.join(", "),
+            seed["blueInstance"].as_str().unwrap()
+        )),
         "{detail}"
     );
-    assert!(detail.contains("each controller deregisters what it does not own") && detail.contains("multiClusterTargetGroup: true"), "{detail}");
+    assert!(
+        detail.contains("each controller deregisters what it does not own") && detail.contains("multiClusterTargetGroup: true"),
+        "{detail}"
+    );
     // AND the one unhealthy target (blue's timing-out address) is what it explains; endpoints
     // does not call blue's addresses stale
     let summary = d["verdict"]["summary"].as_str().unwrap();
-    assert!(summary.starts_with("1 of 4 targets unhealthy; root cause service-mapping"), "{summary}");
+    assert!(
+        summary.starts_with("1 of 4 targets unhealthy; root cause service-mapping"),
+        "{summary}"
+    );
     let endpoints = finding(&d, "endpoints");
     assert_eq!(endpoints["status"], "pass", "{endpoints:#}");
     // AND no printed command changes a binding: which cluster should own the group is the user's call
-    assert!(fixes(&d).iter().all(|x| !x.contains("kubectl patch") && !x.contains("kubectl edit")), "{:?}", fixes(&d));
+    assert!(
+        fixes(&d)
+            .iter()
+            .all(|x| !x.contains("kubectl patch") && !x.contains("kubectl edit")),
+        "{:?}",
+        fixes(&d)
+    );
 }
 
 #[test]
@@ -263,7 +279,9 @@ fn rule_revoked_minutes_before_is_cited_from_cloudtrail() {
     assert_eq!(d["verdict"]["rootCause"], "security-groups", "{:#}", d["verdict"]);
     let summary = d["verdict"]["summary"].as_str().unwrap();
     assert!(
-        summary.contains(&format!("It follows a change: RevokeSecurityGroupIngress on {group} by alice, 6 minutes before this run")),
+        summary.contains(&format!(
+            "It follows a change: RevokeSecurityGroupIngress on {group} by alice, 6 minutes before this run"
+        )),
         "{summary}"
     );
     assert!(d.get("awsChangesUnknown").is_none(), "{d:#}");
@@ -281,7 +299,10 @@ fn cloudtrail_denied_says_which_permission_and_the_diagnosis_goes_on() {
     // THEN the diagnosis is whole (the selector), and the recent changes say AWS's are unknown, and why
     assert_eq!(d["verdict"]["rootCause"], "selector-match", "{:#}", d["verdict"]);
     let why = d["awsChangesUnknown"].as_str().unwrap_or_default();
-    assert!(why.contains("AccessDeniedException") && why.contains("allow cloudtrail:LookupEvents"), "{why}");
+    assert!(
+        why.contains("AccessDeniedException") && why.contains("allow cloudtrail:LookupEvents"),
+        "{why}"
+    );
     let text = String::from_utf8_lossy(&s.cli(&["diagnose", "--target-group-arn", tg, "--output", "text"]).stdout).into_owned();
     assert!(text.contains("(AWS changes unknown: cloudtrail:LookupEvents failed"), "{text}");
 }

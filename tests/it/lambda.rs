@@ -291,7 +291,11 @@ fn invoke_binary(s: &Stack, event: &Value, env: &[(&str, &str)]) -> (std::proces
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    let logs = String::from_utf8_lossy(&out.stderr).lines().filter(|l| !l.trim().is_empty()).map(String::from).collect();
+    let logs = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect();
     (out, logs)
 }
 
@@ -300,17 +304,31 @@ fn lambda_logs_are_json_with_the_diagnosis_and_its_metrics_as_objects() {
     // GIVEN the article's alarm, and a Slack channel that no longer exists (404)
     let s = stack();
     let seed = s.seed("article");
-    let hook = crate::publish::helper(s, &["secret", &crate::harness::unique_namespace("gone"), "http://127.0.0.1:9/services/T/B/gone"]);
+    let hook = crate::publish::helper(
+        s,
+        &[
+            "secret",
+            &crate::harness::unique_namespace("gone"),
+            "http://127.0.0.1:9/services/T/B/gone",
+        ],
+    );
     let event = alarm_for(&[seed["targetGroupArn"].as_str().unwrap()]);
     // WHEN the function handles it, with Lambda's JSON log format and level
     let (out, logs) = invoke_binary(
         s,
         &event,
-        &[("AWS_LAMBDA_LOG_FORMAT", "JSON"), ("AWS_LAMBDA_LOG_LEVEL", "INFO"), ("SLACK_WEBHOOK_SECRET_ARN", hook["arn"].as_str().unwrap())],
+        &[
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+            ("SLACK_WEBHOOK_SECRET_ARN", hook["arn"].as_str().unwrap()),
+        ],
     );
     assert!(!out.status.success(), "the unreachable channel fails the invocation");
     // THEN every line is a JSON object
-    let lines: Vec<Value> = logs.iter().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}"))).collect();
+    let lines: Vec<Value> = logs
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
     // AND the first says a cold start, with the request id and a timestamp
     let start = lines.iter().find(|l| l["message"] == "invocation").expect("an invocation line");
     assert_eq!(start["cold_start"], true);
@@ -320,17 +338,26 @@ fn lambda_logs_are_json_with_the_diagnosis_and_its_metrics_as_objects() {
     // diagnosis as an object (not an escaped string), under the invocation's request id
     let emf = lines.iter().find(|l| l["message"] == "diagnosis").expect("the diagnosis line");
     assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "EksLbDoctor");
-    assert_eq!((emf["RootCause"].as_str(), emf["Status"].as_str(), emf["Cluster"].as_str()), (Some("selector-match"), Some("PROBLEM"), Some("demo")));
+    assert_eq!(
+        (emf["RootCause"].as_str(), emf["Status"].as_str(), emf["Cluster"].as_str()),
+        (Some("selector-match"), Some("PROBLEM"), Some("demo"))
+    );
     assert!(emf["CollectionDuration"].as_u64().is_some() && emf["Diagnoses"] == 1, "{emf}");
     assert_eq!(emf["diagnosis"]["verdict"]["rootCause"], "selector-match");
     assert_eq!(emf["requestId"], request_id);
     // AND the diagnosis links to this run's log stream, for every channel to show
     let link = emf["diagnosis"]["functionLogs"].as_str().unwrap_or_default();
-    assert!(link.ends_with("#logsV2:log-groups/log-group/$252Faws$252Flambda$252Feks-lb-doctor/log-events/local"), "{link}");
+    assert!(
+        link.ends_with("#logsV2:log-groups/log-group/$252Faws$252Flambda$252Feks-lb-doctor/log-events/local"),
+        "{link}"
+    );
     // AND the failed channel is counted, without its URL in any line
     let failed = lines.iter().find(|l| l["PublishFailures"] == 1).expect("a publish-failure line");
     assert_eq!(failed["Channel"], "Slack");
-    assert!(logs.iter().all(|l| !l.contains("/services/T/B/gone")), "the webhook URL never reaches a log line");
+    assert!(
+        logs.iter().all(|l| !l.contains("/services/T/B/gone")),
+        "the webhook URL never reaches a log line"
+    );
 }
 
 #[test]
@@ -344,7 +371,11 @@ fn lambda_text_logs_still_carry_the_metrics_as_json() {
     assert!(out.status.success());
     // THEN no INFO line is written, and the one metrics line is JSON (CloudWatch reads EMF from JSON lines in any format)
     assert!(logs.iter().all(|l| !l.contains(" INFO ")), "{logs:#?}");
-    let emf: Vec<Value> = logs.iter().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|l| l.get("_aws").is_some()).collect();
+    let emf: Vec<Value> = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l.get("_aws").is_some())
+        .collect();
     assert_eq!(emf.len(), 1, "{logs:#?}");
     assert_eq!(emf[0]["Status"], "HEALTHY");
 }

@@ -214,7 +214,14 @@ async fn pagerduty_and_teams_get_the_alarm_after_a_429_and_its_ok_resolves_the_s
     let teams = Receiver::start_as("teams", "429");
     let key = "R0UTINGKEY0123456789abcdefABCDEF";
     let pd_secret = helper(s, &["secret", &unique_namespace("pd"), &json!({"routing_key": key}).to_string()]);
-    let teams_secret = helper(s, &["secret", &unique_namespace("teams"), &format!("http://127.0.0.1:{}/workflows/hook", teams.port)]);
+    let teams_secret = helper(
+        s,
+        &[
+            "secret",
+            &unique_namespace("teams"),
+            &format!("http://127.0.0.1:{}/workflows/hook", teams.port),
+        ],
+    );
     let config = Config {
         pagerduty_routing_key_secret_arn: pd_secret["arn"].as_str().map(String::from),
         pagerduty_events_url: Some(format!("http://127.0.0.1:{}/v2/enqueue", pd.port)),
@@ -224,7 +231,10 @@ async fn pagerduty_and_teams_get_the_alarm_after_a_429_and_its_ok_resolves_the_s
     };
     let h = handler(s, config).await;
     // WHEN the alarm fires, then returns to OK
-    let d = h.handle(&alarm_for(seed["targetGroupArn"].as_str().unwrap())).await.expect("published");
+    let d = h
+        .handle(&alarm_for(seed["targetGroupArn"].as_str().unwrap()))
+        .await
+        .expect("published");
     assert_eq!(d["verdict"]["rootCause"], "selector-match");
     let ok: Value = serde_json::from_slice(&std::fs::read(repo().join("events/alarm-ok.json")).unwrap()).unwrap();
     assert_eq!(h.handle(&ok).await.unwrap()["notified"], true);
@@ -237,7 +247,10 @@ async fn pagerduty_and_teams_get_the_alarm_after_a_429_and_its_ok_resolves_the_s
     assert_eq!(trigger["routing_key"], key);
     assert_eq!(trigger["payload"]["severity"], "critical");
     assert_eq!(trigger["payload"]["custom_details"]["root_cause"], "selector-match");
-    assert!(trigger["payload"]["custom_details"]["fix"][0].as_str().unwrap().starts_with("kubectl patch service alb-instance"));
+    assert!(trigger["payload"]["custom_details"]["fix"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("kubectl patch service alb-instance"));
     // AND the resolve carries the trigger's key, so it closes the alert the trigger opened
     assert_eq!(resolve["event_action"], "resolve");
     assert_eq!(resolve["dedup_key"], trigger["dedup_key"]);
@@ -246,7 +259,10 @@ async fn pagerduty_and_teams_get_the_alarm_after_a_429_and_its_ok_resolves_the_s
     let statuses: Vec<u64> = posts.iter().map(|p| p["status"].as_u64().unwrap()).collect();
     assert_eq!(statuses, [429, 202, 202], "{posts:#?}");
     let card = posts[1]["body"].to_string();
-    assert!(card.contains("PROBLEM") && card.contains("kubectl patch service alb-instance"), "{card}");
+    assert!(
+        card.contains("PROBLEM") && card.contains("kubectl patch service alb-instance"),
+        "{card}"
+    );
     assert!(posts[2]["body"].to_string().contains("RECOVERED"));
 }
 

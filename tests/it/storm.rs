@@ -78,7 +78,11 @@ fn fifty_alarms_at_once_are_each_diagnosed_and_published_once() {
     for (service, per_alarm) in [("elasticloadbalancing", 7), ("ec2", 6), ("cloudtrail", 4), ("sns", 1)] {
         let base = per_alarm * ALARMS as u64;
         assert_eq!(first_attempts(service), base, "{service} operations for {ALARMS} alarms: {calls}");
-        assert!(count(service) <= base * 3 / 2, "{service}: {} attempts for {base} operations: {calls}", count(service));
+        assert!(
+            count(service) <= base * 3 / 2,
+            "{service}: {} attempts for {base} operations: {calls}",
+            count(service)
+        );
     }
     let services: Vec<_> = calls.as_object().unwrap().keys().filter(|k| !k.ends_with("+retries")).collect();
     assert_eq!(services.len(), 4, "no other service was called: {calls}");
