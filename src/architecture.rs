@@ -18,7 +18,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("net", &["snapshot", "cidr"]),
     ("mapping", &["snapshot"]),
     ("gateway", &["snapshot"]),
-    ("changes", &["snapshot"]),
+    ("changes", &["snapshot", "annotations"]),
     ("error", &["trigger", "snapshot"]),
     ("config", &["error", "trigger"]),
     // The pure middle.

@@ -61,7 +61,8 @@ impl Change {
     }
 }
 
-fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+/// An alarm's time (`2026-11-27T03:12:44.330+0000`) or an RFC 3339 one.
+pub fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
     chrono::DateTime::parse_from_rfc3339(s)
         .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
         .ok()
@@ -91,20 +92,15 @@ pub fn recent(snap: &Snapshot) -> Vec<Change> {
     }
     let minutes_before = |t: &str| parse_time(t).map(|t| (at - t).num_minutes());
     let within = |m: i64| m >= -SKEW_MINUTES && m <= window;
-    let mut out: Vec<Change> = rollouts(snap)
-        .into_iter()
+    let mut out: Vec<Change> = (rollouts(snap).into_iter().chain(aws_changes(snap)).chain(edits(snap)))
         .filter_map(|mut c| {
             c.minutes_before = minutes_before(&c.at)?;
+            c.relative_to = relative_to.into();
             within(c.minutes_before).then_some(c)
         })
         .collect();
-    out.extend(aws_changes(snap).into_iter().chain(edits(snap)).filter_map(|mut c| {
-        c.minutes_before = minutes_before(&c.at)?;
-        within(c.minutes_before).then_some(c)
-    }));
     out.sort_by_key(|c| c.minutes_before);
     out.truncate(MAX_CHANGES);
-    out.iter_mut().for_each(|c| c.relative_to = relative_to.into());
     out
 }
 
@@ -172,7 +168,7 @@ fn edits(snap: &Snapshot) -> Vec<Change> {
         .ok()
         .into_iter()
         .flatten()
-        .filter(|i| svc_name.is_some_and(|n| routes_to(i, n)))
+        .filter(|i| svc_name.is_some_and(|n| crate::annotations::routes_to(i, n)))
     {
         let name = ing.metadata.name.as_deref().unwrap_or("?");
         let latest = crate::snapshot::Edit::latest(ing.metadata.managed_fields.as_deref().unwrap_or_default());
@@ -230,53 +226,39 @@ pub fn aws_unknown(snap: &Snapshot) -> Option<String> {
     }
 }
 
-/// Does the Ingress send traffic to Service `name` (its default backend or any path)?
-fn routes_to(ing: &k8s_openapi::api::networking::v1::Ingress, name: &str) -> bool {
-    let Some(spec) = ing.spec.as_ref() else { return false };
-    let named = |b: &k8s_openapi::api::networking::v1::IngressBackend| b.service.as_ref().is_some_and(|s| s.name == name);
-    spec.default_backend.as_ref().is_some_and(named)
-        || (spec.rules.iter().flatten())
-            .filter_map(|r| r.http.as_ref())
-            .flat_map(|h| h.paths.iter())
-            .any(|p| named(&p.backend))
-}
-
 /// What differs between two pod templates, and which parts that touches.
 fn differences(before: &ReplicaSetView, now: &ReplicaSetView) -> (Vec<String>, Vec<String>) {
-    let mut what = Vec::new();
-    let mut touches: Vec<String> = Vec::new();
-    let touch = |t: &str, touches: &mut Vec<String>| {
-        if !touches.iter().any(|x| x == t) {
-            touches.push(t.into());
-        }
-    };
+    // (what, the part it touches), in the order found.
+    let mut found: Vec<(String, &str)> = Vec::new();
     for (k, v) in &now.labels {
         if before.labels.get(k) != Some(v) {
-            what.push(format!(
-                "pod label {k}={v} (was {})",
-                before.labels.get(k).map_or("unset", String::as_str)
-            ));
-            touch("labels", &mut touches);
+            let was = before.labels.get(k).map_or("unset", String::as_str);
+            found.push((format!("pod label {k}={v} (was {was})"), "labels"));
         }
     }
     for k in before.labels.keys().filter(|k| !now.labels.contains_key(*k)) {
-        what.push(format!("pod label {k} removed"));
-        touch("labels", &mut touches);
+        found.push((format!("pod label {k} removed"), "labels"));
     }
     for c in &now.containers {
         let Some(old) = before.containers.iter().find(|o| o.name == c.name) else {
-            what.push(format!("container {} added", c.name));
-            touch("image", &mut touches);
+            found.push((format!("container {} added", c.name), "image"));
             continue;
         };
         for (part, a, b) in fields(old, c) {
-            for line in value_diff(part, &a, &b) {
-                what.push(format!("{line} (container {})", c.name));
-                touch(part, &mut touches);
-            }
+            found.extend(
+                value_diff(part, &a, &b)
+                    .into_iter()
+                    .map(|line| (format!("{line} (container {})", c.name), part)),
+            );
         }
     }
-    what.truncate(MAX_DIFFS);
+    let mut touches: Vec<String> = Vec::new();
+    for (_, part) in &found {
+        if !touches.iter().any(|t| t == part) {
+            touches.push(part.to_string());
+        }
+    }
+    let what = found.into_iter().map(|(w, _)| w).take(MAX_DIFFS).collect();
     (what, touches)
 }
 

@@ -58,9 +58,10 @@ pub enum Error {
 pub enum PublishError {
     #[error("SNS Publish to {topic} failed: {message}")]
     Sns { topic: String, message: String },
-    /// A webhook URL or key (`what`: "the Slack webhook", …) could not be read.
+    /// A channel's webhook URL or key (`what`: "the Slack webhook", …) could not be read.
     #[error("cannot read {what} from Secrets Manager ({secret}): {message}")]
     Secret {
+        channel: &'static str,
         what: &'static str,
         secret: String,
         message: String,
@@ -85,12 +86,10 @@ impl PublishError {
     pub fn channel(&self) -> &'static str {
         match self {
             PublishError::Sns { .. } => "SNS",
-            PublishError::Secret { what, .. } if what.contains("Slack") => "Slack",
-            PublishError::Secret { what, .. } if what.contains("Teams") => "Teams",
-            PublishError::Secret { .. } => "PagerDuty",
-            PublishError::Rejected { channel, .. } | PublishError::Unreachable { channel, .. } | PublishError::Deadline { channel } => {
-                channel
-            }
+            PublishError::Secret { channel, .. }
+            | PublishError::Rejected { channel, .. }
+            | PublishError::Unreachable { channel, .. }
+            | PublishError::Deadline { channel } => channel,
         }
     }
 }

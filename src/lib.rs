@@ -101,11 +101,7 @@ pub async fn diagnose(
     // What changed on the AWS side: CloudTrail in the target group's region, up to the alarm's
     // transition (else now).
     let until = (req.alarm.as_ref().and_then(|a| a.changed_at.as_deref()))
-        .and_then(|t| {
-            chrono::DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z")
-                .or_else(|_| chrono::DateTime::parse_from_rfc3339(t))
-                .ok()
-        })
+        .and_then(changes::parse_time)
         .map_or_else(|| chrono::Utc::now().timestamp(), |t| t.timestamp());
     let cloudtrail = (!config.skip_cloudtrail && config.changes_window.0 > 0)
         .then(|| (collect::cloudtrail::api(sdk, &req.region), until, config.changes_window.0));

@@ -135,19 +135,24 @@ impl View<'_> {
             });
         }
         let fix = match winner {
-            Some(b) if b.shared_by.is_none() && b.route.is_some() => {
-                let r = b.route.unwrap_or_else(|| unreachable!());
+            Some(crate::gateway::Block {
+                config,
+                route: Some(r),
+                shared_by: None,
+            }) => {
                 format!(
                     "kubectl edit targetgroupconfiguration {} -n {}   # routeConfigurations, route {}/{}/{}: targetGroupProps.healthCheckConfig.{field}: {}",
-                    q(&b.config.name),
-                    q(&b.config.namespace),
+                    q(&config.name),
+                    q(&config.namespace),
                     q(&r.kind),
                     q(&r.namespace),
                     q(&r.name),
                     q(&value_text(&value))
                 )
             }
-            Some(b) if b.shared_by.is_none() => patch_default(&b.config.name, &b.config.namespace, serde_json::json!({field: value})),
+            Some(crate::gateway::Block {
+                config, shared_by: None, ..
+            }) => patch_default(&config.name, &config.namespace, serde_json::json!({field: value})),
             _ => {
                 // This Service's own block replaces the shared one whole: it carries the
                 // shared block's other fields along.

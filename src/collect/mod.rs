@@ -249,8 +249,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
                 let trail = Box::pin(cloudtrail_round(clients, &first, &aws)).await;
                 (aws, trail)
             };
-            let ((aws, trail), evidence) = tokio::join!(aws, evidence);
-            ((aws, trail), evidence)
+            tokio::join!(aws, evidence)
         }
         None => {
             let aws = Box::pin(aws_round(clients, &first)).await;
@@ -624,13 +623,8 @@ fn trail_resources(first: &First, aws: &AwsRound) -> Vec<String> {
         tg.load_balancer_arns.iter().for_each(|a| add(a));
     }
     let n = &aws.network;
-    let enis = (n.target_interfaces.ok().into_iter().flatten()).chain(
-        n.instances
-            .ok()
-            .into_iter()
-            .flatten()
-            .flat_map(|i| i.interfaces.iter().filter(|e| e.device_index == Some(0))),
-    );
+    let instances = n.instances.ok().into_iter().flatten();
+    let enis = (n.target_interfaces.ok().into_iter().flatten()).chain(instances.filter_map(|i| i.primary_interface()));
     let (mut groups, mut subnets) = (Vec::new(), Vec::new());
     for e in enis {
         groups.extend(e.groups.iter().cloned());

@@ -48,12 +48,12 @@ pub struct Publisher {
     ledger: Option<Ledger>,
 }
 
-/// What one channel sends for one event, built only for the channels configured.
+/// What each configured channel sends for one event (`None` for a channel not configured).
 struct Messages {
-    sns: Box<dyn Fn(bool) -> render::sns::SnsMessage + Send + Sync>,
-    slack: Value,
-    teams: Value,
-    pagerduty: Value,
+    sns: Option<render::sns::SnsMessage>,
+    slack: Option<Value>,
+    teams: Option<Value>,
+    pagerduty: Option<Value>,
 }
 
 impl Publisher {
@@ -84,24 +84,21 @@ impl Publisher {
         self.sns.is_some() || self.slack.is_some() || self.teams.is_some() || self.pagerduty.is_some()
     }
 
-    async fn slack_url(&self) -> Result<Option<&str>, PublishError> {
-        let Some(s) = &self.slack else { return Ok(None) };
-        let url = s.value.get_or_try_init(|| slack::webhook_url(&self.secrets, &s.arn)).await?;
-        Ok(Some(url.as_str()))
-    }
-
-    async fn teams_url(&self) -> Result<Option<&str>, PublishError> {
-        let Some(s) = &self.teams else { return Ok(None) };
-        let url = (s.value)
-            .get_or_try_init(|| webhook::url_secret(&self.secrets, &s.arn, "the Teams webhook", &["url", "webhook_url", "webhookUrl"]))
-            .await?;
-        Ok(Some(url.as_str()))
-    }
-
-    async fn pagerduty_key(&self) -> Result<Option<&str>, PublishError> {
-        let Some(s) = &self.pagerduty else { return Ok(None) };
-        let key = s.value.get_or_try_init(|| pagerduty::routing_key(&self.secrets, &s.arn)).await?;
-        Ok(Some(key.as_str()))
+    /// Builds each configured channel's message, and only those: `sns` is told whether the
+    /// topic takes Amazon Q Developer's notifications.
+    fn messages(
+        &self,
+        sns: impl FnOnce(bool) -> render::sns::SnsMessage,
+        slack: impl FnOnce() -> Value,
+        teams: impl FnOnce() -> Value,
+        pagerduty: impl FnOnce() -> Value,
+    ) -> Messages {
+        Messages {
+            sns: self.sns.as_ref().map(|_| sns(self.sns_chatbot)),
+            slack: self.slack.as_ref().map(|_| slack()),
+            teams: self.teams.as_ref().map(|_| teams()),
+            pagerduty: self.pagerduty.as_ref().map(|_| pagerduty()),
+        }
     }
 
     /// Sends `m` through every configured channel at once, each at most once per alarm
@@ -117,46 +114,36 @@ impl Publisher {
         let m = &m;
         // Only the configured channels: one that is not is neither sent nor recorded.
         let mut sends: Vec<(&'static str, &'static str, Delivery<'_>)> = Vec::new();
-        if let Some((client, topic)) = &self.sns {
-            sends.push((
-                "SNS",
-                "sns",
-                Box::pin(async move {
-                    sns::publish(client, topic, &(m.sns)(self.sns_chatbot))
-                        .await
-                        .map(|id| tracing::info!(message_id = %id, "published to SNS"))
-                }),
-            ));
+        if let (Some((client, topic)), Some(message)) = (&self.sns, &m.sns) {
+            let send = async move {
+                let id = sns::publish(client, topic, message).await?;
+                tracing::info!(message_id = %id, "published to SNS");
+                Ok(())
+            };
+            sends.push(("SNS", "sns", Box::pin(send)));
         }
-        if self.slack.is_some() {
-            sends.push((
-                "Slack",
-                "slack",
-                Box::pin(async move {
-                    let url = self.slack_url().await?.unwrap_or_default();
-                    slack::post(&self.http, url, &m.slack).await
-                }),
-            ));
+        if let (Some(s), Some(body)) = (&self.slack, &m.slack) {
+            let send = async move {
+                let url = s.value.get_or_try_init(|| slack::webhook_url(&self.secrets, &s.arn)).await?;
+                slack::post(&self.http, url, body).await
+            };
+            sends.push(("Slack", "slack", Box::pin(send)));
         }
-        if self.teams.is_some() {
-            sends.push((
-                "Teams",
-                "teams",
-                Box::pin(async move {
-                    let url = self.teams_url().await?.unwrap_or_default();
-                    webhook::post(&self.http, "Teams", url, &m.teams).await.map(|_| ())
-                }),
-            ));
+        if let (Some(s), Some(body)) = (&self.teams, &m.teams) {
+            let send = async move {
+                let keys = ["url", "webhook_url", "webhookUrl"];
+                let read = || webhook::url_secret(&self.secrets, &s.arn, ("Teams", "the Teams webhook"), &keys);
+                let url = s.value.get_or_try_init(read).await?;
+                webhook::post(&self.http, "Teams", url, body).await.map(|_| ())
+            };
+            sends.push(("Teams", "teams", Box::pin(send)));
         }
-        if self.pagerduty.is_some() {
-            sends.push((
-                "PagerDuty",
-                "pagerduty",
-                Box::pin(async move {
-                    let key = self.pagerduty_key().await?.unwrap_or_default();
-                    pagerduty::send(&self.http, &self.pagerduty_url, key, m.pagerduty.clone()).await
-                }),
-            ));
+        if let (Some(s), Some(event)) = (&self.pagerduty, &m.pagerduty) {
+            let send = async move {
+                let key = s.value.get_or_try_init(|| pagerduty::routing_key(&self.secrets, &s.arn)).await?;
+                pagerduty::send(&self.http, &self.pagerduty_url, key, event.clone()).await
+            };
+            sends.push(("PagerDuty", "pagerduty", Box::pin(send)));
         }
         let keys: Vec<String> = sends.iter().map(|(_, k, _)| format!("{k}{record_as}")).collect();
         let runs = (sends.into_iter().zip(&keys)).map(|((channel, _, send), key)| Box::pin(self.once(req, channel, key, deadline, send)));
@@ -173,25 +160,15 @@ impl Publisher {
         load_balancers: &[String],
         deadline: Option<tokio::time::Instant>,
     ) -> Vec<PublishError> {
-        let (dd, rr, lbs) = (d.clone(), req.clone(), load_balancers.to_vec());
-        let m = Messages {
-            sns: Box::new(move |chatbot| match chatbot {
-                true => render::sns::chatbot(&dd, &rr, &lbs),
-                false => render::sns::message(&dd, &rr),
-            }),
-            slack: self
-                .slack
-                .as_ref()
-                .map_or(Value::Null, |_| render::slack::blocks(d, req, load_balancers)),
-            teams: self
-                .teams
-                .as_ref()
-                .map_or(Value::Null, |_| render::teams::card(d, req, load_balancers)),
-            pagerduty: self
-                .pagerduty
-                .as_ref()
-                .map_or(Value::Null, |_| render::pagerduty::trigger(d, req, load_balancers)),
-        };
+        let m = self.messages(
+            |chatbot| match chatbot {
+                true => render::sns::chatbot(d, req, load_balancers),
+                false => render::sns::message(d, req),
+            },
+            || render::slack::blocks(d, req, load_balancers),
+            || render::teams::card(d, req, load_balancers),
+            || render::pagerduty::trigger(d, req, load_balancers),
+        );
         self.everywhere(Some(req), "", m, deadline).await
     }
 
@@ -238,29 +215,28 @@ impl Publisher {
     /// through every channel, recorded like a diagnosis (a retry does not repeat it) but apart
     /// from it (a later retry may still deliver the diagnosis).
     pub async fn not_diagnosed(&self, req: &Request, error: &str, deadline: Option<tokio::time::Instant>) -> Vec<PublishError> {
-        let (rr, e) = (req.clone(), error.to_string());
-        let m = Messages {
-            sns: Box::new(move |_| render::sns::not_diagnosed(&rr, &e)),
-            slack: render::slack::not_diagnosed(req, error),
-            teams: render::teams::not_diagnosed(req, error),
-            pagerduty: render::pagerduty::not_diagnosed(req, error),
-        };
+        let m = self.messages(
+            |_| render::sns::not_diagnosed(req, error),
+            || render::slack::not_diagnosed(req, error),
+            || render::teams::not_diagnosed(req, error),
+            || render::pagerduty::not_diagnosed(req, error),
+        );
         self.everywhere(Some(req), "-not-diagnosed", m, deadline).await
     }
 
     /// The short "recovered" notice for an alarm back in OK; PagerDuty resolves the alert its
     /// trigger opened (the same key).
     pub async fn recovered(&self, alarm: &Alarm) -> Vec<PublishError> {
-        let name = alarm.name.clone();
-        let m = Messages {
-            sns: Box::new(move |chatbot| match chatbot {
-                true => render::sns::chatbot_recovered(&name),
-                false => render::sns::recovered(&name),
-            }),
-            slack: render::slack::recovered(&alarm.name),
-            teams: render::teams::recovered(&alarm.name),
-            pagerduty: render::pagerduty::resolve(alarm),
-        };
+        let name = alarm.name.as_str();
+        let m = self.messages(
+            |chatbot| match chatbot {
+                true => render::sns::chatbot_recovered(name),
+                false => render::sns::recovered(name),
+            },
+            || render::slack::recovered(name),
+            || render::teams::recovered(name),
+            || render::pagerduty::resolve(alarm),
+        );
         // Not recorded in the ledger: an OK has no target group, and a repeated notice is harmless.
         self.everywhere(None, "-recovered", m, None).await
     }

@@ -17,7 +17,7 @@ pub async fn routing_key(client: &aws_sdk_secretsmanager::Client, secret: &str) 
     let key = webhook::secret_value(
         client,
         secret,
-        "the PagerDuty routing key",
+        ("PagerDuty", "the PagerDuty routing key"),
         &["routing_key", "routingKey", "integration_key"],
     )
     .await?;
@@ -25,6 +25,7 @@ pub async fn routing_key(client: &aws_sdk_secretsmanager::Client, secret: &str) 
     // by PagerDuty on every alarm, so it is refused here, once, with the reason.
     if key.is_empty() || key.len() > 64 || !key.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(PublishError::Secret {
+            channel: "PagerDuty",
             what: "the PagerDuty routing key",
             secret: secret.into(),
             message: "the secret does not hold an integration key (letters and digits)".into(),

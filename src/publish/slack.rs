@@ -10,7 +10,13 @@ use crate::error::PublishError;
 /// The webhook URL from a Secrets Manager secret: the URL itself, or JSON with `url` /
 /// `webhook_url` / `webhookUrl`.
 pub async fn webhook_url(client: &aws_sdk_secretsmanager::Client, secret: &str) -> Result<String, PublishError> {
-    webhook::url_secret(client, secret, "the Slack webhook", &["url", "webhook_url", "webhookUrl"]).await
+    webhook::url_secret(
+        client,
+        secret,
+        ("Slack", "the Slack webhook"),
+        &["url", "webhook_url", "webhookUrl"],
+    )
+    .await
 }
 
 /// Posts a message.

@@ -12,14 +12,16 @@ use crate::error::PublishError;
 
 const ATTEMPTS: u32 = 4;
 
-/// A secret's value: the value itself, or the first of `keys` in its JSON.
+/// A secret's value: the value itself, or the first of `keys` in its JSON. `(channel, what)`
+/// name it in errors: ("Slack", "the Slack webhook").
 pub async fn secret_value(
     client: &aws_sdk_secretsmanager::Client,
     secret: &str,
-    what: &'static str,
+    (channel, what): (&'static str, &'static str),
     keys: &[&str],
 ) -> Result<String, PublishError> {
     let err = |message: String| PublishError::Secret {
+        channel,
         what,
         secret: secret.into(),
         message,
@@ -49,12 +51,13 @@ pub async fn secret_value(
 pub async fn url_secret(
     client: &aws_sdk_secretsmanager::Client,
     secret: &str,
-    what: &'static str,
+    (channel, what): (&'static str, &'static str),
     keys: &[&str],
 ) -> Result<String, PublishError> {
-    let url = secret_value(client, secret, what, keys).await?;
+    let url = secret_value(client, secret, (channel, what), keys).await?;
     if !url.starts_with("https://") && !url.starts_with("http://") {
         return Err(PublishError::Secret {
+            channel,
             what,
             secret: secret.into(),
             message: "the secret does not hold a URL".into(),

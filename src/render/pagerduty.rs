@@ -39,13 +39,9 @@ fn severity(d: &Diagnosis) -> &'static str {
     }
 }
 
-fn region_of(arn: &str) -> &str {
-    arn.split(':').nth(3).unwrap_or("us-east-1")
-}
-
 /// The console pages to open: the target group, its load balancers, the alarm.
-fn links(target_group_arn: &str, load_balancers: &[String], alarm: Option<&Alarm>) -> Vec<Value> {
-    let region = region_of(target_group_arn);
+fn links(req: &Request, target_group_arn: &str, load_balancers: &[String]) -> Vec<Value> {
+    let (region, alarm) = (req.region.as_str(), req.alarm.as_ref());
     let mut links = vec![json!({"href": console_link(region, "TargetGroup", target_group_arn), "text": "Target group"})];
     links.extend(
         load_balancers
@@ -90,7 +86,7 @@ pub fn trigger(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value
                 "recent_changes": d.recent_changes.iter().map(|c| c.sentence()).collect::<Vec<_>>(),
             },
         },
-        "links": links(&d.target_group.arn, load_balancers, req.alarm.as_ref())
+        "links": links(req, &d.target_group.arn, load_balancers)
             .into_iter()
             .chain(d.function_logs.as_ref().map(|l| json!({"href": l, "text": "Function logs"})))
             .collect::<Vec<_>>(),
@@ -111,7 +107,7 @@ pub fn not_diagnosed(req: &Request, error: &str) -> Value {
             "class": "not-diagnosed",
             "custom_details": {"target_group": req.target_group_arn, "error": error},
         },
-        "links": links(&req.target_group_arn, &[], req.alarm.as_ref()),
+        "links": links(req, &req.target_group_arn, &[]),
         "client": "eks-lb-doctor",
     })
 }

@@ -54,10 +54,6 @@ fn open(title: &str, url: String) -> Value {
     json!({"type": "Action.OpenUrl", "title": title, "url": url})
 }
 
-fn region_of(arn: &str) -> &str {
-    arn.split(':').nth(3).unwrap_or("us-east-1")
-}
-
 /// The card for a diagnosis.
 pub fn card(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value {
     let color = match d.verdict.status {
@@ -88,7 +84,7 @@ pub fn card(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value {
         body.push(heading("Recent changes", "Default"));
         body.extend(d.recent_changes.iter().map(|c| plain(&c.sentence(), false)));
     }
-    let region = region_of(&d.target_group.arn);
+    let region = req.region.as_str();
     let mut actions = vec![open("Target group", console_link(region, "TargetGroup", &d.target_group.arn))];
     actions.extend(
         load_balancers
@@ -116,7 +112,7 @@ pub fn not_diagnosed(req: &Request, error: &str) -> Value {
         vec![heading(&format!("NOT DIAGNOSED {name}"), "Warning"), plain(error, false)],
         vec![open(
             "Target group",
-            console_link(region_of(&req.target_group_arn), "TargetGroup", &req.target_group_arn),
+            console_link(&req.region, "TargetGroup", &req.target_group_arn),
         )],
     )
 }
