@@ -112,8 +112,12 @@ eni_responses.ElasticNetworkInterfaces.assign_ipv6_addresses = assign_ipv6_addre
 
 # Calls counted per SDK app id (`AWS_SDK_UA_APP_ID`, sent as `app/<id>` in the user agent) and
 # service (the credential scope of the signature), read back at GET /_stack/calls?app=<id>: the
-# storm test counts its own invocations' calls while other tests share the server. Requests that
-# are SDK retries are also counted under "<service>+retries".
+# storm test counts its own invocations' calls while other tests share the server. "<service>"
+# counts the requests that arrived, "<service>+operations" the operations they were attempts of:
+# the SDK sends one `amz-sdk-invocation-id` with every attempt of an operation, and an attempt
+# may never arrive (a pooled connection the server had closed) while its retry does, so counting
+# attempts by their number (`amz-sdk-request: attempt=2`) misses operations. A request without
+# an invocation id (our own JSON client, which does not retry) is an operation of its own.
 import json as _json  # noqa: E402
 import re as _re  # noqa: E402
 import threading as _threading  # noqa: E402
@@ -122,6 +126,7 @@ from urllib.parse import parse_qs as _parse_qs  # noqa: E402
 from moto.moto_server import werkzeug_app  # noqa: E402
 
 _calls = {}
+_operations = {}
 _calls_lock = _threading.Lock()
 _dispatch = werkzeug_app.DomainDispatcherApplication.__call__
 
@@ -176,11 +181,9 @@ def counting_dispatch(self, environ, start_response):
             per = _calls.setdefault(app.group(1), {})
             key = service.group(1) if service else "unsigned"
             per[key] = per.get(key, 0) + 1
-            # The SDK numbers its attempts (`amz-sdk-request: attempt=2; max=3`): a retry of an
-            # attempt that timed out on a busy server is the SDK's, not a second call of ours.
-            attempt = _re.search(r"attempt=(\d+)", environ.get("HTTP_AMZ_SDK_REQUEST", ""))
-            if attempt and int(attempt.group(1)) > 1:
-                per[key + "+retries"] = per.get(key + "+retries", 0) + 1
+            seen = _operations.setdefault((app.group(1), key), set())
+            seen.add(environ.get("HTTP_AMZ_SDK_INVOCATION_ID") or object())
+            per[key + "+operations"] = len(seen)
     return _dispatch(self, environ, start_response)
 
 

@@ -61,10 +61,11 @@ fn fifty_alarms_at_once_are_each_diagnosed_and_published_once() {
     // AND each published once: one Publish operation per alarm. A standard SNS topic has no
     // deduplication, so when a busy server answers an attempt after the SDK's attempt timeout,
     // the SDK's retry is a second message: the topic then holds one message per attempt taken.
+    // (Operations are counted by the SDK's invocation id, which all attempts of one share.)
     let calls = helper(s, &["calls", &app]);
     let count = |k: &str| calls[k].as_u64().unwrap_or(0);
-    let first_attempts = |service: &str| count(service) - count(&format!("{service}+retries"));
-    assert_eq!(first_attempts("sns"), ALARMS as u64, "one Publish per alarm: {calls}");
+    let operations = |service: &str| count(&format!("{service}+operations"));
+    assert_eq!(operations("sns"), ALARMS as u64, "one Publish per alarm: {calls}");
     let published = helper(s, &["count", q["queue"].as_str().unwrap()])["count"].as_u64().unwrap();
     assert!(
         (ALARMS as u64..=count("sns")).contains(&published),
@@ -72,19 +73,31 @@ fn fifty_alarms_at_once_are_each_diagnosed_and_published_once() {
         count("sns")
     );
     // AND the storm cost each alarm exactly the AWS operations one diagnosis costs alone
-    // (BENCHMARKS.md: 7 ELB and 6 EC2 calls for this scenario, 4 CloudTrail lookups: the target
-    // group, its load balancer, the nodes' group, their subnets' ACL) plus its SNS Publish; the SDK's
+    // (BENCHMARKS.md: 7 ELB and 6 EC2 calls for this scenario) plus its SNS Publish; the SDK's
     // own retries of a busy server may add a few attempts, never a pile (at most half again)
-    for (service, per_alarm) in [("elasticloadbalancing", 7), ("ec2", 6), ("cloudtrail", 4), ("sns", 1)] {
+    for (service, per_alarm) in [("elasticloadbalancing", 7), ("ec2", 6), ("sns", 1)] {
         let base = per_alarm * ALARMS as u64;
-        assert_eq!(first_attempts(service), base, "{service} operations for {ALARMS} alarms: {calls}");
+        assert_eq!(operations(service), base, "{service} operations for {ALARMS} alarms: {calls}");
         assert!(
             count(service) <= base * 3 / 2,
             "{service}: {} attempts for {base} operations: {calls}",
             count(service)
         );
     }
-    let services: Vec<_> = calls.as_object().unwrap().keys().filter(|k| !k.ends_with("+retries")).collect();
+    // AND at most 4 CloudTrail lookups each (the target group, its load balancer, the nodes'
+    // group, their subnets' ACL), two at a time: a lookup that failed on the busy server ends that
+    // alarm's history with its reason named (the next pair is not sent), and nothing else is lost
+    let unknown = outputs
+        .iter()
+        .filter(|o| serde_json::from_slice::<Value>(&o.stdout).unwrap()["awsChangesUnknown"].is_string())
+        .count() as u64;
+    let lookups = count("cloudtrail");
+    let base = 4 * ALARMS as u64;
+    assert!(
+        (base - 2 * unknown..=base).contains(&lookups),
+        "{lookups} CloudTrail lookups for {ALARMS} alarms, {unknown} of them without history: {calls}"
+    );
+    let services: Vec<_> = calls.as_object().unwrap().keys().filter(|k| !k.contains('+')).collect();
     assert_eq!(services.len(), 4, "no other service was called: {calls}");
     // AND the same for the API server: each alarm's handful of list and get requests (15 for
     // this scenario: BENCHMARKS.md's 14 and the list of EKS Auto Mode's bindings), none forbidden
