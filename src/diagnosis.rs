@@ -487,7 +487,7 @@ fn shown(ids: &[&str]) -> String {
     out
 }
 
-fn name_from_arn(arn: &str) -> String {
+pub fn name_from_arn(arn: &str) -> String {
     arn.split('/').nth(1).unwrap_or(arn).to_string()
 }
 

@@ -31,6 +31,7 @@ pub mod collect;
 pub mod config;
 pub mod diagnosis;
 pub mod error;
+pub mod fleet;
 pub mod gateway;
 pub mod handler;
 pub mod mapping;
@@ -92,6 +93,21 @@ pub async fn diagnose(
     config: &Config,
     deadline: Option<tokio::time::Instant>,
 ) -> Result<(Snapshot, Diagnosis)> {
+    let alone = std::sync::Arc::new(collect::shared::Shared::default());
+    diagnose_in(&alone, sdk, kube, cluster, req, config, deadline).await
+}
+
+/// The same, as one of a pass of several target groups: what `shared` has read for the others
+/// (nodes, kube-proxy, the VPC's network, …) is not read again (`collect::shared`).
+pub async fn diagnose_in(
+    shared: &std::sync::Arc<collect::shared::Shared>,
+    sdk: &SdkConfig,
+    kube: &KubeAccess,
+    cluster: Option<ClusterChoice>,
+    req: &Request,
+    config: &Config,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<(Snapshot, Diagnosis)> {
     // The target group's own region wins: an alarm from eu-west-1 is about eu-west-1.
     let region = Region::new(req.region.clone());
     let elb_conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
@@ -110,8 +126,15 @@ pub async fn diagnose(
         ec2: aws_sdk_ec2::Client::from_conf(ec2_conf),
         kube: kube.clone(),
         deadline,
+        kube_scope: format!(
+            "{}|{}",
+            kube.source().unwrap_or_default(),
+            cluster.as_ref().map(|c| c.name.as_str()).unwrap_or("")
+        ),
         cluster,
         cloudtrail,
+        shared: shared.clone(),
+        aws_scope: format!("{}:{}", req.account, req.region),
     };
     // Boxed: the collection future is large (many concurrent calls); keep it off the stack.
     let snapshot = Box::pin(collect::collect(&clients, req, config)).await?;

@@ -62,6 +62,18 @@ impl Pipeline {
     /// when `publish` is set. Logged (a summary line, then the whole diagnosis as one JSON line)
     /// before anything is published.
     pub async fn run_request(&self, req: &Request, deadline: Option<tokio::time::Instant>, publish: bool) -> Result<Outcome> {
+        let alone = std::sync::Arc::new(crate::collect::shared::Shared::default());
+        self.run_in(&alone, req, deadline, publish).await
+    }
+
+    /// The same, as one of a pass: `shared` holds what the pass's other diagnoses have read.
+    pub async fn run_in(
+        &self,
+        shared: &std::sync::Arc<crate::collect::shared::Shared>,
+        req: &Request,
+        deadline: Option<tokio::time::Instant>,
+        publish: bool,
+    ) -> Result<Outcome> {
         // Who may point us where, on every path, before any credential is used: a refusal is a
         // bad request (not retried).
         self.config
@@ -70,7 +82,7 @@ impl Pipeline {
         let started = std::time::Instant::now();
         let sdk = self.access.sdk_for(req).await?;
         let (kube, cluster) = self.access.kube_for(&sdk, req).await;
-        let (snapshot, mut diagnosis) = crate::diagnose(&sdk, &kube, cluster, req, &self.config, deadline).await?;
+        let (snapshot, mut diagnosis) = crate::diagnose_in(shared, &sdk, &kube, cluster, req, &self.config, deadline).await?;
         if let (Some((group, stream)), Some(region)) = (&self.config.log_stream, &self.config.region) {
             diagnosis.function_logs = Some(crate::render::logs_link(region, group, stream));
         }

@@ -3,7 +3,7 @@
 //! and route tables), write events only, in the window before the alarm. The API takes one
 //! lookup attribute per call and answers two calls a second per account and region
 //! (CloudTrail API reference, LookupEvents), so the resources are looked up two at a time, a
-//! second apart, at most `MAX_RESOURCES` of them.
+//! second apart (paced by `shared::Shared::trail`), at most `MAX_RESOURCES` of them.
 
 use std::time::Duration;
 
@@ -15,7 +15,6 @@ use crate::snapshot::{AwsChange, Fetched, Missing};
 
 /// Resources looked up at most: beyond this, the alarm's answer waits too long for history.
 pub const MAX_RESOURCES: usize = 6;
-const PACE: Duration = Duration::from_secs(1);
 
 /// The events that change what a health check meets, by API (CloudTrail's `eventName`).
 const CHANGES: &[&str] = &[
@@ -59,26 +58,35 @@ pub fn api(sdk: &aws_config::SdkConfig, region: &str) -> JsonApi {
     )
 }
 
-/// Write events on `resources` between `start` and `end` (epoch seconds), oldest resource
-/// first as given; the first failure (AccessDenied, throttling) ends the lookup with what it lacked.
-#[instrument(skip(api, resources), fields(resources = resources.len()))]
-pub async fn changes(api: &JsonApi, resources: &[String], start: i64, end: i64) -> Fetched<Vec<AwsChange>> {
+/// Write events on `resources` between `start` and `end` (epoch seconds). Each resource is
+/// looked up once per pass (`Shared::trail`: two lookups a second, a budget per pass); the first
+/// failure in the order given (AccessDenied, throttling, the budget) is what the diagnosis
+/// reports, since a partial history would read as "nothing changed".
+#[instrument(skip(api, shared, resources), fields(resources = resources.len()))]
+pub async fn changes(
+    api: &JsonApi,
+    shared: &super::shared::Shared,
+    scope: &str,
+    resources: &[String],
+    start: i64,
+    end: i64,
+) -> Fetched<Vec<AwsChange>> {
     if resources.is_empty() {
         return Fetched::not_collected("no resource to look up");
     }
-    let mut out = Vec::new();
-    // Two lookups at once, then a second's pause: CloudTrail's rate, spent as early as it allows.
     let resources: Vec<&String> = resources.iter().take(MAX_RESOURCES).collect();
-    for (k, pair) in resources.chunks(2).enumerate() {
-        if k > 0 {
-            tokio::time::sleep(PACE).await;
-        }
-        let answers = futures::future::join_all(pair.iter().map(|r| lookup(api, r, start, end))).await;
-        for (resource, answer) in pair.iter().zip(answers) {
-            match answer {
-                Ok(v) => out.extend(events(&v, resource)),
-                Err(e) => return Fetched::Failed(missing(&e)),
-            }
+    let answers = futures::future::join_all(resources.iter().map(|r| {
+        shared.trail(scope, r, move || async move {
+            let v = lookup(api, r, start, end).await.map_err(|e| missing(&e))?;
+            Ok(events(&v, r))
+        })
+    }))
+    .await;
+    let mut out = Vec::new();
+    for answer in answers {
+        match answer {
+            Ok(found) => out.extend(found),
+            Err(m) => return Fetched::Failed(m),
         }
     }
     Fetched::Ok(out)

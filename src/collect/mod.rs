@@ -23,11 +23,13 @@ pub mod eks;
 pub mod gateway;
 pub mod kube;
 pub mod probe;
+pub mod shared;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::sync::Arc;
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
@@ -54,6 +56,40 @@ pub struct Clients {
     /// CloudTrail in the target group's region, and the minutes before `until` (epoch seconds:
     /// the alarm's transition, else now) to look back; `None`: AWS changes are not looked for.
     pub cloudtrail: Option<(crate::aws_json::JsonApi, i64, u32)>,
+    /// What the pass's diagnoses read once between them (a fresh one for a diagnosis alone),
+    /// and where this diagnosis reads: its account and region, its cluster.
+    pub shared: Arc<shared::Shared>,
+    pub aws_scope: String,
+    pub kube_scope: String,
+}
+
+impl Clients {
+    /// An AWS read shared by the pass: `what` names the call, `key` its input.
+    async fn aws_once<T, Fut>(&self, what: &str, key: &[String], read: impl FnOnce() -> Fut) -> T
+    where
+        T: Clone + Send + Sync + 'static,
+        Fut: Future<Output = T>,
+    {
+        let key = format!("aws|{}|{what}|{}", self.aws_scope, key.join(","));
+        self.shared.once(key, read).await
+    }
+
+    /// A Kubernetes read shared by the pass (`key`: its namespace or name, if any).
+    async fn kube_once<T: Clone + Send + Sync + 'static>(
+        &self,
+        what: &str,
+        key: &str,
+        read: impl Future<Output = Fetched<T>>,
+    ) -> Fetched<T> {
+        let key = format!("kube|{}|{what}|{key}", self.kube_scope);
+        self.shared.once(key, || read).await
+    }
+}
+
+/// `ids` sorted and unique: one key for one set, whatever order the targets came in.
+fn key_of(ids: &[String]) -> Vec<String> {
+    let set: BTreeSet<&String> = ids.iter().collect();
+    set.into_iter().cloned().collect()
 }
 
 /// A piece of evidence, or `Failed` when it did not arrive before the deadline.
@@ -129,12 +165,12 @@ fn gateway_made(tags: &Fetched<std::collections::BTreeMap<String, String>>) -> O
 }
 
 async fn service_round(
-    access: &KubeAccess,
-    deadline: Option<tokio::time::Instant>,
+    clients: &Clients,
     svc: &ServiceRef,
     gateway: Option<crate::gateway::GatewayTag>,
     changes: bool,
 ) -> ServiceEvidence {
+    let (access, deadline) = (&clients.kube, clients.deadline);
     let (ns, name) = (svc.namespace.as_str(), svc.name.as_str());
     use futures::FutureExt;
     // The pods wait for the Service's selector (fetched at the same time) to know which to keep whole.
@@ -143,7 +179,10 @@ async fn service_round(
     let not_gateway = "the target group was not made for a Gateway";
     let configs = async {
         match gateway {
-            Some(_) => kube_call(access, deadline, |c| kube::target_group_configs(c, ns)).await,
+            Some(_) => {
+                let read = kube_call(access, deadline, |c| kube::target_group_configs(c, ns));
+                clients.kube_once("targetgroupconfigurations", ns, read).await
+            }
             None => Fetched::not_collected(not_gateway),
         }
     };
@@ -155,7 +194,10 @@ async fn service_round(
     };
     let replica_sets = async {
         match changes {
-            true => kube_call(access, deadline, |c| self::changes::replica_sets(c, ns)).await,
+            true => {
+                let read = kube_call(access, deadline, |c| self::changes::replica_sets(c, ns));
+                clients.kube_once("replicasets", ns, read).await
+            }
             false => Fetched::not_collected("CHANGES_WINDOW_MINUTES=0: recent changes are not looked for"),
         }
     };
@@ -163,8 +205,8 @@ async fn service_round(
         service,
         kube_call(access, deadline, |c| kube::pods(c, ns, selector)),
         kube_call(access, deadline, |c| kube::endpoints(c, ns, name)),
-        kube_call(access, deadline, |c| kube::events(c, ns)),
-        kube_call(access, deadline, |c| kube::ingresses(c, ns)),
+        clients.kube_once("events", ns, kube_call(access, deadline, |c| kube::events(c, ns))),
+        clients.kube_once("ingresses", ns, kube_call(access, deadline, |c| kube::ingresses(c, ns))),
         configs,
         gateway_objects,
         replica_sets,
@@ -235,8 +277,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
         // Already mapped: the AWS side and the Service are independent.
         Some(svc) => {
             let evidence = Box::pin(service_round(
-                &clients.kube,
-                clients.deadline,
+                clients,
                 &svc,
                 gateway_made(&first.target_group_tags),
                 config.changes_window.0 > 0,
@@ -260,8 +301,7 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
             let evidence = match &res.service {
                 Some(svc) => {
                     Box::pin(service_round(
-                        &clients.kube,
-                        clients.deadline,
+                        clients,
                         svc,
                         gateway_made(&first.target_group_tags),
                         config.changes_window.0 > 0,
@@ -292,7 +332,10 @@ pub async fn collect(clients: &Clients, req: &Request, config: &crate::Config) -
     info!(service, cluster = res.cluster.as_deref().unwrap_or("unknown"), "collected");
 
     let rollouts = match needs_rollouts(&first, &evidence) {
-        Some(ns) => kube_call(&clients.kube, clients.deadline, |c| kube::rollouts(c, &ns)).await,
+        Some(ns) => {
+            let read = kube_call(&clients.kube, clients.deadline, |c| kube::rollouts(c, &ns));
+            clients.kube_once("deployments", &ns, read).await
+        }
         None => evidence.rollouts,
     };
     let mut snapshot = Snapshot {
@@ -373,14 +416,14 @@ async fn round_one(clients: &Clients, req: &Request) -> Result<First> {
         bound(deadline, "DescribeTargetHealth", aws::target_health(elb, arn)),
         bound(deadline, "DescribeTags", aws::tags(elb, &tg_arns)),
         bound(deadline, "DescribeTargetGroupAttributes", aws::target_group_attributes(elb, arn)),
-        kube_call(access, deadline, kube::target_group_bindings),
-        kube_call(access, deadline, kube::nodes),
-        // Cluster-wide pieces, independent of the Service.
+        // Cluster-wide pieces, independent of the Service: read once per pass.
+        clients.kube_once("targetgroupbindings", "", kube_call(access, deadline, kube::target_group_bindings)),
+        clients.kube_once("nodes", "", kube_call(access, deadline, kube::nodes)),
         async {
             tokio::join!(
-                kube_call(access, deadline, kube::ingress_classes),
-                kube_call(access, deadline, kube::controller),
-                kube_call(access, deadline, kube::kube_proxy),
+                clients.kube_once("ingressclasses", "", kube_call(access, deadline, kube::ingress_classes)),
+                clients.kube_once("controller", "", kube_call(access, deadline, kube::controller)),
+                clients.kube_once("kube-proxy", "", kube_call(access, deadline, kube::kube_proxy)),
             )
         },
     );
@@ -431,7 +474,8 @@ async fn map_early(clients: &Clients, req: &Request, first: &First, res: &mut Re
     }
     let step = match step_or_miss(&first.target_group_tags, mapping::by_tags) {
         Step::NeedServices { namespace, rest, port } => {
-            lookups.all_services = kube_call(&clients.kube, clients.deadline, |c| kube::services(c, Some(&namespace))).await;
+            let read = kube_call(&clients.kube, clients.deadline, |c| kube::services(c, Some(&namespace)));
+            lookups.all_services = clients.kube_once("services", &namespace, read).await;
             step_or_miss(&lookups.all_services, |s| mapping::ingress_service(&namespace, &rest, &port, s))
         }
         other => other,
@@ -453,14 +497,14 @@ async fn map_by_data(clients: &Clients, first: &First, aws: &AwsRound, res: &mut
     let (access, deadline) = (&clients.kube, clients.deadline);
     let targets = first.target_health.ok().cloned().unwrap_or_default();
     if first.target_group.ok().is_some_and(|t| t.target_type == "ip") {
-        lookups.all_endpoints = kube_call(access, deadline, kube::all_endpoints).await;
+        lookups.all_endpoints = clients.kube_once("endpoints", "*", kube_call(access, deadline, kube::all_endpoints)).await;
         attempt(
             res,
             mapping::BY_ENDPOINT_IPS,
             step_or_miss(&lookups.all_endpoints, |e| mapping::by_endpoint_ips(&targets, e)),
         )
     } else {
-        lookups.all_services = kube_call(access, deadline, |c| kube::services(c, None)).await;
+        lookups.all_services = clients.kube_once("services", "*", kube_call(access, deadline, |c| kube::services(c, None))).await;
         attempt(
             res,
             mapping::BY_NODE_PORT,
@@ -480,17 +524,19 @@ struct AwsRound {
 async fn aws_round(clients: &Clients, first: &First) -> AwsRound {
     let (elb, deadline) = (&clients.elbv2, clients.deadline);
     let lb_arns = first.target_group.ok().map(|t| t.load_balancer_arns.clone()).unwrap_or_default();
+    let lbs = key_of(&lb_arns);
+    // Load balancers in front of several target groups (an Ingress group's ALB) are read once.
     let lb_round = async {
         tokio::join!(
-            bound(deadline, "DescribeLoadBalancers", aws::load_balancers(elb, &lb_arns)),
-            bound(deadline, "DescribeListeners", aws::listeners(elb, &lb_arns)),
-            async {
+            clients.aws_once("DescribeLoadBalancers", &lbs, || bound(deadline, "DescribeLoadBalancers", aws::load_balancers(elb, &lb_arns))),
+            clients.aws_once("DescribeListeners", &lbs, || bound(deadline, "DescribeListeners", aws::listeners(elb, &lb_arns))),
+            clients.aws_once("DescribeTags", &lbs, || async {
                 if lb_arns.is_empty() {
                     Fetched::not_collected("the target group is not attached to a load balancer")
                 } else {
                     bound(deadline, "DescribeTags", aws::tags(elb, &lb_arns)).await
                 }
-            },
+            }),
         )
     };
     let ((load_balancers, listeners, load_balancer_tags), network) = tokio::join!(lb_round, Box::pin(network_round(clients, first)));
@@ -520,8 +566,13 @@ async fn aws_round(clients: &Clients, first: &First) -> AwsRound {
         .flat_map(|g| g.ingress.iter().chain(&g.egress))
         .flat_map(|r| r.prefix_lists.iter().cloned())
         .collect();
+    let lists = key_of(&lists);
     let network = NetworkEvidence {
-        prefix_lists: bound(deadline, "GetManagedPrefixListEntries", ec2::prefix_lists(&clients.ec2, lists)).await,
+        prefix_lists: clients
+            .aws_once("GetManagedPrefixListEntries", &lists.clone(), || {
+                bound(deadline, "GetManagedPrefixListEntries", ec2::prefix_lists(&clients.ec2, lists))
+            })
+            .await,
         ..network
     };
     AwsRound {
@@ -550,8 +601,14 @@ async fn network_round(clients: &Clients, first: &First) -> NetworkEvidence {
     } else {
         vec![]
     };
-    let lb_interfaces = bound(deadline, "DescribeNetworkInterfaces", ec2::lb_interfaces(ec2c, &lb_arns));
-    let instances = bound(deadline, "DescribeInstances", ec2::instances(ec2c, instance_ids));
+    let (lbs, ids) = (key_of(&lb_arns), key_of(&instance_ids));
+    let lb_interfaces = clients.aws_once("DescribeNetworkInterfaces", &lbs, || {
+        bound(deadline, "DescribeNetworkInterfaces", ec2::lb_interfaces(ec2c, &lb_arns))
+    });
+    // The nodes behind a pass's ip target groups are the same instances: read once.
+    let instances = clients.aws_once("DescribeInstances", &ids, || {
+        bound(deadline, "DescribeInstances", ec2::instances(ec2c, instance_ids))
+    });
     let vpc = tg.and_then(|t| t.vpc_id.as_deref());
     let target_interfaces = bound(deadline, "DescribeNetworkInterfaces", ec2::interfaces_by_ip(ec2c, vpc, target_ips));
     let Some(v) = vpc else {
@@ -569,16 +626,20 @@ async fn network_round(clients: &Clients, first: &First) -> NetworkEvidence {
             prefix_lists: Fetched::not_collected(why),
         };
     };
-    // All at once: the instances and ENIs beside the VPC's subnets, ACLs, routes and groups.
+    // All at once: the instances and ENIs beside the VPC's subnets, ACLs, routes and groups
+    // (the VPC's, read once per pass).
+    let vpc_key = [v.to_string()];
     let (instances, target_interfaces, lb_interfaces, subnets, network_acls, route_tables, vpcs, security_groups) = tokio::join!(
         instances,
         target_interfaces,
         lb_interfaces,
-        bound(deadline, "DescribeSubnets", ec2::subnets(ec2c, v)),
-        bound(deadline, "DescribeNetworkAcls", ec2::network_acls(ec2c, v)),
-        bound(deadline, "DescribeRouteTables", ec2::route_tables(ec2c, v)),
-        bound(deadline, "DescribeVpcs", ec2::vpcs(ec2c, v)),
-        bound(deadline, "DescribeSecurityGroups", ec2::security_groups_of_vpc(ec2c, v)),
+        clients.aws_once("DescribeSubnets", &vpc_key, || bound(deadline, "DescribeSubnets", ec2::subnets(ec2c, v))),
+        clients.aws_once("DescribeNetworkAcls", &vpc_key, || bound(deadline, "DescribeNetworkAcls", ec2::network_acls(ec2c, v))),
+        clients.aws_once("DescribeRouteTables", &vpc_key, || bound(deadline, "DescribeRouteTables", ec2::route_tables(ec2c, v))),
+        clients.aws_once("DescribeVpcs", &vpc_key, || bound(deadline, "DescribeVpcs", ec2::vpcs(ec2c, v))),
+        clients.aws_once("DescribeSecurityGroups", &vpc_key, || {
+            bound(deadline, "DescribeSecurityGroups", ec2::security_groups_of_vpc(ec2c, v))
+        }),
     );
     NetworkEvidence {
         instances,
@@ -598,43 +659,49 @@ async fn cloudtrail_round(clients: &Clients, first: &First, aws: &AwsRound) -> F
     let Some((api, until, minutes)) = &clients.cloudtrail else {
         return Fetched::not_collected("AWS changes are not looked for (CHANGES_WINDOW_MINUTES=0 or CLOUDTRAIL_CHANGES=off)");
     };
-    let resources = trail_resources(first, aws);
+    let resources = trail_resources(first, aws, clients.shared.is_pass());
     let since = until - i64::from(*minutes) * 60;
+    // (One pass shares the first diagnosis's window: its alarms fired within the same minutes.)
+    let scope = clients.aws_scope.clone();
     bound(
         clients.deadline,
         "LookupEvents",
-        cloudtrail::changes(api, &resources, since, *until),
+        cloudtrail::changes(api, &clients.shared, &scope, &resources, since, *until),
     )
     .await
 }
 
 /// What to look up, most telling first: the target group, its load balancers, then the
-/// targets' security groups, their subnets' network ACLs and route tables. Never more than
-/// `cloudtrail::MAX_RESOURCES` (two lookups a second is CloudTrail's limit).
-fn trail_resources(first: &First, aws: &AwsRound) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut add = |r: &str| {
-        if !r.is_empty() && !out.iter().any(|x| x == r) {
-            out.push(r.to_string());
-        }
-    };
-    if let Some(tg) = first.target_group.ok() {
-        add(&tg.arn);
-        tg.load_balancer_arns.iter().for_each(|a| add(a));
-    }
+/// targets' security groups, their subnets' network ACLs and route tables. In a pass of many
+/// target groups, the shared ones (groups, ACLs, routes) come first: they are what a storm has
+/// in common, and the pass's lookups are few. Never more than `cloudtrail::MAX_RESOURCES` (two
+/// lookups a second is CloudTrail's limit).
+fn trail_resources(first: &First, aws: &AwsRound, shared_first: bool) -> Vec<String> {
+    let own: Vec<String> = (first.target_group.ok().into_iter())
+        .flat_map(|tg| std::iter::once(tg.arn.clone()).chain(tg.load_balancer_arns.iter().cloned()))
+        .collect();
     let n = &aws.network;
     let instances = n.instances.ok().into_iter().flatten();
     let enis = (n.target_interfaces.ok().into_iter().flatten()).chain(instances.filter_map(|i| i.primary_interface()));
-    let (mut groups, mut subnets) = (Vec::new(), Vec::new());
+    let (mut shared, mut subnets) = (Vec::new(), Vec::new());
     for e in enis {
-        groups.extend(e.groups.iter().cloned());
+        shared.extend(e.groups.iter().cloned());
         subnets.extend(e.subnet_id.clone());
     }
-    groups.iter().for_each(|g| add(g));
     let acls = (n.network_acls.ok().into_iter().flatten()).filter(|a| a.subnet_ids.iter().any(|s| subnets.contains(s)));
-    acls.for_each(|a| add(&a.id));
+    shared.extend(acls.map(|a| a.id.clone()));
     let tables = (n.route_tables.ok().into_iter().flatten()).filter(|t| t.subnet_ids.iter().any(|s| subnets.contains(s)));
-    tables.for_each(|t| add(&t.id));
+    shared.extend(tables.map(|t| t.id.clone()));
+    let ordered = match shared_first {
+        true => shared.into_iter().chain(own).collect::<Vec<_>>(),
+        false => own.into_iter().chain(shared).collect(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for r in ordered {
+        if !r.is_empty() && !out.contains(&r) {
+            out.push(r);
+        }
+    }
     out.truncate(cloudtrail::MAX_RESOURCES);
     out
 }

@@ -299,6 +299,9 @@ async fn diagnose(n: usize, deny: Option<&'static str>) -> (Diagnosis, Vec<Rule>
         deadline: None,
         cluster: None,
         cloudtrail: None,
+        shared: Default::default(),
+        aws_scope: "111122223333:us-east-1".into(),
+        kube_scope: String::new(),
     };
     let snap = collect(&clients, &request(), &crate::Config::default()).await.expect("collects");
     (Diagnosis::from_snapshot(&snap), elb_rules, ec2_rules)
@@ -421,6 +424,9 @@ async fn collect_with_health(health: Rule) -> (crate::snapshot::Snapshot, Rule) 
         deadline: None,
         cluster: None,
         cloudtrail: None,
+        shared: Default::default(),
+        aws_scope: "111122223333:us-east-1".into(),
+        kube_scope: String::new(),
     };
     (
         collect(&clients, &request(), &crate::Config::default()).await.expect("collects"),
