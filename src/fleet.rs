@@ -246,7 +246,10 @@ fn summary_line(rows: &[GroupRow], common: &[CommonCause]) -> String {
     }
     let own = rows.iter().filter(|r| r.status == VerdictStatus::Problem && r.common_cause.is_none()).count();
     if own > 0 && !common.is_empty() {
-        parts.push(format!("{own} fail for causes of their own"));
+        parts.push(match own {
+            1 => "1 fails for a cause of its own".to_string(),
+            n => format!("{n} fail for causes of their own"),
+        });
     }
     if unsure > 0 {
         parts.push(format!("{unsure} inconclusive"));

@@ -44,7 +44,7 @@ fn groups_failing_on_one_security_group_share_one_cause_and_one_fix() {
     assert_eq!((legacy.root_cause.map(|c| c.as_str()), legacy.common_cause), (Some("selector-match"), None));
     assert_eq!(
         r.summary,
-        "4 of 4 target groups have a problem; 3 share one cause (security-groups on sg-node); 1 fail for causes of their own."
+        "4 of 4 target groups have a problem; 3 share one cause (security-groups on sg-node); 1 fails for a cause of its own."
     );
 }
 

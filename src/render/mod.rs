@@ -3,6 +3,7 @@
 //! they go.
 
 pub mod chatbot;
+pub mod fleet;
 pub mod pagerduty;
 pub mod slack;
 pub mod sns;

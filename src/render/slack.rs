@@ -25,7 +25,7 @@ pub(super) fn clip(s: &str, max: usize) -> String {
 
 /// Slack's mrkdwn escaping: `&`, `<` and `>` become entities, so text from a cluster or a log
 /// line (`<!channel>`, `<https://evil|click here>`, `<@U123>`) is shown, never acted on.
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 

@@ -135,7 +135,7 @@ pub fn chatbot_recovered(alarm: &str) -> SnsMessage {
     with_machine_body(recovered(alarm), &super::chatbot::recovered(alarm))
 }
 
-fn with_machine_body(mut m: SnsMessage, body: &Value) -> SnsMessage {
+pub(super) fn with_machine_body(mut m: SnsMessage, body: &Value) -> SnsMessage {
     let mut doc: Value = serde_json::from_str(&m.message).expect("our own document");
     let body = body.to_string();
     for key in ["default", "email-json", "sqs", "lambda", "http", "https"] {
@@ -153,7 +153,7 @@ pub fn recovered(alarm: &str) -> SnsMessage {
 }
 
 /// A short message: text for people, `machine` for machines, an ASCII subject under 100.
-fn notice(subject: &str, text: &str, machine: &Value, status: &str) -> SnsMessage {
+pub(super) fn notice(subject: &str, text: &str, machine: &Value, status: &str) -> SnsMessage {
     let doc = json!({"default": text, "email": text, "sqs": machine.to_string()});
     SnsMessage {
         subject: subject.chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).take(99).collect(),

@@ -18,7 +18,7 @@ const MAX_FIXES: usize = 5;
 const MAX_FIX: usize = 1500;
 
 /// The webhook body: a message carrying one Adaptive Card.
-fn message(body: Vec<Value>, actions: Vec<Value>) -> Value {
+pub(super) fn message(body: Vec<Value>, actions: Vec<Value>) -> Value {
     json!({
         "type": "message",
         "attachments": [{
@@ -37,12 +37,12 @@ fn message(body: Vec<Value>, actions: Vec<Value>) -> Value {
 }
 
 /// Our own words (markdown is ours to use).
-fn heading(text: &str, color: &str) -> Value {
+pub(super) fn heading(text: &str, color: &str) -> Value {
     json!({"type": "TextBlock", "text": text, "weight": "Bolder", "size": "Medium", "color": color, "wrap": true})
 }
 
 /// Text from the cluster or AWS: plain, never markdown.
-fn plain(text: &str, monospace: bool) -> Value {
+pub(super) fn plain(text: &str, monospace: bool) -> Value {
     let mut run = json!({"type": "TextRun", "text": clip(text, MAX_TEXT)});
     if monospace {
         run["fontType"] = json!("Monospace");
