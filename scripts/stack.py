@@ -43,6 +43,7 @@ CM_TOKEN = "eks-lb-doctor-controller-manager-token"
 NOBODY_TOKEN = "eks-lb-doctor-nobody-token"
 READER_TOKEN = "eks-lb-doctor-reader-token"
 STORM_TOKEN = "eks-lb-doctor-storm-token"
+PASS_TOKEN = "eks-lb-doctor-pass-token"
 AWS_ENV = {
     "AWS_ENDPOINT_URL": f"http://{HOST}:{MOTO_PORT}",
     "AWS_ACCESS_KEY_ID": "testing",
@@ -207,6 +208,8 @@ def up():
         f'{READER_TOKEN},reader,reader,"eks-lb-doctor-readers"\n'
         # The storm test's own reader: its requests are counted in the audit log by user.
         f'{STORM_TOKEN},storm,storm,"eks-lb-doctor-readers"\n'
+        # The shared-pass test's reader, counted the same way.
+        f'{PASS_TOKEN},pass,pass,"eks-lb-doctor-readers"\n'
     )
     # etcd's data on tmpfs when there is one: fsync is what makes it slow, and this is test data.
     shm = Path("/dev/shm")
@@ -263,6 +266,7 @@ def up():
     kubeconfig(STATE / "kubeconfig-nobody", NOBODY_TOKEN, "nobody")
     kubeconfig(STATE / "kubeconfig-reader", READER_TOKEN, "reader")
     kubeconfig(STATE / "kubeconfig-storm", STORM_TOKEN, "storm")
+    kubeconfig(STATE / "kubeconfig-pass", PASS_TOKEN, "pass")
     import scenarios
     scenarios.install_cluster(kube)
     # The read-only RBAC users are asked to apply: the reader test user is in its group.

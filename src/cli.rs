@@ -1,4 +1,4 @@
-//! The command line: `diagnose`, `replay`, `checks`, parsed once into [`Cli`] and run by
+//! The command line: `diagnose`, `scan`, `replay`, `checks`, parsed once into [`Cli`] and run by
 //! [`run`], which returns the report and the exit code of the contract in ARCHITECTURE.md (0 nothing wrong, 1 problems
 //! found, 2 bad input, 3 could not diagnose). The binary prints; this module does not.
 
@@ -26,6 +26,9 @@ pub struct Cli {
 enum Command {
     /// Collect evidence for a target group (or an alarm event) and name the root cause.
     Diagnose(DiagnoseArgs),
+    /// Every target group of a cluster: a line each (status, unhealthy/total, root cause), the
+    /// causes they share said once, the full diagnoses with --output json.
+    Scan(ScanArgs),
     /// Re-run the checks on a saved snapshot (no network).
     Replay {
         snapshot: PathBuf,
@@ -79,6 +82,29 @@ pub struct DiagnoseArgs {
     pub probe: Option<ProbeMode>,
 }
 
+/// `scan`'s flags.
+#[derive(Args)]
+pub struct ScanArgs {
+    /// The cluster (needed for EKS access and to find target groups tagged for it; also DEFAULT_CLUSTER).
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Only the target groups of this namespace's Services and Ingresses.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    #[arg(long)]
+    pub region: Option<String>,
+    #[arg(long)]
+    pub role_arn: Option<String>,
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// text, json or slack (the one Block Kit message for all of them).
+    #[arg(long, value_parser = Format::parse, default_value = "text")]
+    pub output: Format,
+    /// Publish the report (one message per channel).
+    #[arg(long)]
+    pub publish: bool,
+}
+
 /// Runs one command; `color` adds ANSI colours to text reports (the binary decides: a TTY).
 pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
     let mut out = String::new();
@@ -103,7 +129,59 @@ pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
             Ok((with_newline(render::render(&d, &snap, output, color)), d.exit_code() as u8))
         }
         Command::Diagnose(args) => diagnose(args, color).await,
+        Command::Scan(args) => scan(args).await,
     }
+}
+
+/// `scan`: the cluster's target groups in one pass, one report.
+async fn scan(args: ScanArgs) -> Result<(String, u8), Error> {
+    let mut config = Config::from_env()?;
+    if let Some(arn) = &args.role_arn {
+        if !arn.starts_with("arn:aws") || arn.split(':').nth(2) != Some("iam") {
+            return Err(Error::Config(format!("--role-arn {arn:?} is not an IAM role ARN")));
+        }
+        (config.assume_role_arn, config.assume_role_arn_template) = (Some(arn.clone()), None);
+    }
+    if let Some(k) = &args.kubeconfig {
+        config.kubeconfig = Some(k.clone());
+    }
+    config.region = args.region.clone().or(config.region);
+    let region = config
+        .region
+        .clone()
+        .ok_or_else(|| Error::Config("scan needs a region: --region or AWS_REGION".into()))?;
+    let base = crate::aws_sdk_config(Some(&region)).await;
+    let kube = match KubeAccess::from_kubeconfig(config.kubeconfig.as_deref()).await {
+        k @ KubeAccess::Client { .. } => Some(k),
+        KubeAccess::Unavailable(_) => None,
+    };
+    let pipeline = Pipeline::new(base, kube, config);
+    if args.publish && !pipeline.publisher().is_configured() {
+        return Err(Error::Config("--publish needs a channel (SNS_TOPIC_ARN, SLACK_WEBHOOK_SECRET_ARN, …)".into()));
+    }
+    let req = crate::pipeline::ScanRequest {
+        region,
+        cluster: args.cluster.clone(),
+        namespace: args.namespace.clone(),
+    };
+    let report = pipeline.scan(&req, None).await?;
+    if args.publish {
+        let key = format!("eks-lb-doctor/scan/{}", req.cluster.as_deref().unwrap_or("cluster"));
+        let failed = pipeline.publisher().fleet(&report, None, &key, None).await;
+        if !failed.is_empty() {
+            return Err(Error::Publish(failed));
+        }
+    }
+    let out = match args.output {
+        Format::Json => serde_json::to_string_pretty(&report)?,
+        Format::Slack => serde_json::to_string_pretty(&render::fleet::slack(&report))?,
+        _ => render::fleet::text(&report),
+    };
+    let code = match report.status {
+        crate::diagnosis::VerdictStatus::Healthy => 0,
+        _ => 1,
+    };
+    Ok((with_newline(out), code))
 }
 
 /// The configuration: the environment, then the flags over it.
@@ -164,6 +242,7 @@ async fn diagnose(args: DiagnoseArgs, color: bool) -> Result<(String, u8), Error
     let config = config_of(&args)?;
     let requests = match trigger_of(&args)? {
         trigger::Trigger::Acknowledge(a) => return Ok((format!("Alarm {} is {}: nothing to diagnose.\n", a.name, a.state), 0)),
+        trigger::Trigger::Scan(_) => return Err(Error::Config("a scan payload: run `eks-lb-doctor scan` instead".into())),
         trigger::Trigger::Diagnose(reqs) => reqs,
     };
     let base = crate::aws_sdk_config(config.region.as_deref()).await;
@@ -180,9 +259,14 @@ async fn diagnose(args: DiagnoseArgs, color: bool) -> Result<(String, u8), Error
     }
     let (mut out, mut worst, mut publish_failures) = (String::new(), 0u8, Vec::new());
     let many = requests.len() > 1;
+    // Several target groups (a metric-math alarm's event) share one evidence pass.
+    let pass = std::sync::Arc::new(match many {
+        true => crate::collect::shared::Shared::pass(),
+        false => crate::collect::shared::Shared::default(),
+    });
     for (i, req) in requests.iter().enumerate() {
         // With several target groups, one that cannot be diagnosed must not hide the others.
-        let outcome = match pipeline.run_request(req, None, args.publish).await {
+        let outcome = match pipeline.run_in(&pass, req, None, args.publish).await {
             Ok(o) => o,
             Err(e) if many => {
                 tracing::error!(target_group = %req.target_group_arn, error = %e, "could not diagnose");

@@ -243,6 +243,24 @@ impl Config {
         Ok(())
     }
 
+    /// Whether this deployment may scan: the region is well formed and allowed, the cluster and
+    /// namespace (when given) are valid names. The reason, when not.
+    pub fn admit_scan(&self, scan: &crate::pipeline::ScanRequest) -> std::result::Result<(), String> {
+        if !valid_region(&scan.region) {
+            return Err(format!("region {:?} is not a region name", scan.region));
+        }
+        if self.allowed_regions.as_ref().is_some_and(|r| !r.contains(&scan.region)) {
+            return Err(format!("region {} is not in ALLOWED_REGIONS", scan.region));
+        }
+        if let Some(c) = &scan.cluster {
+            validate_cluster(c).map_err(|e| e.to_string())?;
+        }
+        if let Some(ns) = &scan.namespace {
+            validate_namespace(ns).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
     /// An SNS-delivered payload is accepted only from an allowed topic (`ALLOWED_SNS_TOPICS`), or,
     /// with none configured, from a topic in the alarm's own account: anyone who can publish to
     /// some other topic subscribed to this function must not choose what it reads.
@@ -319,6 +337,21 @@ impl Remediation {
             }
         }
         Ok(r)
+    }
+}
+
+/// A namespace name (a DNS-1123 label): 1–63 lowercase letters, digits or `-`, starting and
+/// ending with a letter or digit.
+pub fn validate_namespace(name: &str) -> Result<()> {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| alnum(c) || c == '-')
+        && name.starts_with(alnum)
+        && name.ends_with(alnum);
+    match ok {
+        true => Ok(()),
+        false => Err(Error::Config(format!("namespace {name:?} is not a Kubernetes namespace name"))),
     }
 }
 

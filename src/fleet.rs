@@ -222,6 +222,20 @@ pub fn report(kind: &str, mut rows: Vec<GroupRow>, diagnoses: Vec<Diagnosis>) ->
     }
 }
 
+/// What a scheduled scan compares with the last one it published: each target group that is
+/// not healthy, with its status and root cause, sorted. Empty when all are healthy.
+pub fn fingerprint(r: &FleetReport) -> String {
+    let mut lines: Vec<String> = (r.groups.iter())
+        .filter(|g| g.status != VerdictStatus::Healthy)
+        .map(|g| {
+            let cause = g.root_cause.map(|c| c.as_str()).unwrap_or("-");
+            format!("{} {:?} {cause}", g.target_group_arn, g.status)
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n")
+}
+
 fn order_like(rows: &[GroupRow], mut diagnoses: Vec<Diagnosis>) -> Vec<Diagnosis> {
     let at = |d: &Diagnosis| rows.iter().position(|r| r.target_group_arn == d.target_group.arn);
     diagnoses.sort_by_key(|d| at(d));

@@ -13,8 +13,10 @@ use crate::error::{Error, PublishError, Result};
 use crate::pipeline::Pipeline;
 use crate::trigger::{self, Request, Trigger};
 
-/// Target groups of one invocation diagnosed at the same time.
-pub const TARGET_GROUPS_AT_ONCE: usize = 4;
+/// Target groups of one pass diagnosed at the same time: enough to overlap their round trips,
+/// few enough that the account's Describe quotas (shared with the Load Balancer Controller) are
+/// not spent in a burst; the shared reads make each one after the first cheap.
+pub const TARGET_GROUPS_AT_ONCE: usize = 8;
 
 pub use crate::pipeline::PUBLISH_MARGIN;
 
@@ -41,7 +43,8 @@ impl Handler {
     }
 
     /// One invocation. A manual payload or a one-target-group alarm returns the diagnosis JSON;
-    /// an alarm over several target groups returns `{"diagnoses": [...], "errors": [...]}`.
+    /// several target groups return the pass's report (`fleet::FleetReport`: `groups`,
+    /// `commonCauses`, `diagnoses`) with `errors: [{targetGroupArn, error}]`.
     pub async fn handle(&self, payload: &Value) -> Result<Value> {
         self.handle_until(payload, None).await
     }
@@ -68,53 +71,122 @@ impl Handler {
                 return Ok(json!({"acknowledged": true, "alarm": alarm.name, "state": alarm.state, "notified": notify}));
             }
             Trigger::Diagnose(reqs) => reqs,
+            // (Boxed, as the passes below: their futures are large; keep them off the stack.)
+            Trigger::Scan(scan) => return Box::pin(self.scan(scan, deadline, collect_by)).await,
         };
-        // A metric-math alarm can name many target groups: a few at a time, in order, so one
-        // invocation never opens dozens of diagnoses against the same APIs at once.
-        let results: Vec<Result<(Value, Vec<PublishError>)>> = {
-            use futures::stream::StreamExt;
-            futures::stream::iter(requests.iter().map(|r| Box::pin(self.one(r, collect_by))))
-                .buffered(TARGET_GROUPS_AT_ONCE)
-                .collect()
-                .await
-        };
+        if requests.len() == 1 {
+            let (d, failed) = Box::pin(self.one(&requests[0], collect_by)).await?;
+            if !failed.is_empty() {
+                return Err(Error::Publish(failed));
+            }
+            return Ok(d);
+        }
+        Box::pin(self.pass(&requests, deadline, collect_by)).await
+    }
+
+    /// Several target groups at once (a metric-math alarm, a batch of alarms): one shared
+    /// evidence pass (`collect::shared`), a few diagnoses at a time, and one message per channel
+    /// for all of them, with their common causes (`fleet`). A target group that cannot be
+    /// diagnosed is a row of the report, never dropped.
+    async fn pass(
+        &self,
+        requests: &[Request],
+        deadline: Option<tokio::time::Instant>,
+        collect_by: Option<tokio::time::Instant>,
+    ) -> Result<Value> {
+        use futures::stream::StreamExt;
+        let shared = std::sync::Arc::new(crate::collect::shared::Shared::pass());
+        let pipeline = &self.pipeline;
+        let results: Vec<Result<crate::pipeline::Outcome>> = futures::stream::iter(
+            requests.iter().map(|r| Box::pin(pipeline.run_in(&shared, r, collect_by, false))),
+        )
+        .buffered(TARGET_GROUPS_AT_ONCE)
+        .collect()
+        .await;
+        info!(target_groups = requests.len(), shared_reads = shared.reads(), "pass diagnosed");
         let mut diagnoses = Vec::new();
+        let mut rows = Vec::new();
         let mut errors = Vec::new();
-        let mut publish_failures = Vec::new();
+        let mut first_error = None;
         for (req, res) in requests.iter().zip(results) {
             match res {
-                Ok((d, failed)) => {
-                    diagnoses.push(d);
-                    publish_failures.extend(failed);
-                }
+                Ok(o) => diagnoses.push(o.diagnosis),
                 Err(e) => {
                     warn!(target_group = %req.target_group_arn, error = %e, "could not diagnose");
-                    errors.push((req, e));
+                    rows.push(crate::fleet::error_row(&req.target_group_arn, &e.to_string()));
+                    errors.push(json!({"targetGroupArn": req.target_group_arn, "error": e.to_string()}));
+                    first_error.get_or_insert(e);
                 }
             }
         }
-        // Some target groups diagnosed, others not: the failures are published too (an alarm's
-        // reader must not mistake a partial answer for the whole), bounded like the rest.
-        if !diagnoses.is_empty() {
-            for (req, e) in errors.iter().filter(|(req, _)| req.publish) {
-                publish_failures.extend(self.pipeline.publisher().not_diagnosed(req, &e.to_string(), deadline).await);
+        if diagnoses.is_empty() {
+            // Nothing diagnosed: the invocation fails visibly with the first error.
+            return Err(first_error.expect("a request failed"));
+        }
+        let alarms: std::collections::BTreeSet<&str> =
+            requests.iter().filter_map(|r| r.alarm.as_ref().map(|a| a.name.as_str())).collect();
+        let kind = if alarms.len() > 1 { "storm" } else { "alarm" };
+        let report = crate::fleet::report(kind, rows, diagnoses);
+        info!(status = ?report.status, summary = %report.summary, common_causes = report.common_causes.len(), "pass summary");
+        if requests.iter().any(|r| r.publish) {
+            let first = requests.iter().find(|r| r.alarm.is_some());
+            let key = match (alarms.len(), first.and_then(|r| r.alarm.as_ref())) {
+                (1, Some(a)) => crate::render::pagerduty::dedup_key(Some(a), ""),
+                _ => format!("eks-lb-doctor/storm/{}", alarms.iter().copied().collect::<Vec<_>>().join(",")),
+            };
+            let failed = self.pipeline.publisher().fleet(&report, first, &key, deadline).await;
+            if !failed.is_empty() {
+                return Err(Error::Publish(failed));
             }
         }
-        if !publish_failures.is_empty() {
-            return Err(Error::Publish(publish_failures));
+        let mut out = serde_json::to_value(&report)?;
+        out["errors"] = Value::Array(errors);
+        Ok(out)
+    }
+
+    /// The scheduled scan: the cluster's target groups in one pass, published only when something
+    /// is not healthy and what is wrong differs from the last published scan (the state is an item
+    /// in DELIVERY_TABLE; without one, every scan that finds a problem publishes).
+    async fn scan(
+        &self,
+        mut scan: trigger::ScanRequest,
+        deadline: Option<tokio::time::Instant>,
+        collect_by: Option<tokio::time::Instant>,
+    ) -> Result<Value> {
+        let config = self.pipeline.config();
+        if scan.region.is_empty() {
+            scan.region = (config.region.clone())
+                .ok_or_else(|| Error::Trigger(trigger::TriggerError::Invalid("scan payload: no region, and AWS_REGION is unset".into())))?;
         }
-        if diagnoses.is_empty() {
-            // Nothing to return: surface the (first) error so the invocation fails visibly.
-            return Err(errors.into_iter().next().map(|(_, e)| e).expect("at least one request"));
+        let report = Box::pin(self.pipeline.scan(&scan, collect_by)).await?;
+        let found = crate::fleet::fingerprint(&report);
+        let cluster = scan.cluster.clone().or_else(|| config.default_cluster.clone()).unwrap_or_default();
+        let key = format!("scan|{}|{cluster}|{}", scan.region, scan.namespace.as_deref().unwrap_or(""));
+        let publisher = self.pipeline.publisher();
+        let last = match publisher.ledger() {
+            Some(l) => l.scan_state(&key).await.unwrap_or_else(|e| {
+                warn!(error = %e, "scan state unreadable: publishing if anything is wrong");
+                None
+            }),
+            None => None,
+        };
+        let publish = !found.is_empty() && last.as_deref() != Some(found.as_str());
+        info!(status = ?report.status, summary = %report.summary, publish, "scan");
+        if publish {
+            let failed = publisher.fleet(&report, None, &format!("eks-lb-doctor/{key}"), deadline).await;
+            if !failed.is_empty() {
+                return Err(Error::Publish(failed));
+            }
         }
-        if requests.len() == 1 {
-            return Ok(diagnoses.remove(0));
+        // Recorded once published (or once all is well again): a failed delivery is retried next time.
+        if let (Some(l), true) = (publisher.ledger(), publish || (found.is_empty() && last.as_deref().is_some_and(|l| !l.is_empty()))) {
+            if let Err(e) = l.record_scan(&key, &found).await {
+                warn!(error = %e, "could not record the scan's state: the next scan may publish again");
+            }
         }
-        let errors: Vec<Value> = errors
-            .iter()
-            .map(|(req, e)| json!({"targetGroupArn": req.target_group_arn, "error": e.to_string()}))
-            .collect();
-        Ok(json!({"diagnoses": diagnoses, "errors": errors}))
+        let mut out = serde_json::to_value(&report)?;
+        out["published"] = Value::Bool(publish);
+        Ok(out)
     }
 
     /// One request through the shared pipeline: the diagnosis JSON and the channels that failed.

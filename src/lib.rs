@@ -126,15 +126,11 @@ pub async fn diagnose_in(
         ec2: aws_sdk_ec2::Client::from_conf(ec2_conf),
         kube: kube.clone(),
         deadline,
-        kube_scope: format!(
-            "{}|{}",
-            kube.source().unwrap_or_default(),
-            cluster.as_ref().map(|c| c.name.as_str()).unwrap_or("")
-        ),
+        kube_scope: collect::kube_scope(kube, cluster.as_ref()),
         cluster,
         cloudtrail,
         shared: shared.clone(),
-        aws_scope: format!("{}:{}", req.account, req.region),
+        aws_scope: collect::aws_scope(req),
     };
     // Boxed: the collection future is large (many concurrent calls); keep it off the stack.
     let snapshot = Box::pin(collect::collect(&clients, req, config)).await?;

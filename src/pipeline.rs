@@ -136,3 +136,95 @@ impl Pipeline {
         })
     }
 }
+
+pub use crate::trigger::ScanRequest;
+
+impl Pipeline {
+    /// `scan`: every target group of the cluster, its target health read in bulk; the groups
+    /// with any target not healthy (or none at all) diagnosed in one shared pass; one report
+    /// with their common causes. Reads the function's own account (or ASSUME_ROLE_ARN).
+    pub async fn scan(&self, scan: &ScanRequest, deadline: Option<tokio::time::Instant>) -> Result<crate::fleet::FleetReport> {
+        use crate::collect::{discover, shared};
+        use futures::stream::StreamExt;
+        // What may be scanned, before any credential is used.
+        self.config.admit_scan(scan).map_err(crate::error::Error::Config)?;
+        let cluster = scan.cluster.clone().or_else(|| self.config.default_cluster.clone());
+        let probe = Request {
+            target_group_arn: String::new(),
+            region: scan.region.clone(),
+            account: String::new(),
+            cluster: cluster.clone(),
+            alarm: None,
+            publish: false,
+        };
+        if self.access.role_for(&probe).is_some_and(|r| r.contains("{account}") || r.contains("::role")) {
+            return Err(crate::error::Error::Config(
+                "scan reads one account: set ASSUME_ROLE_ARN (not a template) or run with that account's credentials".into(),
+            ));
+        }
+        let sdk = self.access.sdk_for(&probe).await?;
+        let (kube, choice) = self.access.kube_for(&sdk, &probe).await;
+        let elb_conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
+            .region(aws_config::Region::new(scan.region.clone()))
+            .build();
+        let elb = aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_conf);
+        let pass = std::sync::Arc::new(shared::Shared::pass());
+        // The bindings, read once for discovery and kept for the pass's diagnoses.
+        let kube_scope = crate::collect::kube_scope(&kube, choice.as_ref());
+        let bindings = pass
+            .once(crate::collect::kube_key(&kube_scope, "targetgroupbindings", ""), || async {
+                match &kube {
+                    crate::collect::KubeAccess::Client { client, .. } => crate::collect::kube::target_group_bindings(client).await,
+                    crate::collect::KubeAccess::Unavailable(why) => crate::snapshot::Fetched::not_collected(why.clone()),
+                }
+            })
+            .await;
+        if let (crate::snapshot::Fetched::Failed(m), None) = (&bindings, &cluster) {
+            return Err(crate::error::Error::AwsUnavailable {
+                api: "TargetGroupBindings".into(),
+                message: format!("{}; without a cluster name (--cluster, DEFAULT_CLUSTER) nothing else finds the target groups", m.error),
+            });
+        }
+        let (found, tags) = discover::target_groups(&elb, &bindings, cluster.as_deref(), scan.namespace.as_deref())
+            .await
+            .map_err(|m| crate::error::Error::AwsUnavailable { api: m.api, message: m.error })?;
+        let arns: Vec<String> = found.iter().map(|f| f.arn.clone()).collect();
+        let health = discover::health(&elb, &arns).await;
+        let mut rows = Vec::new();
+        let mut requests = Vec::new();
+        for (f, h) in found.iter().zip(health) {
+            let all_healthy = h.ok().is_some_and(|t| !t.is_empty() && t.iter().all(|t| t.state == "healthy"));
+            if all_healthy {
+                let total = h.ok().map_or(0, Vec::len);
+                rows.push(crate::fleet::healthy_row(&f.arn, &f.name, f.service.clone(), total));
+                continue;
+            }
+            let parts: Vec<&str> = f.arn.split(':').collect();
+            let req = Request {
+                target_group_arn: f.arn.clone(),
+                region: parts.get(3).copied().unwrap_or(&scan.region).to_string(),
+                account: parts.get(4).copied().unwrap_or_default().to_string(),
+                cluster: cluster.clone(),
+                alarm: None,
+                publish: false,
+            };
+            let scope = crate::collect::aws_scope(&req);
+            discover::prime(&pass, &scope, &f.arn, h, tags.get(&f.arn).cloned()).await;
+            requests.push(req);
+        }
+        info!(target_groups = found.len(), to_diagnose = requests.len(), "scan: target health read");
+        let results: Vec<Result<Outcome>> = futures::stream::iter(requests.iter().map(|r| Box::pin(self.run_in(&pass, r, deadline, false))))
+            .buffered(crate::handler::TARGET_GROUPS_AT_ONCE)
+            .collect()
+            .await;
+        let mut diagnoses = Vec::new();
+        for (req, res) in requests.iter().zip(results) {
+            match res {
+                Ok(o) => diagnoses.push(o.diagnosis),
+                Err(e) => rows.push(crate::fleet::error_row(&req.target_group_arn, &e.to_string())),
+            }
+        }
+        info!(shared_reads = pass.reads(), "scan: pass done");
+        Ok(crate::fleet::report("scan", rows, diagnoses))
+    }
+}

@@ -24,6 +24,23 @@ pub enum Trigger {
     Diagnose(Vec<Request>),
     /// An OK or INSUFFICIENT_DATA transition: acknowledged, nothing to diagnose.
     Acknowledge(Alarm),
+    /// A scan of a cluster's target groups (the scheduled scan's payload: `{"scan": {...}}`).
+    Scan(ScanRequest),
+}
+
+/// What `scan` looks at: a cluster's target groups in a region (optionally one namespace's).
+/// As a payload: `{"scan": {"cluster": "prod", "namespace": "shop", "region": "eu-west-1"}}`, every
+/// field optional (the region defaults to the function's, the cluster to DEFAULT_CLUSTER).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScanRequest {
+    #[serde(default)]
+    pub region: String,
+    /// The cluster's name: needed to reach an EKS cluster, and to find the groups tagged for it.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 /// One diagnosis to run.
@@ -92,6 +109,10 @@ pub fn parse_value(v: &Value) -> Result<Trigger, TriggerError> {
         sns(v)
     } else if obj.contains_key("targetGroupArn") {
         manual(v)
+    } else if let Some(scan) = obj.get("scan") {
+        serde_json::from_value(scan.clone())
+            .map(Trigger::Scan)
+            .map_err(|e| invalid(format!("scan payload: {e}; expected {{\"scan\": {{\"cluster\": NAME, \"namespace\": NS, \"region\": REGION}}}}")))
     } else if obj.contains_key("AlarmName") && obj.contains_key("Trigger") {
         alarm_json(v, "alarm-json")
     } else {
@@ -285,6 +306,8 @@ fn sns(v: &Value) -> Result<Trigger, TriggerError> {
         match alarm_json(&alarm, "sns")? {
             Trigger::Diagnose(reqs) => all.extend(reqs),
             Trigger::Acknowledge(a) => acknowledged = Some(a),
+            // (An alarm notification never asks for a scan.)
+            Trigger::Scan(_) => {}
         }
     }
     match (all.is_empty(), acknowledged) {

@@ -1232,7 +1232,74 @@ def two_clusters(kube, ns):
     return {**out, "theirs": theirs, "blueInstance": blue["InstanceId"]}
 
 
+# ------------------------------------------------------------------ issue 17: many target groups at once
+
+def fleet(kube, ns, shared=3, healthy_ip=1, own=1, prefix="shop"):
+    """One cluster's namespace, one VPC, two nodes in one security group, and many Services, each
+    behind its own ALB (the ALBs share one group): `shared` NodePort Services whose instance
+    targets time out because the nodes' group lost its NodePort rule from the ALBs (one common
+    cause: security-groups on that group), `own` ip Services whose pods crash-loop (pod-status,
+    each its own cause), and `healthy_ip` ip Services that work (port 8080 is still allowed)."""
+    from concurrent.futures import ThreadPoolExecutor
+    namespace(kube, ns)
+    zones = ("us-east-1a", "us-east-1b")
+    net = network(ns, zones, zones)
+    ec2 = aws("ec2")
+    # The NodePort rule from the ALBs is gone; 8080 (the pods' port) stays.
+    ec2.revoke_security_group_ingress(GroupId=net["sg_node"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 30000, "ToPort": 32767, "UserIdGroupPairs": [{"GroupId": net["sg_lb"], "Description": "NodePorts from the ALB"}]}])
+    insts = instances(net, zones)
+    nodes = [f"{ns}-node-{z[-1]}" for z in zones]
+    for n, i in zip(nodes, insts):
+        node(kube, n, i)
+    o = octet(ns)
+    out = {"namespace": ns, "cluster": CLUSTER, "vpc": net["vpc"], "nodeGroup": net["sg_node"], "shared": [], "own": [], "healthy": []}
+
+    def instance_service(k):
+        name = f"{prefix}-{k}"
+        service(kube, ns, name, {"app": name}, 80, 80)
+        kube.request("PATCH", f"/api/v1/namespaces/{ns}/services/{name}", {"spec": {"type": "NodePort"}}, "application/merge-patch+json")
+        node_port = kube.get(f"/api/v1/namespaces/{ns}/services/{name}")["spec"]["ports"][0]["nodePort"]
+        ctr = container("http", 80)
+        rs, labels = workload(kube, ns, name, {"app": name}, ctr)
+        for j, n in enumerate(nodes):
+            pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[j]}", labels, n, f"192.168.{o}.{(10 + 2 * k + j) % 250 + 2}", ctr, rs)
+        _, tg = load_balancer(ns, net, name, 80, "instance", node_port, controller_tags(ns, name, 80))
+        register(tg, [(i["id"], node_port) for i in insts], {i["id"]: TIMEOUT for i in insts})
+        binding(kube, ns, f"k8s-{ns}-{name}"[:63], tg, name, 80, "instance")
+        return tg
+
+    def ip_service(k, state):
+        name = f"api-{k}" if state == "crashloop" else f"web-{k}"
+        service(kube, ns, name, {"app": name}, 80, 8080)
+        ctr = container("http", 8080)
+        rs, labels = workload(kube, ns, name, {"app": name}, ctr)
+        ips = [f"10.0.{j + 1}.{(o + 3 * k + (0 if state == 'crashloop' else 120)) % 250 + 2}" for j in range(2)]
+        for j, (n, ip) in enumerate(zip(nodes, ips)):
+            pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[j]}", labels, n, ip, ctr, rs, state)
+        _, tg = load_balancer(ns, net, name, 80, "ip", 8080, controller_tags(ns, name, 80))
+        register(tg, [(ip, 8080) for ip in ips], {ip: TIMEOUT for ip in ips} if state == "crashloop" else {})
+        binding(kube, ns, f"k8s-{ns}-{name}"[:63], tg, name, 80, "ip")
+        return tg
+
+    with ThreadPoolExecutor(8) as pool:
+        shared_tgs = pool.map(instance_service, range(shared))
+        own_tgs = pool.map(lambda k: ip_service(k, "crashloop"), range(own))
+        healthy_tgs = pool.map(lambda k: ip_service(k, "ready"), range(healthy_ip))
+        out["shared"], out["own"], out["healthy"] = list(shared_tgs), list(own_tgs), list(healthy_tgs)
+    return out
+
+
+def fleet_scale(kube, ns):
+    """For the benchmark: 200 target groups in one namespace, 40 of them unhealthy from two shared
+    causes (20 behind the nodes' group that lost its NodePort rule, 20 whose pods' port the same
+    group... see BENCHMARKS.md) and 160 healthy."""
+    return fleet(kube, ns, shared=40, healthy_ip=160, own=0, prefix="svc")
+
+
 SCENARIOS = {
+    "fleet": fleet,
+    "fleet-scale": fleet_scale,
     "scale": scale,
     "probe-targets": probe_targets,
     "ingress-404": ingress_404,

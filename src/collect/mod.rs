@@ -18,6 +18,7 @@ pub mod access;
 pub mod aws;
 pub mod changes;
 pub mod cloudtrail;
+pub mod discover;
 pub mod ec2;
 pub mod eks;
 pub mod gateway;
@@ -70,8 +71,7 @@ impl Clients {
         T: Clone + Send + Sync + 'static,
         Fut: Future<Output = T>,
     {
-        let key = format!("aws|{}|{what}|{}", self.aws_scope, key.join(","));
-        self.shared.once(key, read).await
+        self.shared.once(aws_key(&self.aws_scope, what, key), read).await
     }
 
     /// A Kubernetes read shared by the pass (`key`: its namespace or name, if any).
@@ -81,9 +81,28 @@ impl Clients {
         key: &str,
         read: impl Future<Output = Fetched<T>>,
     ) -> Fetched<T> {
-        let key = format!("kube|{}|{what}|{key}", self.kube_scope);
-        self.shared.once(key, || read).await
+        self.shared.once(kube_key(&self.kube_scope, what, key), || read).await
     }
+}
+
+/// Where a diagnosis reads AWS: its account and region (a pass never shares across them).
+pub fn aws_scope(req: &Request) -> String {
+    format!("{}:{}", req.account, req.region)
+}
+
+/// Which cluster a diagnosis reads: the access's source and the cluster chosen by name.
+pub fn kube_scope(kube: &KubeAccess, cluster: Option<&mapping::ClusterChoice>) -> String {
+    format!("{}|{}", kube.source().unwrap_or_default(), cluster.map(|c| c.name.as_str()).unwrap_or(""))
+}
+
+/// The key of a Kubernetes read in a pass.
+pub fn kube_key(kube_scope: &str, what: &str, key: &str) -> String {
+    format!("kube|{kube_scope}|{what}|{key}")
+}
+
+/// The key of an AWS read in a pass: where (account and region), what call, on what.
+pub fn aws_key(aws_scope: &str, what: &str, key: &[String]) -> String {
+    format!("aws|{aws_scope}|{what}|{}", key.join(","))
 }
 
 /// `ids` sorted and unique: one key for one set, whatever order the targets came in.
@@ -413,8 +432,9 @@ async fn round_one(clients: &Clients, req: &Request) -> Result<First> {
                     }),
             }
         },
-        bound(deadline, "DescribeTargetHealth", aws::target_health(elb, arn)),
-        bound(deadline, "DescribeTags", aws::tags(elb, &tg_arns)),
+        // (A scan has read these already for every group: `discover::prime`.)
+        clients.aws_once("DescribeTargetHealth", &tg_arns, || bound(deadline, "DescribeTargetHealth", aws::target_health(elb, arn))),
+        clients.aws_once("DescribeTags", &tg_arns, || bound(deadline, "DescribeTags", aws::tags(elb, &tg_arns))),
         bound(deadline, "DescribeTargetGroupAttributes", aws::target_group_attributes(elb, arn)),
         // Cluster-wide pieces, independent of the Service: read once per pass.
         clients.kube_once("targetgroupbindings", "", kube_call(access, deadline, kube::target_group_bindings)),

@@ -30,6 +30,8 @@ pub struct Shared {
     /// CloudTrail: lookups made so far (their slots), and how many distinct resources a pass may look up.
     trail_slots: Mutex<(Option<tokio::time::Instant>, usize)>,
     trail_budget: usize,
+    /// A pass of several target groups (`Shared::pass`), not a diagnosis alone.
+    pass: bool,
     trail: Mutex<HashMap<String, Arc<OnceCell<Result<Vec<AwsChange>, Missing>>>>>,
 }
 
@@ -40,16 +42,24 @@ impl Default for Shared {
     }
 }
 
-/// CloudTrail lookups a pass of many target groups makes at most: 12 lookups are 6 seconds at
-/// two a second; the shared resources (groups, ACLs, routes) come first in each diagnosis's list.
-pub const PASS_TRAIL_BUDGET: usize = 12;
 
 impl Shared {
+    /// A pass of several target groups. It looks up in CloudTrail what one diagnosis would (a
+    /// scan must not wait on CloudTrail's two lookups a second for each group), the shared
+    /// resources first (`collect::trail_resources`): what a storm has in common.
+    pub fn pass() -> Shared {
+        Shared {
+            pass: true,
+            ..Shared::with_trail_budget(super::cloudtrail::MAX_RESOURCES)
+        }
+    }
+
     pub fn with_trail_budget(trail_budget: usize) -> Shared {
         Shared {
             cells: Mutex::default(),
             trail_slots: Mutex::new((None, 0)),
             trail_budget,
+            pass: false,
             trail: Mutex::default(),
         }
     }
@@ -75,9 +85,9 @@ impl Shared {
         }
     }
 
-    /// Is this a pass of several target groups (more CloudTrail lookups than one diagnosis makes)?
+    /// Is this a pass of several target groups?
     pub fn is_pass(&self) -> bool {
-        self.trail_budget > super::cloudtrail::MAX_RESOURCES
+        self.pass
     }
 
     /// How many distinct reads the pass has made (for logs and benchmarks).

@@ -98,6 +98,22 @@ impl Ledger {
         self.call("PutItem", &body).await.map(|_| ())
     }
 
+    /// What the last published scan under `key` found (`fleet::fingerprint`), if one was.
+    pub async fn scan_state(&self, key: &str) -> Result<Option<String>, LedgerError> {
+        let body = json!({"TableName": self.table, "Key": {"pk": {"S": key}}, "ConsistentRead": true});
+        let item = self.call("GetItem", &body).await?;
+        Ok(item["Item"]["found"]["S"].as_str().map(str::to_string))
+    }
+
+    /// Records what the scan under `key` found, kept for 30 days.
+    pub async fn record_scan(&self, key: &str, found: &str) -> Result<(), LedgerError> {
+        let now = epoch(SystemTime::now());
+        let mut record = item(key, "scanned", now);
+        record["found"] = json!({"S": found});
+        record["expires"] = json!({"N": (now + 30 * 24 * 3600).to_string()});
+        self.call("PutItem", &json!({"TableName": self.table, "Item": record})).await.map(|_| ())
+    }
+
     async fn call(&self, operation: &'static str, body: &Value) -> Result<Value, LedgerError> {
         self.api.call(operation, body).await.map_err(|e| match e {
             CallError::Credentials(m) => LedgerError::Credentials(m),

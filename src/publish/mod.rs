@@ -172,6 +172,30 @@ impl Publisher {
         self.everywhere(Some(req), "", m, deadline).await
     }
 
+    /// Publishes the report of a pass over many target groups as one message per channel.
+    /// `req` (the pass's first alarm request, if an alarm started it) records the delivery in
+    /// the ledger so a retried invocation does not repeat it; `key` threads it (PagerDuty's
+    /// dedup key, Q Developer's thread).
+    pub async fn fleet(
+        &self,
+        r: &crate::fleet::FleetReport,
+        req: Option<&Request>,
+        key: &str,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Vec<PublishError> {
+        let thread = render::chatbot::thread_id(Some(key), "");
+        let m = self.messages(
+            |chatbot| match chatbot {
+                true => render::sns::with_machine_body(render::fleet::sns(r), &render::fleet::chatbot(r, &thread)),
+                false => render::fleet::sns(r),
+            },
+            || render::fleet::slack(r),
+            || render::fleet::teams(r),
+            || render::fleet::pagerduty(r, key),
+        );
+        self.everywhere(req, "-pass", m, deadline).await
+    }
+
     /// Delivers through one channel at most once per alarm transition and target group: a
     /// channel the ledger says is done is skipped; an unreachable ledger never stops a delivery
     /// (at least once beats not at all). Without a ledger or a transition, simply delivers.

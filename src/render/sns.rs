@@ -135,7 +135,7 @@ pub fn chatbot_recovered(alarm: &str) -> SnsMessage {
     with_machine_body(recovered(alarm), &super::chatbot::recovered(alarm))
 }
 
-pub(super) fn with_machine_body(mut m: SnsMessage, body: &Value) -> SnsMessage {
+pub(crate) fn with_machine_body(mut m: SnsMessage, body: &Value) -> SnsMessage {
     let mut doc: Value = serde_json::from_str(&m.message).expect("our own document");
     let body = body.to_string();
     for key in ["default", "email-json", "sqs", "lambda", "http", "https"] {

@@ -137,3 +137,25 @@ pub fn fixes(d: &Value) -> Vec<String> {
         .filter_map(|r| r.as_str().map(str::to_string))
         .collect()
 }
+
+/// Runs `f` to completion on a thread with the main thread's 8 MiB of stack, as the binaries
+/// run the handler (`#[tokio::main]` polls it on the main thread): a pass over several target
+/// groups nests large futures, more than a test thread's 2 MiB hold in a debug build.
+pub fn on_main_sized_stack<Fut: 'static>(make: fn() -> Fut) -> Fut::Output
+where
+    Fut: std::future::Future,
+    Fut::Output: Send + 'static,
+{
+    std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(make())
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}

@@ -20,6 +20,12 @@ pub fn alarm_for(tg_arns: &[&str]) -> Value {
     let mut ev: Value = serde_json::from_slice(&std::fs::read(repo().join("events/alarm-metric-math.json")).unwrap()).unwrap();
     ev["account"] = json!("123456789012");
     let metrics = ev["detail"]["configuration"]["metrics"].as_array_mut().unwrap();
+    // One metric per target group: the sample's last, repeated as needed, each with its own id.
+    while metrics.len() < 1 + tg_arns.len() {
+        let mut m = metrics.last().unwrap().clone();
+        m["id"] = json!(format!("m{}", metrics.len()));
+        metrics.push(m);
+    }
     metrics.truncate(1 + tg_arns.len());
     for (m, arn) in metrics.iter_mut().skip(1).zip(tg_arns) {
         m["metricStat"]["metric"]["dimensions"]["TargetGroup"] = json!(arn.rsplit(':').next().unwrap());
@@ -54,8 +60,12 @@ async fn manual_payload_returns_the_diagnosis() {
     assert_eq!(d["cluster"], "demo");
 }
 
-#[tokio::test]
-async fn alarm_over_two_target_groups_reports_each_and_the_one_that_failed() {
+#[test]
+fn alarm_over_two_target_groups_reports_each_and_the_one_that_failed() {
+    crate::harness::on_main_sized_stack(alarm_over_two_target_groups)
+}
+
+async fn alarm_over_two_target_groups() {
     // GIVEN a metric-math alarm over a seeded target group and one that does not exist
     let s = stack();
     let seed = s.seed("article");

@@ -7,6 +7,7 @@ mod bad_payloads;
 mod config;
 mod corpus;
 mod deploy;
+mod fleet;
 mod gateway;
 mod harness;
 mod judgement;

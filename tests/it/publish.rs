@@ -325,8 +325,12 @@ async fn retried_alarm_after_a_slack_500_posts_to_sns_once_and_to_slack_once() {
     );
 }
 
-#[tokio::test]
-async fn target_group_that_cannot_be_diagnosed_is_published_beside_the_one_that_was() {
+#[test]
+fn target_group_that_cannot_be_diagnosed_is_a_row_of_the_one_message_for_the_alarm() {
+    crate::harness::on_main_sized_stack(one_message_for_the_alarm)
+}
+
+async fn one_message_for_the_alarm() {
     // GIVEN a metric-math alarm over a seeded target group and one that does not exist, and SNS
     let s = stack();
     let seed = s.seed("article");
@@ -343,26 +347,20 @@ async fn target_group_that_cannot_be_diagnosed_is_published_beside_the_one_that_
         .handle(&event)
         .await
         .expect("a partial answer is delivered");
-    // THEN the diagnosis and a notice naming the target group that failed both went out
+    // THEN one message for the alarm: the diagnosis's row and a row naming the target group
+    // that failed, said, not dropped
     assert_eq!(out["errors"][0]["targetGroupArn"], missing);
     let got = helper(s, &["receive", q["queue"].as_str().unwrap()]);
-    let mut statuses: Vec<&str> = got
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["attributes"]["status"].as_str().unwrap())
-        .collect();
-    statuses.sort();
-    assert_eq!(statuses, ["error", "problem"], "{got:#}");
-    let notice = got
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["attributes"]["status"] == "error")
-        .unwrap();
-    let body: Value = serde_json::from_str(notice["body"].as_str().unwrap()).unwrap();
-    assert_eq!(body["targetGroupArn"], missing);
-    assert!(body["error"].as_str().unwrap().contains("not found"), "{body}");
+    let got = got.as_array().unwrap();
+    assert_eq!(got.len(), 1, "one message per alarm: {got:#?}");
+    assert_eq!(got[0]["attributes"]["status"], "problem");
+    let body: Value = serde_json::from_str(got[0]["body"].as_str().unwrap()).unwrap();
+    let rows = body["groups"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let failed = rows.iter().find(|r| r["targetGroupArn"] == missing).expect("the failed group's row");
+    assert_eq!(failed["status"], "inconclusive");
+    assert!(failed["error"].as_str().unwrap().contains("not found"), "{failed}");
+    assert_eq!(body["diagnoses"][0]["verdict"]["rootCause"], "selector-match");
 }
 
 #[tokio::test]
