@@ -37,7 +37,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("diagnosis", &["checks", "snapshot", "changes"]),
-    ("render", &["diagnosis", "checks", "snapshot", "trigger"]),
+    ("fleet", &["diagnosis", "checks"]),
+    ("render", &["diagnosis", "checks", "snapshot", "trigger", "fleet"]),
     // The ones that do I/O: a signed JSON call shared by two of them, then the three.
     ("aws_json", &[]),
     (
@@ -58,7 +59,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "publish",
-        &["render", "diagnosis", "trigger", "config", "error", "aws_error", "aws_json"],
+        &[
+            "render",
+            "diagnosis",
+            "fleet",
+            "trigger",
+            "config",
+            "error",
+            "aws_error",
+            "aws_json",
+        ],
     ),
     (
         "remediate",
@@ -78,9 +88,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "snapshot",
             "trigger",
             "mapping",
+            "fleet",
         ],
     ),
-    ("handler", &["pipeline", "collect", "config", "error", "trigger"]),
+    ("handler", &["pipeline", "collect", "config", "error", "trigger", "fleet"]),
     (
         "cli",
         &[

@@ -157,7 +157,9 @@ async fn scan(args: ScanArgs) -> Result<(String, u8), Error> {
     };
     let pipeline = Pipeline::new(base, kube, config);
     if args.publish && !pipeline.publisher().is_configured() {
-        return Err(Error::Config("--publish needs a channel (SNS_TOPIC_ARN, SLACK_WEBHOOK_SECRET_ARN, …)".into()));
+        return Err(Error::Config(
+            "--publish needs a channel (SNS_TOPIC_ARN, SLACK_WEBHOOK_SECRET_ARN, …)".into(),
+        ));
     }
     let req = crate::pipeline::ScanRequest {
         region,
@@ -167,7 +169,7 @@ async fn scan(args: ScanArgs) -> Result<(String, u8), Error> {
     let report = pipeline.scan(&req, None).await?;
     if args.publish {
         let key = format!("eks-lb-doctor/scan/{}", req.cluster.as_deref().unwrap_or("cluster"));
-        let failed = pipeline.publisher().fleet(&report, None, &key, None).await;
+        let failed = pipeline.publisher().fleet(&report, None, false, &key, None).await;
         if !failed.is_empty() {
             return Err(Error::Publish(failed));
         }
@@ -264,6 +266,9 @@ async fn diagnose(args: DiagnoseArgs, color: bool) -> Result<(String, u8), Error
         true => crate::collect::shared::Shared::pass(),
         false => crate::collect::shared::Shared::default(),
     });
+    if many {
+        pipeline.prime_pass(&pass, &requests).await;
+    }
     for (i, req) in requests.iter().enumerate() {
         // With several target groups, one that cannot be diagnosed must not hide the others.
         let outcome = match pipeline.run_in(&pass, req, None, args.publish).await {

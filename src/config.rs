@@ -245,7 +245,7 @@ impl Config {
 
     /// Whether this deployment may scan: the region is well formed and allowed, the cluster and
     /// namespace (when given) are valid names. The reason, when not.
-    pub fn admit_scan(&self, scan: &crate::pipeline::ScanRequest) -> std::result::Result<(), String> {
+    pub fn admit_scan(&self, scan: &crate::trigger::ScanRequest) -> std::result::Result<(), String> {
         if !valid_region(&scan.region) {
             return Err(format!("region {:?} is not a region name", scan.region));
         }

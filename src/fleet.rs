@@ -183,7 +183,12 @@ pub fn report(kind: &str, mut rows: Vec<GroupRow>, diagnoses: Vec<Diagnosis>) ->
         let mut fix: Vec<String> = Vec::new();
         for &i in &members {
             let d = by_arn[rows[i].target_group_arn.as_str()];
-            let lines = d.findings.iter().find(|f| f.check == check).map(|f| f.remediation.clone()).unwrap_or_default();
+            let lines = d
+                .findings
+                .iter()
+                .find(|f| f.check == check)
+                .map(|f| f.remediation.clone())
+                .unwrap_or_default();
             for line in lines {
                 if !fix.contains(&line) {
                     fix.push(line);
@@ -209,7 +214,11 @@ pub fn report(kind: &str, mut rows: Vec<GroupRow>, diagnoses: Vec<Diagnosis>) ->
         });
     }
     let diagnoses = order_like(&rows, diagnoses);
-    let status = rows.iter().map(|r| r.status).min_by_key(|s| rank(*s)).unwrap_or(VerdictStatus::Healthy);
+    let status = rows
+        .iter()
+        .map(|r| r.status)
+        .min_by_key(|s| rank(*s))
+        .unwrap_or(VerdictStatus::Healthy);
     let summary = summary_line(&rows, &common_causes);
     FleetReport {
         schema_version: SCHEMA_VERSION,
@@ -258,7 +267,10 @@ fn summary_line(rows: &[GroupRow], common: &[CommonCause]) -> String {
             c.resources.join(", ")
         ));
     }
-    let own = rows.iter().filter(|r| r.status == VerdictStatus::Problem && r.common_cause.is_none()).count();
+    let own = rows
+        .iter()
+        .filter(|r| r.status == VerdictStatus::Problem && r.common_cause.is_none())
+        .count();
     if own > 0 && !common.is_empty() {
         parts.push(match own {
             1 => "1 fails for a cause of its own".to_string(),

@@ -13,10 +13,7 @@ use crate::error::{Error, PublishError, Result};
 use crate::pipeline::Pipeline;
 use crate::trigger::{self, Request, Trigger};
 
-/// Target groups of one pass diagnosed at the same time: enough to overlap their round trips,
-/// few enough that the account's Describe quotas (shared with the Load Balancer Controller) are
-/// not spent in a burst; the shared reads make each one after the first cheap.
-pub const TARGET_GROUPS_AT_ONCE: usize = 8;
+pub use crate::pipeline::TARGET_GROUPS_AT_ONCE;
 
 pub use crate::pipeline::PUBLISH_MARGIN;
 
@@ -97,12 +94,12 @@ impl Handler {
         use futures::stream::StreamExt;
         let shared = std::sync::Arc::new(crate::collect::shared::Shared::pass());
         let pipeline = &self.pipeline;
-        let results: Vec<Result<crate::pipeline::Outcome>> = futures::stream::iter(
-            requests.iter().map(|r| Box::pin(pipeline.run_in(&shared, r, collect_by, false))),
-        )
-        .buffered(TARGET_GROUPS_AT_ONCE)
-        .collect()
-        .await;
+        Box::pin(pipeline.prime_pass(&shared, requests)).await;
+        let results: Vec<Result<crate::pipeline::Outcome>> =
+            futures::stream::iter(requests.iter().map(|r| Box::pin(pipeline.run_in(&shared, r, collect_by, false))))
+                .buffered(TARGET_GROUPS_AT_ONCE)
+                .collect()
+                .await;
         info!(target_groups = requests.len(), shared_reads = shared.reads(), "pass diagnosed");
         let mut diagnoses = Vec::new();
         let mut rows = Vec::new();
@@ -123,18 +120,20 @@ impl Handler {
             // Nothing diagnosed: the invocation fails visibly with the first error.
             return Err(first_error.expect("a request failed"));
         }
-        let alarms: std::collections::BTreeSet<&str> =
-            requests.iter().filter_map(|r| r.alarm.as_ref().map(|a| a.name.as_str())).collect();
+        let alarms: std::collections::BTreeSet<&str> = requests.iter().filter_map(|r| r.alarm.as_ref().map(|a| a.name.as_str())).collect();
         let kind = if alarms.len() > 1 { "storm" } else { "alarm" };
         let report = crate::fleet::report(kind, rows, diagnoses);
         info!(status = ?report.status, summary = %report.summary, common_causes = report.common_causes.len(), "pass summary");
         if requests.iter().any(|r| r.publish) {
+            // One alarm: its own alert and thread; several: the storm's.
             let first = requests.iter().find(|r| r.alarm.is_some());
-            let key = match (alarms.len(), first.and_then(|r| r.alarm.as_ref())) {
-                (1, Some(a)) => crate::render::pagerduty::dedup_key(Some(a), ""),
-                _ => format!("eks-lb-doctor/storm/{}", alarms.iter().copied().collect::<Vec<_>>().join(",")),
-            };
-            let failed = self.pipeline.publisher().fleet(&report, first, &key, deadline).await;
+            let key = format!("eks-lb-doctor/storm/{}", alarms.iter().copied().collect::<Vec<_>>().join(","));
+            let alarm = first.filter(|_| alarms.len() == 1);
+            let failed = self
+                .pipeline
+                .publisher()
+                .fleet(&report, alarm.or(first), alarm.is_some(), &key, deadline)
+                .await;
             if !failed.is_empty() {
                 return Err(Error::Publish(failed));
             }
@@ -155,8 +154,11 @@ impl Handler {
     ) -> Result<Value> {
         let config = self.pipeline.config();
         if scan.region.is_empty() {
-            scan.region = (config.region.clone())
-                .ok_or_else(|| Error::Trigger(trigger::TriggerError::Invalid("scan payload: no region, and AWS_REGION is unset".into())))?;
+            scan.region = (config.region.clone()).ok_or_else(|| {
+                Error::Trigger(trigger::TriggerError::Invalid(
+                    "scan payload: no region, and AWS_REGION is unset".into(),
+                ))
+            })?;
         }
         let report = Box::pin(self.pipeline.scan(&scan, collect_by)).await?;
         let found = crate::fleet::fingerprint(&report);
@@ -173,13 +175,18 @@ impl Handler {
         let publish = !found.is_empty() && last.as_deref() != Some(found.as_str());
         info!(status = ?report.status, summary = %report.summary, publish, "scan");
         if publish {
-            let failed = publisher.fleet(&report, None, &format!("eks-lb-doctor/{key}"), deadline).await;
+            let failed = publisher
+                .fleet(&report, None, false, &format!("eks-lb-doctor/{key}"), deadline)
+                .await;
             if !failed.is_empty() {
                 return Err(Error::Publish(failed));
             }
         }
         // Recorded once published (or once all is well again): a failed delivery is retried next time.
-        if let (Some(l), true) = (publisher.ledger(), publish || (found.is_empty() && last.as_deref().is_some_and(|l| !l.is_empty()))) {
+        if let (Some(l), true) = (
+            publisher.ledger(),
+            publish || (found.is_empty() && last.as_deref().is_some_and(|l| !l.is_empty())),
+        ) {
             if let Err(e) = l.record_scan(&key, &found).await {
                 warn!(error = %e, "could not record the scan's state: the next scan may publish again");
             }

@@ -23,6 +23,11 @@ use crate::trigger::Request;
 /// loopback, plus the real services' latency; a slower channel is cut and retried alone.
 pub const PUBLISH_MARGIN: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// Target groups of one pass diagnosed at the same time: enough to overlap their round trips,
+/// few enough that the account's Describe quotas (shared with the Load Balancer Controller) are
+/// not spent in a burst; the shared reads make each one after the first cheap.
+pub const TARGET_GROUPS_AT_ONCE: usize = 8;
+
 /// The clients and configuration every request shares (per process on the CLI, per container
 /// on Lambda).
 pub struct Pipeline {
@@ -140,6 +145,27 @@ impl Pipeline {
 pub use crate::trigger::ScanRequest;
 
 impl Pipeline {
+    /// Before a pass's diagnoses: their target groups' descriptions and load balancers read in
+    /// batches (per account and region), so no diagnosis reads its own. Requests this deployment
+    /// may not act on are left to `run_in` to refuse; a failed batch primes nothing.
+    pub async fn prime_pass(&self, pass: &crate::collect::shared::Shared, requests: &[Request]) {
+        let mut by_scope: std::collections::BTreeMap<String, Vec<&Request>> = Default::default();
+        for r in requests.iter().filter(|r| self.config.admit(r).is_ok()) {
+            by_scope.entry(crate::collect::aws_scope(r)).or_default().push(r);
+        }
+        for (scope, reqs) in by_scope {
+            let Ok(sdk) = self.access.sdk_for(reqs[0]).await else { continue };
+            let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
+                .region(aws_config::Region::new(reqs[0].region.clone()))
+                .build();
+            let elb = aws_sdk_elasticloadbalancingv2::Client::from_conf(conf);
+            let arns: Vec<String> = reqs.iter().map(|r| r.target_group_arn.clone()).collect();
+            if let Some(groups) = crate::collect::discover::describe(&elb, &arns).await {
+                crate::collect::discover::prime_groups(pass, &scope, &elb, &groups).await;
+            }
+        }
+    }
+
     /// `scan`: every target group of the cluster, its target health read in bulk; the groups
     /// with any target not healthy (or none at all) diagnosed in one shared pass; one report
     /// with their common causes. Reads the function's own account (or ASSUME_ROLE_ARN).
@@ -157,7 +183,11 @@ impl Pipeline {
             alarm: None,
             publish: false,
         };
-        if self.access.role_for(&probe).is_some_and(|r| r.contains("{account}") || r.contains("::role")) {
+        if self
+            .access
+            .role_for(&probe)
+            .is_some_and(|r| r.contains("{account}") || r.contains("::role"))
+        {
             return Err(crate::error::Error::Config(
                 "scan reads one account: set ASSUME_ROLE_ARN (not a template) or run with that account's credentials".into(),
             ));
@@ -182,12 +212,18 @@ impl Pipeline {
         if let (crate::snapshot::Fetched::Failed(m), None) = (&bindings, &cluster) {
             return Err(crate::error::Error::AwsUnavailable {
                 api: "TargetGroupBindings".into(),
-                message: format!("{}; without a cluster name (--cluster, DEFAULT_CLUSTER) nothing else finds the target groups", m.error),
+                message: format!(
+                    "{}; without a cluster name (--cluster, DEFAULT_CLUSTER) nothing else finds the target groups",
+                    m.error
+                ),
             });
         }
-        let (found, tags) = discover::target_groups(&elb, &bindings, cluster.as_deref(), scan.namespace.as_deref())
+        let (found, region) = discover::target_groups(&elb, &bindings, cluster.as_deref(), scan.namespace.as_deref())
             .await
-            .map_err(|m| crate::error::Error::AwsUnavailable { api: m.api, message: m.error })?;
+            .map_err(|m| crate::error::Error::AwsUnavailable {
+                api: m.api,
+                message: m.error,
+            })?;
         let arns: Vec<String> = found.iter().map(|f| f.arn.clone()).collect();
         let health = discover::health(&elb, &arns).await;
         let mut rows = Vec::new();
@@ -209,14 +245,29 @@ impl Pipeline {
                 publish: false,
             };
             let scope = crate::collect::aws_scope(&req);
-            discover::prime(&pass, &scope, &f.arn, h, tags.get(&f.arn).cloned()).await;
+            discover::prime(&pass, &scope, &f.arn, h, region.tags.get(&f.arn).cloned()).await;
             requests.push(req);
         }
-        info!(target_groups = found.len(), to_diagnose = requests.len(), "scan: target health read");
-        let results: Vec<Result<Outcome>> = futures::stream::iter(requests.iter().map(|r| Box::pin(self.run_in(&pass, r, deadline, false))))
-            .buffered(crate::handler::TARGET_GROUPS_AT_ONCE)
-            .collect()
-            .await;
+        // The descriptions the listing read (else read now, 20 a call), and their load balancers.
+        let arns: Vec<String> = requests.iter().map(|r| r.target_group_arn.clone()).collect();
+        let listed: Vec<_> = arns.iter().filter_map(|a| region.groups.get(a).cloned()).collect();
+        let groups = match listed.len() == arns.len() {
+            true => Some(listed),
+            false => discover::describe(&elb, &arns).await,
+        };
+        if let (Some(groups), Some(first)) = (groups, requests.first()) {
+            discover::prime_groups(&pass, &crate::collect::aws_scope(first), &elb, &groups).await;
+        }
+        info!(
+            target_groups = found.len(),
+            to_diagnose = requests.len(),
+            "scan: target health read"
+        );
+        let results: Vec<Result<Outcome>> =
+            futures::stream::iter(requests.iter().map(|r| Box::pin(self.run_in(&pass, r, deadline, false))))
+                .buffered(TARGET_GROUPS_AT_ONCE)
+                .collect()
+                .await;
         let mut diagnoses = Vec::new();
         for (req, res) in requests.iter().zip(results) {
             match res {

@@ -110,9 +110,11 @@ pub fn parse_value(v: &Value) -> Result<Trigger, TriggerError> {
     } else if obj.contains_key("targetGroupArn") {
         manual(v)
     } else if let Some(scan) = obj.get("scan") {
-        serde_json::from_value(scan.clone())
-            .map(Trigger::Scan)
-            .map_err(|e| invalid(format!("scan payload: {e}; expected {{\"scan\": {{\"cluster\": NAME, \"namespace\": NS, \"region\": REGION}}}}")))
+        serde_json::from_value(scan.clone()).map(Trigger::Scan).map_err(|e| {
+            invalid(format!(
+                "scan payload: {e}; expected {{\"scan\": {{\"cluster\": NAME, \"namespace\": NS, \"region\": REGION}}}}"
+            ))
+        })
     } else if obj.contains_key("AlarmName") && obj.contains_key("Trigger") {
         alarm_json(v, "alarm-json")
     } else {

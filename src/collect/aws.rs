@@ -64,7 +64,7 @@ pub async fn target_group(client: &elbv2::Client, arn: &str, region: &str) -> Re
     }
 }
 
-fn convert_tg(tg: &elbv2::types::TargetGroup) -> TargetGroup {
+pub(super) fn convert_tg(tg: &elbv2::types::TargetGroup) -> TargetGroup {
     TargetGroup {
         arn: tg.target_group_arn().unwrap_or_default().into(),
         name: tg.target_group_name().unwrap_or_default().into(),
@@ -146,6 +146,18 @@ pub async fn load_balancers(client: &elbv2::Client, arns: &[String]) -> Fetched<
     if arns.is_empty() {
         return Fetched::not_collected("the target group is not attached to a load balancer");
     }
+    // The API takes 20 ARNs a call.
+    let mut all = Vec::new();
+    for chunk in arns.chunks(TAGS_PER_CALL) {
+        match describe_load_balancers(client, chunk).await {
+            Fetched::Ok(lbs) => all.extend(lbs),
+            other => return other,
+        }
+    }
+    Fetched::Ok(all)
+}
+
+async fn describe_load_balancers(client: &elbv2::Client, arns: &[String]) -> Fetched<Vec<LoadBalancer>> {
     match client
         .describe_load_balancers()
         .set_load_balancer_arns(Some(arns.to_vec()))

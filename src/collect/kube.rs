@@ -104,7 +104,7 @@ pub fn missing(verb: &str, resource: &str, err: &kube::Error) -> Missing {
     }
 }
 
-fn is_not_found(err: &kube::Error) -> bool {
+pub(super) fn is_not_found(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.code == 404)
 }
 
@@ -118,7 +118,7 @@ where
 
 /// Lists every page, keeping of managedFields only who changed each object and when (for
 /// "what changed"), never the field sets.
-async fn list_keeping_edits<K>(api: &Api<K>, lp: ListParams) -> Result<Vec<K>, kube::Error>
+pub(super) async fn list_keeping_edits<K>(api: &Api<K>, lp: ListParams) -> Result<Vec<K>, kube::Error>
 where
     K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -278,6 +278,21 @@ pub async fn pods(
     ns: &str,
     selector: impl std::future::Future<Output = Option<std::collections::BTreeMap<String, String>>>,
 ) -> Fetched<Vec<Pod>> {
+    pods_keeping(client, ns, selector, false).await
+}
+
+/// The namespace's pods, every one kept whole (as `LeanPod` reads them): for a pass whose
+/// diagnoses select different pods of one namespace, read once.
+pub async fn namespace_pods(client: &kube::Client, ns: &str) -> Fetched<Vec<Pod>> {
+    pods_keeping(client, ns, async { None }, true).await
+}
+
+async fn pods_keeping(
+    client: &kube::Client,
+    ns: &str,
+    selector: impl std::future::Future<Output = Option<std::collections::BTreeMap<String, String>>>,
+    all: bool,
+) -> Fetched<Vec<Pod>> {
     let request = kube::core::Request::new(format!("/api/v1/namespaces/{ns}/pods"));
     let mut selector = std::pin::pin!(selector);
     let mut wanted: Option<Option<std::collections::BTreeMap<String, String>>> = None;
@@ -298,12 +313,13 @@ pub async fn pods(
             None => wanted.insert(selector.as_mut().await),
         };
         out.extend(page.items.into_iter().map(|p| {
-            let selected = sel.as_ref().is_some_and(|sel| {
-                !sel.is_empty()
-                    && sel
-                        .iter()
-                        .all(|(k, v)| p.metadata.labels.as_ref().and_then(|l| l.get(k)) == Some(v))
-            });
+            let selected = all
+                || sel.as_ref().is_some_and(|sel| {
+                    !sel.is_empty()
+                        && sel
+                            .iter()
+                            .all(|(k, v)| p.metadata.labels.as_ref().and_then(|l| l.get(k)) == Some(v))
+                });
             if selected {
                 Pod::from(p)
             } else {
@@ -537,7 +553,7 @@ pub async fn all_endpoints(client: &kube::Client) -> Fetched<Vec<EndpointsView>>
     )
 }
 
-fn from_slices(ns: &str, name: &str, slices: &[EndpointSlice]) -> EndpointsView {
+pub(super) fn from_slices(ns: &str, name: &str, slices: &[EndpointSlice]) -> EndpointsView {
     let mut view = EndpointsView {
         namespace: ns.into(),
         service: name.into(),
@@ -573,7 +589,7 @@ fn from_slices(ns: &str, name: &str, slices: &[EndpointSlice]) -> EndpointsView 
     view
 }
 
-fn from_endpoints(e: &Endpoints) -> EndpointsView {
+pub(super) fn from_endpoints(e: &Endpoints) -> EndpointsView {
     let mut view = EndpointsView {
         namespace: e.metadata.namespace.clone().unwrap_or_default(),
         service: e.metadata.name.clone().unwrap_or_default(),

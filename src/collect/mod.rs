@@ -23,6 +23,7 @@ pub mod ec2;
 pub mod eks;
 pub mod gateway;
 pub mod kube;
+pub mod namespace;
 pub mod probe;
 pub mod shared;
 #[cfg(test)]
@@ -81,6 +82,7 @@ impl Clients {
         key: &str,
         read: impl Future<Output = Fetched<T>>,
     ) -> Fetched<T> {
+        let read = Box::pin(read);
         self.shared.once(kube_key(&self.kube_scope, what, key), || read).await
     }
 }
@@ -92,7 +94,11 @@ pub fn aws_scope(req: &Request) -> String {
 
 /// Which cluster a diagnosis reads: the access's source and the cluster chosen by name.
 pub fn kube_scope(kube: &KubeAccess, cluster: Option<&mapping::ClusterChoice>) -> String {
-    format!("{}|{}", kube.source().unwrap_or_default(), cluster.map(|c| c.name.as_str()).unwrap_or(""))
+    format!(
+        "{}|{}",
+        kube.source().unwrap_or_default(),
+        cluster.map(|c| c.name.as_str()).unwrap_or("")
+    )
 }
 
 /// The key of a Kubernetes read in a pass.
@@ -106,7 +112,7 @@ pub fn aws_key(aws_scope: &str, what: &str, key: &[String]) -> String {
 }
 
 /// `ids` sorted and unique: one key for one set, whatever order the targets came in.
-fn key_of(ids: &[String]) -> Vec<String> {
+pub(crate) fn key_of(ids: &[String]) -> Vec<String> {
     let set: BTreeSet<&String> = ids.iter().collect();
     set.into_iter().cloned().collect()
 }
@@ -183,12 +189,7 @@ fn gateway_made(tags: &Fetched<std::collections::BTreeMap<String, String>>) -> O
     tags.ok().and_then(crate::gateway::tag)
 }
 
-async fn service_round(
-    clients: &Clients,
-    svc: &ServiceRef,
-    gateway: Option<crate::gateway::GatewayTag>,
-    changes: bool,
-) -> ServiceEvidence {
+async fn service_round(clients: &Clients, svc: &ServiceRef, gateway: Option<crate::gateway::GatewayTag>, changes: bool) -> ServiceEvidence {
     let (access, deadline) = (&clients.kube, clients.deadline);
     let (ns, name) = (svc.namespace.as_str(), svc.name.as_str());
     use futures::FutureExt;
@@ -220,10 +221,40 @@ async fn service_round(
             false => Fetched::not_collected("CHANGES_WINDOW_MINUTES=0: recent changes are not looked for"),
         }
     };
+    // In a pass, the namespace's Services, pods and endpoints are listed once for all its
+    // diagnoses (`namespace`); alone, only this Service's are read.
+    let pass = clients.shared.is_pass();
+    let service = async {
+        match pass {
+            false => service.await,
+            true => {
+                let read = kube_call(access, deadline, |c| self::namespace::services(c, ns));
+                self::namespace::service(&clients.kube_once("services+edits", ns, read).await, ns, name)
+            }
+        }
+    };
+    let pods = async {
+        match pass {
+            false => kube_call(access, deadline, |c| kube::pods(c, ns, selector)).await,
+            true => {
+                let read = kube_call(access, deadline, |c| kube::namespace_pods(c, ns));
+                clients.kube_once("pods", ns, read).await
+            }
+        }
+    };
+    let endpoints = async {
+        match pass {
+            false => kube_call(access, deadline, |c| kube::endpoints(c, ns, name)).await,
+            true => {
+                let read = kube_call(access, deadline, |c| self::namespace::endpoints(c, ns));
+                self::namespace::endpoints_of(&clients.kube_once("endpoints-of-namespace", ns, read).await, ns, name)
+            }
+        }
+    };
     let (service, pods, endpoints, events, ingresses, target_group_configs, gateway, replica_sets) = tokio::join!(
         service,
-        kube_call(access, deadline, |c| kube::pods(c, ns, selector)),
-        kube_call(access, deadline, |c| kube::endpoints(c, ns, name)),
+        pods,
+        endpoints,
         clients.kube_once("events", ns, kube_call(access, deadline, |c| kube::events(c, ns))),
         clients.kube_once("ingresses", ns, kube_call(access, deadline, |c| kube::ingresses(c, ns))),
         configs,
@@ -417,8 +448,13 @@ async fn round_one(clients: &Clients, req: &Request) -> Result<First> {
     let (elb, access, deadline) = (&clients.elbv2, &clients.kube, clients.deadline);
     let arn = req.target_group_arn.as_str();
     let tg_arns = [arn.to_string()];
+    // A pass may have read the description already (`discover::prime_groups`).
+    let primed: Option<Fetched<TargetGroup>> = clients.shared.get(&aws_key(&clients.aws_scope, "DescribeTargetGroups", &tg_arns));
     let (tg, target_health, tg_tags, target_group_attributes, bindings, nodes, (ingress_classes, controller, kube_proxy)) = tokio::join!(
         async {
+            if let Some(tg) = primed {
+                return Ok(tg);
+            }
             match deadline {
                 None => aws::target_group(elb, arn, &req.region).await,
                 Some(at) => tokio::time::timeout_at(at, aws::target_group(elb, arn, &req.region))
@@ -433,8 +469,16 @@ async fn round_one(clients: &Clients, req: &Request) -> Result<First> {
             }
         },
         // (A scan has read these already for every group: `discover::prime`.)
-        clients.aws_once("DescribeTargetHealth", &tg_arns, || bound(deadline, "DescribeTargetHealth", aws::target_health(elb, arn))),
-        clients.aws_once("DescribeTags", &tg_arns, || bound(deadline, "DescribeTags", aws::tags(elb, &tg_arns))),
+        clients.aws_once("DescribeTargetHealth", &tg_arns, || bound(
+            deadline,
+            "DescribeTargetHealth",
+            aws::target_health(elb, arn)
+        )),
+        clients.aws_once("DescribeTags", &tg_arns, || bound(
+            deadline,
+            "DescribeTags",
+            aws::tags(elb, &tg_arns)
+        )),
         bound(deadline, "DescribeTargetGroupAttributes", aws::target_group_attributes(elb, arn)),
         // Cluster-wide pieces, independent of the Service: read once per pass.
         clients.kube_once("targetgroupbindings", "", kube_call(access, deadline, kube::target_group_bindings)),
@@ -517,14 +561,18 @@ async fn map_by_data(clients: &Clients, first: &First, aws: &AwsRound, res: &mut
     let (access, deadline) = (&clients.kube, clients.deadline);
     let targets = first.target_health.ok().cloned().unwrap_or_default();
     if first.target_group.ok().is_some_and(|t| t.target_type == "ip") {
-        lookups.all_endpoints = clients.kube_once("endpoints", "*", kube_call(access, deadline, kube::all_endpoints)).await;
+        lookups.all_endpoints = clients
+            .kube_once("endpoints", "*", kube_call(access, deadline, kube::all_endpoints))
+            .await;
         attempt(
             res,
             mapping::BY_ENDPOINT_IPS,
             step_or_miss(&lookups.all_endpoints, |e| mapping::by_endpoint_ips(&targets, e)),
         )
     } else {
-        lookups.all_services = clients.kube_once("services", "*", kube_call(access, deadline, |c| kube::services(c, None))).await;
+        lookups.all_services = clients
+            .kube_once("services", "*", kube_call(access, deadline, |c| kube::services(c, None)))
+            .await;
         attempt(
             res,
             mapping::BY_NODE_PORT,
@@ -548,8 +596,16 @@ async fn aws_round(clients: &Clients, first: &First) -> AwsRound {
     // Load balancers in front of several target groups (an Ingress group's ALB) are read once.
     let lb_round = async {
         tokio::join!(
-            clients.aws_once("DescribeLoadBalancers", &lbs, || bound(deadline, "DescribeLoadBalancers", aws::load_balancers(elb, &lb_arns))),
-            clients.aws_once("DescribeListeners", &lbs, || bound(deadline, "DescribeListeners", aws::listeners(elb, &lb_arns))),
+            clients.aws_once("DescribeLoadBalancers", &lbs, || bound(
+                deadline,
+                "DescribeLoadBalancers",
+                aws::load_balancers(elb, &lb_arns)
+            )),
+            clients.aws_once("DescribeListeners", &lbs, || bound(
+                deadline,
+                "DescribeListeners",
+                aws::listeners(elb, &lb_arns)
+            )),
             clients.aws_once("DescribeTags", &lbs, || async {
                 if lb_arns.is_empty() {
                     Fetched::not_collected("the target group is not attached to a load balancer")
@@ -653,9 +709,21 @@ async fn network_round(clients: &Clients, first: &First) -> NetworkEvidence {
         instances,
         target_interfaces,
         lb_interfaces,
-        clients.aws_once("DescribeSubnets", &vpc_key, || bound(deadline, "DescribeSubnets", ec2::subnets(ec2c, v))),
-        clients.aws_once("DescribeNetworkAcls", &vpc_key, || bound(deadline, "DescribeNetworkAcls", ec2::network_acls(ec2c, v))),
-        clients.aws_once("DescribeRouteTables", &vpc_key, || bound(deadline, "DescribeRouteTables", ec2::route_tables(ec2c, v))),
+        clients.aws_once("DescribeSubnets", &vpc_key, || bound(
+            deadline,
+            "DescribeSubnets",
+            ec2::subnets(ec2c, v)
+        )),
+        clients.aws_once("DescribeNetworkAcls", &vpc_key, || bound(
+            deadline,
+            "DescribeNetworkAcls",
+            ec2::network_acls(ec2c, v)
+        )),
+        clients.aws_once("DescribeRouteTables", &vpc_key, || bound(
+            deadline,
+            "DescribeRouteTables",
+            ec2::route_tables(ec2c, v)
+        )),
         clients.aws_once("DescribeVpcs", &vpc_key, || bound(deadline, "DescribeVpcs", ec2::vpcs(ec2c, v))),
         clients.aws_once("DescribeSecurityGroups", &vpc_key, || {
             bound(deadline, "DescribeSecurityGroups", ec2::security_groups_of_vpc(ec2c, v))

@@ -42,7 +42,6 @@ impl Default for Shared {
     }
 }
 
-
 impl Shared {
     /// A pass of several target groups. It looks up in CloudTrail what one diagnosis would (a
     /// scan must not wait on CloudTrail's two lookups a second for each group), the shared
@@ -72,17 +71,23 @@ impl Shared {
     {
         let cell = {
             let mut cells = self.cells.lock().expect("lock");
-            let any = cells
-                .entry(key)
-                .or_insert_with(|| Arc::new(OnceCell::<T>::new()) as Cell)
-                .clone();
+            let any = cells.entry(key).or_insert_with(|| Arc::new(OnceCell::<T>::new()) as Cell).clone();
             any.downcast::<OnceCell<T>>()
         };
         match cell {
-            Ok(cell) => cell.get_or_init(read).await.clone(),
+            // The read is boxed: a collection nests many of these, and each unboxed would hold
+            // its whole read inline (a debug build's stack frames grow with them).
+            Ok(cell) => cell.get_or_init(move || Box::pin(read())).await.clone(),
             // Two call sites used one key for different types: a bug, but never a wrong answer.
-            Err(_) => read().await,
+            Err(_) => Box::pin(read()).await,
         }
+    }
+
+    /// The value read under `key`, if some diagnosis of the pass has read it (or the pass was
+    /// primed with it); `None` otherwise, or while it is still being read.
+    pub fn get<T: Clone + Send + Sync + 'static>(&self, key: &str) -> Option<T> {
+        let cell = self.cells.lock().expect("lock").get(key).cloned()?;
+        cell.downcast::<OnceCell<T>>().ok()?.get().cloned()
     }
 
     /// Is this a pass of several target groups?

@@ -27,13 +27,18 @@ fn groups_failing_on_one_security_group_share_one_cause_and_one_fix() {
         node_group_blocked("shop-c"),
         diagnosed(SnapshotB::article(), "legacy"),
     ];
-    assert!(ds[..3].iter().all(|d| d.verdict.root_cause.map(|c| c.as_str()) == Some("security-groups")));
+    assert!(ds[..3]
+        .iter()
+        .all(|d| d.verdict.root_cause.map(|c| c.as_str()) == Some("security-groups")));
     // WHEN reported together
     let r = report("storm", vec![], ds);
     // THEN one common cause, on sg-node, with the three groups and the fix said once
     assert_eq!(r.common_causes.len(), 1, "{:#?}", r.common_causes);
     let c = &r.common_causes[0];
-    assert_eq!((c.root_cause.as_str(), c.resources.clone()), ("security-groups", vec!["sg-node".to_string()]));
+    assert_eq!(
+        (c.root_cause.as_str(), c.resources.clone()),
+        ("security-groups", vec!["sg-node".to_string()])
+    );
     assert_eq!(c.target_groups, ["shop-a", "shop-b", "shop-c"]);
     let shop_a = r.diagnoses.iter().find(|d| d.target_group.name == "shop-a").unwrap();
     let fix_a = &shop_a.findings.iter().find(|f| f.check == c.root_cause).unwrap().remediation;
@@ -41,7 +46,10 @@ fn groups_failing_on_one_security_group_share_one_cause_and_one_fix() {
     assert_eq!(&c.fix, fix_a, "the same fix for all three, said once");
     // AND the article's group is a problem of its own, not part of it
     let legacy = r.groups.iter().find(|g| g.name == "legacy").unwrap();
-    assert_eq!((legacy.root_cause.map(|c| c.as_str()), legacy.common_cause), (Some("selector-match"), None));
+    assert_eq!(
+        (legacy.root_cause.map(|c| c.as_str()), legacy.common_cause),
+        (Some("selector-match"), None)
+    );
     assert_eq!(
         r.summary,
         "4 of 4 target groups have a problem; 3 share one cause (security-groups on sg-node); 1 fails for a cause of its own."
@@ -51,7 +59,11 @@ fn groups_failing_on_one_security_group_share_one_cause_and_one_fix() {
 #[test]
 fn two_services_with_wrong_selectors_are_two_problems_not_one() {
     // GIVEN two target groups whose Services each select no pod
-    let r = report("storm", vec![], vec![diagnosed(SnapshotB::article(), "a"), diagnosed(SnapshotB::article(), "b")]);
+    let r = report(
+        "storm",
+        vec![],
+        vec![diagnosed(SnapshotB::article(), "a"), diagnosed(SnapshotB::article(), "b")],
+    );
     // THEN no common cause: a selector is each Service's own
     assert!(r.common_causes.is_empty());
     assert!(r.groups.iter().all(|g| g.common_cause.is_none()));
@@ -79,6 +91,9 @@ fn the_fix_objects_are_read_from_the_commands_flags() {
         fix_objects("aws ec2 authorize-security-group-ingress --group-id sg-1 --protocol tcp --port 80 --source-group sg-lb"),
         ["sg-1"]
     );
-    assert_eq!(fix_objects("aws ec2 delete-route --route-table-id rtb-b --destination-cidr-block 10.0.0.0/24"), ["rtb-b"]);
+    assert_eq!(
+        fix_objects("aws ec2 delete-route --route-table-id rtb-b --destination-cidr-block 10.0.0.0/24"),
+        ["rtb-b"]
+    );
     assert!(fix_objects("kubectl -n x rollout restart ds/kube-proxy").is_empty());
 }

@@ -111,7 +111,9 @@ impl Ledger {
         let mut record = item(key, "scanned", now);
         record["found"] = json!({"S": found});
         record["expires"] = json!({"N": (now + 30 * 24 * 3600).to_string()});
-        self.call("PutItem", &json!({"TableName": self.table, "Item": record})).await.map(|_| ())
+        self.call("PutItem", &json!({"TableName": self.table, "Item": record}))
+            .await
+            .map(|_| ())
     }
 
     async fn call(&self, operation: &'static str, body: &Value) -> Result<Value, LedgerError> {

@@ -175,14 +175,18 @@ impl Publisher {
     /// Publishes the report of a pass over many target groups as one message per channel.
     /// `req` (the pass's first alarm request, if an alarm started it) records the delivery in
     /// the ledger so a retried invocation does not repeat it; `key` threads it (PagerDuty's
-    /// dedup key, Q Developer's thread).
+    /// dedup key, Q Developer's thread), unless `alarm_key`: then the alarm's own key is used,
+    /// so its OK resolves the alert.
     pub async fn fleet(
         &self,
         r: &crate::fleet::FleetReport,
         req: Option<&Request>,
+        alarm_key: bool,
         key: &str,
         deadline: Option<tokio::time::Instant>,
     ) -> Vec<PublishError> {
+        let alarm = req.and_then(|r| r.alarm.as_ref()).filter(|_| alarm_key);
+        let key = &alarm.map_or_else(|| key.to_string(), |a| render::pagerduty::dedup_key(Some(a), ""));
         let thread = render::chatbot::thread_id(Some(key), "");
         let m = self.messages(
             |chatbot| match chatbot {

@@ -50,7 +50,10 @@ pub fn text(r: &FleetReport) -> String {
             out.push_str(&format!("    {f}\n"));
         }
     }
-    out.push_str(&format!("\n{:<12} {:>7}  {:<20} TARGET GROUP (SERVICE)\n", "STATUS", "UNHLTHY", "ROOT CAUSE"));
+    out.push_str(&format!(
+        "\n{:<12} {:>7}  {:<20} TARGET GROUP (SERVICE)\n",
+        "STATUS", "UNHLTHY", "ROOT CAUSE"
+    ));
     for row in &r.groups {
         out.push_str(&line(row));
         out.push('\n');
@@ -88,7 +91,11 @@ pub fn sns(r: &FleetReport) -> SnsMessage {
         let m = SnsMessage {
             subject: subject.clone(),
             message: doc.to_string(),
-            attributes: [("status".to_string(), word(r.status).to_lowercase()), ("kind".into(), r.kind.clone())].into(),
+            attributes: [
+                ("status".to_string(), word(r.status).to_lowercase()),
+                ("kind".into(), r.kind.clone()),
+            ]
+            .into(),
         };
         // Too large: the diagnoses go first (largest first), the rows and causes stay.
         if m.size() <= super::sns::MAX_BYTES || report.diagnoses.is_empty() {
@@ -161,7 +168,10 @@ pub fn teams(r: &FleetReport) -> Value {
     ];
     for (i, c) in r.common_causes.iter().enumerate() {
         body.push(heading(&format!("Common cause {}: {}", i + 1, c.root_cause.as_str()), "Default"));
-        body.push(plain(&format!("{} — {}", c.resources.join(", "), c.target_groups.join(", ")), false));
+        body.push(plain(
+            &format!("{} — {}", c.resources.join(", "), c.target_groups.join(", ")),
+            false,
+        ));
         body.extend(c.fix.iter().take(MAX_FIXES).map(|f| plain(f, true)));
     }
     let rows: Vec<String> = r.groups.iter().take(MAX_ROWS).map(line).collect();
@@ -238,7 +248,12 @@ mod tests {
             Diagnosis::from_snapshot(&snap)
         };
         let blocked = || SnapshotB::instance().sg("sg-node", |g| g.ingress.clear());
-        let healthy = crate::fleet::healthy_row("arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/1", "web", Some("shop/web".into()), 3);
+        let healthy = crate::fleet::healthy_row(
+            "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/1",
+            "web",
+            Some("shop/web".into()),
+            3,
+        );
         crate::fleet::report(
             "scan",
             vec![healthy],
@@ -258,7 +273,11 @@ mod tests {
         let blocks = m["blocks"].as_array().unwrap();
         assert!(blocks.len() <= 50);
         let all = m.to_string();
-        assert_eq!(all.matches("authorize-security-group-ingress").count(), 1, "the fix once for both groups");
+        assert_eq!(
+            all.matches("authorize-security-group-ingress").count(),
+            1,
+            "the fix once for both groups"
+        );
     }
 
     #[test]
@@ -287,6 +306,9 @@ mod tests {
         let e = pagerduty(&report(), "eks-lb-doctor/scan/demo");
         assert_eq!(e["dedup_key"], "eks-lb-doctor/scan/demo");
         assert!(e["payload"]["summary"].as_str().unwrap().len() <= 1024);
-        assert_eq!(e["payload"]["custom_details"]["common_causes"][0]["target_groups"], json!(["shop-a", "shop-b"]));
+        assert_eq!(
+            e["payload"]["custom_details"]["common_causes"][0]["target_groups"],
+            json!(["shop-a", "shop-b"])
+        );
     }
 }

@@ -357,7 +357,10 @@ async fn one_message_for_the_alarm() {
     let body: Value = serde_json::from_str(got[0]["body"].as_str().unwrap()).unwrap();
     let rows = body["groups"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
-    let failed = rows.iter().find(|r| r["targetGroupArn"] == missing).expect("the failed group's row");
+    let failed = rows
+        .iter()
+        .find(|r| r["targetGroupArn"] == missing)
+        .expect("the failed group's row");
     assert_eq!(failed["status"], "inconclusive");
     assert!(failed["error"].as_str().unwrap().contains("not found"), "{failed}");
     assert_eq!(body["diagnoses"][0]["verdict"]["rootCause"], "selector-match");
