@@ -1234,12 +1234,15 @@ def two_clusters(kube, ns):
 
 # ------------------------------------------------------------------ issue 17: many target groups at once
 
-def fleet(kube, ns, shared=3, healthy_ip=1, own=1, prefix="shop"):
+def fleet(kube, ns, shared=3, healthy_ip=1, own=1, prefix="shop", second=0):
     """One cluster's namespace, one VPC, two nodes in one security group, and many Services, each
     behind its own ALB (the ALBs share one group): `shared` NodePort Services whose instance
     targets time out because the nodes' group lost its NodePort rule from the ALBs (one common
     cause: security-groups on that group), `own` ip Services whose pods crash-loop (pod-status,
-    each its own cause), and `healthy_ip` ip Services that work (port 8080 is still allowed)."""
+    each its own cause), and `healthy_ip` ip Services that work (port 8080 is still allowed).
+    With `second`, that many more ip Services whose pods run on a third node, in a group of its
+    own that admits the NodePorts but not the pods' port 8080 from the ALBs (a second common
+    cause: security-groups on that group)."""
     from concurrent.futures import ThreadPoolExecutor
     namespace(kube, ns)
     zones = ("us-east-1a", "us-east-1b")
@@ -1253,7 +1256,16 @@ def fleet(kube, ns, shared=3, healthy_ip=1, own=1, prefix="shop"):
     for n, i in zip(nodes, insts):
         node(kube, n, i)
     o = octet(ns)
-    out = {"namespace": ns, "cluster": CLUSTER, "vpc": net["vpc"], "nodeGroup": net["sg_node"], "shared": [], "own": [], "healthy": []}
+    out = {"namespace": ns, "cluster": CLUSTER, "vpc": net["vpc"], "nodeGroup": net["sg_node"], "shared": [], "own": [], "healthy": [], "second": []}
+    if second:
+        sg2 = ec2.create_security_group(GroupName=f"{ns}-nodes-x", Description="nodes x", VpcId=net["vpc"])["GroupId"]
+        ec2.authorize_security_group_ingress(GroupId=sg2, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 30000, "ToPort": 32767, "UserIdGroupPairs": [{"GroupId": net["sg_lb"]}]}])
+        # Node x has a subnet of its own (10.0.4.0/24, zone a): its pods' addresses.
+        subnet_x = ec2.create_subnet(VpcId=net["vpc"], CidrBlock="10.0.4.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+        x = instances({**net, "subnets": {"us-east-1a": subnet_x}}, ["us-east-1a"], {0: [sg2]})[0]
+        node(kube, f"{ns}-node-x", x)
+        out["secondGroup"] = sg2
 
     def instance_service(k):
         name = f"{prefix}-{k}"
@@ -1269,16 +1281,21 @@ def fleet(kube, ns, shared=3, healthy_ip=1, own=1, prefix="shop"):
         binding(kube, ns, f"k8s-{ns}-{name}"[:63], tg, name, 80, "instance")
         return tg
 
-    def ip_service(k, state):
-        name = f"api-{k}" if state == "crashloop" else f"web-{k}"
+    def ip_service(k, state, on=None):
+        name = {"crashloop": f"api-{k}", "ready": f"web-{k}", "blocked": f"pay-{k}"}[state]
+        on = on or nodes
+        pod_state = "ready" if state == "blocked" else state
         service(kube, ns, name, {"app": name}, 80, 8080)
         ctr = container("http", 8080)
         rs, labels = workload(kube, ns, name, {"app": name}, ctr)
-        ips = [f"10.0.{j + 1}.{(o + 3 * k + (0 if state == 'crashloop' else 120)) % 250 + 2}" for j in range(2)]
-        for j, (n, ip) in enumerate(zip(nodes, ips)):
-            pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[j]}", labels, n, ip, ctr, rs, state)
+        if state == "blocked":  # both pods on node x, in its subnet
+            ips = [f"10.0.4.{2 * k + j + 4}" for j in range(2)]
+        else:
+            ips = [f"10.0.{j + 1}.{(o + 3 * k + (0 if state == 'crashloop' else 120)) % 250 + 2}" for j in range(2)]
+        for j, (n, ip) in enumerate(zip(on if len(on) > 1 else on * 2, ips)):
+            pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[j]}", labels, n, ip, ctr, rs, pod_state)
         _, tg = load_balancer(ns, net, name, 80, "ip", 8080, controller_tags(ns, name, 80))
-        register(tg, [(ip, 8080) for ip in ips], {ip: TIMEOUT for ip in ips} if state == "crashloop" else {})
+        register(tg, [(ip, 8080) for ip in ips], {ip: TIMEOUT for ip in ips} if state != "ready" else {})
         binding(kube, ns, f"k8s-{ns}-{name}"[:63], tg, name, 80, "ip")
         return tg
 
@@ -1286,20 +1303,22 @@ def fleet(kube, ns, shared=3, healthy_ip=1, own=1, prefix="shop"):
         shared_tgs = pool.map(instance_service, range(shared))
         own_tgs = pool.map(lambda k: ip_service(k, "crashloop"), range(own))
         healthy_tgs = pool.map(lambda k: ip_service(k, "ready"), range(healthy_ip))
-        out["shared"], out["own"], out["healthy"] = list(shared_tgs), list(own_tgs), list(healthy_tgs)
+        second_tgs = pool.map(lambda k: ip_service(k, "blocked", [f"{ns}-node-x"]), range(second))
+        out["shared"], out["own"], out["healthy"], out["second"] = list(shared_tgs), list(own_tgs), list(healthy_tgs), list(second_tgs)
     return out
 
 
 def fleet_scale(kube, ns):
     """For the benchmark: 200 target groups in one namespace, 40 of them unhealthy from two shared
-    causes (20 behind the nodes' group that lost its NodePort rule, 20 whose pods' port the same
-    group... see BENCHMARKS.md) and 160 healthy."""
-    return fleet(kube, ns, shared=40, healthy_ip=160, own=0, prefix="svc")
+    causes (20 NodePort Services behind the nodes' group that lost its NodePort rule, 20 ip
+    Services on a node whose group lacks the pods' port) and 160 healthy ip Services."""
+    return fleet(kube, ns, shared=20, healthy_ip=160, own=0, prefix="svc", second=20)
 
 
 SCENARIOS = {
     "fleet": fleet,
     "fleet-scale": fleet_scale,
+    "fleet-two": lambda kube, ns: fleet(kube, ns, shared=2, healthy_ip=1, own=1, second=2),
     "scale": scale,
     "probe-targets": probe_targets,
     "ingress-404": ingress_404,
