@@ -520,4 +520,25 @@ mod tests {
     fn blank_values_count_as_unset() {
         assert_eq!(cfg(&[("DEFAULT_CLUSTER", "  ")]).unwrap(), Config::default());
     }
+
+    #[test]
+    fn a_scan_is_admitted_only_for_valid_allowed_names() {
+        // GIVEN a deployment allowed one region
+        let c = cfg(&[("ALLOWED_REGIONS", "eu-west-1")]).unwrap();
+        let scan = |region: &str, cluster: Option<&str>, ns: Option<&str>| crate::trigger::ScanRequest {
+            region: region.into(),
+            cluster: cluster.map(String::from),
+            namespace: ns.map(String::from),
+        };
+        // THEN a valid scan there passes; another region, a bad cluster or namespace name does not
+        assert!(c.admit_scan(&scan("eu-west-1", Some("prod"), Some("shop"))).is_ok());
+        assert!(c
+            .admit_scan(&scan("us-east-1", None, None))
+            .unwrap_err()
+            .contains("ALLOWED_REGIONS"));
+        assert!(c.admit_scan(&scan("eu-west-1", Some("prod;rm"), None)).is_err());
+        for bad in ["Shop", "-shop", "shop-", "a/b", "", &"x".repeat(64)] {
+            assert!(c.admit_scan(&scan("eu-west-1", None, Some(bad))).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -95,11 +95,13 @@ impl Handler {
         let shared = std::sync::Arc::new(crate::collect::shared::Shared::pass());
         let pipeline = &self.pipeline;
         Box::pin(pipeline.prime_pass(&shared, requests)).await;
-        let results: Vec<Result<crate::pipeline::Outcome>> =
-            futures::stream::iter(requests.iter().map(|r| Box::pin(pipeline.run_in(&shared, r, collect_by, false))))
-                .buffered(TARGET_GROUPS_AT_ONCE)
-                .collect()
-                .await;
+        // Each snapshot is dropped as soon as its diagnosis is made (one copy of the shared
+        // evidence for the pass, never one per target group).
+        let diagnosed = requests.iter().map(|r| async {
+            let outcome = Box::pin(pipeline.run_in(&shared, r, collect_by, false)).await;
+            outcome.map(|o| o.diagnosis)
+        });
+        let results: Vec<Result<_>> = futures::stream::iter(diagnosed).buffered(TARGET_GROUPS_AT_ONCE).collect().await;
         info!(target_groups = requests.len(), shared_reads = shared.reads(), "pass diagnosed");
         let mut diagnoses = Vec::new();
         let mut rows = Vec::new();
@@ -107,7 +109,7 @@ impl Handler {
         let mut first_error = None;
         for (req, res) in requests.iter().zip(results) {
             match res {
-                Ok(o) => diagnoses.push(o.diagnosis),
+                Ok(d) => diagnoses.push(d),
                 Err(e) => {
                     warn!(target_group = %req.target_group_arn, error = %e, "could not diagnose");
                     rows.push(crate::fleet::error_row(&req.target_group_arn, &e.to_string()));

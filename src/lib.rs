@@ -66,8 +66,12 @@ use trigger::Request;
 /// The shared AWS configuration (credentials chain, `AWS_ENDPOINT_URL`, retries); built once.
 pub async fn aws_sdk_config(region: Option<&str>) -> SdkConfig {
     // Every call is bounded: a slow endpoint costs at most one operation timeout, never the
-    // invocation. Retries are the SDK's standard mode (3 attempts, exponential backoff with
-    // full jitter), so an alarm storm's retries spread out instead of arriving together.
+    // invocation. Retries are the SDK's adaptive mode: standard's 3 attempts with exponential
+    // backoff and full jitter (an alarm storm's retries spread out instead of arriving together),
+    // and once a service throttles, a client-side rate limit shared by every client of that
+    // service and region in the process (aws-smithy-runtime's static CLIENT_RATE_LIMITER): the
+    // many diagnoses of a pass slow down together instead of spending the account's Describe
+    // quota, which the Load Balancer Controller shares. Without throttling it changes nothing.
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(3))
         .operation_attempt_timeout(std::time::Duration::from_secs(8))
@@ -75,7 +79,7 @@ pub async fn aws_sdk_config(region: Option<&str>) -> SdkConfig {
         .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts)
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3));
+        .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(3));
     if let Some(r) = region {
         loader = loader.region(Region::new(r.to_string()));
     }

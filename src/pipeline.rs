@@ -263,15 +263,18 @@ impl Pipeline {
             to_diagnose = requests.len(),
             "scan: target health read"
         );
-        let results: Vec<Result<Outcome>> =
-            futures::stream::iter(requests.iter().map(|r| Box::pin(self.run_in(&pass, r, deadline, false))))
-                .buffered(TARGET_GROUPS_AT_ONCE)
-                .collect()
-                .await;
+        // Each snapshot is dropped as soon as its diagnosis is made: a pass keeps one copy of
+        // the shared evidence (in `pass`), never one per target group.
+        let diagnosed = requests.iter().map(|r| async {
+            let outcome = Box::pin(self.run_in(&pass, r, deadline, false)).await;
+            outcome.map(|o| o.diagnosis)
+        });
+        let results: Vec<Result<crate::diagnosis::Diagnosis>> =
+            futures::stream::iter(diagnosed).buffered(TARGET_GROUPS_AT_ONCE).collect().await;
         let mut diagnoses = Vec::new();
         for (req, res) in requests.iter().zip(results) {
             match res {
-                Ok(o) => diagnoses.push(o.diagnosis),
+                Ok(d) => diagnoses.push(d),
                 Err(e) => rows.push(crate::fleet::error_row(&req.target_group_arn, &e.to_string())),
             }
         }

@@ -657,6 +657,24 @@ mod tests {
     }
 
     #[test]
+    fn a_scan_payload_is_a_scan_and_unknown_fields_are_refused() {
+        let v = json!({"scan": {"cluster": "prod", "namespace": "shop"}});
+        assert_eq!(
+            parse_value(&v).unwrap(),
+            Trigger::Scan(ScanRequest {
+                region: String::new(),
+                cluster: Some("prod".into()),
+                namespace: Some("shop".into()),
+            })
+        );
+        let err = parse_value(&json!({"scan": {"clusterName": "prod"}})).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown field `clusterName`") && err.contains("expected {\"scan\""),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn gov_and_china_regions_get_their_partition() {
         assert!(TargetGroupArn::from_dimension("targetgroup/a/00ff", "cn-north-1", "111122223333")
             .unwrap()

@@ -17,8 +17,10 @@ use super::aws;
 use super::shared::Shared;
 use crate::snapshot::{Fetched, Missing, TargetGroup, TargetGroupBinding, TargetHealth};
 
-/// Target-health reads in flight at once: the ELB Describe quota is shared with the controller.
-pub const HEALTH_AT_ONCE: usize = 8;
+/// Target-health reads in flight at once: enough to read 200 groups in a dozen round trips, few
+/// enough for the ELB Describe quota the controller shares (the SDK's adaptive retries slow every
+/// client down together once it throttles).
+pub const HEALTH_AT_ONCE: usize = 16;
 
 /// A target group to scan, and what names it.
 #[derive(Debug, Clone, PartialEq)]

@@ -156,6 +156,7 @@ fn rbac_covers_every_kubernetes_read_and_the_remediation_role_its_write() {
     let mut reads = call_args(&source("src/collect/kube.rs"), "missing");
     reads.extend(call_args(&source("src/collect/gateway.rs"), "missing"));
     reads.extend(call_args(&source("src/collect/changes.rs"), "missing"));
+    reads.extend(call_args(&source("src/collect/namespace.rs"), "missing"));
     reads.retain(|(verb, _)| verb != "verb");
     assert!(reads.len() >= 12, "found {reads:?}");
     let writes = call_args(&source("src/remediate.rs"), "missing");
