@@ -239,19 +239,6 @@ impl Publisher {
         res
     }
 
-    /// Says that one target group of an alarm could not be diagnosed while others were,
-    /// through every channel, recorded like a diagnosis (a retry does not repeat it) but apart
-    /// from it (a later retry may still deliver the diagnosis).
-    pub async fn not_diagnosed(&self, req: &Request, error: &str, deadline: Option<tokio::time::Instant>) -> Vec<PublishError> {
-        let m = self.messages(
-            |_| render::sns::not_diagnosed(req, error),
-            || render::slack::not_diagnosed(req, error),
-            || render::teams::not_diagnosed(req, error),
-            || render::pagerduty::not_diagnosed(req, error),
-        );
-        self.everywhere(Some(req), "-not-diagnosed", m, deadline).await
-    }
-
     /// The short "recovered" notice for an alarm back in OK; PagerDuty resolves the alert its
     /// trigger opened (the same key).
     pub async fn recovered(&self, alarm: &Alarm) -> Vec<PublishError> {

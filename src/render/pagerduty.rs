@@ -94,24 +94,6 @@ pub fn trigger(d: &Diagnosis, req: &Request, load_balancers: &[String]) -> Value
     })
 }
 
-/// A target group of an alarm that could not be diagnosed: still an alert, said so.
-pub fn not_diagnosed(req: &Request, error: &str) -> Value {
-    let name = req.target_group_arn.rsplit(':').next().unwrap_or(&req.target_group_arn);
-    json!({
-        "event_action": "trigger",
-        "dedup_key": dedup_key(req.alarm.as_ref(), &req.target_group_arn),
-        "payload": {
-            "summary": clip(&format!("NOT DIAGNOSED {name}: {error}"), MAX_SUMMARY),
-            "source": name,
-            "severity": "error",
-            "class": "not-diagnosed",
-            "custom_details": {"target_group": req.target_group_arn, "error": error},
-        },
-        "links": links(req, &req.target_group_arn, &[]),
-        "client": "eks-lb-doctor",
-    })
-}
-
 /// The `resolve` for an alarm back in OK: the same key as its trigger.
 pub fn resolve(alarm: &Alarm) -> Value {
     json!({"event_action": "resolve", "dedup_key": dedup_key(Some(alarm), "")})

@@ -113,17 +113,6 @@ pub fn recovered(alarm: &str) -> Value {
     json!({"text": format!(":large_green_circle: Alarm {} is OK again: the targets pass their health checks.", esc(alarm))})
 }
 
-/// A target group of an alarm that could not be diagnosed (the others were).
-pub fn not_diagnosed(req: &Request, error: &str) -> Value {
-    let alarm = req.alarm.as_ref().map(|a| a.name.as_str()).unwrap_or("manual request");
-    json!({"text": format!(
-        ":warning: Could not diagnose {} ({}): {}",
-        esc(&req.target_group_arn),
-        esc(alarm),
-        esc(error)
-    )})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

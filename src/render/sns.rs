@@ -162,15 +162,6 @@ pub(super) fn notice(subject: &str, text: &str, machine: &Value, status: &str) -
     }
 }
 
-/// A target group of an alarm that could not be diagnosed (the others were): said, not dropped.
-pub fn not_diagnosed(req: &Request, error: &str) -> SnsMessage {
-    let name = req.target_group_arn.rsplit(':').next().unwrap_or(&req.target_group_arn);
-    let alarm = req.alarm.as_ref().map(|a| a.name.as_str()).unwrap_or("manual request");
-    let text = format!("Could not diagnose {name} ({alarm}): {error}");
-    let machine = json!({"error": error, "targetGroupArn": req.target_group_arn, "alarm": alarm});
-    notice(&format!("ERROR: could not diagnose {name}"), &text, &machine, "error")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

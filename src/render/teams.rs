@@ -105,18 +105,6 @@ pub fn recovered(alarm: &str) -> Value {
     )
 }
 
-/// A target group of an alarm that could not be diagnosed.
-pub fn not_diagnosed(req: &Request, error: &str) -> Value {
-    let name = req.target_group_arn.rsplit(':').next().unwrap_or(&req.target_group_arn);
-    message(
-        vec![heading(&format!("NOT DIAGNOSED {name}"), "Warning"), plain(error, false)],
-        vec![open(
-            "Target group",
-            console_link(&req.region, "TargetGroup", &req.target_group_arn),
-        )],
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
