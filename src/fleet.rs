@@ -5,8 +5,8 @@
 //!
 //! A cause is common only when it is the *same* fault, not the same kind of fault: the same
 //! security group, network ACL or route table that the root cause's fix changes (the object of
-//! `--group-id`, `--network-acl-id`, `--route-table-id`), or the same cluster's kube-proxy or Load
-//! Balancer Controller. Two Services with the wrong selector are two problems, never one.
+//! `--group-id`, `--network-acl-id`, `--route-table-id`), the same broken nodes, or the same
+//! cluster's kube-proxy or Load Balancer Controller. Two Services with the wrong selector are two problems, never one.
 
 use std::collections::BTreeMap;
 
@@ -131,6 +131,15 @@ pub fn cause_key(d: &Diagnosis) -> Option<CauseKey> {
     let resources = match rc.as_str() {
         // Cluster-wide components: the same cluster's is the same fault.
         "kube-proxy" | "lb-controller" => vec![format!("cluster {}", d.cluster.as_deref()?)],
+        // Broken nodes: the same nodes (their names in the evidence).
+        "nodes" => {
+            let mut names: Vec<String> = (finding.evidence["nodes"].as_array().into_iter().flatten())
+                .filter_map(|n| n["node"].as_str().map(|n| format!("node {n}")))
+                .collect();
+            names.sort();
+            names.dedup();
+            names
+        }
         // The network: the resources the fix changes.
         "security-groups" | "network-acls" | "route-tables" => {
             let mut ids: Vec<String> = finding.remediation.iter().flat_map(|r| fix_objects(r)).collect();

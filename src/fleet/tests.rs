@@ -97,3 +97,17 @@ fn the_fix_objects_are_read_from_the_commands_flags() {
     );
     assert!(fix_objects("kubectl -n x rollout restart ds/kube-proxy").is_empty());
 }
+
+#[test]
+fn groups_whose_targets_sit_on_the_same_broken_node_share_it() {
+    // GIVEN two target groups whose unhealthy targets are on node-a, which is NotReady
+    let on_bad_node = |name: &str| diagnosed(SnapshotB::instance().node_not_ready("node-a"), name);
+    let (a, b) = (on_bad_node("a"), on_bad_node("b"));
+    let cause = a.verdict.root_cause.map(|c| c.as_str());
+    // WHEN reported together
+    let r = report("storm", vec![], vec![a, b]);
+    // THEN the node is the root cause of both, and one common cause names it
+    assert_eq!(cause, Some("nodes"));
+    assert_eq!(r.common_causes.len(), 1);
+    assert_eq!(r.common_causes[0].resources, ["node node-a"]);
+}
