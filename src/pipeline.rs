@@ -26,7 +26,7 @@ pub const PUBLISH_MARGIN: std::time::Duration = std::time::Duration::from_secs(3
 /// Target groups of one pass diagnosed at the same time: enough to overlap their round trips,
 /// few enough that the account's Describe quotas (shared with the Load Balancer Controller) are
 /// not spent in a burst; the shared reads make each one after the first cheap.
-pub const TARGET_GROUPS_AT_ONCE: usize = 8;
+pub const TARGET_GROUPS_AT_ONCE: usize = 12;
 
 /// The clients and configuration every request shares (per process on the CLI, per container
 /// on Lambda).

@@ -14,6 +14,8 @@ use crate::snapshot::{Fetched, HealthCheck, LbZone, Listener, LoadBalancer, Miss
 
 /// ELBv2's DescribeTags takes at most 20 ARNs per call.
 const TAGS_PER_CALL: usize = 20;
+/// Chunked calls (of a scan's hundreds of groups) in flight at once.
+const CHUNKS_AT_ONCE: usize = 4;
 
 /// Turns an ELBv2 SDK error into the `Missing` record a check can quote.
 pub fn missing<E, R>(api: &str, err: &SdkError<E, R>) -> Missing
@@ -122,9 +124,13 @@ pub async fn target_health(client: &elbv2::Client, arn: &str) -> Fetched<Vec<Tar
 /// Tags of any ELBv2 resources, in chunks of the API's limit.
 #[instrument(skip(client))]
 pub async fn tags(client: &elbv2::Client, arns: &[String]) -> Fetched<BTreeMap<String, BTreeMap<String, String>>> {
+    use futures::stream::StreamExt;
     let mut all = BTreeMap::new();
-    for chunk in arns.chunks(TAGS_PER_CALL) {
-        match client.describe_tags().set_resource_arns(Some(chunk.to_vec())).send().await {
+    // A scan's hundreds of groups: the chunks a few at a time, not one after another.
+    let calls = arns.chunks(TAGS_PER_CALL).map(|chunk| client.describe_tags().set_resource_arns(Some(chunk.to_vec())).send());
+    let answers: Vec<_> = futures::stream::iter(calls).buffered(CHUNKS_AT_ONCE).collect().await;
+    for answer in answers {
+        match answer {
             Ok(out) => {
                 for d in out.tag_descriptions() {
                     let tags = d
@@ -146,10 +152,13 @@ pub async fn load_balancers(client: &elbv2::Client, arns: &[String]) -> Fetched<
     if arns.is_empty() {
         return Fetched::not_collected("the target group is not attached to a load balancer");
     }
-    // The API takes 20 ARNs a call.
+    // The API takes 20 ARNs a call: the chunks a few at a time.
+    use futures::stream::StreamExt;
+    let calls = arns.chunks(TAGS_PER_CALL).map(|chunk| describe_load_balancers(client, chunk));
+    let answers: Vec<_> = futures::stream::iter(calls).buffered(CHUNKS_AT_ONCE).collect().await;
     let mut all = Vec::new();
-    for chunk in arns.chunks(TAGS_PER_CALL) {
-        match describe_load_balancers(client, chunk).await {
+    for answer in answers {
+        match answer {
             Fetched::Ok(lbs) => all.extend(lbs),
             other => return other,
         }
