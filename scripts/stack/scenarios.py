@@ -1315,7 +1315,55 @@ def fleet_scale(kube, ns):
     return fleet(kube, ns, shared=20, healthy_ip=160, own=0, prefix="svc", second=20)
 
 
+# ------------------------------------------------------------------ issue 18: public incidents
+
+def udp_only_health_check(kube, ns):
+    """https://github.com/k8gb-io/k8gb/issues/1741 (see tests/it/incidents.rs): CoreDNS behind an
+    NLB Service with one UDP port (53 → 5353). The target group forwards UDP; its health check is
+    the controller's default, TCP on the traffic port, which is the UDP NodePort: nothing accepts
+    TCP there, every instance target fails. The NLB has the controller's frontend security group,
+    which the nodes' group admits on the NodePorts (so the network is not the cause)."""
+    namespace(kube, ns)
+    zones = ("us-east-1a", "us-east-1b")
+    net = network(ns, zones, zones)
+    insts = instances(net, zones)
+    nodes = [f"{ns}-node-{z[-1]}" for z in zones]
+    for n, i in zip(nodes, insts):
+        node(kube, n, i)
+    spec = {"type": "NodePort", "selector": {"app": "coredns"},
+            "ports": [{"name": "udp-5353", "port": 53, "targetPort": 5353, "protocol": "UDP"}]}
+    kube.apply(f"/api/v1/namespaces/{ns}/services", {"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "k8gb-coredns", "namespace": ns,
+                            "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "external",
+                                            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "instance"}},
+               "spec": spec})
+    kube.request("PATCH", f"/api/v1/namespaces/{ns}/services/k8gb-coredns", {"spec": {"type": "LoadBalancer"}}, "application/merge-patch+json")
+    node_port = kube.get(f"/api/v1/namespaces/{ns}/services/k8gb-coredns")["spec"]["ports"][0]["nodePort"]
+    ctr = {"name": "coredns", "image": "coredns/coredns:1.11.1", "ports": [{"name": "udp-5353", "containerPort": 5353, "protocol": "UDP"}]}
+    rs, labels = workload(kube, ns, "coredns", {"app": "coredns"}, ctr)
+    o = octet(ns)
+    for k, n in enumerate(nodes):
+        pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[k]}", labels, n, f"192.168.{o}.{20 + k}", ctr, rs)
+    elb = aws("elbv2")
+    suffix = uuid.uuid4().hex[:8]
+    lb = elb.create_load_balancer(Name=elb_name("k8s", ns[:12], suffix), Subnets=list(net["lb_subnets"].values()), Scheme="internet-facing",
+                                  Type="network", SecurityGroups=[net["sg_lb"]],
+                                  Tags=[{"Key": "elbv2.k8s.aws/cluster", "Value": CLUSTER}])["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elb.create_target_group(Name=elb_name("k8s", ns[:10], "coredns", suffix), Protocol="UDP", Port=node_port, VpcId=net["vpc"], TargetType="instance",
+                                 HealthCheckProtocol="TCP", HealthCheckPort="traffic-port", HealthCheckIntervalSeconds=10, HealthCheckTimeoutSeconds=10,
+                                 HealthyThresholdCount=3, UnhealthyThresholdCount=3,
+                                 Tags=[{"Key": k, "Value": v} for k, v in {"elbv2.k8s.aws/cluster": CLUSTER, "service.k8s.aws/stack": f"{ns}/k8gb-coredns",
+                                                                          "service.k8s.aws/resource": "53"}.items()])["TargetGroups"][0]["TargetGroupArn"]
+    elb.create_listener(LoadBalancerArn=lb, Protocol="UDP", Port=53, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    failed = ("unhealthy", "Target.FailedHealthChecks", "Health checks failed")
+    register(tg, [(i["id"], node_port) for i in insts], {i["id"]: failed for i in insts})
+    binding(kube, ns, f"k8s-{ns}-coredns"[:63], tg, "k8gb-coredns", 53, "instance")
+    return {"namespace": ns, "cluster": CLUSTER, "targetGroupArn": tg, "loadBalancerArn": lb, "service": f"{ns}/k8gb-coredns",
+            "nodePort": node_port, "groups": {"lb": net["sg_lb"], "nodes": net["sg_node"]}}
+
+
 SCENARIOS = {
+    "udp-only-health-check": udp_only_health_check,
     "fleet": fleet,
     "fleet-scale": fleet_scale,
     "fleet-two": lambda kube, ns: fleet(kube, ns, shared=2, healthy_ip=1, own=1, second=2),

@@ -682,3 +682,82 @@ fn kind_name(object: &str) -> String {
     let name = rest.split_once('/').map(|(_, n)| n).unwrap_or(rest);
     format!("{} {name}", kind.to_lowercase())
 }
+
+/// A UDP target group whose health check reaches a port that only speaks UDP. Load balancers
+/// health-check UDP target groups over TCP, HTTP or HTTPS only ("For a UDP service, target
+/// availability is tested using non-UDP health checks", NLB guide, "Health checks for Network
+/// Load Balancer target groups"), on the traffic port unless told otherwise (the controller's
+/// default `traffic-port`). If nothing accepts TCP there, every target fails, however healthy the
+/// UDP service is (and the NLB fails open: traffic still flows, unchecked).
+/// Returns (sentence, targets it explains, fixes).
+pub fn udp_unprobed(
+    ctx: &View,
+    tg: &crate::snapshot::TargetGroup,
+    protocol: &str,
+    port: &str,
+) -> Option<(String, Vec<String>, Vec<String>)> {
+    if tg.protocol.as_deref() != Some("UDP") {
+        return None;
+    }
+    let svc = ctx.service.as_ref().ok()?;
+    let sp = ctx.service_port()?;
+    if sp.protocol.as_deref() != Some("UDP") {
+        return None;
+    }
+    let ports = svc.spec.as_ref()?.ports.as_deref().unwrap_or_default();
+    let tcp = |p: &&k8s_openapi::api::core::v1::ServicePort| p.protocol.as_deref().unwrap_or("TCP") == "TCP";
+    let target_number = |p: &k8s_openapi::api::core::v1::ServicePort| match &p.target_port {
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n)) => Some(*n),
+        None => Some(p.port),
+        _ => None,
+    };
+    // The port the check reaches, and whether something takes TCP there.
+    let probed = match port {
+        "traffic-port" if ctx.is_ip() => target_number(sp)?,
+        "traffic-port" => sp.node_port?,
+        n => n.parse().ok()?,
+    };
+    let tcp_there = if ctx.is_ip() {
+        (ctx.selected.iter().flat_map(|p| crate::snapshot::serving_containers(p)))
+            .flat_map(|c| c.ports.iter().flatten())
+            .any(|cp| cp.container_port == probed && cp.protocol.as_deref().unwrap_or("TCP") == "TCP")
+    } else {
+        let hcnp = svc.spec.as_ref()?.health_check_node_port;
+        ports.iter().filter(tcp).any(|p| p.node_port == Some(probed)) || hcnp == Some(probed)
+    };
+    if tcp_there {
+        return None;
+    }
+    let (ns, name) = (svc.metadata.namespace.as_deref()?, svc.metadata.name.as_deref()?);
+    let sentence = format!(
+        "the target group forwards UDP, and its {protocol} health check probes port {probed}, where the Service {ns}/{name} takes only UDP ({}/UDP): \
+         a UDP target group is health-checked over TCP, HTTP or HTTPS, so nothing answers the check",
+        sp.port
+    );
+    let key = "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port";
+    let annotate = |value: &str| {
+        format!(
+            "kubectl annotate service {} -n {} {key}={} --overwrite",
+            crate::shell::quote(name),
+            crate::shell::quote(ns),
+            crate::shell::quote(value)
+        )
+    };
+    // A TCP port the same Service already has: point the check there (by name, which the
+    // controller resolves since v2.6.2, else by the number the check reaches).
+    let fix = match ports.iter().find(tcp) {
+        Some(p) => {
+            let value = match (&p.name, ctx.is_ip()) {
+                (Some(n), _) => Some(n.clone()),
+                (None, true) => target_number(p).map(|n| n.to_string()),
+                (None, false) => p.node_port.map(|n| n.to_string()),
+            };
+            value.map(|v| annotate(&v)).into_iter().collect()
+        }
+        None => vec![format!(
+            "Serve a TCP (or HTTP) health endpoint beside the UDP port (in the app, or a sidecar), add it to the Service as a TCP port named HEALTH, then: {}",
+            annotate("HEALTH")
+        )],
+    };
+    Some((sentence, ctx.unhealthy_ids(), fix))
+}

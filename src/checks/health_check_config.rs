@@ -55,6 +55,13 @@ fn judge(ctx: &View, tg: &TargetGroup) -> Finding {
     let mut explains: Vec<String> = Vec::new();
     let mut fixes: Vec<String> = Vec::new();
     let mut config_problems = 0;
+    // A UDP group probed over TCP where only UDP is served (health::udp_unprobed).
+    if let Some((sentence, targets, fix)) = crate::checks::health::udp_unprobed(ctx, tg, &protocol, &port) {
+        problems.push(sentence);
+        explains.extend(targets);
+        fixes.extend(fix);
+        config_problems += 1;
+    }
     if ctx.service.is_ok() {
         // The port is target-port's to judge; path and protocol are judged here.
         for p in serving_problems(ctx, &protocol, &port, &path)
@@ -337,6 +344,58 @@ mod tests {
         // THEN the source is unknown, said with the permission, and no fix on the group (it would be reverted)
         assert!(f.detail.contains("set by unknown: the TargetGroupConfigurations that set it could not be read"), "{}", f.detail);
         assert!(f.remediation.iter().all(|r| !r.contains("modify-target-group")), "{:?}", f.remediation);
+    }
+
+    /// The instance fixture as a UDP Service behind a UDP target group with the default TCP check
+    /// on the traffic port; `tcp_port` adds a named TCP port to the Service.
+    fn udp(tcp_port: bool) -> crate::snapshot::Snapshot {
+        let mut snap = SnapshotB::instance().build();
+        if let Fetched::Ok(tg) = &mut snap.aws.target_group {
+            tg.protocol = Some("UDP".into());
+            (tg.health_check.protocol, tg.health_check.port) = (Some("TCP".into()), Some("traffic-port".into()));
+        }
+        if let Fetched::Ok(svc) = &mut snap.kube.service {
+            let ports = svc.spec.as_mut().unwrap().ports.as_mut().unwrap();
+            ports[0].protocol = Some("UDP".into());
+            if tcp_port {
+                ports.push(k8s_openapi::api::core::v1::ServicePort {
+                    name: Some("metrics".into()),
+                    port: 9153,
+                    node_port: Some(31000),
+                    protocol: Some("TCP".into()),
+                    ..Default::default()
+                });
+            }
+        }
+        snap
+    }
+
+    #[test]
+    fn udp_group_probed_over_tcp_where_only_udp_is_served_fails() {
+        // GIVEN a UDP Service with a TCP metrics port, behind a UDP group checked over TCP on the UDP NodePort
+        let f = CHECK.on(&udp(true));
+        // THEN it fails naming UDP and the port, and points the check at the TCP port by name
+        assert_eq!(f.status, Status::Fail, "{}", f.detail);
+        assert!(f.detail.contains("forwards UDP") && f.detail.contains("port 32663"), "{}", f.detail);
+        assert_eq!(
+            f.remediation,
+            ["kubectl annotate service alb-instance -n default service.beta.kubernetes.io/aws-load-balancer-healthcheck-port=metrics --overwrite"]
+        );
+        // AND without any TCP port the fix says to serve one first
+        let f = CHECK.on(&udp(false));
+        assert!(f.remediation[0].starts_with("Serve a TCP (or HTTP) health endpoint"), "{:?}", f.remediation);
+    }
+
+    #[test]
+    fn udp_group_checked_on_a_tcp_node_port_passes() {
+        // GIVEN the same, its check already on the TCP port's NodePort
+        let mut snap = udp(true);
+        if let Fetched::Ok(tg) = &mut snap.aws.target_group {
+            tg.health_check.port = Some("31000".into());
+        }
+        // THEN nothing to say about UDP
+        let f = CHECK.on(&snap);
+        assert!(!f.detail.contains("forwards UDP"), "{}", f.detail);
     }
 
     #[test]

@@ -127,7 +127,9 @@ pub async fn tags(client: &elbv2::Client, arns: &[String]) -> Fetched<BTreeMap<S
     use futures::stream::StreamExt;
     let mut all = BTreeMap::new();
     // A scan's hundreds of groups: the chunks a few at a time, not one after another.
-    let calls = arns.chunks(TAGS_PER_CALL).map(|chunk| client.describe_tags().set_resource_arns(Some(chunk.to_vec())).send());
+    let calls = arns
+        .chunks(TAGS_PER_CALL)
+        .map(|chunk| client.describe_tags().set_resource_arns(Some(chunk.to_vec())).send());
     let answers: Vec<_> = futures::stream::iter(calls).buffered(CHUNKS_AT_ONCE).collect().await;
     for answer in answers {
         match answer {

@@ -10,6 +10,7 @@ mod deploy;
 mod fleet;
 mod gateway;
 mod harness;
+mod incidents;
 mod judgement;
 mod lambda;
 mod network;
