@@ -1317,6 +1317,20 @@ def fleet_scale(kube, ns):
 
 # ------------------------------------------------------------------ issue 18: public incidents
 
+def default_path_redirects(kube, ns):
+    """https://github.com/aws-samples/appmod-blueprints/pull/890 (see tests/it/incidents.rs):
+    JupyterHub's proxy behind an ALB Ingress without a healthcheck-path annotation: the
+    controller's default check, GET / expecting 200, gets the proxy's 302 redirect to the hub, so
+    the ip targets fail Target.ResponseCodeMismatch [302] while the pods are ready (on the proxy's
+    own /_chp_healthz, as the Zero to JupyterHub chart probes it)."""
+    out = ip_cluster(kube, ns, probe="/_chp_healthz", health={0: MISMATCH_302, 1: MISMATCH_302}, expect_ready=2)
+    alb_ingress(kube, ns, "jupyterhub", "web", {"alb.ingress.kubernetes.io/scheme": "internet-facing", "alb.ingress.kubernetes.io/target-type": "ip"})
+    return out
+
+
+MISMATCH_302 = ("unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [302]")
+
+
 def udp_only_health_check(kube, ns):
     """https://github.com/k8gb-io/k8gb/issues/1741 (see tests/it/incidents.rs): CoreDNS behind an
     NLB Service with one UDP port (53 → 5353). The target group forwards UDP; its health check is
@@ -1364,6 +1378,7 @@ def udp_only_health_check(kube, ns):
 
 SCENARIOS = {
     "udp-only-health-check": udp_only_health_check,
+    "default-path-redirects": default_path_redirects,
     "fleet": fleet,
     "fleet-scale": fleet_scale,
     "fleet-two": lambda kube, ns: fleet(kube, ns, shared=2, healthy_ip=1, own=1, second=2),

@@ -85,10 +85,16 @@ fn judge(ctx: &View, tg: &TargetGroup) -> Finding {
                     fixes.extend(g.fix);
                     problems.push(format!("{} (set by {})", p.sentence, g.source));
                 }
-                (None, Some(v)) => {
-                    fixes.push(format!("aws elbv2 modify-target-group --target-group-arn {} {flag} {v}", tg.arn));
-                    problems.push(p.sentence);
-                }
+                (None, Some(v)) => match controller_fix(ctx, p.setting, v) {
+                    Some((fix, from)) => {
+                        fixes.push(fix);
+                        problems.push(format!("{} (the controller sets it from {from}: a change on the target group would be reverted)", p.sentence));
+                    }
+                    None => {
+                        fixes.push(format!("aws elbv2 modify-target-group --target-group-arn {} {flag} {v}", tg.arn));
+                        problems.push(p.sentence);
+                    }
+                },
                 (None, None) => problems.push(p.sentence),
             }
             config_problems += 1;
@@ -194,6 +200,35 @@ fn judge(ctx: &View, tg: &TargetGroup) -> Finding {
         ),
     )
     .evidence(evidence)
+}
+
+/// Where to change a health-check `setting` (`path`, `protocol`) of a group the Load Balancer
+/// Controller reconciles from an Ingress or an NLB Service: an annotation on the Service, and
+/// what the controller reads it from. The controller rewrites the group from its model at every
+/// reconcile, so a change on the group itself is reverted. On the Service rather than the
+/// Ingress: annotations on a Service take precedence over the Ingress's for that Service's
+/// target group (controller docs, "Ingress annotations"), so only this group changes. `None`
+/// for a group nothing reconciles (hand-made, a binding alone) or the in-tree provider's.
+fn controller_fix(ctx: &View, setting: &str, value: &str) -> Option<(String, String)> {
+    use crate::annotations::NlbOwner;
+    use crate::checks::health::Origin;
+    let (origin, _, _) = ctx.requested_health_check()?;
+    let (prefix, from) = match origin {
+        Origin::Ingress(i) => (
+            "alb.ingress.kubernetes.io/healthcheck-",
+            format!("Ingress {}", i.metadata.name.as_deref().unwrap_or_default()),
+        ),
+        Origin::Nlb(NlbOwner::Controller | NlbOwner::AutoMode) => ("service.beta.kubernetes.io/aws-load-balancer-healthcheck-", "the Service".to_string()),
+        Origin::Nlb(NlbOwner::Legacy) => return None,
+    };
+    let (ns, name) = ctx.service_name();
+    let fix = format!(
+        "kubectl annotate service {} -n {} {prefix}{setting}={} --overwrite",
+        crate::shell::quote(&name),
+        crate::shell::quote(&ns),
+        crate::shell::quote(value)
+    );
+    Some((fix, from))
 }
 
 fn opt(v: Option<i32>) -> String {

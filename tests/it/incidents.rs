@@ -49,3 +49,47 @@ fn udp_service_probed_over_tcp_on_its_udp_port_is_the_health_check_config() {
     );
     assert_ne!(finding(&d, "security-groups")["status"], "fail");
 }
+
+/// https://github.com/aws-samples/appmod-blueprints/pull/890 "fix(jupyterhub): set ALB
+/// healthcheck-path to /jupyterhub/hub/health" (merged, verified live in the PR).
+///
+/// Reported: the JupyterHub Ingress sets no health-check annotation, so the controller's default
+/// check (GET / expecting 200) gets the proxy's 302 redirect; the target is unhealthy with
+/// `Target.ResponseCodeMismatch [302]` while the pods are Running and ready. Confirmed resolution:
+/// the Ingress annotation `alb.ingress.kubernetes.io/healthcheck-path` pointing at a health
+/// endpoint that answers 200. Adapted: the chart's proxy pods are ready on their own
+/// `/_chp_healthz`, which is the endpoint we can see in the cluster (the PR chose the hub's
+/// health behind the proxy; either answers 200), and the annotation goes on the Service, whose
+/// annotations the controller prefers to the Ingress's for its own target group. Tempting wrong
+/// fixes: accepting 302 as success (a weaker check hiding a redirecting or broken app), or editing
+/// the target group, which the controller reverts.
+#[test]
+fn default_health_check_path_that_redirects_is_fixed_on_the_ingress_not_by_accepting_302() {
+    // GIVEN the reconstructed incident
+    let s = stack();
+    let seed = s.seed("default-path-redirects");
+    // WHEN diagnosed
+    let (d, code) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN the cause is the health check's path, and the explanation names the 302 and the path
+    // the pods are ready on
+    assert_eq!(code, 1);
+    let cause = d["verdict"]["rootCause"].as_str().unwrap_or_default().to_string();
+    assert!(
+        ["health-check-config", "ingress-annotations"].contains(&cause.as_str()),
+        "{cause}: {:?}",
+        failing(&d)
+    );
+    let detail = finding(&d, &cause)["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("302") && detail.contains("/_chp_healthz"), "{detail}");
+    // AND the fix sets the path where the controller reads it (an annotation: a change on the
+    // target group would be reverted at its next reconcile), never widens the success codes
+    let all = fixes(&d);
+    let ns = seed["namespace"].as_str().unwrap();
+    let wanted = format!("kubectl annotate service web -n {ns} alb.ingress.kubernetes.io/healthcheck-path=/_chp_healthz --overwrite");
+    assert!(all.contains(&wanted), "{all:?}");
+    assert!(all.iter().all(|f| !f.contains("modify-target-group")), "{all:?}");
+    assert!(
+        all.iter().all(|f| !f.contains("success-codes") && !f.contains("--matcher")),
+        "{all:?}"
+    );
+}
