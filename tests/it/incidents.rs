@@ -93,3 +93,34 @@ fn default_health_check_path_that_redirects_is_fixed_on_the_ingress_not_by_accep
         "{all:?}"
     );
 }
+
+/// https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/1897 "Expect exactly one
+/// securityGroup tagged with kubernetes.io/cluster/eks-1 for ENI" (also #1594, #2948, and
+/// terraform-aws-eks's FAQ entry for the same error).
+///
+/// Reported: the nodes' ENIs carry two security groups, both tagged
+/// `kubernetes.io/cluster/<cluster>` (the EKS cluster group and terraform-aws-eks's node group);
+/// the controller logs "expect exactly one securityGroup tagged …" and adds no rule, so the
+/// targets time out. Confirmed resolution (the maintainers): keep the cluster tag on exactly one
+/// of the ENI's groups; the controller then adds its rule there. Adapted: node B alone carries the
+/// two tagged groups, so target A stays healthy beside it (the fault is B's). The tempting wrong
+/// fix: a hand-made ingress rule, which leaves the controller failing on every change.
+#[test]
+fn node_with_two_cluster_tagged_groups_gets_the_tag_fix_not_a_hand_made_rule() {
+    // GIVEN node B carries two groups tagged for the cluster, neither admitting the ALB
+    let s = stack();
+    let seed = s.seed("two-tagged-groups");
+    // WHEN diagnosed
+    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN security-groups explains B, and the fix is to keep the tag on one group
+    assert_eq!(d["verdict"]["rootCause"], "security-groups", "{:#}", d["verdict"]);
+    let f = finding(&d, "security-groups");
+    let fix = f["remediation"][0].as_str().unwrap();
+    assert!(fix.starts_with("aws ec2 delete-tags --resources sg-"), "{fix}");
+    assert!(fix.contains("keep the tag on exactly one of"), "{fix}");
+    assert!(f["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| !r.as_str().unwrap().contains("authorize-security-group-ingress")));
+}

@@ -215,26 +215,6 @@ fn load_balancer_whose_outbound_rules_stop_the_check_is_named_on_its_side() {
 }
 
 #[test]
-fn node_with_two_cluster_tagged_groups_gets_the_tag_fix_not_a_hand_made_rule() {
-    // GIVEN node B carries two groups tagged for the cluster, neither admitting the ALB
-    let s = stack();
-    let seed = s.seed("two-tagged-groups");
-    // WHEN diagnosed
-    let (d, _) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
-    // THEN security-groups explains B, and the fix is to keep the tag on one group
-    assert_eq!(d["verdict"]["rootCause"], "security-groups", "{:#}", d["verdict"]);
-    let f = finding(&d, "security-groups");
-    let fix = f["remediation"][0].as_str().unwrap();
-    assert!(fix.starts_with("aws ec2 delete-tags --resources sg-"), "{fix}");
-    assert!(fix.contains("keep the tag on exactly one of"), "{fix}");
-    assert!(f["remediation"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|r| !r.as_str().unwrap().contains("authorize-security-group-ingress")));
-}
-
-#[test]
 fn inspection_routes_the_healthy_target_shares_pass_and_the_real_fault_is_named() {
     // GIVEN every ALB ↔ node flow through one firewall ENI, and node B's group without the ALB rule
     let s = stack();
