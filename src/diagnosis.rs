@@ -702,6 +702,29 @@ mod tests {
     }
 
     #[test]
+    fn node_without_a_local_pod_whose_forwarded_check_is_dropped_is_security_groups() {
+        // GIVEN the only ready pod on node-a, i-0bbb (node-b) timing out, and a node group
+        // without its node-to-node rule
+        let snap = one_of_two_pods_down_and_i_0bbb_timing_out()
+            .sg("sg-node", |g| g.ingress.retain(|r| !r.groups.contains(&"sg-node".to_string())))
+            .build();
+        // WHEN diagnosed
+        let d = Diagnosis::from_snapshot(&snap);
+        // THEN security-groups explains i-0bbb by the second hop, with the node-to-node rule to add
+        assert_eq!(d.verdict.root_cause, Some(CheckId::SECURITY_GROUPS), "{}", d.verdict.summary);
+        let f = d.finding(CheckId::SECURITY_GROUPS).unwrap();
+        assert!(
+            f.detail.contains("kube-proxy forwards their health check to a pod on node-a"),
+            "{}",
+            f.detail
+        );
+        assert_eq!(
+            f.remediation,
+            ["aws ec2 authorize-security-group-ingress --group-id sg-node --protocol tcp --port 80 --source-group sg-node"]
+        );
+    }
+
+    #[test]
     fn failing_check_that_explains_no_unhealthy_target_is_not_the_root_cause() {
         // GIVEN instance targets (Cluster policy) where i-0bbb times out, and one of two pods
         // crash-loops: the other pod still serves every node, so pod-status explains nothing

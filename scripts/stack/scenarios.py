@@ -79,6 +79,9 @@ def network(ns, node_zones, lb_zones, node_cidrs=None):
     sg_node = ec2.create_security_group(GroupName=f"{ns}-nodes", Description="nodes", VpcId=vpc)["GroupId"]
     ec2.create_tags(Resources=[sg_node], Tags=[{"Key": f"kubernetes.io/cluster/{CLUSTER}", "Value": "owned"}])
     allow_from_alb(sg_node, sg_lb)
+    # All traffic between the nodes, as EKS's cluster security group allows (a NodePort's
+    # forwarded traffic reaches pods on other nodes this way).
+    ec2.authorize_security_group_ingress(GroupId=sg_node, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": sg_node, "Description": "node to node"}]}])
     return {"vpc": vpc, "subnets": subnets, "lb_subnets": lb_subnets, "sg_lb": sg_lb, "sg_node": sg_node}
 
 
@@ -1317,6 +1320,20 @@ def fleet_scale(kube, ns):
 
 # ------------------------------------------------------------------ issue 18: public incidents
 
+def node_to_node_blocked(kube, ns):
+    """https://github.com/terraform-aws-modules/terraform-aws-eks/issues/2359 (see
+    tests/it/incidents.rs): an ingress controller (2 pods, on nodes a and b) behind a load
+    balancer with instance targets on four nodes; the node group (terraform-aws-eks v19's) has no
+    node-to-node rule for port 80. Nodes a and b answer the health check with their local pod;
+    c and d forward it (externalTrafficPolicy Cluster) to a pod on a or b, which drops it."""
+    def hook(net, insts):
+        aws("ec2").revoke_security_group_ingress(GroupId=net["sg_node"], IpPermissions=[
+            {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": net["sg_node"], "Description": "node to node"}]}])
+    zones = ("us-east-1a", "us-east-1b", "us-east-1c")
+    return instance_cluster(kube, ns, selector={"app": "ingress-nginx"}, pod_labels={"app": "ingress-nginx"}, zones=zones,
+                            pods_on=[0, 1], health={2: TIMEOUT}, expect_ready=2, network_hook=hook, workload_name="ingress-nginx")
+
+
 def default_path_redirects(kube, ns):
     """https://github.com/aws-samples/appmod-blueprints/pull/890 (see tests/it/incidents.rs):
     JupyterHub's proxy behind an ALB Ingress without a healthcheck-path annotation: the
@@ -1379,6 +1396,7 @@ def udp_only_health_check(kube, ns):
 SCENARIOS = {
     "udp-only-health-check": udp_only_health_check,
     "default-path-redirects": default_path_redirects,
+    "node-to-node-blocked": node_to_node_blocked,
     "fleet": fleet,
     "fleet-scale": fleet_scale,
     "fleet-two": lambda kube, ns: fleet(kube, ns, shared=2, healthy_ip=1, own=1, second=2),

@@ -10,6 +10,7 @@
 mod automode;
 mod finding;
 mod health;
+mod hop;
 mod scope;
 
 use serde::{Deserialize, Serialize};

@@ -319,6 +319,19 @@ fn judge(ctx: &View, source: &net::Source, all: &[TargetHealth]) -> Finding {
         .evidence(evidence)
         .remediation(traffic_fixes.into_iter().collect());
     }
+    // The load balancer reaches every target; an instance target without a local pod still
+    // needs its node's forwarded check admitted by the pod's node (checks/hop.rs).
+    if let Some(h) = super::hop::blocked(ctx) {
+        return Finding::fail(
+            ID,
+            format!("{} targets' forwarded health checks are blocked between nodes", h.explains.len()),
+            format!("The {}.", h.sentence),
+        )
+        .evidence(serde_json::json!({"loadBalancerToTargets": evidence, "nodeToPod": {"port": h.port, "targets": h.explains}}))
+        .remediation(h.fixes)
+        .explains(h.explains)
+        .shared_by_healthy(h.shared_by_healthy);
+    }
     Finding::pass(
         ID,
         "Security groups allow the load balancer",

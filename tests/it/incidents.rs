@@ -124,3 +124,53 @@ fn node_with_two_cluster_tagged_groups_gets_the_tag_fix_not_a_hand_made_rule() {
         .iter()
         .all(|r| !r.as_str().unwrap().contains("authorize-security-group-ingress")));
 }
+
+/// https://github.com/terraform-aws-modules/terraform-aws-eks/issues/2359 "Node to node ports lower
+/// than 1025 not authorized is causing issue with ingress controllers with service type load
+/// balancer (AWS)" (also #1812, #2562, and aws-load-balancer-controller#4179).
+///
+/// Reported: after upgrading the module to v19, an ingress controller (2 pods, on nodes A and B)
+/// behind a load balancer with the four nodes as targets: A and B in service, C and D out of
+/// service. Confirmed resolution (the reporter): add ports 80 and 443 from the node group itself
+/// (node-to-node) to the node security group; then all are in service. Adapted: three nodes, the
+/// pods on a and b, an ALB's instance targets on the NodePort, target c timing out; the node
+/// group admits the NodePorts from the ALB but has no node-to-node rule. The tempting wrong fixes:
+/// the ALB → NodePort rule (already there: the healthy nodes prove it), or switching to
+/// externalTrafficPolicy Local (which hides node c behind failing checks by design).
+#[test]
+fn nodes_without_a_local_pod_fail_when_the_node_group_drops_node_to_node_traffic() {
+    // GIVEN the reconstructed incident
+    let s = stack();
+    let seed = s.seed("node-to-node-blocked");
+    // WHEN diagnosed
+    let (d, code) = s.diagnose(seed["targetGroupArn"].as_str().unwrap());
+    // THEN security-groups, explaining the node without a pod by the forwarded hop
+    assert_eq!(code, 1);
+    assert_eq!(
+        d["verdict"]["rootCause"],
+        "security-groups",
+        "{}: {:?}",
+        d["verdict"]["summary"],
+        failing(&d)
+    );
+    let detail = finding(&d, "security-groups")["detail"].as_str().unwrap().to_string();
+    let c = seed["instances"][2].as_str().unwrap();
+    assert!(
+        detail.contains(c) && detail.contains("kube-proxy forwards their health check"),
+        "{detail}"
+    );
+    // AND the fix is the node-to-node rule on the target port, from the node group itself
+    let group = seed["groups"]["nodes"].as_str().unwrap();
+    let all = fixes(&d);
+    assert!(
+        all.contains(&format!(
+            "aws ec2 authorize-security-group-ingress --group-id {group} --protocol tcp --port 80 --source-group {group}"
+        )),
+        "{all:?}"
+    );
+    assert!(
+        all.iter()
+            .all(|f| !f.contains("externalTrafficPolicy") && !f.contains(seed["groups"]["alb"].as_str().unwrap())),
+        "{all:?}"
+    );
+}
