@@ -27,6 +27,10 @@ pub struct Hop {
     pub fixes: Vec<String>,
 }
 
+/// Whether a node's forwarded check is blocked, on which port, and the (pod node's group,
+/// forwarding node's group) pairs that block it.
+type Judged = (bool, u16, Vec<(String, String)>);
+
 pub fn blocked(ctx: &View) -> Option<Hop> {
     if ctx.is_ip() || ctx.target_type() != Some("instance") {
         return None;
@@ -60,7 +64,7 @@ pub fn blocked(ctx: &View) -> Option<Hop> {
     }
     let lists = ctx.prefix_lists();
     // Is the hop from the node of instance `from` to some ready pod elsewhere admitted?
-    let judge = |from: &Instance| -> Option<(bool, u16, Vec<(String, String)>)> {
+    let judge = |from: &Instance| -> Option<Judged> {
         let here = nodes
             .iter()
             .find(|n| {
