@@ -16,7 +16,7 @@ pub const CHECK: Check = Check {
     id: CheckId::HEALTH_CHECK_CONFIG,
     section: "§9",
     layer: Layer::Config,
-    verifies: "the target group's health check fits the app: path vs the pods' readinessProbe and the codes the path answered, protocol vs the port the pods name, timeout below the interval, valid success codes, proxy protocol with HTTP checks; explains what defaults or hand-made target groups cause",
+    verifies: "the target group's health check fits the app: path vs the pods' readinessProbe and the codes the path answered, protocol vs the port the pods name, timeout below the interval, valid success codes, proxy protocol with HTTP checks, a UDP target group probed (over TCP) where only UDP is served; the fix goes where the controller reads it (an annotation) for the groups it reconciles; explains what defaults or hand-made target groups cause",
     needs: "TG config, pods",
     reasons: &["Target.ResponseCodeMismatch", "Target.FailedHealthChecks", "Target.Timeout"],
     run: check,

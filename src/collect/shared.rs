@@ -23,6 +23,8 @@ use tokio::sync::OnceCell;
 use crate::snapshot::{AwsChange, Missing};
 
 type Cell = Arc<dyn Any + Send + Sync>;
+/// One resource's CloudTrail history, or why it is not known.
+type Lookup = Result<Vec<AwsChange>, Missing>;
 
 /// Reads shared by the diagnoses of one pass.
 pub struct Shared {
@@ -32,7 +34,7 @@ pub struct Shared {
     trail_budget: usize,
     /// A pass of several target groups (`Shared::pass`), not a diagnosis alone.
     pass: bool,
-    trail: Mutex<HashMap<String, Arc<OnceCell<Result<Vec<AwsChange>, Missing>>>>>,
+    trail: Mutex<HashMap<String, Arc<OnceCell<Lookup>>>>,
 }
 
 impl Default for Shared {
