@@ -136,25 +136,14 @@ pub async fn run(cli: Cli, color: bool) -> Result<(String, u8), Error> {
 /// `scan`: the cluster's target groups in one pass, one report.
 async fn scan(args: ScanArgs) -> Result<(String, u8), Error> {
     let mut config = Config::from_env()?;
-    if let Some(arn) = &args.role_arn {
-        if !arn.starts_with("arn:aws") || arn.split(':').nth(2) != Some("iam") {
-            return Err(Error::Config(format!("--role-arn {arn:?} is not an IAM role ARN")));
-        }
-        (config.assume_role_arn, config.assume_role_arn_template) = (Some(arn.clone()), None);
-    }
-    if let Some(k) = &args.kubeconfig {
-        config.kubeconfig = Some(k.clone());
-    }
+    access_flags(&mut config, args.role_arn.as_deref(), args.kubeconfig.as_ref())?;
     config.region = args.region.clone().or(config.region);
     let region = config
         .region
         .clone()
         .ok_or_else(|| Error::Config("scan needs a region: --region or AWS_REGION".into()))?;
     let base = crate::aws_sdk_config(Some(&region)).await;
-    let kube = match KubeAccess::from_kubeconfig(config.kubeconfig.as_deref()).await {
-        k @ KubeAccess::Client { .. } => Some(k),
-        KubeAccess::Unavailable(_) => None,
-    };
+    let kube = kubeconfig_access(&config).await;
     let pipeline = Pipeline::new(base, kube, config);
     if args.publish && !pipeline.publisher().is_configured() {
         return Err(Error::Config(
@@ -189,12 +178,7 @@ async fn scan(args: ScanArgs) -> Result<(String, u8), Error> {
 /// The configuration: the environment, then the flags over it.
 fn config_of(args: &DiagnoseArgs) -> Result<Config, Error> {
     let mut config = Config::from_env()?;
-    if let Some(arn) = &args.role_arn {
-        if !arn.starts_with("arn:aws") || arn.split(':').nth(2) != Some("iam") {
-            return Err(Error::Config(format!("--role-arn {arn:?} is not an IAM role ARN")));
-        }
-        (config.assume_role_arn, config.assume_role_arn_template) = (Some(arn.clone()), None);
-    }
+    access_flags(&mut config, args.role_arn.as_deref(), args.kubeconfig.as_ref())?;
     if let Some(p) = args.probe {
         config.probe = p;
     }
@@ -204,9 +188,6 @@ fn config_of(args: &DiagnoseArgs) -> Result<Config, Error> {
         Some(list) => Remediation::parse(list, args.dry_run).map_err(|e| Error::Config(format!("--remediate: {e}")))?,
         None => Remediation::default(),
     };
-    if let Some(k) = &args.kubeconfig {
-        config.kubeconfig = Some(k.clone());
-    }
     if args.region.is_some() {
         config.region = args.region.clone();
     }
@@ -214,6 +195,28 @@ fn config_of(args: &DiagnoseArgs) -> Result<Config, Error> {
         config::validate_cluster(c)?;
     }
     Ok(config)
+}
+
+/// `--role-arn` (read AWS through it, as ASSUME_ROLE_ARN) and `--kubeconfig`, over the environment.
+fn access_flags(config: &mut Config, role_arn: Option<&str>, kubeconfig: Option<&PathBuf>) -> Result<(), Error> {
+    if let Some(arn) = role_arn {
+        if !arn.starts_with("arn:aws") || arn.split(':').nth(2) != Some("iam") {
+            return Err(Error::Config(format!("--role-arn {arn:?} is not an IAM role ARN")));
+        }
+        (config.assume_role_arn, config.assume_role_arn_template) = (Some(arn.to_string()), None);
+    }
+    if let Some(k) = kubeconfig {
+        config.kubeconfig = Some(k.clone());
+    }
+    Ok(())
+}
+
+/// A usable kubeconfig (flag, KUBECONFIG, ~/.kube/config) wins; without one, EKS with IAM.
+async fn kubeconfig_access(config: &Config) -> Option<KubeAccess> {
+    match KubeAccess::from_kubeconfig(config.kubeconfig.as_deref()).await {
+        k @ KubeAccess::Client { .. } => Some(k),
+        KubeAccess::Unavailable(_) => None,
+    }
 }
 
 /// The payload: `--target-group-arn` as a manual payload, or the `--event` file as it is.
@@ -248,11 +251,7 @@ async fn diagnose(args: DiagnoseArgs, color: bool) -> Result<(String, u8), Error
         trigger::Trigger::Diagnose(reqs) => reqs,
     };
     let base = crate::aws_sdk_config(config.region.as_deref()).await;
-    // A usable kubeconfig (flag, KUBECONFIG, ~/.kube/config) wins; without one, EKS with IAM.
-    let kube = match KubeAccess::from_kubeconfig(config.kubeconfig.as_deref()).await {
-        k @ KubeAccess::Client { .. } => Some(k),
-        KubeAccess::Unavailable(_) => None,
-    };
+    let kube = kubeconfig_access(&config).await;
     let pipeline = Pipeline::new(base, kube, config);
     if args.publish && !pipeline.publisher().is_configured() {
         return Err(Error::Config(
