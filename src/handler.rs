@@ -91,17 +91,10 @@ impl Handler {
         deadline: Option<tokio::time::Instant>,
         collect_by: Option<tokio::time::Instant>,
     ) -> Result<Value> {
-        use futures::stream::StreamExt;
         let shared = std::sync::Arc::new(crate::collect::shared::Shared::pass());
         let pipeline = &self.pipeline;
         Box::pin(pipeline.prime_pass(&shared, requests)).await;
-        // Each snapshot is dropped as soon as its diagnosis is made (one copy of the shared
-        // evidence for the pass, never one per target group).
-        let diagnosed = requests.iter().map(|r| async {
-            let outcome = Box::pin(pipeline.run_in(&shared, r, collect_by, false)).await;
-            outcome.map(|o| o.diagnosis)
-        });
-        let results: Vec<Result<_>> = futures::stream::iter(diagnosed).buffered(TARGET_GROUPS_AT_ONCE).collect().await;
+        let results = Box::pin(pipeline.diagnose_pass(&shared, requests, collect_by)).await;
         info!(target_groups = requests.len(), shared_reads = shared.reads(), "pass diagnosed");
         let mut diagnoses = Vec::new();
         let mut rows = Vec::new();

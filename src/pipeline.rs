@@ -145,6 +145,23 @@ impl Pipeline {
 pub use crate::trigger::ScanRequest;
 
 impl Pipeline {
+    /// The diagnoses of a pass, `TARGET_GROUPS_AT_ONCE` at a time, in the order of `requests`,
+    /// published by the caller (one message for all). Each snapshot is dropped as soon as its
+    /// diagnosis is made: a pass keeps one copy of the shared evidence, never one per group.
+    pub async fn diagnose_pass(
+        &self,
+        pass: &std::sync::Arc<crate::collect::shared::Shared>,
+        requests: &[Request],
+        deadline: Option<tokio::time::Instant>,
+    ) -> Vec<Result<crate::diagnosis::Diagnosis>> {
+        use futures::stream::StreamExt;
+        let diagnosed = requests.iter().map(|r| async {
+            let outcome = Box::pin(self.run_in(pass, r, deadline, false)).await;
+            outcome.map(|o| o.diagnosis)
+        });
+        futures::stream::iter(diagnosed).buffered(TARGET_GROUPS_AT_ONCE).collect().await
+    }
+
     /// Before a pass's diagnoses: their target groups' descriptions and load balancers read in
     /// batches (per account and region), so no diagnosis reads its own. Requests this deployment
     /// may not act on are left to `run_in` to refuse; a failed batch primes nothing.
@@ -171,7 +188,6 @@ impl Pipeline {
     /// with their common causes. Reads the function's own account (or ASSUME_ROLE_ARN).
     pub async fn scan(&self, scan: &ScanRequest, deadline: Option<tokio::time::Instant>) -> Result<crate::fleet::FleetReport> {
         use crate::collect::{discover, shared};
-        use futures::stream::StreamExt;
         // What may be scanned, before any credential is used.
         self.config.admit_scan(scan).map_err(crate::error::Error::Config)?;
         let cluster = scan.cluster.clone().or_else(|| self.config.default_cluster.clone());
@@ -263,14 +279,7 @@ impl Pipeline {
             to_diagnose = requests.len(),
             "scan: target health read"
         );
-        // Each snapshot is dropped as soon as its diagnosis is made: a pass keeps one copy of
-        // the shared evidence (in `pass`), never one per target group.
-        let diagnosed = requests.iter().map(|r| async {
-            let outcome = Box::pin(self.run_in(&pass, r, deadline, false)).await;
-            outcome.map(|o| o.diagnosis)
-        });
-        let results: Vec<Result<crate::diagnosis::Diagnosis>> =
-            futures::stream::iter(diagnosed).buffered(TARGET_GROUPS_AT_ONCE).collect().await;
+        let results = self.diagnose_pass(&pass, &requests, deadline).await;
         let mut diagnoses = Vec::new();
         for (req, res) in requests.iter().zip(results) {
             match res {

@@ -3,13 +3,7 @@ use crate::fixtures::SnapshotB;
 
 /// The diagnosis of a snapshot, under another target group's ARN (several groups in one report).
 fn diagnosed(b: SnapshotB, name: &str) -> Diagnosis {
-    let mut snap = b.build();
-    let arn = format!("arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/{name}/0123456789abcdef");
-    snap.request.target_group_arn = arn.clone();
-    if let crate::snapshot::Fetched::Ok(tg) = &mut snap.aws.target_group {
-        (tg.arn, tg.name) = (arn, name.to_string());
-    }
-    Diagnosis::from_snapshot(&snap)
+    Diagnosis::from_snapshot(&b.as_target_group(name).build())
 }
 
 /// The nodes' group `sg-node` admits nothing from the load balancer: every instance target times out.

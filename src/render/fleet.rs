@@ -238,15 +238,7 @@ mod tests {
     use crate::fixtures::SnapshotB;
 
     fn report() -> FleetReport {
-        let d = |b: SnapshotB, name: &str| {
-            let mut snap = b.build();
-            let arn = format!("arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/{name}/0123456789abcdef");
-            snap.request.target_group_arn = arn.clone();
-            if let crate::snapshot::Fetched::Ok(tg) = &mut snap.aws.target_group {
-                (tg.arn, tg.name) = (arn, name.to_string());
-            }
-            Diagnosis::from_snapshot(&snap)
-        };
+        let d = |b: SnapshotB, name: &str| Diagnosis::from_snapshot(&b.as_target_group(name).build());
         let blocked = || SnapshotB::instance().sg("sg-node", |g| g.ingress.clear());
         let healthy = crate::fleet::healthy_row(
             "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/1",
