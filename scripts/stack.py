@@ -345,7 +345,7 @@ def main():
         sys.exit(status())
     elif args.cmd == "scenarios":
         import scenarios
-        for n, f in scenarios.SCENARIOS.items():
+        for n, f in scenarios.all_scenarios().items():
             print(f"{n:<16} {(f.__doc__ or '').strip().splitlines()[0]}")
     elif args.cmd == "seed":
         seed(args.scenario, args.namespace, args.account)

@@ -368,7 +368,7 @@ def wait_endpoints(kube, ns, svc, ready):
 def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_name="http", health=None, pod_state="ready",
                      bind=True, tg_tags=None, lb_tags=None, expect_ready=None, zones=("us-east-1a", "us-east-1b"), lb_zones=None,
                      pods_on=None, node_ready=None, groups=None, local=False, network_hook=None, ingress=None, probe="/", kube_proxy=None,
-                     workload_name="alb-instance", auto_nodes=False, ingress_class=None):
+                     workload_name="alb-instance", auto_nodes=False, ingress_class=None, nlb=False):
     """Nodes (one per zone) with one pod each behind a NodePort Service and an ALB with instance
     targets on the NodePort: the article's shape. `pods_on` limits the pods to some nodes,
     `groups` gives instances other security groups, `network_hook(net, insts)` changes the VPC."""
@@ -396,7 +396,8 @@ def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_nam
     if network_hook:
         network_hook(net, insts)
     hc = {"HealthCheckPath": ingress["alb.ingress.kubernetes.io/healthcheck-path"]} if ingress and "alb.ingress.kubernetes.io/healthcheck-path" in ingress else None
-    lb, tg = load_balancer(ns, net, svc_name, 80, "instance", node_port, tg_tags if tg_tags is not None else controller_tags(ns, svc_name, 80), lb_tags, hc=hc)
+    lb, tg = load_balancer(ns, net, svc_name, 80, "instance", node_port, tg_tags if tg_tags is not None else controller_tags(ns, svc_name, 80), lb_tags,
+                           hc=hc, nlb=nlb)
     register(tg, [(i["id"], node_port) for i in insts], {insts[k]["id"]: h for k, h in (health or {}).items()})
     if ingress is not None:
         alb_ingress(kube, ns, "front", svc_name, ingress, ingress_class)
@@ -413,7 +414,8 @@ POD_SUFFIXES = ["prnxw", "x7k2p", "q9m4d"]
 
 
 def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect_ready=None, bind=True, tg_tags=None, lb_tags=None,
-               probe="/", gate=None, register_targets=True, nlb_annotations=None, hc=None, sidecars=(), app_ports=True, probe_port=None):
+               probe="/", gate=None, register_targets=True, nlb_annotations=None, hc=None, sidecars=(), app_ports=True, probe_port=None,
+               extra_ports=(), probe_timeout=None):
     """A ClusterIP Service `web` (80 → 8080) with two pods and ip targets behind an ALB; with
     `nlb_annotations`, a `type: LoadBalancer` Service behind an NLB instead."""
     namespace(kube, ns)
@@ -430,6 +432,9 @@ def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect
     ctr = container("http", 8080, probe=probe)
     if probe_port:
         ctr["readinessProbe"]["httpGet"]["port"] = probe_port
+    ctr["ports"] += [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in extra_ports]
+    if probe_timeout:
+        ctr["readinessProbe"].update({"timeoutSeconds": probe_timeout, "failureThreshold": 3, "periodSeconds": 10})
     if not app_ports:
         # A numeric targetPort needs no declared containerPort: the port list is informational.
         ctr = {**ctr, "ports": []}
@@ -1318,85 +1323,7 @@ def fleet_scale(kube, ns):
     return fleet(kube, ns, shared=20, healthy_ip=160, own=0, prefix="svc", second=20)
 
 
-# ------------------------------------------------------------------ issue 18: public incidents
-
-def node_to_node_blocked(kube, ns):
-    """https://github.com/terraform-aws-modules/terraform-aws-eks/issues/2359 (see
-    tests/it/incidents.rs): an ingress controller (2 pods, on nodes a and b) behind a load
-    balancer with instance targets on four nodes; the node group (terraform-aws-eks v19's) has no
-    node-to-node rule for port 80. Nodes a and b answer the health check with their local pod;
-    c and d forward it (externalTrafficPolicy Cluster) to a pod on a or b, which drops it."""
-    def hook(net, insts):
-        aws("ec2").revoke_security_group_ingress(GroupId=net["sg_node"], IpPermissions=[
-            {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": net["sg_node"], "Description": "node to node"}]}])
-    zones = ("us-east-1a", "us-east-1b", "us-east-1c")
-    return instance_cluster(kube, ns, selector={"app": "ingress-nginx"}, pod_labels={"app": "ingress-nginx"}, zones=zones,
-                            pods_on=[0, 1], health={2: TIMEOUT}, expect_ready=2, network_hook=hook, workload_name="ingress-nginx")
-
-
-def default_path_redirects(kube, ns):
-    """https://github.com/aws-samples/appmod-blueprints/pull/890 (see tests/it/incidents.rs):
-    JupyterHub's proxy behind an ALB Ingress without a healthcheck-path annotation: the
-    controller's default check, GET / expecting 200, gets the proxy's 302 redirect to the hub, so
-    the ip targets fail Target.ResponseCodeMismatch [302] while the pods are ready (on the proxy's
-    own /_chp_healthz, as the Zero to JupyterHub chart probes it)."""
-    out = ip_cluster(kube, ns, probe="/_chp_healthz", health={0: MISMATCH_302, 1: MISMATCH_302}, expect_ready=2)
-    alb_ingress(kube, ns, "jupyterhub", "web", {"alb.ingress.kubernetes.io/scheme": "internet-facing", "alb.ingress.kubernetes.io/target-type": "ip"})
-    return out
-
-
-MISMATCH_302 = ("unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [302]")
-
-
-def udp_only_health_check(kube, ns):
-    """https://github.com/k8gb-io/k8gb/issues/1741 (see tests/it/incidents.rs): CoreDNS behind an
-    NLB Service with one UDP port (53 → 5353). The target group forwards UDP; its health check is
-    the controller's default, TCP on the traffic port, which is the UDP NodePort: nothing accepts
-    TCP there, every instance target fails. The NLB has the controller's frontend security group,
-    which the nodes' group admits on the NodePorts (so the network is not the cause)."""
-    namespace(kube, ns)
-    zones = ("us-east-1a", "us-east-1b")
-    net = network(ns, zones, zones)
-    insts = instances(net, zones)
-    nodes = [f"{ns}-node-{z[-1]}" for z in zones]
-    for n, i in zip(nodes, insts):
-        node(kube, n, i)
-    spec = {"type": "NodePort", "selector": {"app": "coredns"},
-            "ports": [{"name": "udp-5353", "port": 53, "targetPort": 5353, "protocol": "UDP"}]}
-    kube.apply(f"/api/v1/namespaces/{ns}/services", {"apiVersion": "v1", "kind": "Service",
-               "metadata": {"name": "k8gb-coredns", "namespace": ns,
-                            "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "external",
-                                            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "instance"}},
-               "spec": spec})
-    kube.request("PATCH", f"/api/v1/namespaces/{ns}/services/k8gb-coredns", {"spec": {"type": "LoadBalancer"}}, "application/merge-patch+json")
-    node_port = kube.get(f"/api/v1/namespaces/{ns}/services/k8gb-coredns")["spec"]["ports"][0]["nodePort"]
-    ctr = {"name": "coredns", "image": "coredns/coredns:1.11.1", "ports": [{"name": "udp-5353", "containerPort": 5353, "protocol": "UDP"}]}
-    rs, labels = workload(kube, ns, "coredns", {"app": "coredns"}, ctr)
-    o = octet(ns)
-    for k, n in enumerate(nodes):
-        pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[k]}", labels, n, f"192.168.{o}.{20 + k}", ctr, rs)
-    elb = aws("elbv2")
-    suffix = uuid.uuid4().hex[:8]
-    lb = elb.create_load_balancer(Name=elb_name("k8s", ns[:12], suffix), Subnets=list(net["lb_subnets"].values()), Scheme="internet-facing",
-                                  Type="network", SecurityGroups=[net["sg_lb"]],
-                                  Tags=[{"Key": "elbv2.k8s.aws/cluster", "Value": CLUSTER}])["LoadBalancers"][0]["LoadBalancerArn"]
-    tg = elb.create_target_group(Name=elb_name("k8s", ns[:10], "coredns", suffix), Protocol="UDP", Port=node_port, VpcId=net["vpc"], TargetType="instance",
-                                 HealthCheckProtocol="TCP", HealthCheckPort="traffic-port", HealthCheckIntervalSeconds=10, HealthCheckTimeoutSeconds=10,
-                                 HealthyThresholdCount=3, UnhealthyThresholdCount=3,
-                                 Tags=[{"Key": k, "Value": v} for k, v in {"elbv2.k8s.aws/cluster": CLUSTER, "service.k8s.aws/stack": f"{ns}/k8gb-coredns",
-                                                                          "service.k8s.aws/resource": "53"}.items()])["TargetGroups"][0]["TargetGroupArn"]
-    elb.create_listener(LoadBalancerArn=lb, Protocol="UDP", Port=53, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
-    failed = ("unhealthy", "Target.FailedHealthChecks", "Health checks failed")
-    register(tg, [(i["id"], node_port) for i in insts], {i["id"]: failed for i in insts})
-    binding(kube, ns, f"k8s-{ns}-coredns"[:63], tg, "k8gb-coredns", 53, "instance")
-    return {"namespace": ns, "cluster": CLUSTER, "targetGroupArn": tg, "loadBalancerArn": lb, "service": f"{ns}/k8gb-coredns",
-            "nodePort": node_port, "groups": {"lb": net["sg_lb"], "nodes": net["sg_node"]}}
-
-
 SCENARIOS = {
-    "udp-only-health-check": udp_only_health_check,
-    "default-path-redirects": default_path_redirects,
-    "node-to-node-blocked": node_to_node_blocked,
     "fleet": fleet,
     "fleet-scale": fleet_scale,
     "fleet-two": lambda kube, ns: fleet(kube, ns, shared=2, healthy_ip=1, own=1, second=2),
@@ -1459,7 +1386,14 @@ SCENARIOS = {
 }
 
 
+def all_scenarios():
+    """These and the public incidents of scripts/stack/incidents.py (issue 18)."""
+    import incidents
+    return {**incidents.INCIDENTS, **SCENARIOS}
+
+
 def seed(name, ns, kube):
-    if name not in SCENARIOS:
-        raise SystemExit(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
-    return {"scenario": name, **SCENARIOS[name](kube, ns)}
+    known = all_scenarios()
+    if name not in known:
+        raise SystemExit(f"unknown scenario {name!r}; known: {', '.join(known)}")
+    return {"scenario": name, **known[name](kube, ns)}

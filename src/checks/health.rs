@@ -6,7 +6,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 
 use crate::annotations::{self, HealthCheckSpec, Invalid, NlbOwner, Setting};
 use crate::snapshot::View;
-use crate::snapshot::{EventView, Fetched, HealthCheck};
+use crate::snapshot::{EventView, Fetched, HealthCheck, TargetHealth};
 
 /// The controller's event reasons that mean it could not do its job.
 pub const CONTROLLER_FAILURES: [&str; 6] = [
@@ -282,7 +282,7 @@ impl View<'_> {
     /// The container port the target group's health check reaches in a pod: the Service's
     /// targetPort for `traffic-port` (and, for instance targets, for the Service's NodePort);
     /// an ip target's numeric port is itself. Kube-proxy's healthCheckNodePort reaches no pod.
-    fn health_check_container_port(&self, pod: &Pod) -> Option<i32> {
+    pub fn health_check_container_port(&self, pod: &Pod) -> Option<i32> {
         use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
         let configured = self.tg.as_ref().ok()?.health_check.port.as_deref().unwrap_or("traffic-port");
         let svc_port = self.service_port();
@@ -390,8 +390,41 @@ pub fn answered_5xx(description: Option<&str>) -> bool {
 pub fn serving_problems(ctx: &View, protocol: &str, port: &str, path: &str) -> Vec<ServingProblem> {
     let mut out = Vec::new();
     let unhealthy = ctx.unhealthy();
+    // Protocol against what the port says it speaks: the container port's name, the Service
+    // port's name or its appProtocol (the field Kubernetes defines for it; names like `https`
+    // are the convention). An HTTPS check on an HTTP port fails TLS; an HTTP check on a TLS port
+    // gets a redirect to HTTPS or a 400 (argo-helm#2936: Argo CD's 307), so no path is judged then.
+    let mut tls_port = false;
+    if let Some((name, serves_tls)) = port_speaks(ctx) {
+        let serves_http = name.starts_with("http") && !serves_tls;
+        // Plain HTTP to a TLS server is refused with a redirect or a 400 (ALB), or a failed
+        // check (NLB); other answers (404, 5xx, timeouts) are not this.
+        let answered_as_tls = |t: &&TargetHealth| match t.reason.as_deref() {
+            Some("Target.FailedHealthChecks") => true,
+            Some("Target.ResponseCodeMismatch") => {
+                codes(t.description.as_deref()).is_some_and(|c| c.split(',').all(|c| c.trim().starts_with('3') || c.trim() == "400"))
+            }
+            _ => false,
+        };
+        let fits = serves_http || ctx.unhealthy().iter().any(answered_as_tls);
+        if fits && (protocol.eq_ignore_ascii_case("HTTPS") && serves_http || protocol.eq_ignore_ascii_case("HTTP") && serves_tls) {
+            tls_port = serves_tls;
+            let got = ctx
+                .unhealthy()
+                .iter()
+                .find_map(|t| codes(t.description.as_deref()))
+                .map(|c| format!(" (it answers {c})"))
+                .unwrap_or_default();
+            out.push(ServingProblem {
+                setting: "protocol",
+                sentence: format!("the health check speaks {protocol} to a port named {name:?}{got}"),
+                targets: ctx.unhealthy_ids(),
+                suggestion: Some(if serves_tls { "HTTPS" } else { "HTTP" }.into()),
+            });
+        }
+    }
     let http = protocol.eq_ignore_ascii_case("HTTP") || protocol.eq_ignore_ascii_case("HTTPS");
-    if http {
+    if http && !tls_port {
         // A 5xx answer is the application saying it is unhealthy (often a deep check of a
         // dependency): the path exists. Only other codes (404, 3xx, 401) blame the configuration.
         let mismatched: Vec<_> = unhealthy
@@ -447,20 +480,39 @@ pub fn serving_problems(ctx: &View, protocol: &str, port: &str, path: &str) -> V
             });
         }
     }
-    // Protocol against the port's name (http, https, grpc): an HTTPS check on an HTTP port fails TLS.
-    if let Some(name) = ctx.service_port().and_then(|p| target_port_name(ctx, p)) {
-        let serves_tls = name.contains("https") || name.contains("tls") || name.contains("ssl");
-        let serves_http = name.starts_with("http") && !serves_tls;
-        if protocol.eq_ignore_ascii_case("HTTPS") && serves_http || protocol.eq_ignore_ascii_case("HTTP") && serves_tls {
-            out.push(ServingProblem {
-                setting: "protocol",
-                sentence: format!("the health check speaks {protocol} to a port the pods name {name:?}"),
-                targets: ctx.unhealthy_ids(),
-                suggestion: Some(if serves_tls { "HTTPS" } else { "HTTP" }.into()),
-            });
-        }
-    }
     out
+}
+
+/// Another port of the Service that speaks `protocol` (HTTPS: a TLS name; HTTP: a plain one).
+fn sibling_speaking(ctx: &View, protocol: &str) -> Option<String> {
+    let ours = ctx.service_port()?;
+    let want_tls = protocol.eq_ignore_ascii_case("HTTPS");
+    let ports = ctx.service.as_ref().ok()?.spec.as_ref()?.ports.as_ref()?;
+    ports
+        .iter()
+        .filter(|p| p.port != ours.port)
+        .find(|p| port_speaks_of(ctx, p).is_some_and(|(_, tls)| tls == want_tls))
+        .map(|p| p.name.clone().unwrap_or_else(|| p.port.to_string()))
+}
+
+/// What the health-checked port says it speaks: (the name that says it, whether that is TLS).
+/// The Service port's appProtocol first, then the container port's name, then the Service port's.
+fn port_speaks(ctx: &View) -> Option<(String, bool)> {
+    port_speaks_of(ctx, ctx.service_port()?)
+}
+
+fn port_speaks_of(ctx: &View, sp: &k8s_openapi::api::core::v1::ServicePort) -> Option<(String, bool)> {
+    let tls = |n: &str| n.contains("https") || n.contains("tls") || n.contains("ssl");
+    let names = [sp.app_protocol.clone(), target_port_name(ctx, sp), sp.name.clone()];
+    names
+        .into_iter()
+        .flatten()
+        .map(|n| n.to_ascii_lowercase())
+        .find(|n| tls(n) || n.starts_with("http"))
+        .map(|n| {
+            let t = tls(&n);
+            (n, t)
+        })
 }
 
 fn container_ports(p: &Pod) -> Vec<i32> {
@@ -593,13 +645,32 @@ pub fn judge_annotations(ctx: &View, j: AnnotationJudgement) -> super::Finding {
     };
     if !problems.is_empty() {
         let mut fixes = Vec::new();
+        let mut sentences: Vec<String> = Vec::new();
         for p in &problems {
+            // A Service's health-check annotations apply to the target group of every port
+            // (one protocol for all: aws-load-balancer-controller#3346). When another port of
+            // the Service speaks the annotated protocol, the annotation is right for that port:
+            // flipping it would break that port's group. The maintainers' fix: a Service per protocol.
+            let sibling = (p.setting == "protocol")
+                .then(|| sibling_speaking(ctx, &j.spec.protocol.value))
+                .flatten();
+            if let Some(other) = sibling {
+                sentences.push(format!(
+                    "{} (the annotation is right for port {other:?} of the same Service, and it applies to every port's target group)",
+                    p.sentence
+                ));
+                fixes.push(format!(
+                    "give port {other:?} a Service of its own that carries the {}{} annotation, and remove it from {} (one Service per health-check protocol)",
+                    j.prefix, j.keys[2], j.object
+                ));
+                continue;
+            }
+            sentences.push(p.sentence.clone());
             if let (Some((_, setting, key)), Some(v)) = (settings.iter().find(|(s, _, _)| *s == p.setting), &p.suggestion) {
                 fixes.push(annotate(setting, key, v));
             }
         }
         let explains: Vec<String> = problems.iter().flat_map(|p| p.targets.clone()).collect();
-        let sentences: Vec<&str> = problems.iter().map(|p| p.sentence.as_str()).collect();
         return Finding::fail(
             j.id,
             "Annotated health check cannot work",
@@ -760,4 +831,54 @@ pub fn udp_unprobed(
         )],
     };
     Some((sentence, ctx.unhealthy_ids(), fix))
+}
+
+/// A health check stricter than the pods' own readiness: ip targets timing out at the load
+/// balancer whose pods are Ready, probed by the kubelet on the same port and path with a longer
+/// timeout. The pods answer within what the application was built to take (the kubelet waits
+/// longer and they pass), the load balancer gives up first (huggingface/dataset-viewer#3422:
+/// busy workers answered /healthcheck in more than the ALB's 5 s, within the probe's).
+/// Returns (sentence, targets, the timeout the probe allows).
+pub fn stricter_than_readiness(ctx: &View, protocol: &str, path: &str, timeout: Option<i32>) -> Option<(String, Vec<String>, i32)> {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    if !ctx.is_ip() || !protocol.to_ascii_uppercase().starts_with("HTTP") {
+        return None;
+    }
+    let elb = timeout?;
+    let mut timed_out = Vec::new();
+    let mut allowed = i32::MAX;
+    for t in ctx.unhealthy() {
+        if t.reason.as_deref() != Some("Target.Timeout") {
+            continue;
+        }
+        let pod = ctx.pod_by_ip(&t.id)?;
+        if !crate::snapshot::pod_ready(pod) {
+            return None;
+        }
+        let port = ctx.health_check_container_port(pod)?;
+        let probe = crate::snapshot::serving_containers(pod).find_map(|c| {
+            let p = c.readiness_probe.as_ref()?;
+            let get = p.http_get.as_ref()?;
+            let probe_port = match &get.port {
+                IntOrString::Int(n) => Some(*n),
+                IntOrString::String(name) => named_container_port(pod, name),
+            }?;
+            (probe_port == port && get.path.as_deref() == Some(path)).then(|| p.timeout_seconds.unwrap_or(1))
+        })?;
+        if probe <= elb {
+            return None;
+        }
+        allowed = allowed.min(probe);
+        timed_out.push(t.id.clone());
+    }
+    if timed_out.is_empty() {
+        return None;
+    }
+    let sentence = format!(
+        "the load balancer gives the pods {elb}s to answer {path}, while their readinessProbe on the same port and path gives them {allowed}s, \
+         and the pods behind the timed-out targets ({}) are Ready: the health check is stricter than the application's own readiness \
+         (a busy pod answers the kubelet in time and the load balancer too late)",
+        timed_out.join(", ")
+    );
+    Some((sentence, timed_out, allowed))
 }

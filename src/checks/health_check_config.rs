@@ -127,6 +127,26 @@ fn judge(ctx: &View, tg: &TargetGroup) -> Finding {
             config_problems += 1;
         }
     }
+    if let Some((sentence, targets, allowed)) = crate::checks::health::stricter_than_readiness(ctx, &protocol, &path, hc.timeout_seconds) {
+        problems.push(sentence);
+        explains.extend(targets);
+        // Give the check the probe's time; an ALB needs the interval above the timeout.
+        let interval = hc.interval_seconds.filter(|i| *i > allowed);
+        match controller_fix(ctx, "timeout-seconds", &allowed.to_string()) {
+            Some((fix, _)) => {
+                fixes.push(fix);
+                if interval.is_none() {
+                    fixes.extend(controller_fix(ctx, "interval-seconds", &(allowed + 5).to_string()).map(|(f, _)| f));
+                }
+            }
+            None => fixes.push(format!(
+                "aws elbv2 modify-target-group --target-group-arn {} --health-check-timeout-seconds {allowed}{}",
+                tg.arn,
+                if interval.is_none() { format!(" --health-check-interval-seconds {}", allowed + 5) } else { String::new() }
+            )),
+        }
+        config_problems += 1;
+    }
     if let Some(m) = hc
         .matcher
         .as_deref()
@@ -156,19 +176,42 @@ fn judge(ctx: &View, tg: &TargetGroup) -> Finding {
         .map(|t| t.id.clone())
         .collect();
     if proxy && http_check && !rejected.is_empty() {
-        problems.push(format!(
-            "proxy protocol v2 is on, so every {protocol} health check starts with a PROXY header: targets whose server does not expect it reject the check ({} failing)",
-            rejected.len()
-        ));
+        match separate_health_port(ctx, &port, &rejected) {
+            // The header also goes to a health-check port of its own, often another server in the
+            // pod (ingress-nginx's controller on 10254, Envoy's admin port) that never parses it,
+            // while the traffic port does (ingress-nginx#10982: /healthz on the traffic port
+            // passed with proxy protocol on). Checking the traffic port tests what clients reach;
+            // turning the header off would break the client addresses the traffic port expects.
+            Some((checked, traffic)) => {
+                problems.push(format!(
+                    "proxy protocol v2 is on, so every {protocol} health check starts with a PROXY header, also on port {checked}, which is not the traffic port ({traffic}): \
+                     a separate health server there rejects the header ({} failing), whatever the traffic port accepts",
+                    rejected.len()
+                ));
+                let fix = controller_fix(ctx, "port", "traffic-port").map(|(f, _)| f).unwrap_or_else(|| {
+                    format!("aws elbv2 modify-target-group --target-group-arn {} --health-check-port traffic-port", tg.arn)
+                });
+                fixes.push(fix);
+                if path != "/" {
+                    fixes.push(format!("(the path {path} must then answer on the traffic port as well)"));
+                }
+            }
+            None => {
+                problems.push(format!(
+                    "proxy protocol v2 is on, so every {protocol} health check starts with a PROXY header: targets whose server does not expect it reject the check ({} failing)",
+                    rejected.len()
+                ));
+                fixes.push(
+                    "Make the application accept PROXY protocol v2 on this port (nginx: listen … proxy_protocol; Envoy: the proxy_protocol listener filter)"
+                        .to_string(),
+                );
+                fixes.push(format!(
+                    "Only if the application was never meant to receive it: aws elbv2 modify-target-group-attributes --target-group-arn {} --attributes Key=proxy_protocol_v2.enabled,Value=false",
+                    tg.arn
+                ));
+            }
+        }
         explains.extend(rejected);
-        fixes.push(
-            "Make the application accept PROXY protocol v2 on this port (nginx: listen … proxy_protocol; Envoy: the proxy_protocol listener filter)"
-                .to_string(),
-        );
-        fixes.push(format!(
-            "Only if the application was never meant to receive it: aws elbv2 modify-target-group-attributes --target-group-arn {} --attributes Key=proxy_protocol_v2.enabled,Value=false",
-            tg.arn
-        ));
         config_problems += 1;
     }
     if config_problems > 0 {
@@ -214,6 +257,13 @@ fn controller_fix(ctx: &View, setting: &str, value: &str) -> Option<(String, Str
     use crate::checks::health::Origin;
     let (origin, _, _) = ctx.requested_health_check()?;
     let (prefix, from) = match origin {
+        // The health check's protocol follows the backend protocol unless set apart; a port that
+        // speaks TLS needs both (HTTPS traffic too), so the backend protocol is what changes
+        // (controller docs, "healthcheck-protocol": defaults to backend-protocol).
+        Origin::Ingress(i) if setting == "protocol" => (
+            "alb.ingress.kubernetes.io/backend-",
+            format!("Ingress {}", i.metadata.name.as_deref().unwrap_or_default()),
+        ),
         Origin::Ingress(i) => (
             "alb.ingress.kubernetes.io/healthcheck-",
             format!("Ingress {}", i.metadata.name.as_deref().unwrap_or_default()),
@@ -221,6 +271,8 @@ fn controller_fix(ctx: &View, setting: &str, value: &str) -> Option<(String, Str
         Origin::Nlb(NlbOwner::Controller | NlbOwner::AutoMode) => ("service.beta.kubernetes.io/aws-load-balancer-healthcheck-", "the Service".to_string()),
         Origin::Nlb(NlbOwner::Legacy) => return None,
     };
+    // The NLB Service annotations drop the unit: healthcheck-timeout, healthcheck-interval.
+    let setting = if prefix.starts_with("service.") { setting.trim_end_matches("-seconds") } else { setting };
     let (ns, name) = ctx.service_name();
     let fix = format!(
         "kubectl annotate service {} -n {} {prefix}{setting}={} --overwrite",
@@ -229,6 +281,18 @@ fn controller_fix(ctx: &View, setting: &str, value: &str) -> Option<(String, Str
         crate::shell::quote(value)
     );
     Some((fix, from))
+}
+
+/// The health-check port, when it is a number other than the port the failing targets take
+/// traffic on (their registered port): (checked, traffic).
+fn separate_health_port(ctx: &View, port: &str, failing: &[String]) -> Option<(i32, i32)> {
+    let checked: i32 = port.parse().ok()?;
+    let traffic = ctx
+        .unhealthy()
+        .iter()
+        .filter(|t| failing.contains(&t.id))
+        .find_map(|t| t.port)?;
+    (checked != traffic).then_some((checked, traffic))
 }
 
 fn opt(v: Option<i32>) -> String {
@@ -591,7 +655,7 @@ mod tests {
         let f = CHECK.on(&snap);
         assert_eq!(f.status, Status::Fail, "{f:?}");
         assert!(
-            f.detail.contains("The health check speaks HTTPS to a port the pods name \"http\""),
+            f.detail.contains("The health check speaks HTTPS to a port named \"http\""),
             "{}",
             f.detail
         );

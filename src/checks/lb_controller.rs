@@ -40,6 +40,12 @@ pub enum ControllerError {
     PodIdentity {
         text: String,
     },
+    /// No credentials of its own (neither IRSA nor Pod Identity answered), and the node's
+    /// instance metadata out of reach: IMDSv2 with a hop limit of 1 (AL2023's default) stops
+    /// pods, one hop further than the node (aws-load-balancer-controller#3955).
+    InstanceMetadata {
+        text: String,
+    },
     SecurityGroupTag {
         text: String,
     },
@@ -165,6 +171,11 @@ pub fn classify(line: &str) -> ControllerError {
     {
         return ControllerError::PodIdentity { text: short };
     }
+    // The SDK's last resort, the node's role through IMDS, failed: "no EC2 IMDS role found",
+    // "operation error ec2imds: GetMetadata" (aws-sdk-go-v2's credential chain).
+    if text.contains("no EC2 IMDS role found") || text.contains("ec2imds") {
+        return ControllerError::InstanceMetadata { text: short };
+    }
     if text.contains("expected exactly one securityGroup tagged with") {
         return ControllerError::SecurityGroupTag { text: short };
     }
@@ -213,6 +224,9 @@ impl ControllerError {
             }
             ControllerError::WebIdentity { .. } => "the controller cannot assume its IAM role (WebIdentityErr: IRSA is broken)".into(),
             ControllerError::PodIdentity { .. } => "the controller gets no credentials from EKS Pod Identity".into(),
+            ControllerError::InstanceMetadata { .. } => {
+                "the controller has no credentials: neither IRSA nor Pod Identity gave it any, and the node role's, from the instance metadata (IMDS), is out of its reach (\"no EC2 IMDS role found\": IMDSv2 with a hop limit of 1 stops pods)".into()
+            }
             ControllerError::SecurityGroupTag { text } => {
                 format!("a node ENI does not have exactly one security group tagged for the cluster ({text})")
             }
@@ -228,6 +242,10 @@ impl ControllerError {
             ControllerError::AccessDenied { action, role, .. } => access_denied_fix(action, role.as_deref(), trusted),
             ControllerError::WebIdentity { .. } => "check the controller's service account annotation eks.amazonaws.com/role-arn, the role's trust policy, and the cluster's IAM OIDC provider: kubectl -n kube-system get sa aws-load-balancer-controller -o yaml".into(),
             ControllerError::PodIdentity { .. } => "check the controller's Pod Identity association (its role's trust policy must allow pods.eks.amazonaws.com sts:AssumeRole and sts:TagSession) and that the eks-pod-identity-agent add-on runs: aws eks list-pod-identity-associations --cluster-name {} --namespace kube-system; kubectl -n kube-system get daemonset eks-pod-identity-agent".replace("{}", &shell::quote(cluster)),
+            // Its own role first (the install guide's way); the hop limit only for a controller
+            // meant to run on the node's role (EC2 docs: 2 lets containers reach IMDSv2).
+            ControllerError::InstanceMetadata { .. } => "give the controller its own role (IRSA: the service account's eks.amazonaws.com/role-arn; or a Pod Identity association) and restart it: kubectl -n kube-system get sa aws-load-balancer-controller -o yaml; \
+                 only if it is meant to use the node role, let pods reach IMDS on its nodes: aws ec2 modify-instance-metadata-options --instance-id <the controller's node> --http-put-response-hop-limit 2 --http-tokens required".into(),
             ControllerError::SecurityGroupTag { .. } => "keep exactly one security group per node ENI tagged kubernetes.io/cluster/<cluster> (see security-groups)".into(),
             ControllerError::PortNotFound { .. } => "make the Ingress backend / binding port name a port of the Service, and the Service's targetPort a port of the pods (see target-port)".into(),
             ControllerError::Other { .. } => "kubectl logs -n kube-system deployment/aws-load-balancer-controller".into(),
@@ -240,7 +258,7 @@ impl ControllerError {
             ControllerError::AccessDenied { action, .. } => {
                 action.contains("RegisterTargets") || action.contains("DeregisterTargets") || action.contains("DescribeTargetHealth")
             }
-            ControllerError::WebIdentity { .. } | ControllerError::PodIdentity { .. } => true,
+            ControllerError::WebIdentity { .. } | ControllerError::PodIdentity { .. } | ControllerError::InstanceMetadata { .. } => true,
             _ => false,
         }
     }

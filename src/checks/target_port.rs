@@ -46,6 +46,13 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
     let mut problems: Vec<(String, Vec<String>, Vec<String>)> = Vec::new(); // (sentence, explains, fixes)
     let mut resolved: Vec<Value> = Vec::new();
 
+    // Instance targets are EC2 instances: pods on Fargate nodes (no instance behind them) can
+    // only be ip targets. The controller leaves Fargate nodes out of instance target groups
+    // (aws-load-balancer-controller#1129), so such a group stays empty (#2133, the EKS user
+    // guide: "set the target type to ip" for Fargate).
+    if let Some(p) = fargate_only(ctx) {
+        problems.push(p);
+    }
     // Instance targets receive traffic on the NodePort.
     if ctx.target_type() == Some("instance") {
         let p = ports[0];
@@ -69,15 +76,37 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
                     .collect();
                 if !wrong.is_empty() {
                     let tp = ctx.unhealthy().iter().find_map(|t| t.port).unwrap_or_default();
+                    let bound = ctx.snap.resolution.service.as_ref().is_some_and(|s| s.resolved_by == crate::mapping::BY_BINDING);
+                    // Without a binding, the in-tree provider (or the cloud controller) owns the
+                    // target group, and a target group's port cannot change: when it fails to make
+                    // one on the new NodePort (istio#28856: DuplicateTargetGroupName), the NLB
+                    // keeps checking the old one. Pinning the Service back to that NodePort is the
+                    // workaround users confirmed (istio#31418); the API server refuses it if
+                    // another Service took the port, so it cannot steal one.
+                    let failed = ctx
+                        .events()
+                        .iter()
+                        .find(|e| e.reason == "SyncLoadBalancerFailed" || e.reason == "UpdateLoadBalancerFailed")
+                        .map(|e| format!("; the provider reports: {} {:?}", e.reason, e.message.chars().take(200).collect::<String>()))
+                        .unwrap_or_default();
+                    let index = ports.iter().position(|q| std::ptr::eq(*q, p)).unwrap_or(0);
+                    let fix = if bound {
+                        format!("kubectl describe targetgroupbindings -n {ns}   # the controller should re-register on NodePort {np}")
+                    } else {
+                        format!(
+                            "kubectl patch service {} -n {} --type json -p '[{{\"op\":\"replace\",\"path\":\"/spec/ports/{index}/nodePort\",\"value\":{tp}}}]'   # back to the NodePort the target group checks",
+                            crate::shell::quote(&name),
+                            crate::shell::quote(&ns)
+                        )
+                    };
                     problems.push((
                         format!(
-                            "{} targets are registered on port {tp} but the Service's NodePort is {np} (the Service was recreated?)",
-                            wrong.len()
+                            "{} targets are registered on port {tp} but the Service's NodePort is {np} (the NodePort changed{}){failed}",
+                            wrong.len(),
+                            if bound { "; the controller re-registers targets on the new one" } else { "; a target group's port cannot change" }
                         ),
                         wrong,
-                        vec![format!(
-                            "kubectl describe targetgroupbindings -n {ns}   # the controller should re-register on NodePort {np}"
-                        )],
+                        vec![fix],
                     ));
                 }
             }
@@ -193,7 +222,7 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
     }
     let sentence: Vec<&str> = problems.iter().map(|p| p.0.as_str()).collect();
     let explains: Vec<String> = problems.iter().flat_map(|p| p.1.clone()).collect();
-    Finding::fail(ID, "Port mismatch", format!("{}.", sentence.join("; ")))
+    Finding::fail(ID, "Port mismatch", format!("{}.", super::capitalise(&sentence.join("; "))))
         .evidence(evidence)
         .remediation(problems.into_iter().flat_map(|p| p.2).collect())
         .explains(explains)
@@ -233,6 +262,40 @@ fn container_ports(pod: &Pod) -> Vec<(Option<String>, i32)> {
         .flat_map(|c| c.ports.iter().flatten())
         .map(|p| (p.name.clone(), p.container_port))
         .collect()
+}
+
+/// An instance target group whose Service's pods all run on Fargate nodes: (sentence, explains,
+/// fixes), the fix being the target type, where the controller reads it.
+fn fargate_only(ctx: &View) -> Option<(String, Vec<String>, Vec<String>)> {
+    if ctx.target_type() != Some("instance") || ctx.selected.is_empty() {
+        return None;
+    }
+    let nodes = ctx.snap.kube.nodes.ok()?;
+    let fargate = |name: &str| {
+        nodes.iter().any(|n| {
+            n.metadata.name.as_deref() == Some(name)
+                && n.metadata.labels.as_ref().and_then(|l| l.get("eks.amazonaws.com/compute-type")).map(String::as_str) == Some("fargate")
+        })
+    };
+    let on: Vec<&str> = ctx.selected.iter().filter_map(|p| p.spec.as_ref()?.node_name.as_deref()).collect();
+    if on.len() != ctx.selected.len() || !on.iter().all(|n| fargate(n)) {
+        return None;
+    }
+    let (ns, name) = ctx.service_name();
+    let nlb = ctx.snap.aws.load_balancers.ok().and_then(|l| l.first()).is_some_and(|l| l.kind == "network");
+    let key = if nlb { "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type" } else { "alb.ingress.kubernetes.io/target-type" };
+    Some((
+        format!(
+            "the target group takes instance targets, and every pod of Service {ns}/{name} runs on a Fargate node ({}): Fargate nodes are no EC2 instances, so none can be registered; Fargate pods are reached as ip targets",
+            on.join(", ")
+        ),
+        ctx.unhealthy_ids(),
+        vec![format!(
+            "kubectl annotate service {} -n {} {key}=ip --overwrite   # the controller makes a new ip target group (a Service of type ClusterIP suffices)",
+            crate::shell::quote(&name),
+            crate::shell::quote(&ns)
+        )],
+    ))
 }
 
 #[cfg(test)]
