@@ -16,7 +16,7 @@ pub const CHECK: Check = Check {
     id: CheckId::HEALTH_CHECK_CONFIG,
     section: "§9",
     layer: Layer::Config,
-    verifies: "the target group's health check fits the app: path vs the pods' readinessProbe and the codes the path answered, protocol vs the port the pods name, timeout below the interval, valid success codes, proxy protocol with HTTP checks, a UDP target group probed (over TCP) where only UDP is served; the fix goes where the controller reads it (an annotation) for the groups it reconciles; explains what defaults or hand-made target groups cause",
+    verifies: "the target group's health check fits the app: path vs the pods' readinessProbe and the codes the path answered, protocol vs what the port says it speaks (appProtocol, container or Service port name: HTTP to a TLS port gets the backend protocol, no path), timeout below the interval and not stricter than the Ready pods' own probe of the same path, valid success codes, proxy protocol with HTTP checks (on a separate health port: check the traffic port), a UDP target group probed (over TCP) where only UDP is served; the fix goes where the controller reads it (an annotation) for the groups it reconciles; explains what defaults or hand-made target groups cause",
     needs: "TG config, pods",
     reasons: &["Target.ResponseCodeMismatch", "Target.FailedHealthChecks", "Target.Timeout"],
     run: check,
@@ -693,5 +693,67 @@ mod tests {
         assert!(f.remediation.iter().any(|r| r.contains("accept PROXY protocol v2")), "{:?}", f.remediation);
         assert!(f.remediation.iter().all(|r| !r.contains("--health-check-protocol TCP")), "{:?}", f.remediation);
         assert_eq!(f.explains, vec!["i-0aaa", "i-0bbb"]);
+    }
+}
+
+#[cfg(test)]
+mod incident_rule_tests {
+    use super::*;
+    use crate::checks::Status;
+    use crate::fixtures::*;
+    use crate::snapshot::Fetched;
+
+    /// `SnapshotB::ip()` (10.0.2.11 timing out), its pods probed on / with `timeout` seconds.
+    fn timing_out_with_probe_timeout(timeout: Option<i32>) -> Finding {
+        let mut b = SnapshotB::ip().health_check(|h| {
+            h.path = Some("/".into());
+            h.timeout_seconds = Some(5);
+            h.interval_seconds = Some(15);
+        });
+        if let Fetched::Ok(pods) = &mut b.kube().pods {
+            for p in pods.iter_mut() {
+                let mut probe = readiness("/");
+                probe.timeout_seconds = timeout;
+                p.spec.as_mut().unwrap().containers[0].readiness_probe = Some(probe);
+            }
+        }
+        CHECK.on(&b.build())
+    }
+
+    #[test]
+    fn timeout_shorter_than_the_ready_pods_probe_names_both_and_gets_the_probes_timeout() {
+        // GIVEN a target timing out at 5s whose Ready pod's readinessProbe on the same path allows 10s
+        // WHEN checked
+        let f = timing_out_with_probe_timeout(Some(10));
+        // THEN the check is stricter than readiness, and the fix is the probe's timeout
+        assert_eq!(f.status, Status::Fail, "{f:?}");
+        assert!(f.detail.contains("gives the pods 5s") && f.detail.contains("gives them 10s") && f.detail.contains("10.0.2.11"), "{}", f.detail);
+        assert_eq!(f.remediation, vec![format!("aws elbv2 modify-target-group --target-group-arn {TG_ARN} --health-check-timeout-seconds 10")]);
+    }
+
+    #[test]
+    fn probe_no_more_tolerant_than_the_check_blames_no_timing() {
+        // GIVEN the same, the probe allowing the kubelet's default 1s
+        // WHEN checked THEN no timing problem is claimed
+        let f = timing_out_with_probe_timeout(None);
+        assert!(!f.detail.contains("stricter than the application's own readiness"), "{}", f.detail);
+    }
+
+    #[test]
+    fn proxy_protocol_on_a_separate_health_port_moves_the_check_and_keeps_the_header() {
+        // GIVEN proxy protocol on, an HTTP check on 10254 while the targets take traffic on 8080, rejected
+        let mut b = SnapshotB::ip()
+            .targets(vec![target_r("10.0.2.11", 8080, "unhealthy", "Target.FailedHealthChecks")])
+            .health_check(|h| {
+                h.port = Some("10254".into());
+                h.path = Some("/healthz".into());
+            });
+        b.aws().target_group_attributes = Fetched::Ok([("proxy_protocol_v2.enabled".to_string(), "true".to_string())].into());
+        // WHEN checked
+        let f = CHECK.on(&b.build());
+        // THEN the separate port is named, the check goes to the traffic port, the header stays on
+        assert!(f.detail.contains("also on port 10254, which is not the traffic port (8080)"), "{}", f.detail);
+        assert_eq!(f.remediation[0], format!("aws elbv2 modify-target-group --target-group-arn {TG_ARN} --health-check-port traffic-port"));
+        assert!(f.remediation.iter().all(|r| !r.contains("proxy_protocol_v2.enabled,Value=false")), "{:?}", f.remediation);
     }
 }

@@ -16,7 +16,7 @@ pub const CHECK: Check = Check {
     id: CheckId::LB_CONTROLLER,
     section: "§6",
     layer: Layer::Controller,
-    verifies: "the AWS Load Balancer Controller is installed and ready; its logs (when readable) and events show no AccessDenied (names the IAM action and role), WebIdentityErr (IRSA), Pod Identity credential failures, security-group tag or port errors; with EKS Auto Mode (its binding, tags, classes), the AWS-run controller: no Deployment looked for, an empty group judged on the `eks:eks-cluster-name` tag and the cluster role",
+    verifies: "the AWS Load Balancer Controller is installed and ready; its logs (when readable) and events show no AccessDenied (names the IAM action and role), WebIdentityErr (IRSA), Pod Identity credential failures, no credentials at all (the IMDS fallback out of reach), security-group tag or port errors; with EKS Auto Mode (its binding, tags, classes), the AWS-run controller: no Deployment looked for, an empty group judged on the `eks:eks-cluster-name` tag and the cluster role",
     needs: "deployment, pods/log, events",
     reasons: &[],
     run: check,
@@ -663,4 +663,20 @@ mod tests {
         }
     }
 
+}
+
+#[cfg(test)]
+mod incident_rule_tests {
+    use super::*;
+
+    #[test]
+    fn no_credentials_falling_back_to_imds_is_its_own_family_and_blocks_registration() {
+        // GIVEN the SDK's error when neither IRSA nor Pod Identity answered and IMDS was out of reach
+        let e = classify("Failed build model due to operation error Elastic Load Balancing v2: DescribeLoadBalancers, get identity: get credentials: failed to refresh cached credentials, no EC2 IMDS role found, operation error ec2imds: GetMetadata, canceled, context deadline exceeded");
+        // THEN it is classified as the instance-metadata family, stops registration, and its fix is the controller's own role first
+        assert!(matches!(e, ControllerError::InstanceMetadata { .. }), "{e:?}");
+        assert!(e.blocks_registration());
+        assert!(e.fix(false, "demo").starts_with("give the controller its own role"));
+        assert!(!e.fix(false, "demo").contains("put-role-policy"));
+    }
 }

@@ -17,7 +17,7 @@ pub const CHECK: Check = Check {
     id: CheckId::TARGET_PORT,
     section: "§5",
     layer: Layer::Ports,
-    verifies: "targetPort (number or name) matches a containerPort; instance targets on the NodePort; explicit health-check port served",
+    verifies: "targetPort (number or name) matches a containerPort; instance targets on the NodePort (a NodePort that changed under the in-tree provider: pinned back), never for pods all on Fargate (ip targets); explicit health-check port served",
     needs: "service, pods",
     reasons: &[],
     run: check,
