@@ -6,8 +6,8 @@ import json
 import uuid
 
 from scenarios import (CLUSTER, LB_CIDRS, POD_SUFFIXES, TIMEOUT, alb_ingress, aws, binding, container, elb_name, event,
-                       instance_cluster, instances, ip_cluster, load_balancer, namespace, network, node, octet, pod, register,
-                       service, wait_endpoints, workload)
+                       instance_cluster, instances, ip_cluster, load_balancer, namespace, network, node, nodes_in_vpc, octet, pod,
+                       register, service, wait_endpoints, workload)
 
 MISMATCH_302 = ("unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [302]")
 # An NLB reports a failed check (refused, reset, a bad HTTP answer) this way; ALBs say Timeout or the codes.
@@ -65,13 +65,7 @@ def udp_only_health_check(kube, ns):
     the controller's default, TCP on the traffic port, which is the UDP NodePort: nothing accepts
     TCP there, every instance target fails. The NLB has the controller's frontend security group,
     which the nodes' group admits on the NodePorts (so the network is not the cause)."""
-    namespace(kube, ns)
-    zones = ("us-east-1a", "us-east-1b")
-    net = network(ns, zones, zones)
-    insts = instances(net, zones)
-    nodes = [f"{ns}-node-{z[-1]}" for z in zones]
-    for n, i in zip(nodes, insts):
-        node(kube, n, i)
+    net, insts, nodes = nodes_in_vpc(kube, ns)
     spec = {"type": "NodePort", "selector": {"app": "coredns"},
             "ports": [{"name": "udp-5353", "port": 53, "targetPort": 5353, "protocol": "UDP"}]}
     kube.apply(f"/api/v1/namespaces/{ns}/services", {"apiVersion": "v1", "kind": "Service",
@@ -166,13 +160,7 @@ def argocd_tls_port(kube, ns):
     """https://github.com/argoproj/argo-helm/issues/2936: argocd-server (TLS on its port 8080, not
     `server.insecure`) behind an ALB Ingress on the Service's `https` port, the backend protocol
     left at HTTP: the health check speaks plain HTTP and gets Argo CD's 307 redirect to HTTPS."""
-    namespace(kube, ns)
-    zones = ("us-east-1a", "us-east-1b")
-    net = network(ns, zones, zones)
-    insts = instances(net, zones)
-    nodes = [f"{ns}-node-{z[-1]}" for z in zones]
-    for n, i in zip(nodes, insts):
-        node(kube, n, i)
+    net, insts, nodes = nodes_in_vpc(kube, ns)
     labels = {"app.kubernetes.io/name": "argocd-server"}
     kube.apply(f"/api/v1/namespaces/{ns}/services", {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "argocd-server", "namespace": ns},
                "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "server", "protocol": "TCP"},
@@ -429,13 +417,7 @@ def clusterip_instance_targets(kube, ns):
     """https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/4238 (clarified by
     #4243): an Ingress with instance targets in front of a ClusterIP Service: there is no
     NodePort to register the nodes on, so the target group stays empty."""
-    namespace(kube, ns)
-    zones = ("us-east-1a", "us-east-1b")
-    net = network(ns, zones, zones)
-    insts = instances(net, zones)
-    nodes = [f"{ns}-node-{z[-1]}" for z in zones]
-    for n, i in zip(nodes, insts):
-        node(kube, n, i)
+    net, insts, nodes = nodes_in_vpc(kube, ns)
     service(kube, ns, "web", {"app": "web"}, 80, 8080)
     ctr = container("http", 8080)
     rs, labels = workload(kube, ns, "web", {"app": "web"}, ctr)
@@ -455,13 +437,7 @@ def https_check_on_http_port(kube, ns):
     with an http and an https port, and `aws-load-balancer-healthcheck-protocol: https` meant for
     the https one: the annotation applies to every port's target group, so the http port's group
     checks with TLS and gets no answer."""
-    namespace(kube, ns)
-    zones = ("us-east-1a", "us-east-1b")
-    net = network(ns, zones, zones)
-    insts = instances(net, zones)
-    nodes = [f"{ns}-node-{z[-1]}" for z in zones]
-    for n, i in zip(nodes, insts):
-        node(kube, n, i)
+    net, insts, nodes = nodes_in_vpc(kube, ns)
     kube.apply(f"/api/v1/namespaces/{ns}/services", {"apiVersion": "v1", "kind": "Service",
                "metadata": {"name": "web", "namespace": ns, "annotations": nlb_annotations("ip", healthcheck_protocol="https")},
                "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [

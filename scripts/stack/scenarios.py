@@ -413,18 +413,24 @@ def instance_cluster(kube, ns, *, selector, pod_labels, target_port=80, port_nam
 POD_SUFFIXES = ["prnxw", "x7k2p", "q9m4d"]
 
 
-def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect_ready=None, bind=True, tg_tags=None, lb_tags=None,
-               probe="/", gate=None, register_targets=True, nlb_annotations=None, hc=None, sidecars=(), app_ports=True, probe_port=None,
-               extra_ports=(), probe_timeout=None):
-    """A ClusterIP Service `web` (80 → 8080) with two pods and ip targets behind an ALB; with
-    `nlb_annotations`, a `type: LoadBalancer` Service behind an NLB instead."""
+def nodes_in_vpc(kube, ns, zones=("us-east-1a", "us-east-1b")):
+    """The namespace, a VPC (`network`) with one instance per zone, and a Node for each:
+    (net, instances, node names)."""
     namespace(kube, ns)
-    zones = ("us-east-1a", "us-east-1b")
     net = network(ns, zones, zones)
     insts = instances(net, zones)
     nodes = [f"{ns}-node-{z[-1]}" for z in zones]
     for n, i in zip(nodes, insts):
         node(kube, n, i)
+    return net, insts, nodes
+
+
+def ip_cluster(kube, ns, *, pod_state="ready", targets=None, health=None, expect_ready=None, bind=True, tg_tags=None, lb_tags=None,
+               probe="/", gate=None, register_targets=True, nlb_annotations=None, hc=None, sidecars=(), app_ports=True, probe_port=None,
+               extra_ports=(), probe_timeout=None):
+    """A ClusterIP Service `web` (80 → 8080) with two pods and ip targets behind an ALB; with
+    `nlb_annotations`, a `type: LoadBalancer` Service behind an NLB instead."""
+    net, insts, nodes = nodes_in_vpc(kube, ns)
     svc = service(kube, ns, "web", {"app": "web"}, 80, 8080)
     if nlb_annotations is not None:
         kube.request("PATCH", f"/api/v1/namespaces/{ns}/services/web", {"metadata": {"annotations": nlb_annotations}, "spec": {"type": "LoadBalancer"}},

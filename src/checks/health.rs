@@ -882,3 +882,114 @@ pub fn stricter_than_readiness(ctx: &View, protocol: &str, path: &str, timeout: 
     );
     Some((sentence, timed_out, allowed))
 }
+
+#[cfg(test)]
+mod incident_rule_tests {
+    use crate::checks::{health_check_config, service_annotations, Status};
+    use crate::fixtures::*;
+
+    /// `SnapshotB::ip()`, its Service port named `name` (to the pods' `http` port), the target answering `codes`.
+    fn answering(port_name: &str, codes: &str) -> SnapshotB {
+        let mut t = target_r("10.0.2.11", 8080, "unhealthy", "Target.ResponseCodeMismatch");
+        t.description = Some(format!("Health checks failed with these codes: [{codes}]"));
+        let mut svc = ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 8080).build();
+        svc.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].name = Some(port_name.into());
+        let mut b = SnapshotB::ip().targets(vec![target("10.0.1.10", 8080, "healthy"), t]).service(svc);
+        // The pods' port says nothing of its protocol (Argo CD's `server`): the Service's name speaks.
+        if let crate::snapshot::Fetched::Ok(pods) = &mut b.kube().pods {
+            for p in pods.iter_mut() {
+                for port in p.spec.as_mut().unwrap().containers[0].ports.iter_mut().flatten() {
+                    port.name = Some("server".into());
+                }
+            }
+        }
+        b
+    }
+
+    #[test]
+    fn http_check_on_a_port_the_service_names_https_answered_307_is_the_protocol_not_the_path() {
+        // GIVEN an HTTP check on a Service port named "https", answered 307
+        // WHEN checked
+        let f = health_check_config::CHECK.on(&answering("https", "307").build());
+        // THEN the protocol is named and no path is proposed
+        assert_eq!(f.status, Status::Fail, "{f:?}");
+        assert!(
+            f.detail.contains("speaks HTTP to a port named \"https\" (it answers 307)"),
+            "{}",
+            f.detail
+        );
+        assert!(
+            f.remediation.iter().all(|r| !r.contains("--health-check-path")),
+            "{:?}",
+            f.remediation
+        );
+        assert!(
+            f.remediation.iter().any(|r| r.ends_with("--health-check-protocol HTTPS")),
+            "{:?}",
+            f.remediation
+        );
+    }
+
+    #[test]
+    fn a_404_on_a_port_named_https_is_not_blamed_on_tls() {
+        // GIVEN the same port answering 404 (a wrong path, not a TLS refusal) WHEN checked
+        let f = health_check_config::CHECK.on(&answering("https", "404").build());
+        // THEN no protocol problem is claimed
+        assert!(!f.detail.contains("speaks HTTP to a port named"), "{}", f.detail);
+    }
+
+    #[test]
+    fn protocol_annotation_right_for_a_sibling_port_gets_a_service_per_protocol() {
+        use k8s_openapi::api::core::v1::ServicePort;
+        use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+        // GIVEN an NLB Service with ports http and https, annotated healthcheck-protocol https, the http group failing
+        let mut svc = ServiceB::new("shop", "web").selector(&[("app", "web")]).port(80, 8080).build();
+        svc.metadata.annotations = Some(
+            [
+                (
+                    "service.beta.kubernetes.io/aws-load-balancer-type".to_string(),
+                    "external".to_string(),
+                ),
+                (
+                    "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type".to_string(),
+                    "ip".to_string(),
+                ),
+                (
+                    "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol".to_string(),
+                    "https".to_string(),
+                ),
+            ]
+            .into(),
+        );
+        let ports = svc.spec.as_mut().unwrap().ports.as_mut().unwrap();
+        ports[0].name = Some("http".into());
+        ports.push(ServicePort {
+            name: Some("https".into()),
+            port: 443,
+            target_port: Some(IntOrString::Int(8443)),
+            ..Default::default()
+        });
+        svc.spec.as_mut().unwrap().type_ = Some("LoadBalancer".into());
+        let mut b = SnapshotB::ip()
+            .targets(vec![target_r("10.0.2.11", 8080, "unhealthy", "Target.FailedHealthChecks")])
+            .service(svc)
+            .health_check(|h| h.protocol = Some("HTTPS".into()));
+        if let crate::snapshot::Fetched::Ok(lbs) = &mut b.aws().load_balancers {
+            lbs[0].kind = "network".into();
+        }
+        // WHEN checked
+        let f = service_annotations::CHECK.on(&b.build());
+        // THEN the sibling is named and the fix splits the Service, never flips the annotation
+        assert!(f.detail.contains("right for port \"https\" of the same Service"), "{}", f.detail);
+        assert!(
+            f.remediation.iter().all(|r| !r.contains("healthcheck-protocol=HTTP")),
+            "{:?}",
+            f.remediation
+        );
+        assert!(
+            f.remediation[0].starts_with("give port \"https\" a Service of its own"),
+            "{:?}",
+            f.remediation
+        );
+    }
+}

@@ -473,3 +473,54 @@ mod tests {
         assert_eq!(CHECK.on(&snap).status, Status::Skipped);
     }
 }
+
+#[cfg(test)]
+mod incident_rule_tests {
+    use super::*;
+    use crate::checks::Status;
+    use crate::fixtures::*;
+    use crate::snapshot::Fetched;
+
+    #[test]
+    fn instance_targets_for_pods_all_on_fargate_get_the_ip_target_type() {
+        // GIVEN the instance fixture, its nodes Fargate nodes, no target registered
+        let mut b = SnapshotB::instance().targets(vec![]);
+        let fargate = |name: &str| {
+            let mut n = node(name, &format!("fargate-{name}"), "us-east-1a");
+            n.metadata.labels = Some([("eks.amazonaws.com/compute-type".to_string(), "fargate".to_string())].into());
+            n
+        };
+        b.kube().nodes = Fetched::Ok(vec![fargate("node-a"), fargate("node-b")]);
+        // WHEN checked
+        let f = CHECK.on(&b.build());
+        // THEN the Fargate nodes are named and the fix is the target type on the Service
+        assert_eq!(f.status, Status::Fail, "{f:?}");
+        assert!(f.detail.contains("runs on a Fargate node (node-a, node-b)"), "{}", f.detail);
+        assert_eq!(
+            f.remediation[0],
+            "kubectl annotate service alb-instance -n default alb.ingress.kubernetes.io/target-type=ip --overwrite   # the controller makes a new ip target group (a Service of type ClusterIP suffices)"
+        );
+    }
+
+    #[test]
+    fn pods_on_ec2_nodes_are_not_a_fargate_problem() {
+        // GIVEN the instance fixture on ordinary nodes WHEN checked THEN nothing about Fargate
+        let f = CHECK.on(&SnapshotB::instance().build());
+        assert!(!f.detail.contains("Fargate"), "{}", f.detail);
+    }
+
+    #[test]
+    fn old_node_port_under_the_in_tree_provider_is_pinned_back_not_re_registered() {
+        // GIVEN targets on 31000 while the Service's NodePort is 32663, found by the in-tree provider's tags
+        let b = SnapshotB::instance()
+            .targets(vec![target_r("i-0aaa", 31000, "unhealthy", "Target.FailedHealthChecks")])
+            .events(vec![event("Service", "alb-instance", "SyncLoadBalancerFailed", "Error syncing load balancer: DuplicateTargetGroupName")])
+            .resolved_by(crate::mapping::BY_LEGACY_TAGS);
+        // WHEN checked
+        let f = CHECK.on(&b.build());
+        // THEN both ports and the provider's error are said, and the fix pins the NodePort back
+        assert!(f.detail.contains("registered on port 31000") && f.detail.contains("NodePort is 32663") && f.detail.contains("DuplicateTargetGroupName"), "{}", f.detail);
+        assert!(f.remediation[0].starts_with("kubectl patch service alb-instance -n default --type json"), "{:?}", f.remediation);
+        assert!(f.remediation[0].contains("\"path\":\"/spec/ports/0/nodePort\",\"value\":31000"), "{:?}", f.remediation);
+    }
+}
