@@ -173,7 +173,9 @@ pub fn classify(line: &str) -> ControllerError {
     }
     // The SDK's last resort, the node's role through IMDS, failed: "no EC2 IMDS role found",
     // "operation error ec2imds: GetMetadata" (aws-sdk-go-v2's credential chain).
-    if text.contains("no EC2 IMDS role found") || text.contains("ec2imds") {
+    // A region or VPC looked up through IMDS fails there too ("specify --aws-region"): that is
+    // the controller's flags, not its credentials, so only a credential lookup counts.
+    if text.contains("no EC2 IMDS role found") || (text.contains("ec2imds") && text.contains("credentials")) {
         return ControllerError::InstanceMetadata { text: short };
     }
     if text.contains("expected exactly one securityGroup tagged with") {
@@ -678,5 +680,18 @@ mod incident_rule_tests {
         assert!(e.blocks_registration());
         assert!(e.fix(false, "demo").starts_with("give the controller its own role"));
         assert!(!e.fix(false, "demo").contains("put-role-policy"));
+    }
+}
+
+#[cfg(test)]
+mod imds_scope_tests {
+    use super::*;
+
+    #[test]
+    fn imds_failing_a_region_lookup_is_not_called_missing_credentials() {
+        // GIVEN the controller failing to read its region from IMDS (its flags, not its credentials)
+        let e = classify("failed to get VPC ID from instance metadata: operation error ec2imds: GetMetadata, canceled, context deadline exceeded");
+        // THEN it is not the no-credentials family
+        assert!(!matches!(e, ControllerError::InstanceMetadata { .. }), "{e:?}");
     }
 }
