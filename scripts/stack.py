@@ -346,7 +346,7 @@ def main():
     elif args.cmd == "scenarios":
         import scenarios
         for n, f in scenarios.all_scenarios().items():
-            print(f"{n:<16} {(f.__doc__ or '').strip().splitlines()[0]}")
+            print(f"{n:<16} {((f.__doc__ or '').strip().splitlines() or ['(no description)'])[0]}")
     elif args.cmd == "seed":
         seed(args.scenario, args.namespace, args.account)
 

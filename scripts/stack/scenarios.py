@@ -1322,6 +1322,12 @@ def fleet(kube, ns, shared=3, healthy_ip=1, own=1, prefix="shop", second=0):
     return out
 
 
+def fleet_two(kube, ns):
+    """`fleet` with two common causes: 2 NodePort Services behind the nodes' group without its
+    NodePort rule, 2 ip Services on a node whose group lacks the pods' port, one crash-looping."""
+    return fleet(kube, ns, shared=2, healthy_ip=1, own=1, second=2)
+
+
 def fleet_scale(kube, ns):
     """For the benchmark: 200 target groups in one namespace, 40 of them unhealthy from two shared
     causes (20 NodePort Services behind the nodes' group that lost its NodePort rule, 20 ip
@@ -1332,7 +1338,7 @@ def fleet_scale(kube, ns):
 SCENARIOS = {
     "fleet": fleet,
     "fleet-scale": fleet_scale,
-    "fleet-two": lambda kube, ns: fleet(kube, ns, shared=2, healthy_ip=1, own=1, second=2),
+    "fleet-two": fleet_two,
     "scale": scale,
     "probe-targets": probe_targets,
     "ingress-404": ingress_404,
