@@ -36,6 +36,8 @@ fn check(ctx: &Scope) -> Result<Finding, Finding> {
 fn judge(ctx: &View, svc: &Service) -> Finding {
     let (ns, name) = ctx.service_name();
     let all_ports: &[ServicePort] = svc.spec.as_ref().and_then(|s| s.ports.as_deref()).unwrap_or(&[]);
+    // A port's index in the Service's own list, which a JSON patch addresses.
+    let index_of = |p: &ServicePort| all_ports.iter().position(|x| x.port == p.port && x.protocol == p.protocol).unwrap_or(0);
     let ports: Vec<&ServicePort> = match ctx.service_port() {
         Some(p) => vec![p],
         None => all_ports.iter().collect(),
@@ -89,7 +91,7 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
                         .find(|e| e.reason == "SyncLoadBalancerFailed" || e.reason == "UpdateLoadBalancerFailed")
                         .map(|e| format!("; the provider reports: {} {:?}", e.reason, e.message.chars().take(200).collect::<String>()))
                         .unwrap_or_default();
-                    let index = ports.iter().position(|q| std::ptr::eq(*q, p)).unwrap_or(0);
+                    let index = index_of(p);
                     let fix = if bound {
                         format!("kubectl describe targetgroupbindings -n {ns}   # the controller should re-register on NodePort {np}")
                     } else {
@@ -165,7 +167,7 @@ fn judge(ctx: &View, svc: &Service) -> Finding {
                 explains,
                 vec![format!(
                     "kubectl patch service {name} -n {ns} --type json -p '[{{\"op\":\"replace\",\"path\":\"/spec/ports/{}/targetPort\",\"value\":{fix_json}}}]'",
-                    all_ports.iter().position(|x| x.port == p.port && x.protocol == p.protocol).unwrap_or(0)
+                    index_of(p)
                 )],
             ));
         }
@@ -507,6 +509,24 @@ mod incident_rule_tests {
         // GIVEN the instance fixture on ordinary nodes WHEN checked THEN nothing about Fargate
         let f = CHECK.on(&SnapshotB::instance().build());
         assert!(!f.detail.contains("Fargate"), "{}", f.detail);
+    }
+
+    #[test]
+    fn pinned_node_port_patches_the_services_own_index_of_the_port() {
+        // GIVEN a Service whose mapped port (80) is its second, targets on an old NodePort, in-tree provider
+        let svc = ServiceB::new("default", "alb-instance")
+            .selector(&[("app", "alb-instance")])
+            .node_port(8443, 31443)
+            .node_port(80, 32663)
+            .build();
+        let b = SnapshotB::instance()
+            .service(svc)
+            .targets(vec![target_r("i-0aaa", 31000, "unhealthy", "Target.FailedHealthChecks")])
+            .resolved_by(crate::mapping::BY_LEGACY_TAGS);
+        // WHEN checked
+        let f = CHECK.on(&b.build());
+        // THEN the patch addresses port 80 where the Service lists it (index 1), never the first port
+        assert!(f.remediation[0].contains("\"path\":\"/spec/ports/1/nodePort\",\"value\":31000"), "{:?}", f.remediation);
     }
 
     #[test]
