@@ -268,8 +268,8 @@ impl View<'_> {
                 };
                 app_readiness_probes(pod)
                     .into_iter()
-                    .filter(move |(probe_port, _)| *probe_port == port)
-                    .map(|(_, path)| path)
+                    .filter(move |p| p.port == port)
+                    .map(|p| p.path)
                     .collect()
             })
             .filter(|p| safe_path(p))
@@ -314,9 +314,18 @@ fn named_container_port(pod: &Pod, name: &str) -> Option<i32> {
 /// the application's own probe is kept in the sidecar's `ISTIO_KUBE_APP_PROBERS` (JSON).
 const ISTIO_AGENT_PORT: i32 = 15020;
 
-/// (port, path) of each application container's HTTP readiness probe; a probe Istio rewrote is
-/// replaced by the original it recorded, or dropped when that is not found.
-fn app_readiness_probes(pod: &Pod) -> Vec<(i32, String)> {
+/// An application container's HTTP readiness probe: where it asks, and how long the kubelet waits.
+struct AppProbe {
+    port: i32,
+    path: String,
+    /// `timeoutSeconds` (the kubelet's default, 1, when unset).
+    timeout: i32,
+}
+
+/// Each application container's HTTP readiness probe; a probe Istio rewrote is replaced by the
+/// original it recorded (the rewritten probe's timeout is the one the kubelet applies), or
+/// dropped when that is not found.
+fn app_readiness_probes(pod: &Pod) -> Vec<AppProbe> {
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
     if pod.spec.is_none() {
         return vec![];
@@ -327,9 +336,9 @@ fn app_readiness_probes(pod: &Pod) -> Vec<(i32, String)> {
         .and_then(|e| serde_json::from_str(e.value.as_deref()?).ok());
     let mut out = Vec::new();
     for c in crate::snapshot::serving_containers(pod) {
-        let Some(get) = c.readiness_probe.as_ref().and_then(|p| p.http_get.as_ref()) else {
-            continue;
-        };
+        let Some(probe) = c.readiness_probe.as_ref() else { continue };
+        let Some(get) = probe.http_get.as_ref() else { continue };
+        let timeout = probe.timeout_seconds.unwrap_or(1);
         let Some(path) = get.path.clone() else { continue };
         let port = match &get.port {
             IntOrString::Int(n) => Some(*n),
@@ -344,12 +353,16 @@ fn app_readiness_probes(pod: &Pod) -> Vec<(i32, String)> {
                 let port = get.get("port").and_then(|p| p.as_i64()).and_then(|p| i32::try_from(p).ok());
                 let path = get.get("path").and_then(|p| p.as_str()).unwrap_or("/");
                 if let Some(port) = port {
-                    out.push((port, path.to_string()));
+                    out.push(AppProbe {
+                        port,
+                        path: path.to_string(),
+                        timeout,
+                    });
                 }
             }
             continue;
         }
-        out.push((port, path));
+        out.push(AppProbe { port, path, timeout });
     }
     out
 }
@@ -840,7 +853,6 @@ pub fn udp_unprobed(
 /// busy workers answered /healthcheck in more than the ALB's 5 s, within the probe's).
 /// Returns (sentence, targets, the timeout the probe allows).
 pub fn stricter_than_readiness(ctx: &View, protocol: &str, path: &str, timeout: Option<i32>) -> Option<(String, Vec<String>, i32)> {
-    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
     if !ctx.is_ip() || !protocol.to_ascii_uppercase().starts_with("HTTP") {
         return None;
     }
@@ -856,15 +868,10 @@ pub fn stricter_than_readiness(ctx: &View, protocol: &str, path: &str, timeout: 
             return None;
         }
         let port = ctx.health_check_container_port(pod)?;
-        let probe = crate::snapshot::serving_containers(pod).find_map(|c| {
-            let p = c.readiness_probe.as_ref()?;
-            let get = p.http_get.as_ref()?;
-            let probe_port = match &get.port {
-                IntOrString::Int(n) => Some(*n),
-                IntOrString::String(name) => named_container_port(pod, name),
-            }?;
-            (probe_port == port && get.path.as_deref() == Some(path)).then(|| p.timeout_seconds.unwrap_or(1))
-        })?;
+        let probe = app_readiness_probes(pod)
+            .into_iter()
+            .find(|p| p.port == port && p.path == path)?
+            .timeout;
         if probe <= elb {
             return None;
         }
