@@ -66,9 +66,25 @@ pub enum Origin<'a> {
     Nlb(NlbOwner),
 }
 
+/// The Service annotations that set the target type, an ALB's and an NLB's.
+pub const ALB_TARGET_TYPE: &str = "alb.ingress.kubernetes.io/target-type";
+pub const NLB_TARGET_TYPE: &str = "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type";
+
 impl View<'_> {
-    fn lb_kind(&self) -> Option<&str> {
+    /// `application` or `network`: the kind of the target group's (first) load balancer.
+    pub fn lb_kind(&self) -> Option<&str> {
         self.snap.aws.load_balancers.ok()?.first().map(|l| l.kind.as_str())
+    }
+
+    /// The Service annotation through which the Load Balancer Controller reads this group's
+    /// target type, when the controller (or EKS Auto Mode) reconciles it: for an Ingress's group
+    /// too (controller docs, Ingress annotations: `target-type`, location Ingress,Service).
+    pub fn controller_target_type_key(&self) -> Option<&'static str> {
+        match self.requested_health_check()?.0 {
+            Origin::Ingress(_) => Some(ALB_TARGET_TYPE),
+            Origin::Nlb(NlbOwner::Controller | NlbOwner::AutoMode) => Some(NLB_TARGET_TYPE),
+            Origin::Nlb(NlbOwner::Legacy) => None,
+        }
     }
 
     /// For a target group a Gateway made (the controller's `gateway.k8s.aws.alb/` or
@@ -419,12 +435,10 @@ pub fn serving_problems(ctx: &View, protocol: &str, port: &str, path: &str) -> V
             }
             _ => false,
         };
-        let fits = serves_http || ctx.unhealthy().iter().any(answered_as_tls);
+        let fits = serves_http || unhealthy.iter().any(answered_as_tls);
         if fits && (protocol.eq_ignore_ascii_case("HTTPS") && serves_http || protocol.eq_ignore_ascii_case("HTTP") && serves_tls) {
             tls_port = serves_tls;
-            let got = ctx
-                .unhealthy()
-                .iter()
+            let got = (unhealthy.iter())
                 .find_map(|t| codes(t.description.as_deref()))
                 .map(|c| format!(" (it answers {c})"))
                 .unwrap_or_default();

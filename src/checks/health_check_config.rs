@@ -101,13 +101,7 @@ fn judge(ctx: &View, tg: &TargetGroup) -> Finding {
         }
     }
     // An ALB needs the timeout below the interval; an NLB's TCP check may take the whole interval.
-    let nlb = ctx
-        .snap
-        .aws
-        .load_balancers
-        .ok()
-        .and_then(|l| l.first())
-        .is_some_and(|l| l.kind == "network");
+    let nlb = ctx.lb_kind() == Some("network");
     if let (Some(t), Some(i)) = (hc.timeout_seconds, hc.interval_seconds) {
         if t > i || (t == i && !nlb) {
             let timeout = (i - 1).max(2);

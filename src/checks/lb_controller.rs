@@ -681,11 +681,6 @@ mod incident_rule_tests {
         assert!(e.fix(false, "demo").starts_with("give the controller its own role"));
         assert!(!e.fix(false, "demo").contains("put-role-policy"));
     }
-}
-
-#[cfg(test)]
-mod imds_scope_tests {
-    use super::*;
 
     #[test]
     fn imds_failing_a_region_lookup_is_not_called_missing_credentials() {

@@ -284,8 +284,8 @@ fn fargate_only(ctx: &View) -> Option<(String, Vec<String>, Vec<String>)> {
         return None;
     }
     let (ns, name) = ctx.service_name();
-    let nlb = ctx.snap.aws.load_balancers.ok().and_then(|l| l.first()).is_some_and(|l| l.kind == "network");
-    let key = if nlb { "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type" } else { "alb.ingress.kubernetes.io/target-type" };
+    use super::health::{ALB_TARGET_TYPE, NLB_TARGET_TYPE};
+    let key = if ctx.lb_kind() == Some("network") { NLB_TARGET_TYPE } else { ALB_TARGET_TYPE };
     Some((
         format!(
             "the target group takes instance targets, and every pod of Service {ns}/{name} runs on a Fargate node ({}): Fargate nodes are no EC2 instances, so none can be registered; Fargate pods are reached as ip targets",

@@ -108,24 +108,17 @@ fn judge(ctx: &View, targets: &[TargetHealth]) -> Finding {
 }
 
 /// The other choice: keep Local (and the client address) with ip targets, which reach the pods
-/// directly. Where the controller reads the target type: the Service's annotation, for an
-/// Ingress's group too (controller docs, Ingress annotations: `target-type`, location
-/// Ingress,Service); for the in-tree provider (no ip targets) or a hand-made group, in words.
+/// directly; an exact command where the controller reads the target type, in words for the
+/// in-tree provider (no ip targets) or a hand-made group.
 fn ip_targets(ctx: &View, name: &str, ns: &str) -> String {
-    use crate::annotations::NlbOwner;
-    use crate::checks::health::Origin;
-    let key = match ctx.requested_health_check().map(|(origin, _, _)| origin) {
-        Some(Origin::Ingress(_)) => "alb.ingress.kubernetes.io/target-type",
-        Some(Origin::Nlb(NlbOwner::Controller | NlbOwner::AutoMode)) => "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type",
-        _ => {
-            return "or keep Local and use ip targets (they reach the pods directly): with the AWS Load Balancer Controller, the Service annotation alb.ingress.kubernetes.io/target-type: ip (an NLB: service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip)".into()
-        }
-    };
-    format!(
-        "kubectl annotate service {} -n {} {key}=ip --overwrite   # or keep Local with ip targets: they reach the pods directly (a new target group)",
-        crate::shell::quote(name),
-        crate::shell::quote(ns)
-    )
+    match ctx.controller_target_type_key() {
+        Some(key) => format!(
+            "kubectl annotate service {} -n {} {key}=ip --overwrite   # or keep Local with ip targets: they reach the pods directly (a new target group)",
+            crate::shell::quote(name),
+            crate::shell::quote(ns)
+        ),
+        None => "or keep Local and use ip targets (they reach the pods directly): with the AWS Load Balancer Controller, the Service annotation alb.ingress.kubernetes.io/target-type: ip (an NLB: service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip)".into(),
+    }
 }
 
 #[cfg(test)]
