@@ -19,6 +19,12 @@ def nlb_service_tags(ns, svc, port):
     return {"elbv2.k8s.aws/cluster": CLUSTER, "service.k8s.aws/stack": f"{ns}/{svc}", "service.k8s.aws/resource": f"{ns}/{svc}:{port}"}
 
 
+def replicas(kube, ns, rs, labels, ctr, placements):
+    """One pod of ReplicaSet `rs` per (node, ip), named as the ReplicaSet names them."""
+    for k, (n, ip) in enumerate(placements):
+        pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[k]}", labels, n, ip, ctr, rs)
+
+
 def nodes_group(ns):
     ec2 = aws("ec2")
     return ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"{ns}-nodes"]}])["SecurityGroups"][0]["GroupId"]
@@ -78,8 +84,7 @@ def udp_only_health_check(kube, ns):
     ctr = {"name": "coredns", "image": "coredns/coredns:1.11.1", "ports": [{"name": "udp-5353", "containerPort": 5353, "protocol": "UDP"}]}
     rs, labels = workload(kube, ns, "coredns", {"app": "coredns"}, ctr)
     o = octet(ns)
-    for k, n in enumerate(nodes):
-        pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[k]}", labels, n, f"192.168.{o}.{20 + k}", ctr, rs)
+    replicas(kube, ns, rs, labels, ctr, [(n, f"192.168.{o}.{20 + k}") for k, n in enumerate(nodes)])
     elb = aws("elbv2")
     suffix = uuid.uuid4().hex[:8]
     lb = elb.create_load_balancer(Name=elb_name("k8s", ns[:12], suffix), Subnets=list(net["lb_subnets"].values()), Scheme="internet-facing",
@@ -171,8 +176,7 @@ def argocd_tls_port(kube, ns):
     rs, pod_labels = workload(kube, ns, "argocd-server", labels, ctr)
     o = octet(ns)
     ips = [f"10.0.{k + 1}.{o}" for k in range(2)]
-    for k, (n, ip) in enumerate(zip(nodes, ips)):
-        pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[k]}", pod_labels, n, ip, ctr, rs)
+    replicas(kube, ns, rs, pod_labels, ctr, zip(nodes, ips))
     tags = {"elbv2.k8s.aws/cluster": CLUSTER, "ingress.k8s.aws/stack": f"{ns}/argocd-server",
             "ingress.k8s.aws/resource": f"{ns}/argocd-server-argocd-server:https"}
     lb, tg = load_balancer(ns, net, "argocd-server", 443, "ip", 8080, tags)
@@ -274,8 +278,7 @@ def nlb_secondary_cidr(kube, ns):
     node_port = kube.get(f"/api/v1/namespaces/{ns}/services/ingress-nginx")["spec"]["ports"][0]["nodePort"]
     ctr = container("http", 80, "/healthz")
     rs, pod_labels = workload(kube, ns, "ingress-nginx", labels, ctr)
-    for k, n in enumerate(nodes):
-        pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[k]}", pod_labels, n, f"100.64.{k + 1}.{octet(ns)}", ctr, rs)
+    replicas(kube, ns, rs, pod_labels, ctr, [(n, f"100.64.{k + 1}.{octet(ns)}") for k, n in enumerate(nodes)])
     # The in-tree provider's two rules (aws_loadbalancer.go): clients from the source ranges, health checks from the VPC's primary CIDR.
     ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": node_port, "ToPort": node_port, "IpRanges": [
@@ -373,8 +376,7 @@ def fargate_instance_targets(kube, ns):
     node_port = kube.get(f"/api/v1/namespaces/{ns}/services/echoserver")["spec"]["ports"][0]["nodePort"]
     ctr = container("http", 8080)
     rs, labels = workload(kube, ns, "echoserver", {"app": "echoserver"}, ctr)
-    for k, (name, ip) in enumerate(nodes):
-        pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[k]}", labels, name, ip, ctr, rs)
+    replicas(kube, ns, rs, labels, ctr, nodes)
     tags = {"elbv2.k8s.aws/cluster": CLUSTER, "ingress.k8s.aws/stack": f"{ns}/echoserver", "ingress.k8s.aws/resource": f"{ns}/echoserver-echoserver:80"}
     lb, tg = load_balancer(ns, net, "echoserver", 80, "instance", node_port, tags)
     binding(kube, ns, f"k8s-{ns}-echoserver"[:63], tg, "echoserver", 80, "instance")
@@ -422,8 +424,7 @@ def clusterip_instance_targets(kube, ns):
     ctr = container("http", 8080)
     rs, labels = workload(kube, ns, "web", {"app": "web"}, ctr)
     o = octet(ns)
-    for k, n in enumerate(nodes):
-        pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[k]}", labels, n, f"10.0.{k + 1}.{o}", ctr, rs)
+    replicas(kube, ns, rs, labels, ctr, [(n, f"10.0.{k + 1}.{o}") for k, n in enumerate(nodes)])
     tags = {"elbv2.k8s.aws/cluster": CLUSTER, "ingress.k8s.aws/stack": f"{ns}/web", "ingress.k8s.aws/resource": f"{ns}/web-web:80"}
     lb, tg = load_balancer(ns, net, "web", 80, "instance", 1, tags)
     binding(kube, ns, f"k8s-{ns}-web"[:63], tg, "web", 80, "instance")
@@ -449,8 +450,7 @@ def https_check_on_http_port(kube, ns):
     rs, labels = workload(kube, ns, "web", {"app": "web"}, ctr)
     o = octet(ns)
     ips = [f"10.0.{k + 1}.{o}" for k in range(2)]
-    for k, (n, ip) in enumerate(zip(nodes, ips)):
-        pod(kube, ns, f"{rs['metadata']['name']}-{POD_SUFFIXES[k]}", labels, n, ip, ctr, rs)
+    replicas(kube, ns, rs, labels, ctr, zip(nodes, ips))
     lb, tg = load_balancer(ns, net, "web", 80, "ip", 8080, nlb_service_tags(ns, "web", 80), nlb=True,
                            hc={"HealthCheckProtocol": "HTTPS", "HealthCheckPath": "/", "Matcher": {"HttpCode": "200-399"}})
     register(tg, [(ip, 8080) for ip in ips], {ip: NLB_FAILED for ip in ips})
